@@ -1,0 +1,27 @@
+/**
+ * The client config file (`client-config.json`): what a client needs to reach one environment. Written by
+ * `npm run client-config` from a deployed stack's outputs and by `npm start` for the local stack; read by the CLI,
+ * the web page and the bench. One format for both, so a client works unchanged against either.
+ */
+import { z } from "zod";
+
+export const clientConfigSchema = z.object({
+  environment: z.string(),
+  region: z.string(),
+  /** https://<id>.appsync-api.<region>.amazonaws.com/graphql, or the local gateway's /graphql. */
+  graphqlUrl: z.string().url(),
+  /** wss://<id>.appsync-realtime-api.<region>.amazonaws.com/graphql, or the local gateway's ws:// URL. */
+  realtimeUrl: z.string().url(),
+  auth: z.discriminatedUnion("type", [
+    z.object({ type: z.literal("cognito"), userPoolId: z.string(), userPoolClientId: z.string() }),
+    /** The local issuer mints Cognito-shaped ID tokens for named test users. */
+    z.object({ type: z.literal("local"), issuerUrl: z.string().url() }),
+  ]),
+  models: z.object({ defaultModelId: z.string(), allowedModelIds: z.array(z.string()) }),
+});
+
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
+
+export function parseClientConfig(json: string): ClientConfig {
+  return clientConfigSchema.parse(JSON.parse(json));
+}

@@ -1,0 +1,33 @@
+/** Resource names derived from the environment config: used by the stacks and the local stack, so both build the same topology. */
+import { EnvironmentConfig, stackName } from "./schema";
+
+export interface ResourceNames {
+  inboundTopic: string;
+  outboundTopic: string;
+  workQueue: string;
+  workDeadLetterQueue: string;
+  outboundQueue: string;
+  outboundDeadLetterQueue: string;
+  historyTable: string;
+  idempotencyTable: string;
+  api: string;
+  functions: { sendQuery: string; streamWorker: string; outboundRelay: string };
+}
+
+export function resourceNames(c: EnvironmentConfig): ResourceNames {
+  const p = stackName(c);
+  // SNS and SQS FIFO resources must end in .fifo; FIFO topics deliver only to FIFO queues.
+  const q = (n: string) => (c.queue.fifo ? `${p}-${n}.fifo` : `${p}-${n}`);
+  return {
+    inboundTopic: q("inbound"),
+    outboundTopic: q("outbound"),
+    workQueue: q("work"),
+    workDeadLetterQueue: q("work-dlq"),
+    outboundQueue: q("outbound"),
+    outboundDeadLetterQueue: q("outbound-dlq"),
+    historyTable: `${p}-history`,
+    idempotencyTable: `${p}-idempotency`,
+    api: `${p}-api`,
+    functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay` },
+  };
+}

@@ -1,0 +1,34 @@
+/** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
+import type { RuntimeSettings } from "../lambdas/shared/environment";
+import type { EnvironmentConfig } from "./schema";
+
+/** Names and addresses only known once resources exist (Terraform tokens when synthesized, real values locally). */
+export interface ProvisionedResources {
+  appsyncEndpoint: string;
+  inboundTopicArn: string;
+  outboundTopicArn: string;
+  idempotencyTableName: string;
+  historyTableName: string;
+}
+
+export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources): RuntimeSettings {
+  return {
+    appsyncEndpoint: r.appsyncEndpoint,
+    directSend: c.direct_send,
+    fallbackToQueue: c.fallback_to_queue,
+    clientDeliveryChoice: c.client_delivery_choice,
+    defaultModelId: c.models.default_model_id,
+    allowedModelIds: c.models.allowed_model_ids,
+    batchMaxDelayMs: c.batching.max_delay_ms,
+    batchMaxChars: c.batching.max_chars,
+    inboundTopicArn: r.inboundTopicArn,
+    outboundTopicArn: r.outboundTopicArn,
+    idempotencyTableName: r.idempotencyTableName,
+    historyTableName: c.history.enabled ? r.historyTableName : "",
+    historyTtlDays: c.history.ttl_days,
+    maxPromptChars: c.generation.max_prompt_chars,
+    maxTokens: c.generation.max_tokens,
+    temperature: c.generation.temperature,
+    systemPrompt: c.generation.system_prompt,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The shape of `environments/<env>.tfvars`: the single home of the per-environment config.
+ * The stacks (main.ts, modules/), the Lambdas' environment wiring and the local stack all read it from here.
+ */
+import { z } from "zod";
+
+/** An integer key with an inclusive range; the message is the one a reviewer reads in CI. */
+const intBetween = (min: number, max: number) =>
+  z
+    .number({ invalid_type_error: "must be a number" })
+    .refine(Number.isInteger, { message: "must be a whole number" })
+    .superRefine((v, ctx) => {
+      if (v < min || v > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min} and ${max}, got ${v}` });
+    });
+
+const bool = () => z.boolean({ invalid_type_error: "must be true or false" });
+const text = (what = "must be a string") => z.string({ invalid_type_error: what, required_error: "is required" });
+
+/** Bedrock model ids: foundation models (`anthropic.claude-...`) and cross-region inference profiles (`us.anthropic....`). */
+export const MODEL_ID_PATTERN = /^(?:(?:us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
+const modelId = text().regex(MODEL_ID_PATTERN, "must be a Bedrock model id such as anthropic.claude-3-5-haiku-20241022-v1:0");
+
+/** Environment names become resource names and state keys. */
+export const ENV_NAME_PATTERN = /^[a-z][a-z0-9-]{1,19}$/;
+
+const stateSchema = z.discriminatedUnion("backend", [
+  z
+    .object({
+      backend: z.literal("s3"),
+      /** Bucket made by the bootstrap stack, one per account. */
+      bucket: text().min(3, "must be an S3 bucket name"),
+      /** Key becomes `<key_prefix>/<env>/platform.tfstate`. */
+      key_prefix: text().regex(/^[A-Za-z0-9._-]+$/, "must be a plain path segment").default("llm-stream"),
+      region: text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1"),
+    })
+    .strict(),
+  z.object({ backend: z.literal("local") }).strict(),
+]);
+
+const region = text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1");
+
+export const environmentConfigSchema = z
+  .object({
+    /** Environment name; must equal the file's base name. */
+    name: text().regex(ENV_NAME_PATTERN, "must be lower-case letters, digits and dashes, 2-20 characters"),
+    /** Project name: prefixes resource names and the state key. */
+    project: text().regex(/^[a-z][a-z0-9-]{1,19}$/, "must be lower-case letters, digits and dashes, 2-20 characters").default("llm-stream"),
+    /** The only account this environment may deploy into. */
+    account_id: text().regex(/^\d{12}$/, "must be a 12-digit AWS account id"),
+    region,
+    /** Role the provider assumes (the environment's deploy role); also used by CI's OIDC login. */
+    assume_role_arn: text().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@\/-]+$/, "must be an IAM role ARN").optional(),
+    /** Extra tags on every resource, beside Project, Environment and ManagedBy. */
+    tags: z.record(text("must be a map of strings")).default({}),
+    state: stateSchema.default({ backend: "local" }),
+    models: z
+      .object({
+        default_model_id: modelId,
+        allowed_model_ids: z.array(modelId, { invalid_type_error: "must be a list of model ids" }).min(1, "must list at least one model id"),
+      })
+      .strict(),
+    /** The worker signs publishResponse itself instead of going through the outbound queue. */
+    direct_send: bool().default(false),
+    /** With direct_send: events that still fail after retries go to the outbound queue. */
+    fallback_to_queue: bool().default(true),
+    /** Lets a client pick DIRECT or QUEUED delivery per request (comparison panel, bench); otherwise direct_send decides. */
+    client_delivery_choice: bool().default(false),
+    batching: z
+      .object({
+        /** Longest a chunk waits after its first delta; 0 = one message per delta. */
+        max_delay_ms: intBetween(0, 1000).default(50),
+        /** A chunk is flushed when it reaches this many characters. */
+        max_chars: intBetween(1, 8000).default(400),
+      })
+      .strict()
+      .default({}),
+    queue: z
+      .object({
+        fifo: bool().default(false),
+        max_receive_count: intBetween(1, 20).default(3),
+        /** At least 6x the consumer Lambda's timeout (AWS guidance). */
+        visibility_timeout_seconds: intBetween(30, 43200).default(360),
+      })
+      .strict()
+      .default({}),
+    lambda: z
+      .object({
+        memory_mb: intBetween(128, 10240).default(512),
+        timeout_seconds: intBetween(10, 900).default(60),
+        /** -1 leaves the function unreserved. */
+        reserved_concurrency: intBetween(-1, 1000).default(-1),
+        log_retention_days: z
+          .number({ invalid_type_error: "must be a number" })
+          .refine((v) => LOG_RETENTION_DAYS.includes(v), { message: "must be one of CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)" })
+          .default(30),
+      })
+      .strict()
+      .default({}),
+    generation: z
+      .object({
+        max_prompt_chars: intBetween(1, 100000).default(8000),
+        max_tokens: intBetween(1, 64000).default(1024),
+        temperature: z.number({ invalid_type_error: "must be a number" }).min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").default(0.5),
+        system_prompt: text().max(20000).default("You are a helpful assistant. Answer in markdown."),
+      })
+      .strict()
+      .default({}),
+    appsync: z
+      .object({
+        xray: bool().default(true),
+        field_log_level: z.enum(["NONE", "ERROR", "INFO", "DEBUG", "ALL"], { errorMap: () => ({ message: "must be one of NONE, ERROR, INFO, DEBUG, ALL" }) }).default("ERROR"),
+        introspection: bool().default(true),
+      })
+      .strict()
+      .default({}),
+    cognito: z
+      .object({
+        /** Use this existing user pool instead of creating one. */
+        existing_user_pool_id: text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d_[A-Za-z0-9]+$/, "must be a Cognito user pool id such as us-east-1_AbC123").optional(),
+      })
+      .strict()
+      .default({}),
+    history: z
+      .object({
+        enabled: bool().default(true),
+        ttl_days: intBetween(1, 3650).default(30),
+      })
+      .strict()
+      .default({}),
+    alarms: z
+      .object({
+        email: text().email("must be an email address").optional(),
+        sns_topic_arn: text().regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w.-]+$/, "must be an SNS topic ARN").optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.models && !c.models.allowed_model_ids.includes(c.models.default_model_id)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["models", "default_model_id"], message: `must be one of models.allowed_model_ids, got ${c.models.default_model_id}` });
+    }
+    if (c.alarms?.email && c.alarms?.sns_topic_arn) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["alarms"], message: "set email or sns_topic_arn, not both" });
+    }
+    const minVisibility = 6 * c.lambda.timeout_seconds;
+    if (c.queue.visibility_timeout_seconds < minVisibility) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["queue", "visibility_timeout_seconds"],
+        message: `must be at least 6 x lambda.timeout_seconds (${minVisibility}), got ${c.queue.visibility_timeout_seconds}`,
+      });
+    }
+  });
+
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
+
+/** Names derived from the config, so no two places compute them differently. */
+export function stackName(c: EnvironmentConfig): string {
+  return `${c.project}-${c.name}`;
+}
+
+export function stateKey(c: EnvironmentConfig): string {
+  const prefix = c.state.backend === "s3" ? c.state.key_prefix : c.project;
+  return `${prefix}/${c.name}/platform.tfstate`;
+}

@@ -1,0 +1,42 @@
+# The local stack (`npm start`): same schema as the deployed environments; never synthesized for deploy.
+name       = "local"
+account_id = "000000000000"
+region     = "us-east-1"
+
+state = {
+  backend = "local"
+}
+
+models = {
+  default_model_id  = "anthropic.claude-3-5-haiku-20241022-v1:0"
+  allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
+}
+
+direct_send       = false
+fallback_to_queue = true
+
+# Lets the CLI (--direct/--queued), the web comparison panel and the bench pick a path per request.
+client_delivery_choice = true
+
+batching = {
+  max_delay_ms = 50
+  max_chars    = 400
+}
+
+queue = {
+  fifo                       = false
+  max_receive_count          = 3
+  visibility_timeout_seconds = 360
+}
+
+lambda = {
+  memory_mb            = 512
+  timeout_seconds      = 60
+  reserved_concurrency = -1
+  log_retention_days   = 1
+}
+
+history = {
+  enabled  = true
+  ttl_days = 1
+}

@@ -1,0 +1,99 @@
+/**
+ * The Lambdas' environment variables: their names, how they are written (by the stacks and the local stack, from
+ * the environment config) and how the handlers read them. One home, so the writer and the reader cannot drift.
+ * No secrets travel here: credentials come from the execution role (or, locally, the SDK's default chain).
+ */
+import { z } from "zod";
+
+export interface RuntimeSettings {
+  /** AppSync GraphQL endpoint (https://.../graphql); the producers sign publishResponse against it. */
+  appsyncEndpoint: string;
+  /** Worker publishes straight to AppSync instead of the outbound topic. */
+  directSend: boolean;
+  /** With directSend: events that still fail after retries go to the outbound topic. */
+  fallbackToQueue: boolean;
+  /** sendQuery honours a client's `delivery` choice; otherwise it is rejected. */
+  clientDeliveryChoice: boolean;
+  defaultModelId: string;
+  allowedModelIds: string[];
+  /** 0 = one chunk per delta. */
+  batchMaxDelayMs: number;
+  batchMaxChars: number;
+  inboundTopicArn: string;
+  outboundTopicArn: string;
+  /** Idempotency records (Powertools) for the worker. */
+  idempotencyTableName: string;
+  /** Empty when history is disabled. */
+  historyTableName: string;
+  historyTtlDays: number;
+  maxPromptChars: number;
+  maxTokens: number;
+  temperature: number;
+  systemPrompt: string;
+}
+
+const NAMES: Record<keyof RuntimeSettings, string> = {
+  appsyncEndpoint: "APPSYNC_ENDPOINT",
+  directSend: "DIRECT_SEND",
+  fallbackToQueue: "FALLBACK_TO_QUEUE",
+  clientDeliveryChoice: "CLIENT_DELIVERY_CHOICE",
+  defaultModelId: "DEFAULT_MODEL_ID",
+  allowedModelIds: "ALLOWED_MODEL_IDS",
+  batchMaxDelayMs: "BATCH_MAX_DELAY_MS",
+  batchMaxChars: "BATCH_MAX_CHARS",
+  inboundTopicArn: "INBOUND_TOPIC_ARN",
+  outboundTopicArn: "OUTBOUND_TOPIC_ARN",
+  idempotencyTableName: "IDEMPOTENCY_TABLE_NAME",
+  historyTableName: "HISTORY_TABLE_NAME",
+  historyTtlDays: "HISTORY_TTL_DAYS",
+  maxPromptChars: "MAX_PROMPT_CHARS",
+  maxTokens: "MAX_TOKENS",
+  temperature: "TEMPERATURE",
+  systemPrompt: "SYSTEM_PROMPT",
+};
+export const ENV_NAMES = NAMES;
+
+/** Every function gets the same settings; each reads the part it needs. Values are strings, as Lambda requires. */
+export function toEnvironmentVariables(s: RuntimeSettings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(NAMES) as (keyof RuntimeSettings)[]) {
+    const v = s[key];
+    out[NAMES[key]] = Array.isArray(v) ? v.join(",") : String(v);
+  }
+  return out;
+}
+
+const flag = z.enum(["true", "false"]).transform((v) => v === "true");
+const int = z.coerce.number().int().min(0);
+
+const runtimeSchema = z.object({
+  appsyncEndpoint: z.string().url(),
+  directSend: flag,
+  fallbackToQueue: flag,
+  clientDeliveryChoice: flag,
+  defaultModelId: z.string().min(1),
+  allowedModelIds: z.string().transform((v) => v.split(",").filter(Boolean)),
+  batchMaxDelayMs: int,
+  batchMaxChars: int.min(1),
+  inboundTopicArn: z.string().min(1),
+  outboundTopicArn: z.string().min(1),
+  idempotencyTableName: z.string().min(1),
+  historyTableName: z.string(),
+  historyTtlDays: int,
+  maxPromptChars: int.min(1),
+  maxTokens: int.min(1),
+  temperature: z.coerce.number().min(0).max(1),
+  systemPrompt: z.string(),
+});
+
+/** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */
+export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  const input: Record<string, unknown> = {};
+  for (const key of Object.keys(NAMES) as (keyof RuntimeSettings)[]) input[key] = env[NAMES[key]];
+  const parsed = runtimeSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${NAMES[i.path[0] as keyof RuntimeSettings]}: ${i.message}`);
+    throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
+  }
+  return parsed.data;
+}
