@@ -1,0 +1,177 @@
+/** The Bedrock stand-in, driven by the real @aws-sdk/client-bedrock-runtime (HTTP/2, event-stream parsing, typed errors). */
+import {
+  AccessDeniedException,
+  BedrockRuntimeClient,
+  ConverseStreamCommand,
+  ConverseStreamOutput,
+  ModelStreamErrorException,
+  ThrottlingException,
+  ValidationException,
+} from "@aws-sdk/client-bedrock-runtime";
+import { answerFor, BedrockStandIn, startBedrockStandIn, TOKENS_BEFORE_FAULT } from "../../../local/bedrock";
+
+const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
+const PROFILE = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
+
+let standIn: BedrockStandIn;
+let client: BedrockRuntimeClient;
+
+beforeAll(async () => {
+  standIn = await startBedrockStandIn({ port: 0 });
+  client = new BedrockRuntimeClient({ region: "us-east-1", endpoint: standIn.endpoint, credentials: { accessKeyId: "AKIDLOCAL", secretAccessKey: "local-secret" } });
+});
+afterAll(async () => {
+  client.destroy();
+  await standIn.close();
+});
+beforeEach(() => {
+  standIn.timing.firstTokenMs = 0;
+  standIn.timing.tokensPerSecond = 0;
+});
+
+interface Collected {
+  text: string;
+  reasoning: string;
+  events: ConverseStreamOutput[];
+  error?: unknown;
+}
+
+async function converse(prompt: string, opts: { modelId?: string; maxTokens?: number } = {}): Promise<Collected> {
+  const out: Collected = { text: "", reasoning: "", events: [] };
+  const res = await client.send(
+    new ConverseStreamCommand({
+      modelId: opts.modelId ?? MODEL,
+      system: [{ text: "You are a helpful assistant." }],
+      messages: [
+        { role: "user", content: [{ text: "an earlier question" }] },
+        { role: "assistant", content: [{ text: "an earlier answer" }] },
+        { role: "user", content: [{ text: prompt }] },
+      ],
+      inferenceConfig: opts.maxTokens ? { maxTokens: opts.maxTokens } : undefined,
+    }),
+  );
+  try {
+    for await (const e of res.stream!) {
+      out.events.push(e);
+      out.text += e.contentBlockDelta?.delta?.text ?? "";
+      out.reasoning += e.contentBlockDelta?.delta?.reasoningContent?.text ?? "";
+    }
+  } catch (e) {
+    out.error = e;
+  }
+  return out;
+}
+
+test("streams the deterministic answer for the last user message, then stop reason and usage", async () => {
+  const prompt = "Explain streaming";
+  const got = await converse(prompt);
+  const expected = answerFor(prompt, MODEL);
+  expect(got.error).toBeUndefined();
+  expect(got.text).toBe(expected.join(""));
+  expect(got.events[0].messageStart?.role).toBe("assistant");
+  expect(got.events.filter((e) => e.contentBlockDelta)).toHaveLength(expected.length);
+  expect(got.events.find((e) => e.messageStop)?.messageStop?.stopReason).toBe("end_turn");
+  const usage = got.events.find((e) => e.metadata)?.metadata?.usage;
+  expect(usage?.outputTokens).toBe(expected.length);
+  expect(usage?.inputTokens).toBeGreaterThan(0);
+  expect(usage?.totalTokens).toBe((usage?.inputTokens ?? 0) + expected.length);
+  const logged = standIn.log.requests.at(-1)!;
+  expect(logged).toMatchObject({ modelId: MODEL, prompt, stopReason: "end_turn" });
+  expect(logged.tokens.map((t) => t.value)).toEqual(expected);
+});
+
+test("the text exercises markdown, newlines, quotes, backslashes, unicode and emoji", async () => {
+  const text = (await converse("hello")).text;
+  expect(text).toMatch(/^## /m);
+  expect(text).toMatch(/^- /m);
+  expect(text).toMatch(/^1\. /m);
+  expect(text).toMatch(/^```[a-z]+\n[\s\S]*\n```$/m);
+  expect(text).toContain('"');
+  expect(text).toContain("\\");
+  expect(text).toMatch(/[^\x00-\x7f]/);
+  expect(text).toMatch(/\p{Extended_Pictographic}/u);
+  expect(text.split("\n").length).toBeGreaterThan(8);
+});
+
+test("same prompt and model give the same tokens; another prompt or model gives other tokens", async () => {
+  const a = await converse("same question");
+  const b = await converse("same question");
+  const c = await converse("another question");
+  const d = await converse("same question", { modelId: PROFILE });
+  expect(b.text).toBe(a.text);
+  expect(c.text).not.toBe(a.text);
+  expect(d.text).not.toBe(a.text);
+  expect(answerFor("same question", MODEL)).toEqual(answerFor("same question", MODEL));
+  // The cross-region profile id travels URL-encoded in the path and is decoded back.
+  expect(standIn.log.requests.at(-1)!.modelId).toBe(PROFILE);
+});
+
+test("honours inferenceConfig.maxTokens with stop reason max_tokens", async () => {
+  const got = await converse("a long answer please", { maxTokens: 5 });
+  expect(got.events.filter((e) => e.contentBlockDelta)).toHaveLength(5);
+  expect(got.text).toBe(answerFor("a long answer please", MODEL).slice(0, 5).join(""));
+  expect(got.events.find((e) => e.messageStop)?.messageStop?.stopReason).toBe("max_tokens");
+  expect(got.events.find((e) => e.metadata)?.metadata?.usage?.outputTokens).toBe(5);
+});
+
+test("[[length:N]] gives exactly N tokens", async () => {
+  const got = await converse("bench [[length:700]]");
+  expect(got.events.filter((e) => e.contentBlockDelta)).toHaveLength(700);
+  expect(got.text).not.toContain("[[length");
+});
+
+test("[[reasoning]] streams reasoning deltas in block 0 before the text in block 1", async () => {
+  const got = await converse("think first [[reasoning]]");
+  expect(got.reasoning.length).toBeGreaterThan(10);
+  const firstText = got.events.findIndex((e) => e.contentBlockDelta?.delta?.text !== undefined);
+  const lastReasoning = got.events.map((e) => !!e.contentBlockDelta?.delta?.reasoningContent).lastIndexOf(true);
+  expect(lastReasoning).toBeLessThan(firstText);
+  expect(got.events[firstText].contentBlockDelta?.contentBlockIndex).toBe(1);
+  expect(got.text).toBe(answerFor("think first [[reasoning]]", MODEL).join(""));
+});
+
+test("[[fault:validation]] fails before streaming with the SDK's ValidationException (400)", async () => {
+  const err = await converse("bad [[fault:validation]]").catch((e) => e);
+  expect(err).toBeInstanceOf(ValidationException);
+  expect(err.$metadata.httpStatusCode).toBe(400);
+});
+
+test("[[fault:access-denied]] fails with the SDK's AccessDeniedException (403)", async () => {
+  const err = await converse("no [[fault:access-denied]]").catch((e) => e);
+  expect(err).toBeInstanceOf(AccessDeniedException);
+  expect(err.$metadata.httpStatusCode).toBe(403);
+});
+
+test("[[fault:throttle-mid-stream]] sends a few tokens, then the stream throws ThrottlingException", async () => {
+  const prompt = "busy [[fault:throttle-mid-stream]]";
+  const got = await converse(prompt);
+  expect(got.text).toBe(answerFor(prompt, MODEL).slice(0, TOKENS_BEFORE_FAULT).join(""));
+  expect(got.error).toBeInstanceOf(ThrottlingException);
+  expect(got.events.find((e) => e.messageStop)).toBeUndefined();
+  expect(standIn.log.requests.at(-1)!.tokens).toHaveLength(TOKENS_BEFORE_FAULT);
+});
+
+test("[[fault:stream-error]] sends a few tokens, then the stream throws ModelStreamErrorException", async () => {
+  const got = await converse("flaky [[fault:stream-error]]");
+  expect(got.text.length).toBeGreaterThan(0);
+  expect(got.error).toBeInstanceOf(ModelStreamErrorException);
+});
+
+test("firstTokenMs and tokensPerSecond pace the emissions", async () => {
+  standIn.timing.firstTokenMs = 120;
+  standIn.timing.tokensPerSecond = 200; // 5 ms apart
+  const got = await converse("paced", { maxTokens: 21 });
+  expect(got.error).toBeUndefined();
+  const { receivedAt, tokens } = standIn.log.requests.at(-1)!;
+  expect(tokens).toHaveLength(21);
+  // Timers may fire up to a millisecond early; they never fire much late enough to hide a missing delay.
+  expect(tokens[0].at - receivedAt).toBeGreaterThanOrEqual(118);
+  expect(tokens[20].at - tokens[0].at).toBeGreaterThanOrEqual(20 * 5 - 2);
+});
+
+test("concurrent streams progress independently", async () => {
+  standIn.timing.tokensPerSecond = 500;
+  const prompts = ["one", "two", "three", "four", "five"];
+  const results = await Promise.all(prompts.map((p) => converse(p, { maxTokens: 30 })));
+  results.forEach((r, i) => expect(r.text).toBe(answerFor(prompts[i], MODEL).slice(0, 30).join("")));
+});
