@@ -1,0 +1,165 @@
+/**
+ * Publishes stream events to AppSync with the SigV4-signed `publishResponse` mutation (the worker's direct path and the
+ * relay). Values travel only as GraphQL variables; a 200 carrying `errors` is a failure; transient failures are retried
+ * with exponential backoff and full jitter, bounded in attempts and total time.
+ */
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { defaultProvider } from "@aws-sdk/credential-provider-node";
+import { HttpRequest } from "@smithy/protocol-http";
+import { SignatureV4 } from "@smithy/signature-v4";
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
+import { PUBLISH_RESPONSE_MUTATION, toPublishVariables, type PublishVariables, type StreamEvent } from "./envelope";
+import { silentLogger, type EventPublisher, type RuntimeLogger } from "./eventPublisher";
+
+export interface AppSyncPublisherOptions {
+  /** The GraphQL endpoint, e.g. https://xxxx.appsync-api.us-east-1.amazonaws.com/graphql or http://127.0.0.1:4000/graphql. */
+  endpoint: string;
+  /** Signing region; defaults to the region in an AppSync host name, else AWS_REGION. */
+  region?: string;
+  /** Static credentials or a provider; defaults to the SDK's default chain (the execution role in Lambda). */
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Attempts per event, first one included (default 4). */
+  maxAttempts?: number;
+  /** First backoff cap in ms; doubles per retry (default 50). */
+  baseDelayMs?: number;
+  /** Largest backoff cap in ms (default 1000). */
+  maxDelayMs?: number;
+  /** No retry starts once this much time has passed since the first attempt (default 8000 ms). */
+  totalTimeoutMs?: number;
+  /** One HTTP attempt is aborted after this long (default 3000 ms). */
+  attemptTimeoutMs?: number;
+  /** Injected for tests. */
+  fetch?: typeof fetch;
+  random?: () => number;
+  logger?: RuntimeLogger;
+}
+
+export interface GraphQLErrorShape {
+  message?: string;
+  errorType?: string;
+}
+
+/** Raised when an event could not be delivered; `retryable` tells whether a later attempt (e.g. via the queue) may work. */
+export class AppSyncPublishError extends Error {
+  override readonly name = "AppSyncPublishError";
+  constructor(
+    message: string,
+    readonly attempts: number,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly graphqlErrors?: GraphQLErrorShape[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface AppSyncPublisher extends EventPublisher {
+  /** Sends raw variables (the relay and the worker go through `publish`). */
+  publishVariables(variables: PublishVariables): Promise<void>;
+}
+
+const APPSYNC_HOST = /\.appsync-api\.([a-z0-9-]+)\.amazonaws\.com$/;
+const TRANSIENT_GRAPHQL = /throttl|rate exceeded|too many|timeout|timed out|unavailable|internal/i;
+
+/** Region for signing: an AppSync host name carries it; custom domains and local endpoints use AWS_REGION. */
+export function signingRegion(endpoint: string, fallback = process.env.AWS_REGION): string {
+  const match = APPSYNC_HOST.exec(new URL(endpoint).hostname);
+  const region = match?.[1] ?? fallback;
+  if (!region) throw new Error(`Cannot tell the signing region of ${endpoint}: set AWS_REGION`);
+  return region;
+}
+
+type Outcome = { ok: true } | { ok: false; retryable: boolean; reason: string; status?: number; errors?: GraphQLErrorShape[]; cause?: unknown };
+
+export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyncPublisher {
+  const url = new URL(options.endpoint);
+  const signer = new SignatureV4({
+    service: "appsync",
+    region: options.region ?? signingRegion(options.endpoint),
+    credentials: options.credentials ?? defaultProvider(),
+    sha256: Sha256,
+  });
+  const doFetch = options.fetch ?? fetch;
+  const random = options.random ?? Math.random;
+  const logger = options.logger ?? silentLogger;
+  const maxAttempts = options.maxAttempts ?? 4;
+  const baseDelayMs = options.baseDelayMs ?? 50;
+  const maxDelayMs = options.maxDelayMs ?? 1000;
+  const totalTimeoutMs = options.totalTimeoutMs ?? 8000;
+  const attemptTimeoutMs = options.attemptTimeoutMs ?? 3000;
+
+  async function attempt(body: string): Promise<Outcome> {
+    const request = new HttpRequest({
+      method: "POST",
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port ? Number(url.port) : undefined,
+      path: url.pathname,
+      // `url.host` keeps a non-default port: the signature covers it and a local gateway verifies it.
+      headers: { "content-type": "application/json", accept: "application/json", host: url.host },
+      body,
+    });
+    const signed = await signer.sign(request);
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        method: "POST",
+        headers: signed.headers as Record<string, string>,
+        body,
+        signal: AbortSignal.timeout(attemptTimeoutMs),
+      });
+    } catch (cause) {
+      return { ok: false, retryable: true, reason: `network error: ${(cause as Error).message}`, cause };
+    }
+    const text = await response.text().catch(() => "");
+    if (response.status === 429 || response.status >= 500) {
+      return { ok: false, retryable: true, reason: `HTTP ${response.status}`, status: response.status };
+    }
+    if (response.status < 200 || response.status >= 300) {
+      return { ok: false, retryable: false, reason: `HTTP ${response.status}: ${text.slice(0, 200)}`, status: response.status };
+    }
+    let parsed: { errors?: GraphQLErrorShape[] };
+    try {
+      parsed = JSON.parse(text);
+    } catch (cause) {
+      // A 2xx that is not JSON comes from something in between (proxy, gateway hiccup): worth another try.
+      return { ok: false, retryable: true, reason: "response is not JSON", status: response.status, cause };
+    }
+    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
+      const errors = parsed.errors.map((e) => ({ message: e.message, errorType: e.errorType }));
+      const retryable = errors.some((e) => TRANSIENT_GRAPHQL.test(`${e.errorType ?? ""} ${e.message ?? ""}`));
+      const summary = errors.map((e) => `${e.errorType ?? "Error"}: ${e.message ?? ""}`).join("; ");
+      return { ok: false, retryable, reason: `GraphQL errors: ${summary}`, status: response.status, errors };
+    }
+    return { ok: true };
+  }
+
+  async function publishVariables(variables: PublishVariables): Promise<void> {
+    const body = JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, operationName: "PublishResponse", variables });
+    const started = Date.now();
+    for (let n = 1; ; n++) {
+      const outcome = await attempt(body);
+      if (outcome.ok) return;
+      const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1));
+      const outOfTime = Date.now() - started + delay > totalTimeoutMs;
+      if (!outcome.retryable || n >= maxAttempts || outOfTime) {
+        throw new AppSyncPublishError(
+          `publishResponse failed after ${n} attempt(s): ${outcome.reason}`,
+          n,
+          outcome.retryable,
+          outcome.status,
+          outcome.errors,
+          { cause: outcome.cause },
+        );
+      }
+      logger.debug("publishResponse attempt failed; retrying", { attempt: n, reason: outcome.reason, delayMs: Math.round(delay) });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  return {
+    publishVariables,
+    publish: (event: StreamEvent) => publishVariables(toPublishVariables(event)),
+  };
+}

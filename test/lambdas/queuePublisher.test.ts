@@ -1,0 +1,48 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import { mockClient } from "aws-sdk-client-mock";
+import type { StreamEvent } from "../../lambdas/shared/envelope";
+import { parseEvent } from "../../lambdas/shared/envelope";
+import { createQueuePublisher, topicPublishInput } from "../../lambdas/shared/queuePublisher";
+
+const snsMock = mockClient(SNSClient);
+beforeEach(() => snsMock.reset());
+
+const base = { userId: "user-1", timestamp: "2026-01-01T00:00:00.000Z" };
+const ids = { sessionId: "session-0001", messageId: "message-0001" };
+const events: StreamEvent[] = [
+  { action: "on_new_llm_token", ...base, data: { ...ids, token: { runId: "r", sequenceNumber: 0, value: 'a "quoted"\nline' } } },
+  { action: "on_new_llm_token", ...base, data: { ...ids, token: { runId: "r", sequenceNumber: 1, value: "🚀" } } },
+  { action: "final_response", ...base, data: { ...ids, content: 'a "quoted"\nline🚀', usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn", lastSequenceNumber: 1 } },
+  { action: "error", ...base, data: { ...ids, message: "m", code: "THROTTLED", retryable: true } },
+];
+
+describe("queuePublisher", () => {
+  it("on a FIFO topic: group = sessionId, dedup = messageId-sequence, distinct ids for final and error", async () => {
+    snsMock.on(PublishCommand).resolves({ MessageId: "x" });
+    const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out.fifo" });
+    for (const e of events) await publisher.publish(e);
+    const inputs = snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
+    expect(inputs.map((i) => i.MessageGroupId)).toEqual(Array(4).fill("session-0001"));
+    expect(inputs.map((i) => i.MessageDeduplicationId)).toEqual(["message-0001-0", "message-0001-1", "message-0001-final", "message-0001-error"]);
+    expect(inputs.map((i) => parseEvent(i.Message!))).toEqual(events);
+  });
+
+  it("on a standard topic: no FIFO fields", async () => {
+    snsMock.on(PublishCommand).resolves({ MessageId: "x" });
+    const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out" });
+    await publisher.publish(events[0]!);
+    const input = snsMock.commandCalls(PublishCommand)[0]!.args[0].input;
+    expect(input).toEqual({ TopicArn: "arn:aws:sns:us-east-1:000000000000:out", Message: JSON.stringify(events[0]) });
+  });
+
+  it("surfaces a publish failure to the caller", async () => {
+    snsMock.on(PublishCommand).rejects(new Error("sns down"));
+    const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out" });
+    await expect(publisher.publish(events[0]!)).rejects.toThrow("sns down");
+  });
+
+  it("topicPublishInput adds FIFO fields only for .fifo ARNs", () => {
+    expect(topicPublishInput("arn:x:in.fifo", "m", "g", "d")).toEqual({ TopicArn: "arn:x:in.fifo", Message: "m", MessageGroupId: "g", MessageDeduplicationId: "d" });
+    expect(topicPublishInput("arn:x:in", "m", "g", "d")).toEqual({ TopicArn: "arn:x:in", Message: "m" });
+  });
+});
