@@ -1,0 +1,74 @@
+/**
+ * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only) and
+ * publishes exactly one message to the inbound topic. Bad input returns `{error}` (the resolver turns it into a GraphQL
+ * error) and publishes nothing.
+ */
+import { randomUUID } from "node:crypto";
+import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import { z } from "zod";
+import { ID_PATTERN, workRequestSchema, type WorkRequest } from "../shared/envelope";
+import type { RuntimeSettings } from "../shared/environment";
+import { topicPublishInput } from "../shared/queuePublisher";
+
+/** The AppSync Lambda resolver payload built by graphql/resolvers/sendQuery.js. */
+export interface SendQueryEvent {
+  arguments?: { input?: unknown };
+  identity?: { sub?: string } | null;
+}
+
+export type SendQueryResult = { sessionId: string; messageId: string } | { error: { message: string; type: string } };
+
+export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice">;
+
+export interface SendQueryDeps {
+  sns: SNSClient;
+  settings: SendQuerySettings;
+  /** Message id when the client sends none (default crypto.randomUUID). */
+  newMessageId?: () => string;
+  now?: () => Date;
+}
+
+const idField = (name: string) => z.string({ required_error: `${name} is required`, invalid_type_error: `${name} must be a string` }).regex(ID_PATTERN, `${name} must be 8-64 letters, digits, '-' or '_'`);
+
+function inputSchema(s: SendQuerySettings) {
+  return z.object({
+    sessionId: idField("sessionId"),
+    messageId: idField("messageId").nullish(),
+    prompt: z
+      .string({ required_error: "prompt is required", invalid_type_error: "prompt must be a string" })
+      .refine((p) => p.trim().length > 0, "prompt must not be empty")
+      .refine((p) => p.length <= s.maxPromptChars, `prompt must be at most ${s.maxPromptChars} characters`),
+    modelId: z
+      .string()
+      .nullish()
+      .refine((m) => m == null || s.allowedModelIds.includes(m), { message: `modelId must be one of: ${s.allowedModelIds.join(", ")}` }),
+    delivery: z
+      .enum(["DIRECT", "QUEUED"], { errorMap: () => ({ message: "delivery must be DIRECT or QUEUED" }) })
+      .nullish()
+      .refine((d) => d == null || s.clientDeliveryChoice, "delivery cannot be chosen in this environment; omit it"),
+  });
+}
+
+const invalid = (message: string): SendQueryResult => ({ error: { message, type: "ValidationError" } });
+
+export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Promise<SendQueryResult> {
+  const userId = event.identity?.sub;
+  if (typeof userId !== "string" || userId.length === 0) return { error: { message: "Sign in to send a query", type: "Unauthorized" } };
+
+  const parsed = inputSchema(deps.settings).safeParse(event.arguments?.input);
+  if (!parsed.success) {
+    return invalid(parsed.error.issues.map((i) => i.message).join("; "));
+  }
+  const input = parsed.data;
+  const request: WorkRequest = workRequestSchema.parse({
+    sessionId: input.sessionId,
+    messageId: input.messageId ?? (deps.newMessageId ?? randomUUID)(),
+    userId,
+    prompt: input.prompt,
+    modelId: input.modelId ?? deps.settings.defaultModelId,
+    requestedAt: (deps.now?.() ?? new Date()).toISOString(),
+    ...(input.delivery ? { delivery: input.delivery === "DIRECT" ? "direct" : "queued" } : {}),
+  });
+  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, JSON.stringify(request), request.sessionId, request.messageId)));
+  return { sessionId: request.sessionId, messageId: request.messageId };
+}
