@@ -1,0 +1,176 @@
+/**
+ * Client-side ordering for one answer. Events can arrive out of order (the queued path gives no global order across
+ * relay batches), twice (at-least-once delivery) or not at all (a publish that failed for good). The assembler keeps a
+ * reorder buffer keyed by `sequenceNumber`, shows only the contiguous prefix, drops duplicates and, when
+ * `final_response` arrives, takes its `content` as the exact text, so the final answer is right even with gaps.
+ * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
+ */
+import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../lambdas/shared/envelope";
+
+/** One token chunk as it arrived, for latency charts. */
+export interface ChunkArrival {
+  sequenceNumber: number;
+  /** Milliseconds on the clock the assembler was given (performance.now() in a browser, by default Date.now()). */
+  receivedAt: number;
+  /** UTF-16 length of the chunk's text. */
+  chars: number;
+}
+
+export interface AssemblerError {
+  /** Safe to show to users (the producers never put internal error text here). */
+  message: string;
+  code: string;
+  retryable: boolean;
+}
+
+/** What `accept` did with an event; useful for counters and tests. */
+export type AcceptOutcome =
+  | "appended" // extended the visible text (possibly releasing buffered chunks)
+  | "buffered" // ahead of a gap: held until the gap fills or the final event arrives
+  | "duplicate" // this sequence number was already seen: dropped
+  | "stale" // from a superseded run, or after the answer finished: dropped
+  | "final"
+  | "error"
+  | "other-message"; // belongs to another messageId
+
+export interface AssemblerOptions {
+  /** Clock for arrival timestamps; default Date.now. */
+  now?: () => number;
+}
+
+export class MessageAssembler {
+  readonly messageId: string;
+  private readonly now: () => number;
+  private runId: string | undefined;
+  private readonly supersededRuns = new Set<string>();
+  /** Text of the contiguous prefix 0..nextSequence-1. */
+  private prefix = "";
+  private nextSequence = 0;
+  /** Chunks that arrived ahead of a gap, by sequence number. */
+  private readonly ahead = new Map<number, string>();
+  private readonly seen = new Set<number>();
+  private readonly arrivalLog: ChunkArrival[] = [];
+  private finalData: FinalEvent["data"] | undefined;
+  private failure: AssemblerError | undefined;
+  private duplicates = 0;
+  private missingAtFinal: number[] = [];
+
+  constructor(messageId: string, options: AssemblerOptions = {}) {
+    this.messageId = messageId;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Feeds one parsed event (see `parseEvent`). `receivedAt` defaults to the assembler's clock. */
+  accept(event: StreamEvent, receivedAt: number = this.now()): AcceptOutcome {
+    if (event.data.messageId !== this.messageId) return "other-message";
+    if (event.action === EVENT_ACTIONS.error) {
+      if (this.done) return "stale";
+      this.failure = { message: event.data.message, code: event.data.code, retryable: event.data.retryable };
+      return "error";
+    }
+    if (event.action === EVENT_ACTIONS.final) {
+      if (this.done) return this.finalData ? "duplicate" : "stale";
+      this.finalData = event.data;
+      const last = event.data.lastSequenceNumber;
+      this.missingAtFinal = [];
+      for (let n = 0; n <= last; n++) if (!this.seen.has(n)) this.missingAtFinal.push(n);
+      this.ahead.clear();
+      return "final";
+    }
+    if (this.done) return "stale";
+    const { runId, sequenceNumber, value } = event.data.token;
+    if (this.supersededRuns.has(runId)) return "stale";
+    if (this.runId !== undefined && runId !== this.runId) {
+      // A new run of the same message (the producer restarted generation): its numbering starts again.
+      this.supersededRuns.add(this.runId);
+      this.resetRun();
+    }
+    this.runId = runId;
+    if (this.seen.has(sequenceNumber)) {
+      this.duplicates++;
+      return "duplicate";
+    }
+    this.seen.add(sequenceNumber);
+    this.arrivalLog.push({ sequenceNumber, receivedAt, chars: value.length });
+    if (sequenceNumber !== this.nextSequence) {
+      this.ahead.set(sequenceNumber, value);
+      return "buffered";
+    }
+    this.prefix += value;
+    this.nextSequence++;
+    for (let next = this.ahead.get(this.nextSequence); next !== undefined; next = this.ahead.get(this.nextSequence)) {
+      this.ahead.delete(this.nextSequence);
+      this.prefix += next;
+      this.nextSequence++;
+    }
+    return "appended";
+  }
+
+  private resetRun(): void {
+    this.prefix = "";
+    this.nextSequence = 0;
+    this.ahead.clear();
+    this.seen.clear();
+    this.arrivalLog.length = 0;
+  }
+
+  /** The text to show: the contiguous prefix while streaming, exactly `final_response.content` once final. */
+  get text(): string {
+    return this.finalData ? this.finalData.content : this.prefix;
+  }
+
+  /** Reasoning text, shown apart from the answer (arrives with the final event). */
+  get reasoning(): string {
+    return this.finalData?.reasoningContent ?? "";
+  }
+
+  /** True once a final or error event arrived: nothing more will change. */
+  get done(): boolean {
+    return this.finalData !== undefined || this.failure !== undefined;
+  }
+
+  get error(): AssemblerError | undefined {
+    return this.failure;
+  }
+
+  /** The final event's data (usage, stopReason, lastSequenceNumber), once it arrived. */
+  get final(): FinalEvent["data"] | undefined {
+    return this.finalData;
+  }
+
+  /** Distinct token chunks received in the current run (duplicates not counted). */
+  get chunkCount(): number {
+    return this.arrivalLog.length;
+  }
+
+  /** Chunks held back behind a gap right now. */
+  get bufferedCount(): number {
+    return this.ahead.size;
+  }
+
+  get duplicateCount(): number {
+    return this.duplicates;
+  }
+
+  /** Sequence numbers the final event announced but that never arrived; the final content filled them in. */
+  get missingSequenceNumbers(): readonly number[] {
+    return this.missingAtFinal;
+  }
+
+  /** Every distinct chunk in arrival order, with its arrival time. */
+  get arrivals(): readonly ChunkArrival[] {
+    return this.arrivalLog;
+  }
+
+  /** Arrival time of the first chunk (any sequence number), or undefined before one arrived. */
+  get firstChunkAt(): number | undefined {
+    return this.arrivalLog[0]?.receivedAt;
+  }
+
+  /** Gaps between consecutive arrivals in milliseconds (arrival order); length chunkCount - 1. */
+  interArrivalMs(): number[] {
+    const gaps: number[] = [];
+    for (let i = 1; i < this.arrivalLog.length; i++) gaps.push(this.arrivalLog[i].receivedAt - this.arrivalLog[i - 1].receivedAt);
+    return gaps;
+  }
+}

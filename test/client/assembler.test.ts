@@ -1,0 +1,146 @@
+import { MessageAssembler } from "../../client/assembler";
+import { parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+
+const SESSION = "session-0001";
+const MESSAGE = "message-0001";
+const base = { userId: "user-1", timestamp: "2026-01-01T00:00:00.000Z" };
+
+function token(sequenceNumber: number, value: string, runId = "run-1", messageId = MESSAGE): StreamEvent {
+  // Round-trip through the wire format so the test feeds exactly what a subscriber parses.
+  return parseEvent(
+    serializeEvent({ action: "on_new_llm_token", ...base, data: { sessionId: SESSION, messageId, token: { runId, sequenceNumber, value } } }),
+  );
+}
+
+function final(content: string, lastSequenceNumber: number, reasoningContent?: string): StreamEvent {
+  return parseEvent(
+    serializeEvent({
+      action: "final_response",
+      ...base,
+      data: { sessionId: SESSION, messageId: MESSAGE, content, reasoningContent, usage: { inputTokens: 3, outputTokens: 9 }, stopReason: "end_turn", lastSequenceNumber },
+    }),
+  );
+}
+
+const ANSWER = ["## Title\n", "\n- one\n", "- two\n\n", "```ts\nconst a = \"x\";\n```", "\n> bye 🚀"];
+
+describe("MessageAssembler", () => {
+  it("renders chunks in order and the final text is the content", () => {
+    const a = new MessageAssembler(MESSAGE);
+    ANSWER.forEach((v, i) => expect(a.accept(token(i, v), i * 10)).toBe("appended"));
+    expect(a.text).toBe(ANSWER.join(""));
+    expect(a.done).toBe(false);
+    expect(a.accept(final(ANSWER.join(""), ANSWER.length - 1, "thinking"))).toBe("final");
+    expect(a.done).toBe(true);
+    expect(a.text).toBe(ANSWER.join(""));
+    expect(a.reasoning).toBe("thinking");
+    expect(a.chunkCount).toBe(ANSWER.length);
+    expect(a.missingSequenceNumbers).toEqual([]);
+    expect(a.interArrivalMs()).toEqual([10, 10, 10, 10]);
+  });
+
+  it("shows only the contiguous prefix while chunks arrive out of order", () => {
+    const a = new MessageAssembler(MESSAGE);
+    expect(a.accept(token(2, ANSWER[2]))).toBe("buffered");
+    expect(a.text).toBe("");
+    expect(a.accept(token(0, ANSWER[0]))).toBe("appended");
+    expect(a.text).toBe(ANSWER[0]);
+    expect(a.bufferedCount).toBe(1);
+    expect(a.accept(token(1, ANSWER[1]))).toBe("appended");
+    // 1 fills the gap and releases the buffered 2.
+    expect(a.text).toBe(ANSWER.slice(0, 3).join(""));
+    expect(a.bufferedCount).toBe(0);
+    expect(a.accept(token(4, ANSWER[4]))).toBe("buffered");
+    expect(a.accept(token(3, ANSWER[3]))).toBe("appended");
+    expect(a.text).toBe(ANSWER.join(""));
+    expect(a.arrivals.map((c) => c.sequenceNumber)).toEqual([2, 0, 1, 4, 3]);
+  });
+
+  it("drops duplicates, in and ahead of the prefix", () => {
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(token(0, ANSWER[0]));
+    expect(a.accept(token(0, ANSWER[0]))).toBe("duplicate");
+    a.accept(token(2, ANSWER[2]));
+    expect(a.accept(token(2, ANSWER[2]))).toBe("duplicate");
+    a.accept(token(1, ANSWER[1]));
+    expect(a.text).toBe(ANSWER.slice(0, 3).join(""));
+    expect(a.chunkCount).toBe(3);
+    expect(a.duplicateCount).toBe(2);
+    a.accept(final(ANSWER.join(""), 4));
+    expect(a.accept(final(ANSWER.join(""), 4))).toBe("duplicate");
+    expect(a.text).toBe(ANSWER.join(""));
+  });
+
+  it("reconciles a gap with the final content so the text is exact", () => {
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(token(0, ANSWER[0]));
+    a.accept(token(2, ANSWER[2])); // 1 is lost for good
+    a.accept(token(4, ANSWER[4])); // 3 too
+    expect(a.text).toBe(ANSWER[0]);
+    a.accept(final(ANSWER.join(""), 4));
+    expect(a.text).toBe(ANSWER.join(""));
+    expect(a.missingSequenceNumbers).toEqual([1, 3]);
+    expect(a.bufferedCount).toBe(0);
+    // A straggler after the final changes nothing.
+    expect(a.accept(token(1, "WRONG"))).toBe("stale");
+    expect(a.text).toBe(ANSWER.join(""));
+  });
+
+  it("takes the final content even when no token arrived at all", () => {
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(final("short answer\nwith a newline", 0));
+    expect(a.text).toBe("short answer\nwith a newline");
+    expect(a.missingSequenceNumbers).toEqual([0]);
+    expect(a.firstChunkAt).toBeUndefined();
+  });
+
+  it("records an error event as a terminal, user-safe failure", () => {
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(token(0, "partial "));
+    const err = parseEvent(
+      serializeEvent({
+        action: "error",
+        ...base,
+        data: { sessionId: SESSION, messageId: MESSAGE, message: "The model is busy. Try again.", code: "ThrottlingException", retryable: true },
+      }),
+    );
+    expect(a.accept(err)).toBe("error");
+    expect(a.done).toBe(true);
+    expect(a.error).toEqual({ message: "The model is busy. Try again.", code: "ThrottlingException", retryable: true });
+    expect(a.text).toBe("partial ");
+    expect(a.accept(token(1, "more"))).toBe("stale");
+    expect(a.text).toBe("partial ");
+  });
+
+  it("ignores events of another message", () => {
+    const a = new MessageAssembler(MESSAGE);
+    expect(a.accept(token(0, "x", "run-1", "message-0002"))).toBe("other-message");
+    expect(a.text).toBe("");
+    expect(a.chunkCount).toBe(0);
+  });
+
+  it("restarts cleanly when a new run of the message begins, ignoring the old run", () => {
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(token(0, "old "));
+    a.accept(token(1, "run"));
+    expect(a.accept(token(0, "new ", "run-2"))).toBe("appended");
+    expect(a.text).toBe("new ");
+    expect(a.accept(token(2, "late old", "run-1"))).toBe("stale");
+    a.accept(token(1, "run", "run-2"));
+    expect(a.text).toBe("new run");
+    expect(a.chunkCount).toBe(2);
+  });
+
+  it("uses the given clock for arrival times", () => {
+    let t = 1000;
+    const a = new MessageAssembler(MESSAGE, { now: () => t });
+    a.accept(token(0, "a"));
+    t = 1040;
+    a.accept(token(1, "bc"));
+    expect(a.firstChunkAt).toBe(1000);
+    expect(a.arrivals).toEqual([
+      { sequenceNumber: 0, receivedAt: 1000, chars: 1 },
+      { sequenceNumber: 1, receivedAt: 1040, chars: 2 },
+    ]);
+  });
+});
