@@ -1,0 +1,80 @@
+/** DynamoDB for the local stack: dynalite in memory on 127.0.0.1 with the history and idempotency tables. */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { resourceNames } from "../../config/names";
+import type { EnvironmentConfig } from "../../config/schema";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+
+// dynalite ships no type declarations.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite: (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server = require("dynalite");
+
+/** dynalite accepts any signature; these only have to be well-formed. */
+export const DYNALITE_CREDENTIALS = { accessKeyId: "AKIDLOCALSTACK", secretAccessKey: "local-stack-secret" };
+
+export interface LocalDynamo {
+  /** http://127.0.0.1:<port> */
+  endpoint: string;
+  region: string;
+  tables: { history: string; idempotency: string };
+  /** A client bound to the endpoint; closed by close(). */
+  client: DynamoDBClient;
+  close(): Promise<void>;
+}
+
+export interface DynamoOptions {
+  /** 0 (default) = an ephemeral port. */
+  port?: number;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** The tables as the stacks create them (on-demand billing; the key schemas come from lambdas/shared/tables.ts). */
+export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandInput[] {
+  const names = resourceNames(config);
+  return [
+    {
+      TableName: names.historyTable,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: HISTORY_TABLE.partitionKey, AttributeType: "S" },
+        { AttributeName: HISTORY_TABLE.sortKey, AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: HISTORY_TABLE.partitionKey, KeyType: "HASH" },
+        { AttributeName: HISTORY_TABLE.sortKey, KeyType: "RANGE" },
+      ],
+    },
+    {
+      TableName: names.idempotencyTable,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
+      KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
+    },
+  ];
+}
+
+export async function startDynamo(config: EnvironmentConfig, opts: DynamoOptions = {}): Promise<LocalDynamo> {
+  // createTableMs 0: tables are ACTIVE at once, so nothing has to wait for them.
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({ region: config.region, endpoint, credentials: opts.credentials ?? DYNALITE_CREDENTIALS });
+  const close = async () => {
+    client.destroy();
+    server.closeAllConnections?.();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    // dynalite has no TTL expiry; the TTL attributes are still written, so the data looks as deployed.
+    for (const table of tableDefinitions(config)) await client.send(new CreateTableCommand(table));
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  const names = resourceNames(config);
+  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable }, client, close };
+}

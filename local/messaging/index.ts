@@ -1,0 +1,55 @@
+/** SNS + SQS for the local stack: fauxqs on 127.0.0.1 with the deployed topology (see topology.ts). */
+import { SNSClient } from "@aws-sdk/client-sns";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { EnvironmentConfig } from "../../config/schema";
+import { FauxqsOptions, startFauxqs } from "./fauxqs";
+import { MessagingTopology, provisionTopology } from "./topology";
+
+export { startFauxqs } from "./fauxqs";
+export type { FauxqsHandle, FauxqsOptions } from "./fauxqs";
+export { provisionTopology } from "./topology";
+export type { MessagingTopology, QueuePair } from "./topology";
+
+/** fauxqs accepts any signature; these only have to be well-formed. */
+export const FAUXQS_CREDENTIALS = { accessKeyId: "AKIDLOCALSTACK", secretAccessKey: "local-stack-secret" };
+
+export interface LocalMessaging extends MessagingTopology {
+  endpoint: string;
+  region: string;
+  /** Where fauxqs runs (child-process under jest). */
+  mode: "in-process" | "child-process";
+  /** Clients bound to the endpoint, for the local stack and tests; closed by close(). */
+  clients: { sns: SNSClient; sqs: SQSClient };
+  close(): Promise<void>;
+}
+
+export interface MessagingOptions extends FauxqsOptions {
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export async function startMessaging(config: EnvironmentConfig, opts: MessagingOptions = {}): Promise<LocalMessaging> {
+  const fauxqs = await startFauxqs(opts);
+  const common = { region: config.region, endpoint: fauxqs.endpoint, credentials: opts.credentials ?? FAUXQS_CREDENTIALS };
+  // Queue URLs name sqs.<region>.localhost: the explicit endpoint keeps every call on 127.0.0.1.
+  const clients = { sns: new SNSClient(common), sqs: new SQSClient(common) };
+  try {
+    const topology = await provisionTopology(config, clients);
+    return {
+      endpoint: fauxqs.endpoint,
+      region: config.region,
+      mode: fauxqs.mode,
+      ...topology,
+      clients,
+      close: async () => {
+        clients.sns.destroy();
+        clients.sqs.destroy();
+        await fauxqs.close();
+      },
+    };
+  } catch (e) {
+    clients.sns.destroy();
+    clients.sqs.destroy();
+    await fauxqs.close();
+    throw e;
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Creates the deployed stack's messaging topology through the SNS/SQS APIs (so it works against any endpoint):
+ * inbound topic -> work queue (+ DLQ), outbound topic -> outbound queue (+ DLQ), raw message delivery, redrive after
+ * queue.max_receive_count, the configured visibility timeout, and FIFO everywhere when queue.fifo.
+ */
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { resourceNames } from "../../config/names";
+import type { EnvironmentConfig } from "../../config/schema";
+
+export interface QueuePair {
+  url: string;
+  arn: string;
+  dlqUrl: string;
+  dlqArn: string;
+  /** The queue's name (ends in .fifo when FIFO). */
+  name: string;
+}
+
+export interface MessagingTopology {
+  topics: { inboundArn: string; outboundArn: string };
+  queues: { work: QueuePair; outbound: QueuePair };
+}
+
+/** AWS's longest retention: a DLQ keeps its messages for inspection and redrive. */
+const DLQ_RETENTION_SECONDS = 1209600;
+
+async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
+  return { url: QueueUrl!, arn: Attributes!.QueueArn! };
+}
+
+export async function provisionTopology(config: EnvironmentConfig, clients: { sns: SNSClient; sqs: SQSClient }): Promise<MessagingTopology> {
+  const { sns, sqs } = clients;
+  const names = resourceNames(config);
+  // The publishers always send a deduplication id (FIFO), so content-based deduplication stays off, as deployed.
+  const fifoQueue: Record<string, string> = config.queue.fifo ? { FifoQueue: "true", ContentBasedDeduplication: "false" } : {};
+  const fifoTopic: Record<string, string> = config.queue.fifo ? { FifoTopic: "true", ContentBasedDeduplication: "false" } : {};
+
+  const pair = async (queueName: string, dlqName: string): Promise<QueuePair> => {
+    const dlq = await createQueue(sqs, dlqName, { ...fifoQueue, MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
+    const queue = await createQueue(sqs, queueName, {
+      ...fifoQueue,
+      VisibilityTimeout: String(config.queue.visibility_timeout_seconds),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: config.queue.max_receive_count }),
+    });
+    return { url: queue.url, arn: queue.arn, dlqUrl: dlq.url, dlqArn: dlq.arn, name: queueName };
+  };
+
+  const topic = async (name: string, queueArn: string): Promise<string> => {
+    const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name, Attributes: fifoTopic }));
+    // Raw delivery: the consumers read the published JSON itself as the SQS body, not an SNS envelope.
+    await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: queueArn, Attributes: { RawMessageDelivery: "true" }, ReturnSubscriptionArn: true }));
+    return TopicArn!;
+  };
+
+  const work = await pair(names.workQueue, names.workDeadLetterQueue);
+  const outbound = await pair(names.outboundQueue, names.outboundDeadLetterQueue);
+  const inboundArn = await topic(names.inboundTopic, work.arn);
+  const outboundArn = await topic(names.outboundTopic, outbound.arn);
+  return { topics: { inboundArn, outboundArn }, queues: { work, outbound } };
+}
