@@ -1,0 +1,160 @@
+/**
+ * The plan summary's rules on small hand-written plans (shape of `terraform show -json`); the test against real
+ * offline Terraform plans is realPlans.test.ts.
+ */
+import { ENV_NAMES } from "../../lambdas/shared/environment";
+import { ResourceChange, TerraformPlan } from "../../scripts/plan-summary/planJson";
+import { diffPolicies } from "../../scripts/plan-summary/policyDiff";
+import { environmentFromFileName, renderMarkdown, summarizePlan } from "../../scripts/plan-summary/summary";
+import { parseArgs } from "../../scripts/plan-summary";
+
+const rc = (address: string, actions: ResourceChange["change"]["actions"], before: Record<string, unknown> | null, after: Record<string, unknown> | null, extra: Partial<ResourceChange["change"]> = {}): ResourceChange => {
+  const [type, name] = address.split(".").slice(-2);
+  return { address, mode: "managed", type, name, change: { actions, before, after, after_unknown: {}, ...extra } };
+};
+const plan = (...changes: ResourceChange[]): TerraformPlan => ({ format_version: "1.2", resource_changes: changes });
+const policy = (...statements: object[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+const lambda = (vars: Record<string, string>) => ({ function_name: "llm-stream-prod-stream-worker", environment: [{ variables: vars }] });
+
+describe("counts", () => {
+  it("counts add, change, destroy and replace, ignoring reads and no-ops", () => {
+    const s = summarizePlan(
+      "dev",
+      plan(
+        rc("aws_sqs_queue.a", ["create"], null, {}),
+        rc("aws_sqs_queue.b", ["update"], {}, {}),
+        rc("aws_sqs_queue.c", ["delete"], {}, null),
+        rc("aws_sqs_queue.d", ["delete", "create"], {}, {}),
+        rc("aws_sqs_queue.e", ["create", "delete"], {}, {}),
+        rc("aws_sqs_queue.f", ["no-op"], {}, {}),
+        { ...rc("data.aws_iam_policy_document.p", ["read"], null, {}), mode: "data" },
+      ),
+    );
+    expect(s.counts).toEqual({ add: 1, change: 1, destroy: 1, replace: 2 });
+    const md = renderMarkdown([s]);
+    expect(md).toContain("| dev | 1 | 1 | 1 | 2 |");
+    expect(md.startsWith("<!-- plan-summary:dev -->")).toBe(true);
+  });
+
+  it("says so when nothing changes", () => {
+    expect(renderMarkdown([summarizePlan("staging", plan())])).toContain("**staging: no changes.**");
+  });
+});
+
+describe("stateful warnings", () => {
+  it("names the replaced table and the attribute forcing it, but not replaced stateless resources", () => {
+    const s = summarizePlan(
+      "prod",
+      plan(
+        rc("module.tables.aws_dynamodb_table.history", ["delete", "create"], {}, {}, { replace_paths: [["hash_key"]] }),
+        rc("aws_sqs_queue.work", ["delete", "create"], {}, {}, { replace_paths: [["fifo_queue"], ["name"]] }),
+        rc("aws_cognito_user_pool.users", ["delete"], {}, null),
+        rc("aws_lambda_event_source_mapping.worker", ["delete", "create"], {}, {}, { replace_paths: [["event_source_arn"]] }),
+        rc("aws_sns_topic.inbound", ["update"], {}, {}),
+      ),
+    );
+    expect(s.stateful.map((r) => r.address)).toEqual(["module.tables.aws_dynamodb_table.history", "aws_sqs_queue.work", "aws_cognito_user_pool.users"]);
+    const md = renderMarkdown([s]);
+    expect(md).toContain("> [!WARNING]");
+    expect(md).toContain("replace `module.tables.aws_dynamodb_table.history` (DynamoDB table, forced by `hash_key`)");
+    expect(md).toContain("replace `aws_sqs_queue.work` (SQS queue, forced by `fifo_queue`, `name`)");
+    expect(md).toContain("destroy `aws_cognito_user_pool.users` (Cognito user pool)");
+    const warning = md.split("\n").filter((l) => l.startsWith(">"));
+    expect(warning).toHaveLength(2 + 3);
+    expect(warning.join("\n")).not.toContain("event_source_mapping");
+  });
+
+  it("has no warning block when only stateless resources are replaced", () => {
+    const md = renderMarkdown([summarizePlan("dev", plan(rc("aws_lambda_function.f", ["delete", "create"], {}, {})))]);
+    expect(md).not.toContain("[!WARNING]");
+  });
+});
+
+describe("IAM statement diff", () => {
+  const sqs = { Sid: "Work", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage"], Resource: "arn:aws:sqs:us-east-1:1:work" };
+  const bedrockOld = { Sid: "Models", Effect: "Allow", Action: "bedrock:InvokeModelWithResponseStream", Resource: ["arn:aws:bedrock:us-east-1::foundation-model/a"] };
+  const bedrockNew = { ...bedrockOld, Resource: ["arn:aws:bedrock:us-east-1::foundation-model/a", "arn:aws:bedrock:us-east-1::foundation-model/b"] };
+
+  it("ignores ordering and string-vs-list differences", () => {
+    const d = diffPolicies(policy(sqs), policy({ ...sqs, Action: ["sqs:DeleteMessage", "sqs:ReceiveMessage"], Resource: ["arn:aws:sqs:us-east-1:1:work"] }));
+    expect(d).toEqual({ added: [], removed: [], changed: [] });
+  });
+
+  it("lists added, removed and changed statements with their actions and resources", () => {
+    const s = summarizePlan(
+      "prod",
+      plan(
+        rc("aws_iam_role_policy.worker", ["update"], { policy: policy(sqs, bedrockOld, { Effect: "Allow", Action: "sns:Publish", Resource: "arn:aws:sns:us-east-1:1:out" }) }, { policy: policy(sqs, bedrockNew, { Effect: "Allow", Action: "dynamodb:PutItem", Resource: "arn:aws:dynamodb:us-east-1:1:table/h" }) }),
+      ),
+    );
+    expect(s.policies).toHaveLength(1);
+    const d = s.policies[0].diff!;
+    expect(d.added.map((x) => x.action)).toEqual([["dynamodb:PutItem"]]);
+    expect(d.removed.map((x) => x.action)).toEqual([["sns:Publish"]]);
+    expect(d.changed.map((c) => c.after.sid)).toEqual(["Models"]);
+    const md = renderMarkdown([s]);
+    expect(md).toContain("+   action      dynamodb:PutItem");
+    expect(md).toContain("+   resource    arn:aws:dynamodb:us-east-1:1:table/h");
+    expect(md).toContain("-   action      sns:Publish");
+    expect(md).toContain("+   resource    arn:aws:bedrock:us-east-1::foundation-model/b");
+    expect(md).toContain("    resource    arn:aws:bedrock:us-east-1::foundation-model/a");
+    expect(md).not.toContain("Sid Work");
+    expect(md).toContain("Model access in prod: `aws_iam_role_policy.worker` now allows `arn:aws:bedrock:us-east-1::foundation-model/b`.");
+  });
+
+  it("diffs trust policies and says when a document is known only at apply", () => {
+    const trust = (sub: string) => policy({ Effect: "Allow", Action: "sts:AssumeRoleWithWebIdentity", Principal: { Federated: "arn:aws:iam::1:oidc-provider/token.actions.githubusercontent.com" }, Condition: { StringLike: { "token.actions.githubusercontent.com:sub": sub } } });
+    const s = summarizePlan(
+      "dev",
+      plan(
+        rc("aws_iam_role.deploy", ["update"], { assume_role_policy: trust("repo:o/r:environment:dev") }, { assume_role_policy: trust("repo:o/r:*") }),
+        rc("aws_iam_role_policy.relay", ["update"], { policy: policy(sqs) }, { policy: null }, { after_unknown: { policy: true } }),
+        rc("aws_iam_role.tags_only", ["update"], { assume_role_policy: trust("x"), tags: {} }, { assume_role_policy: trust("x"), tags: { a: "b" } }),
+      ),
+    );
+    expect(s.policies.map((p) => p.address)).toEqual(["aws_iam_role.deploy", "aws_iam_role_policy.relay"]);
+    const md = renderMarkdown([s]);
+    expect(md).toContain("+   condition   StringLike token.actions.githubusercontent.com:sub = repo:o/r:*");
+    expect(md).toContain("-   condition   StringLike token.actions.githubusercontent.com:sub = repo:o/r:environment:dev");
+    expect(md).toContain("`aws_iam_role_policy.relay` (aws_iam_role_policy.policy, update in place): the new document is known only at apply");
+  });
+});
+
+describe("platform settings in plain words", () => {
+  it("calls out directSend, model ids and batching from the Lambda environment", () => {
+    const before = { [ENV_NAMES.directSend]: "false", [ENV_NAMES.defaultModelId]: "m.a", [ENV_NAMES.allowedModelIds]: "m.a,m.b", [ENV_NAMES.batchMaxDelayMs]: "50", [ENV_NAMES.batchMaxChars]: "400" };
+    const after = { [ENV_NAMES.directSend]: "true", [ENV_NAMES.defaultModelId]: "m.c", [ENV_NAMES.allowedModelIds]: "m.a,m.c", [ENV_NAMES.batchMaxDelayMs]: "0", [ENV_NAMES.batchMaxChars]: "400" };
+    const s = summarizePlan("prod", plan(rc("aws_lambda_function.worker", ["update"], lambda(before), lambda(after))));
+    expect(s.callouts).toEqual([
+      "directSend turns **on** in prod: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on `llm-stream-prod-stream-worker`).",
+      "the default model in prod changes from `m.a` to `m.c` (DEFAULT_MODEL_ID on `llm-stream-prod-stream-worker`).",
+      "the allowed models in prod change: adds `m.c`; removes `m.b` (ALLOWED_MODEL_IDS on `llm-stream-prod-stream-worker`).",
+      "batching in prod: a chunk now waits at most 0 ms (one message per token), was 50 ms (BATCH_MAX_DELAY_MS on `llm-stream-prod-stream-worker`).",
+    ]);
+    expect(renderMarkdown([s])).toContain("- DirectSend turns **on** in prod");
+  });
+
+  it("says nothing about a value known only at apply, and nothing when the value is unchanged", () => {
+    const vars = { [ENV_NAMES.directSend]: "true" };
+    const unknown = rc("aws_lambda_function.a", ["update"], lambda(vars), lambda({}), { after_unknown: { environment: [{ variables: { [ENV_NAMES.directSend]: true } }] } });
+    const same = rc("aws_lambda_function.b", ["update"], lambda(vars), lambda(vars));
+    expect(summarizePlan("dev", plan(unknown, same)).callouts).toEqual([]);
+  });
+});
+
+describe("command line", () => {
+  it("takes the environment from the file name unless --env precedes the file", () => {
+    expect(environmentFromFileName("cdktf.out/plans/prod.json")).toBe("prod");
+    expect(environmentFromFileName("/tmp/staging.plan.json")).toBe("staging");
+    expect(parseArgs(["a/dev.json", "--env", "prod", "x.json", "--out", "s.md"])).toEqual({ inputs: [{ file: "a/dev.json", env: "dev" }, { file: "x.json", env: "prod" }], out: "s.md" });
+    expect(() => parseArgs([])).toThrow(/usage/);
+  });
+
+  it("keeps a huge summary under GitHub's comment limit", () => {
+    const many = Array.from({ length: 3000 }, (_, i) => rc(`aws_cloudwatch_log_group.group_with_a_long_name_${i}`, ["create"], null, {}));
+    const md = renderMarkdown([summarizePlan("dev", plan(...many))], { maxChars: 20000 });
+    expect(md.length).toBeLessThanOrEqual(20000);
+    expect(md).toContain("| dev | 3000 | 0 | 0 | 0 |");
+    expect(md).toContain("full plan is in the workflow's artifacts");
+  });
+});
