@@ -1,0 +1,212 @@
+import WebSocket, { WebSocketServer } from "ws";
+import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../lambdas/shared/envelope";
+import { subjectFor } from "../../../local/issuer";
+import { subscribe, SubscriptionError, type Subscription } from "../../../client/realtime";
+import { signedFetch, startHarness, waitFor, type Harness } from "./harness";
+
+type Channel = { sessionId: string; userId: string; data: string };
+
+describe("local gateway real-time WebSocket (AppSync protocol) with client/realtime.ts", () => {
+  let h: Harness;
+  const open: Subscription[] = [];
+  beforeAll(async () => {
+    h = await startHarness(undefined, { keepAliveIntervalMs: 200 });
+  });
+  afterEach(() => {
+    while (open.length) open.pop()?.close();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  async function publish(sessionId: string, userId: string, data: string): Promise<void> {
+    const res = await signedFetch(h.gateway.graphqlUrl, JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, variables: { sessionId, userId, data } }));
+    const body = await res.json();
+    if (res.status !== 200 || body.errors) throw new Error(`publish failed: ${res.status} ${JSON.stringify(body)}`);
+  }
+
+  async function subscribeAs(username: string, sessionId: string, received: Channel[]): Promise<Subscription> {
+    const sub = await subscribe({
+      realtimeUrl: h.gateway.realtimeUrl,
+      graphqlUrl: h.gateway.graphqlUrl,
+      authorization: await h.issuer.mintIdToken(username),
+      query: RECEIVE_MESSAGES_SUBSCRIPTION,
+      variables: { sessionId },
+      onData: (d) => received.push(d.receiveMessages as Channel),
+      WebSocketImpl: WebSocket,
+    });
+    open.push(sub);
+    return sub;
+  }
+
+  it("delivers exactly the subscriber's own events, in publish order", async () => {
+    const alice = subjectFor("alice");
+    const got: Channel[] = [];
+    await subscribeAs("alice", "session-alice-1", got);
+    await publish("session-alice-1", subjectFor("bob"), "bob's event on alice's session id");
+    await publish("session-other-1", alice, "alice, other session");
+    for (let i = 0; i < 30; i++) await publish("session-alice-1", alice, `chunk ${i}`);
+    await waitFor(() => got.length >= 30, 5000, "30 deliveries");
+    expect(got.map((c) => c.data)).toEqual(Array.from({ length: 30 }, (_, i) => `chunk ${i}`));
+    expect(got.every((c) => c.userId === alice && c.sessionId === "session-alice-1")).toBe(true);
+  });
+
+  it("bob subscribed to alice's sessionId receives none of alice's events", async () => {
+    const aliceGot: Channel[] = [];
+    const bobGot: Channel[] = [];
+    await subscribeAs("alice", "session-shared-1", aliceGot);
+    await subscribeAs("bob", "session-shared-1", bobGot);
+    for (let i = 0; i < 5; i++) await publish("session-shared-1", subjectFor("alice"), `secret ${i}`);
+    // A sentinel for bob's own identity goes out after alice's events; once it arrives, anything leaked would have too.
+    await publish("session-shared-1", subjectFor("bob"), "sentinel for bob");
+    await waitFor(() => aliceGot.length === 5 && bobGot.length === 1, 5000, "alice's 5 events and bob's sentinel");
+    expect(bobGot.map((c) => c.data)).toEqual(["sentinel for bob"]);
+    expect(aliceGot.map((c) => c.data)).toEqual(["secret 0", "secret 1", "secret 2", "secret 3", "secret 4"]);
+  });
+
+  it("rejects a malformed sessionId in the subscription resolver with its error message", async () => {
+    await expect(subscribeAs("alice", "bad id!", [])).rejects.toThrow(/BadRequest: sessionId must be 8-64 letters/);
+    await expect(subscribeAs("alice", "short", [])).rejects.toThrow(SubscriptionError);
+  });
+
+  it("rejects expired and forged tokens on connect", async () => {
+    const expired = await h.issuer.mintIdToken("alice", { expiresInSeconds: -10 });
+    const base = { realtimeUrl: h.gateway.realtimeUrl, graphqlUrl: h.gateway.graphqlUrl, query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-alice-1" }, onData: () => undefined, WebSocketImpl: WebSocket };
+    await expect(subscribe({ ...base, authorization: expired })).rejects.toThrow(/UnauthorizedException/);
+    const [head, body] = (await h.issuer.mintIdToken("alice")).split(".");
+    await expect(subscribe({ ...base, authorization: `${head}.${body}.${"A".repeat(342)}` })).rejects.toThrow(/UnauthorizedException/);
+  });
+
+  it("stops delivering after close (stop -> complete) and drops the subscription", async () => {
+    const got: Channel[] = [];
+    const sub = await subscribeAs("carol", "session-carol-1", got);
+    await publish("session-carol-1", subjectFor("carol"), "one");
+    await waitFor(() => got.length === 1);
+    const active = h.gateway.stats.activeSubscriptions;
+    sub.close();
+    await waitFor(() => h.gateway.stats.activeSubscriptions === active - 1, 5000, "subscription removal");
+    await publish("session-carol-1", subjectFor("carol"), "two");
+    expect(got.map((c) => c.data)).toEqual(["one"]);
+  });
+
+  describe("raw protocol", () => {
+    function connect(token: string, protocol: string | undefined = "graphql-ws"): WebSocket {
+      const header = Buffer.from(JSON.stringify({ host: new URL(h.gateway.graphqlUrl).host, Authorization: token })).toString("base64");
+      return new WebSocket(`${h.gateway.realtimeUrl}?header=${header}&payload=e30=`, protocol ? [protocol] : []);
+    }
+    function messages(ws: WebSocket): Array<Record<string, any>> {
+      const list: Array<Record<string, any>> = [];
+      ws.on("message", (m) => list.push(JSON.parse(m.toString())));
+      return list;
+    }
+
+    it("speaks connection_init/ack with connectionTimeoutMs, periodic ka, start/start_ack, stop/complete", async () => {
+      const token = await h.issuer.mintIdToken("alice");
+      const ws = connect(token);
+      const got = messages(ws);
+      await new Promise((r) => ws.once("open", r));
+      expect(ws.protocol).toBe("graphql-ws");
+      ws.send(JSON.stringify({ type: "connection_init" }));
+      await waitFor(() => got.some((m) => m.type === "connection_ack"));
+      expect(got.find((m) => m.type === "connection_ack")?.payload.connectionTimeoutMs).toBe(300000);
+      await waitFor(() => got.filter((m) => m.type === "ka").length >= 2, 3000, "two ka messages");
+      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
+      ws.send(JSON.stringify({ id: "s1", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-01" } }), extensions: { authorization: auth } } }));
+      await waitFor(() => got.some((m) => m.type === "start_ack" && m.id === "s1"));
+      await publish("session-raw-01", subjectFor("alice"), "hello");
+      await waitFor(() => got.some((m) => m.type === "data"));
+      expect(got.find((m) => m.type === "data")).toEqual({
+        type: "data",
+        id: "s1",
+        payload: { data: { receiveMessages: { sessionId: "session-raw-01", userId: subjectFor("alice"), data: "hello" } } },
+      });
+      ws.send(JSON.stringify({ id: "s1", type: "stop" }));
+      await waitFor(() => got.some((m) => m.type === "complete" && m.id === "s1"));
+      ws.close();
+    });
+
+    it("selects only the fields the subscription asked for", async () => {
+      const token = await h.issuer.mintIdToken("alice");
+      const ws = connect(token);
+      const got = messages(ws);
+      await new Promise((r) => ws.once("open", r));
+      ws.send(JSON.stringify({ type: "connection_init" }));
+      await waitFor(() => got.some((m) => m.type === "connection_ack"));
+      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
+      const query = "subscription S($s: String!) { receiveMessages(sessionId: $s) { data } }";
+      ws.send(JSON.stringify({ id: "s2", type: "start", payload: { data: JSON.stringify({ query, variables: { s: "session-raw-02" } }), extensions: { authorization: auth } } }));
+      await waitFor(() => got.some((m) => m.type === "start_ack"));
+      await publish("session-raw-02", subjectFor("alice"), "only data");
+      await waitFor(() => got.some((m) => m.type === "data"));
+      expect(got.find((m) => m.type === "data")?.payload).toEqual({ data: { receiveMessages: { data: "only data" } } });
+      ws.close();
+    });
+
+    it("answers a start without extensions.authorization with an Unauthorized error", async () => {
+      const ws = connect(await h.issuer.mintIdToken("alice"));
+      const got = messages(ws);
+      await new Promise((r) => ws.once("open", r));
+      ws.send(JSON.stringify({ type: "connection_init" }));
+      await waitFor(() => got.some((m) => m.type === "connection_ack"));
+      ws.send(JSON.stringify({ id: "s3", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-03" } }) } }));
+      await waitFor(() => got.some((m) => m.type === "error"));
+      expect(got.find((m) => m.type === "error")).toMatchObject({ id: "s3", payload: { errors: [{ errorType: "UnauthorizedException" }] } });
+      ws.close();
+    });
+
+    it("refuses a connection without the graphql-ws subprotocol", async () => {
+      const ws = connect(await h.issuer.mintIdToken("alice"), "graphql-transport-ws");
+      const status = await new Promise<number>((resolve) => {
+        ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once("error", () => resolve(-1));
+      });
+      expect(status).toBe(400);
+    });
+
+    it("answers a mutation sent over the socket with UnsupportedOperation", async () => {
+      const token = await h.issuer.mintIdToken("alice");
+      const ws = connect(token);
+      const got = messages(ws);
+      await new Promise((r) => ws.once("open", r));
+      ws.send(JSON.stringify({ type: "connection_init" }));
+      await waitFor(() => got.some((m) => m.type === "connection_ack"));
+      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
+      ws.send(JSON.stringify({ id: "s4", type: "start", payload: { data: JSON.stringify({ query: "query { whoami }" }), extensions: { authorization: auth } } }));
+      await waitFor(() => got.some((m) => m.type === "error"));
+      expect(got.find((m) => m.type === "error")?.payload.errors[0].errorType).toBe("UnsupportedOperation");
+      ws.close();
+    });
+  });
+
+  it("client reports a keep-alive timeout when the server stops sending ka", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: () => "graphql-ws" });
+    await new Promise((r) => server.once("listening", r));
+    const port = (server.address() as { port: number }).port;
+    server.on("connection", (ws) => {
+      ws.on("message", (raw) => {
+        const msg = JSON.parse(raw.toString());
+        if (msg.type === "connection_init") ws.send(JSON.stringify({ type: "connection_ack", payload: { connectionTimeoutMs: 300 } }));
+        if (msg.type === "start") ws.send(JSON.stringify({ type: "start_ack", id: msg.id }));
+      });
+    });
+    try {
+      const errors: Error[] = [];
+      const sub = await subscribe({
+        realtimeUrl: `ws://127.0.0.1:${port}/graphql`,
+        graphqlUrl: `http://127.0.0.1:${port}/graphql`,
+        authorization: "token",
+        query: RECEIVE_MESSAGES_SUBSCRIPTION,
+        variables: { sessionId: "session-ka-0001" },
+        onData: () => undefined,
+        onError: (e) => errors.push(e),
+        WebSocketImpl: WebSocket,
+      });
+      await waitFor(() => errors.length === 1, 3000, "keep-alive timeout");
+      expect(errors[0].message).toMatch(/keep-alive/);
+      sub.close();
+    } finally {
+      for (const c of server.clients) c.terminate();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
