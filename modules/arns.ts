@@ -1,0 +1,34 @@
+/** ARN builders shared by the constructs: the account id comes from config (never data.aws_caller_identity, which fails offline). */
+
+/** The partition of a region: GovCloud regions live in aws-us-gov, the rest of our allowed regions in aws. */
+export function partitionOf(region: string): string {
+  return region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
+}
+
+/** Cross-region inference profile ids carry a geography prefix (`us.anthropic...`); foundation model ids do not. */
+const PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
+
+export function isInferenceProfile(modelId: string): boolean {
+  return PROFILE_PREFIX.test(modelId);
+}
+
+/** The ARNs bedrock:InvokeModelWithResponseStream must be allowed on to call these model ids, and nothing more. */
+export function bedrockModelArns(modelIds: string[], region: string, accountId: string): string[] {
+  const p = partitionOf(region);
+  const arns = new Set<string>();
+  for (const id of modelIds) {
+    if (isInferenceProfile(id)) {
+      arns.add(`arn:${p}:bedrock:${region}:${accountId}:inference-profile/${id}`);
+      // A profile routes each call to one of several regions, so its foundation model is allowed in any region.
+      arns.add(`arn:${p}:bedrock:*::foundation-model/${id.replace(PROFILE_PREFIX, "")}`);
+    } else {
+      arns.add(`arn:${p}:bedrock:${region}::foundation-model/${id}`);
+    }
+  }
+  return [...arns];
+}
+
+/** The one mutation field the producers may call: publishResponse, never the whole API. */
+export function publishResponseFieldArn(region: string, accountId: string, apiId: string): string {
+  return `arn:${partitionOf(region)}:appsync:${region}:${accountId}:apis/${apiId}/types/Mutation/fields/publishResponse`;
+}

@@ -1,0 +1,110 @@
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { Construct } from "constructs";
+import { AppsyncDatasource } from "@cdktf/provider-aws/lib/appsync-datasource";
+import { AppsyncGraphqlApi } from "@cdktf/provider-aws/lib/appsync-graphql-api";
+import { AppsyncResolver } from "@cdktf/provider-aws/lib/appsync-resolver";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { DataSourceKind, RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE } from "../graphql/api";
+import { partitionOf } from "./arns";
+import { policyDocument } from "./policy";
+
+export interface StreamingApiProps {
+  readonly name: string;
+  readonly accountId: string;
+  readonly region: string;
+  /** Cognito user pool for the default auth mode; AWS_IAM is the additional mode for the producers. */
+  readonly userPoolId: string;
+  readonly xray: boolean;
+  /** NONE, ERROR, INFO, DEBUG or ALL. */
+  readonly fieldLogLevel: string;
+  readonly introspection: boolean;
+  readonly logRetentionDays: number;
+}
+
+function assumableBy(scope: Construct, id: string, service: string, accountId: string) {
+  return policyDocument(scope, id, [
+    {
+      actions: ["sts:AssumeRole"],
+      principals: [{ type: "Service", identifiers: [service] }],
+      condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [accountId] }],
+    },
+  ]);
+}
+
+/** The AppSync GraphQL API from graphql/schema.graphql with the APPSYNC_JS resolvers of graphql/api.ts. */
+export class StreamingApi extends Construct {
+  public readonly apiId: string;
+  public readonly apiArn: string;
+  public readonly graphqlUrl: string;
+  public readonly realtimeUrl: string;
+  public readonly logGroupName: string;
+  private readonly props: StreamingApiProps;
+
+  constructor(scope: Construct, id: string, props: StreamingApiProps) {
+    super(scope, id);
+    this.props = props;
+    const p = partitionOf(props.region);
+
+    const logRole = new IamRole(this, "log-role", { name: `${props.name}-logs`, assumeRolePolicy: assumableBy(this, "log-trust", "appsync.amazonaws.com", props.accountId).json });
+    const api = new AppsyncGraphqlApi(this, "api", {
+      name: props.name,
+      schema: readFileSync(SCHEMA_FILE, "utf8"),
+      authenticationType: "AMAZON_COGNITO_USER_POOLS",
+      userPoolConfig: { userPoolId: props.userPoolId, awsRegion: props.region, defaultAction: "ALLOW" },
+      additionalAuthenticationProvider: [{ authenticationType: "AWS_IAM" }],
+      xrayEnabled: props.xray,
+      introspectionConfig: props.introspection ? "ENABLED" : "DISABLED",
+      // Verbose content would log prompts and tokens: kept out of the logs.
+      logConfig: { cloudwatchLogsRoleArn: logRole.arn, fieldLogLevel: props.fieldLogLevel, excludeVerboseContent: true },
+    });
+    // AppSync writes to this fixed group name; created here so it has a retention.
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/appsync/apis/${api.id}`, retentionInDays: props.logRetentionDays });
+    const logPolicy = policyDocument(this, "log-permissions", [
+      { actions: ["logs:CreateLogGroup"], resources: [`arn:${p}:logs:${props.region}:${props.accountId}:log-group:/aws/appsync/apis/${api.id}`] },
+      // `:*` is the log-stream part of the group's ARN.
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${logGroup.arn}:*`] },
+    ]);
+    new IamRolePolicy(this, "log-policy", { name: "write-api-logs", role: logRole.id, policy: logPolicy.json });
+
+    this.apiId = api.id;
+    this.apiArn = api.arn;
+    this.graphqlUrl = api.uris.lookup("GRAPHQL");
+    this.realtimeUrl = api.uris.lookup("REALTIME");
+    this.logGroupName = logGroup.name;
+  }
+
+  /** Creates the data sources and one APPSYNC_JS unit resolver per entry of RESOLVERS. */
+  connect(sources: { sendQueryFunctionArn: string }): void {
+    const { props } = this;
+    const none = new AppsyncDatasource(this, "none", { apiId: this.apiId, name: "NoneSource", type: "NONE" });
+    const invokeRole = new IamRole(this, "send-query-invoke-role", {
+      name: `${props.name}-send-query`,
+      assumeRolePolicy: assumableBy(this, "invoke-trust", "appsync.amazonaws.com", props.accountId).json,
+    });
+    const invokePolicy = policyDocument(this, "invoke-permissions", [{ actions: ["lambda:InvokeFunction"], resources: [sources.sendQueryFunctionArn] }]);
+    const invoke = new IamRolePolicy(this, "invoke-policy", { name: "invoke-send-query", role: invokeRole.id, policy: invokePolicy.json });
+    const sendQuery = new AppsyncDatasource(this, "send-query", {
+      apiId: this.apiId,
+      name: "SendQueryLambda",
+      type: "AWS_LAMBDA",
+      serviceRoleArn: invokeRole.arn,
+      lambdaConfig: { functionArn: sources.sendQueryFunctionArn },
+      dependsOn: [invoke],
+    });
+    const dataSources: Record<DataSourceKind, AppsyncDatasource> = { none, "lambda:sendQuery": sendQuery };
+    for (const r of RESOLVERS) {
+      new AppsyncResolver(this, `${r.typeName}-${r.fieldName}`, {
+        apiId: this.apiId,
+        type: r.typeName,
+        field: r.fieldName,
+        kind: "UNIT",
+        dataSource: dataSources[r.dataSource].name,
+        runtime: { name: "APPSYNC_JS", runtimeVersion: "1.0.0" },
+        code: readFileSync(path.join(RESOLVERS_DIR, r.file), "utf8"),
+      });
+    }
+  }
+}

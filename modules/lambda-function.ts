@@ -1,0 +1,106 @@
+import { Construct } from "constructs";
+import { AssetType, TerraformAsset } from "cdktf";
+import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
+import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LOG_RETENTION_DAYS } from "../config/schema";
+import { bundleHandler } from "./bundle";
+import { partitionOf } from "./arns";
+import { policyDocument, Statement } from "./policy";
+
+export interface BundledFunctionProps {
+  /** Function name; also names its log group /aws/lambda/<name>. */
+  readonly functionName: string;
+  /** TypeScript entry point exporting `handler`, bundled by esbuild at synth. */
+  readonly entry: string;
+  readonly accountId: string;
+  readonly region: string;
+  /** 128-10240 MB. */
+  readonly memoryMb: number;
+  /** 1-900 s. */
+  readonly timeoutSeconds: number;
+  /** Reserved concurrency; -1 leaves the function unreserved. */
+  readonly reservedConcurrency: number;
+  /** One of CloudWatch's retention periods. */
+  readonly logRetentionDays: number;
+  /** Environment variables (no secrets: credentials come from the role). */
+  readonly environment: Record<string, string>;
+  /** What this function may do beyond writing its logs and traces. */
+  readonly statements: Statement[];
+}
+
+/** A Node.js 22 arm64 Lambda bundled from TypeScript, with its own role, log group and X-Ray tracing. */
+export class BundledFunction extends Construct {
+  public readonly functionArn: string;
+  public readonly functionName: string;
+  public readonly roleArn: string;
+  public readonly logGroupName: string;
+  /** Content hash of the bundle (changes only when the code does). */
+  public readonly codeHash: string;
+  private readonly fn: LambdaFunction;
+
+  constructor(scope: Construct, id: string, props: BundledFunctionProps) {
+    super(scope, id);
+    if (props.memoryMb < 128 || props.memoryMb > 10240) throw new Error(`${id}: memoryMb must be between 128 and 10240, got ${props.memoryMb}`);
+    if (props.timeoutSeconds < 1 || props.timeoutSeconds > 900) throw new Error(`${id}: timeoutSeconds must be between 1 and 900, got ${props.timeoutSeconds}`);
+    if (props.reservedConcurrency < -1) throw new Error(`${id}: reservedConcurrency must be -1 (unreserved) or more, got ${props.reservedConcurrency}`);
+    if (!LOG_RETENTION_DAYS.includes(props.logRetentionDays)) throw new Error(`${id}: logRetentionDays must be a CloudWatch retention period, got ${props.logRetentionDays}`);
+    const p = partitionOf(props.region);
+
+    const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays });
+
+    const trust = policyDocument(this, "trust", [
+      {
+        actions: ["sts:AssumeRole"],
+        principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
+        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+      },
+    ]);
+    const role = new IamRole(this, "role", { name: props.functionName, assumeRolePolicy: trust.json });
+    const permissions = policyDocument(this, "permissions", [
+      // Log streams are created on demand inside the function's own group: `:*` is the stream part of the ARN.
+      { sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${logGroup.arn}:*`] },
+      // X-Ray's trace APIs have no resource-level permissions: AWS requires Resource "*".
+      { sid: "WriteTraces", actions: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources: ["*"] },
+      ...props.statements,
+    ]);
+    const policy = new IamRolePolicy(this, "policy", { name: "least-privilege", role: role.id, policy: permissions.json });
+
+    this.fn = new LambdaFunction(this, "function", {
+      functionName: props.functionName,
+      role: role.arn,
+      runtime: "nodejs22.x",
+      architectures: ["arm64"],
+      handler: "index.handler",
+      filename: asset.path,
+      sourceCodeHash: asset.assetHash,
+      memorySize: props.memoryMb,
+      timeout: props.timeoutSeconds,
+      reservedConcurrentExecutions: props.reservedConcurrency === -1 ? undefined : props.reservedConcurrency,
+      tracingConfig: { mode: "Active" },
+      loggingConfig: { logFormat: "JSON", logGroup: logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
+      environment: { variables: props.environment },
+      // The log group and the permissions exist before the first invocation.
+      dependsOn: [logGroup, policy],
+    });
+    this.functionArn = this.fn.arn;
+    this.functionName = this.fn.functionName;
+    this.roleArn = role.arn;
+    this.logGroupName = logGroup.name;
+    this.codeHash = asset.assetHash;
+  }
+
+  /** Polls an SQS queue; with reportBatchItemFailures only the failed messages of a batch are retried. */
+  consumeQueue(id: string, opts: { queueArn: string; batchSize: number; reportBatchItemFailures: boolean }): LambdaEventSourceMapping {
+    if (opts.batchSize < 1 || opts.batchSize > 10) throw new Error(`${id}: batchSize must be between 1 and 10, got ${opts.batchSize}`);
+    return new LambdaEventSourceMapping(this, id, {
+      functionName: this.fn.arn,
+      eventSourceArn: opts.queueArn,
+      batchSize: opts.batchSize,
+      functionResponseTypes: opts.reportBatchItemFailures ? ["ReportBatchItemFailures"] : undefined,
+    });
+  }
+}

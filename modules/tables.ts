@@ -1,0 +1,62 @@
+import { Construct } from "constructs";
+import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../lambdas/shared/tables";
+
+export interface EncryptedTableProps {
+  readonly name: string;
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  /** Attribute holding the expiry time (epoch seconds); DynamoDB deletes expired items. */
+  readonly ttlAttribute: string;
+  readonly kmsKeyArn: string;
+  /** Refuse DeleteTable (production data). */
+  readonly deletionProtection: boolean;
+}
+
+/** On-demand DynamoDB table with point-in-time recovery, KMS encryption and TTL. */
+export class EncryptedTable extends Construct {
+  public readonly tableArn: string;
+  public readonly tableName: string;
+
+  constructor(scope: Construct, id: string, props: EncryptedTableProps) {
+    super(scope, id);
+    const attributes = [{ name: props.partitionKey, type: "S" }, ...(props.sortKey ? [{ name: props.sortKey, type: "S" }] : [])];
+    const table = new DynamodbTable(this, "table", {
+      name: props.name,
+      billingMode: "PAY_PER_REQUEST",
+      hashKey: props.partitionKey,
+      rangeKey: props.sortKey,
+      attribute: attributes,
+      pointInTimeRecovery: { enabled: true },
+      serverSideEncryption: { enabled: true, kmsKeyArn: props.kmsKeyArn },
+      ttl: { enabled: true, attributeName: props.ttlAttribute },
+      deletionProtectionEnabled: props.deletionProtection,
+    });
+    this.tableArn = table.arn;
+    this.tableName = table.name;
+  }
+}
+
+export interface ConversationTablesProps {
+  readonly historyTableName: string;
+  readonly idempotencyTableName: string;
+  /** No history table when the environment disables history. */
+  readonly historyEnabled: boolean;
+  readonly kmsKeyArn: string;
+  readonly deletionProtection: boolean;
+}
+
+/** The worker's tables, with the key schemas from lambdas/shared/tables.ts. */
+export class ConversationTables extends Construct {
+  public readonly history?: EncryptedTable;
+  public readonly idempotency: EncryptedTable;
+
+  constructor(scope: Construct, id: string, props: ConversationTablesProps) {
+    super(scope, id);
+    const common = { kmsKeyArn: props.kmsKeyArn, deletionProtection: props.deletionProtection };
+    if (props.historyEnabled) {
+      this.history = new EncryptedTable(this, "history", { name: props.historyTableName, partitionKey: HISTORY_TABLE.partitionKey, sortKey: HISTORY_TABLE.sortKey, ttlAttribute: HISTORY_TABLE.ttlAttribute, ...common });
+    }
+    this.idempotency = new EncryptedTable(this, "idempotency", { name: props.idempotencyTableName, partitionKey: IDEMPOTENCY_TABLE.partitionKey, ttlAttribute: IDEMPOTENCY_TABLE.ttlAttribute, ...common });
+  }
+}
