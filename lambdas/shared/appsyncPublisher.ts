@@ -9,7 +9,8 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import { PUBLISH_RESPONSE_MUTATION, toPublishVariables, type PublishVariables, type StreamEvent } from "./envelope";
-import { silentLogger, type EventPublisher, type RuntimeLogger } from "./eventPublisher";
+import type { EventPublisher } from "./eventPublisher";
+import { silentLogger, type RuntimeLogger } from "./telemetry";
 
 export interface AppSyncPublisherOptions {
   /** The GraphQL endpoint, e.g. https://xxxx.appsync-api.us-east-1.amazonaws.com/graphql or http://127.0.0.1:4000/graphql. */

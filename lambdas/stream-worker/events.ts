@@ -1,0 +1,73 @@
+/** Builds the stream events of one message (envelope in ../shared/envelope.ts), keeping the final event within MAX_EVENT_BYTES. */
+import {
+  EVENT_ACTIONS,
+  MAX_EVENT_BYTES,
+  byteLength,
+  serializeEvent,
+  splitByBytes,
+  type ErrorEvent,
+  type FinalEvent,
+  type TokenEvent,
+  type Usage,
+  type WorkRequest,
+} from "../shared/envelope";
+import type { GenerationFailure } from "./generationErrors";
+
+export const TRUNCATION_MARKER = "\n\n[truncated: the full answer is longer than one event can carry; it arrived complete as tokens]";
+
+export function tokenEvent(request: WorkRequest, sequenceNumber: number, value: string, timestamp: string): TokenEvent {
+  return {
+    action: EVENT_ACTIONS.token,
+    userId: request.userId,
+    timestamp,
+    data: { sessionId: request.sessionId, messageId: request.messageId, token: { runId: request.messageId, sequenceNumber, value } },
+  };
+}
+
+export function errorEvent(request: WorkRequest, failure: GenerationFailure, timestamp: string): ErrorEvent {
+  return {
+    action: EVENT_ACTIONS.error,
+    userId: request.userId,
+    timestamp,
+    data: { sessionId: request.sessionId, messageId: request.messageId, message: failure.message, code: failure.code, retryable: failure.retryable },
+  };
+}
+
+export interface FinalContent {
+  content: string;
+  reasoningContent?: string;
+  usage: Usage;
+  stopReason: string;
+  lastSequenceNumber: number;
+}
+
+export interface FittedFinalEvent {
+  event: FinalEvent;
+  /** What had to go so the event fits: nothing, the reasoning, or the reasoning and part of the content. */
+  trimmed: "none" | "reasoning" | "content";
+}
+
+const fits = (event: FinalEvent) => byteLength(serializeEvent(event)) <= MAX_EVENT_BYTES;
+
+export function finalEvent(request: WorkRequest, final: FinalContent, timestamp: string): FittedFinalEvent {
+  const data = {
+    sessionId: request.sessionId,
+    messageId: request.messageId,
+    content: final.content,
+    ...(final.reasoningContent ? { reasoningContent: final.reasoningContent } : {}),
+    usage: final.usage,
+    stopReason: final.stopReason,
+    lastSequenceNumber: final.lastSequenceNumber,
+  };
+  const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: request.userId, timestamp, data };
+  if (fits(event)) return { event, trimmed: "none" };
+  delete event.data.reasoningContent;
+  if (fits(event)) return { event, trimmed: "reasoning" };
+  // JSON escaping can make a byte count several times; shrink until it fits (a few rounds at most).
+  let budget = Math.max(4, byteLength(final.content) - (byteLength(serializeEvent(event)) - MAX_EVENT_BYTES) - byteLength(TRUNCATION_MARKER) - 256);
+  for (;;) {
+    event.data.content = splitByBytes(final.content, budget)[0]! + TRUNCATION_MARKER;
+    if (fits(event) || budget === 4) return { event, trimmed: "content" };
+    budget = Math.max(4, Math.floor(budget * 0.7));
+  }
+}

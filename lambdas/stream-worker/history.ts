@@ -1,0 +1,108 @@
+/**
+ * Chat history in DynamoDB (key schema in ../shared/tables.ts): one item per turn. The worker loads a session's earlier
+ * turns as Bedrock conversation messages and writes the user turn and the assistant turn of each message, with a TTL.
+ */
+import type { Message } from "@aws-sdk/client-bedrock-runtime";
+import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Usage, WorkRequest } from "../shared/envelope";
+import { HISTORY_TABLE } from "../shared/tables";
+
+export interface AssistantTurn {
+  content: string;
+  reasoningContent?: string;
+  usage: Usage;
+  stopReason: string;
+  /** Set when the generation failed; such turns are not replayed to the model. */
+  errorCode?: string;
+  completedAt: string;
+}
+
+export interface HistoryStoreOptions {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** 0 = no expiry attribute. */
+  ttlDays: number;
+  /** Earlier exchanges sent to the model at most (default 20), newest kept. */
+  maxExchanges?: number;
+}
+
+interface TurnItem {
+  pk: string;
+  sk: string;
+  role: "user" | "assistant";
+  messageId: string;
+  content: string;
+  errorCode?: string;
+}
+
+export const historyPartitionKey = (userId: string, sessionId: string) => `USER#${userId}#SESSION#${sessionId}`;
+export const historySortKey = (isoTime: string, messageId: string, role: "user" | "assistant") => `${isoTime}#${messageId}#${role}`;
+
+export class HistoryStore {
+  private readonly maxExchanges: number;
+  constructor(private readonly options: HistoryStoreOptions) {
+    this.maxExchanges = options.maxExchanges ?? 20;
+  }
+
+  /** Earlier complete exchanges of the session, oldest first, as alternating user/assistant messages; `messageId` itself is left out. */
+  async loadConversation(userId: string, sessionId: string, messageId: string): Promise<Message[]> {
+    const { doc, tableName } = this.options;
+    const out = await doc.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: "#pk = :pk",
+        ExpressionAttributeNames: { "#pk": HISTORY_TABLE.partitionKey },
+        ExpressionAttributeValues: { ":pk": historyPartitionKey(userId, sessionId) },
+        ScanIndexForward: false,
+        Limit: this.maxExchanges * 2 + 2,
+      }),
+    );
+    const items = ((out.Items ?? []) as TurnItem[]).reverse();
+    const exchanges = new Map<string, { user?: string; assistant?: string }>();
+    for (const item of items) {
+      if (item.messageId === messageId) continue;
+      const exchange = exchanges.get(item.messageId) ?? {};
+      if (item.role === "user") exchange.user = item.content;
+      else if (!item.errorCode && item.content) exchange.assistant = item.content;
+      exchanges.set(item.messageId, exchange);
+    }
+    const messages: Message[] = [];
+    for (const { user, assistant } of [...exchanges.values()].slice(-this.maxExchanges)) {
+      // Bedrock needs strict user/assistant alternation: only complete exchanges go in.
+      if (user && assistant) messages.push({ role: "user", content: [{ text: user }] }, { role: "assistant", content: [{ text: assistant }] });
+    }
+    return messages;
+  }
+
+  async saveExchange(request: WorkRequest, turn: AssistantTurn): Promise<void> {
+    const { doc, tableName, ttlDays } = this.options;
+    const pk = historyPartitionKey(request.userId, request.sessionId);
+    const expiry = ttlDays > 0 ? { [HISTORY_TABLE.ttlAttribute]: Math.floor(Date.parse(turn.completedAt) / 1000) + ttlDays * 86400 } : {};
+    const common = { [HISTORY_TABLE.partitionKey]: pk, sessionId: request.sessionId, messageId: request.messageId, userId: request.userId, ...expiry };
+    await Promise.all([
+      doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: { ...common, [HISTORY_TABLE.sortKey]: historySortKey(request.requestedAt, request.messageId, "user"), role: "user", content: request.prompt, modelId: request.modelId, createdAt: request.requestedAt },
+        }),
+      ),
+      doc.send(
+        new PutCommand({
+          TableName: tableName,
+          Item: {
+            ...common,
+            [HISTORY_TABLE.sortKey]: historySortKey(turn.completedAt, request.messageId, "assistant"),
+            role: "assistant",
+            content: turn.content,
+            ...(turn.reasoningContent ? { reasoningContent: turn.reasoningContent } : {}),
+            usage: turn.usage,
+            stopReason: turn.stopReason,
+            ...(turn.errorCode ? { errorCode: turn.errorCode } : {}),
+            modelId: request.modelId,
+            createdAt: turn.completedAt,
+          },
+        }),
+      ),
+    ]);
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * The work-queue consumer: each SQS record's body is one work request (raw SNS delivery); each request is generated
+ * at most once per messageId (Powertools idempotency), and only records that could not be handled are reported back
+ * (a malformed body, or an infrastructure failure before generation), so SQS retries just those and then dead-letters them.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
+import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { workRequestSchema, type WorkRequest } from "../shared/envelope";
+import { runGeneration, type GenerationDeps, type GenerationSummary } from "./generation";
+
+/** Parses a record body into a work request; throws (so the record fails and eventually dead-letters) when malformed. */
+export function parseWorkRequest(body: string): WorkRequest {
+  return workRequestSchema.parse(JSON.parse(body));
+}
+
+export interface StreamWorkerOptions {
+  generation: GenerationDeps;
+  /** The idempotency store (DynamoDB in Lambda and locally). */
+  persistenceStore: BasePersistenceLayer;
+  /** How long a finished message is remembered (default 3600 s). */
+  idempotencyExpirySeconds?: number;
+}
+
+export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHandler {
+  const config = new IdempotencyConfig({ eventKeyJmesPath: "messageId", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
+  const generateOnce = makeIdempotent((request: WorkRequest): Promise<GenerationSummary> => runGeneration(request, options.generation), {
+    persistenceStore: options.persistenceStore,
+    config,
+  });
+  const processor = new BatchProcessor(EventType.SQS);
+  const handleRecord = async (record: SQSRecord): Promise<GenerationSummary> => generateOnce(parseWorkRequest(record.body));
+
+  return async (event, context) => {
+    // Lets an in-progress record expire with this invocation, so a timed-out attempt can be taken over by a redelivery.
+    config.registerLambdaContext(context);
+    // Sequential: on a FIFO queue the next message of a session must see the previous turn in history.
+    return processPartialResponse(event, handleRecord, processor, { context, processInParallel: false });
+  };
+}

@@ -1,0 +1,119 @@
+import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
+import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
+import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { AddressInfo } from "node:net";
+import { IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+import { createStreamWorker } from "../../lambdas/stream-worker/worker";
+import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
+
+// dynalite is a real DynamoDB-compatible server (the local stack uses it too): the idempotency records go through real conditional writes.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require("dynalite");
+
+const bedrockMock = mockClient(BedrockRuntimeClient);
+let server: { listen: (port: number, host: string, cb: () => void) => void; address: () => AddressInfo; close: (cb: () => void) => void };
+let dynamo: DynamoDBClient;
+let tableCount = 0;
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  dynamo = new DynamoDBClient({ endpoint: `http://127.0.0.1:${server.address().port}`, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
+});
+afterAll(async () => {
+  dynamo.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => bedrockMock.reset());
+
+async function newWorker() {
+  const tableName = `idempotency-${++tableCount}`;
+  await dynamo.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  const telemetry = recordingTelemetry();
+  const queue = recordingPublisher();
+  const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
+  const worker = createStreamWorker({
+    persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
+    generation: { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics },
+  });
+  return { worker, queue };
+}
+
+const context = {
+  functionName: "stream-worker",
+  awsRequestId: "req-1",
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+function sqsRecord(body: string, messageId: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:work",
+    awsRegion: "us-east-1",
+  };
+}
+const sqsEvent = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+describe("stream-worker", () => {
+  it("a redelivered work request (same messageId) does not call Bedrock again or publish again", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["Hello", " there"])) }));
+    const { worker, queue } = await newWorker();
+    const body = JSON.stringify(request);
+
+    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    const afterFirst = queue.events.length;
+    expect(tokens(queue.events).map((t) => t.value)).toEqual(["Hello", " there"]);
+
+    // SQS redelivers the same message (e.g. the first invocation's delete was lost).
+    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
+    expect(queue.events).toHaveLength(afterFirst);
+
+    // A different messageId is a new generation.
+    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, messageId: "message-0002" }), "sqs-2")), context);
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(2);
+  });
+
+  it("a failed generation is not re-run on redelivery: the error event was sent once and the record is not reported", async () => {
+    bedrockMock.on(ConverseStreamCommand).rejects(Object.assign(new Error("Too many requests"), { name: "ThrottlingException" }));
+    const { worker, queue } = await newWorker();
+    const body = JSON.stringify(request);
+    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
+    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+  });
+
+  it("handles N records: reports only the malformed ones and generates the rest", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["ok"])) }));
+    const { worker, queue } = await newWorker();
+    const result = await worker(
+      sqsEvent(
+        sqsRecord(JSON.stringify({ ...request, messageId: "message-000a" }), "sqs-a"),
+        sqsRecord("{not json", "sqs-bad-json"),
+        sqsRecord(JSON.stringify({ ...request, messageId: "bad id!" }), "sqs-bad-id"),
+        sqsRecord(JSON.stringify({ ...request, messageId: "message-000b" }), "sqs-b"),
+      ),
+      context,
+    );
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(["sqs-bad-id", "sqs-bad-json"]);
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(2);
+    const finals = queue.events.filter((e) => e.action === "final_response").map((e) => e.data.messageId);
+    expect(finals).toEqual(["message-000a", "message-000b"]);
+  });
+});
