@@ -51,6 +51,7 @@ export class MessageAssembler {
   private readonly seen = new Set<number>();
   private readonly arrivalLog: ChunkArrival[] = [];
   private finalData: FinalEvent["data"] | undefined;
+  private terminalAt: number | undefined;
   private failure: AssemblerError | undefined;
   private duplicates = 0;
   private missingAtFinal: number[] = [];
@@ -66,11 +67,13 @@ export class MessageAssembler {
     if (event.action === EVENT_ACTIONS.error) {
       if (this.done) return "stale";
       this.failure = { message: event.data.message, code: event.data.code, retryable: event.data.retryable };
+      this.terminalAt = receivedAt;
       return "error";
     }
     if (event.action === EVENT_ACTIONS.final) {
       if (this.done) return this.finalData ? "duplicate" : "stale";
       this.finalData = event.data;
+      this.terminalAt = receivedAt;
       const last = event.data.lastSequenceNumber;
       this.missingAtFinal = [];
       for (let n = 0; n <= last; n++) if (!this.seen.has(n)) this.missingAtFinal.push(n);
@@ -165,6 +168,11 @@ export class MessageAssembler {
   /** Arrival time of the first chunk (any sequence number), or undefined before one arrived. */
   get firstChunkAt(): number | undefined {
     return this.arrivalLog[0]?.receivedAt;
+  }
+
+  /** Arrival time of the final or error event, or undefined while streaming. */
+  get finishedAt(): number | undefined {
+    return this.terminalAt;
   }
 
   /** Gaps between consecutive arrivals in milliseconds (arrival order); length chunkCount - 1. */

@@ -30,8 +30,10 @@ describe("MessageAssembler", () => {
     ANSWER.forEach((v, i) => expect(a.accept(token(i, v), i * 10)).toBe("appended"));
     expect(a.text).toBe(ANSWER.join(""));
     expect(a.done).toBe(false);
-    expect(a.accept(final(ANSWER.join(""), ANSWER.length - 1, "thinking"))).toBe("final");
+    expect(a.finishedAt).toBeUndefined();
+    expect(a.accept(final(ANSWER.join(""), ANSWER.length - 1, "thinking"), 55)).toBe("final");
     expect(a.done).toBe(true);
+    expect(a.finishedAt).toBe(55);
     expect(a.text).toBe(ANSWER.join(""));
     expect(a.reasoning).toBe("thinking");
     expect(a.chunkCount).toBe(ANSWER.length);
