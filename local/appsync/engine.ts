@@ -223,6 +223,15 @@ export class GraphQLEngine {
     return result;
   }
 
+  /** Whether the caller's auth mode may access a root field (per its directives, else its type's, else the default). */
+  allows(operation: "query" | "mutation" | "subscription", fieldName: string, caller: Caller): boolean {
+    const type = operation === "query" ? this.schema.getQueryType() : operation === "mutation" ? this.schema.getMutationType() : this.schema.getSubscriptionType();
+    const field = type?.getFields()[fieldName];
+    if (!type || !field) return false;
+    const auth = fieldAuth(type, field, this.opts.defaultMode ?? "AMAZON_COGNITO_USER_POOLS");
+    return modeAllowed(caller, auth.modes, auth.cognitoGroups);
+  }
+
   /** Parses, validates and coerces variables; returns AppSync-shaped errors instead of throwing. */
   prepare(query: unknown, variables: unknown, operationName?: unknown): PreparedOperation | { errors: AppSyncErrorEntry[] } {
     if (typeof query !== "string") return { errors: [appSyncError("A query must be provided.", "BadRequestException")] };
@@ -246,12 +255,13 @@ export class GraphQLEngine {
       if (sel.kind !== Kind.FIELD || !rootType) continue;
       const def = rootType.getFields()[sel.name.value];
       if (!def) continue;
-      rootFields.push({
-        name: sel.name.value,
-        responseKey: sel.alias?.value ?? sel.name.value,
-        args: getArgumentValues(def, sel, coerced.coerced),
-        node: sel,
-      });
+      let args: Record<string, unknown>;
+      try {
+        args = getArgumentValues(def, sel, coerced.coerced);
+      } catch (err) {
+        return { errors: [err instanceof GraphQLError ? formatError(err) : appSyncError(String(err), "ValidationError")] };
+      }
+      rootFields.push({ name: sel.name.value, responseKey: sel.alias?.value ?? sel.name.value, args, node: sel });
     }
     return { document, operation, operationName: name, variables: rawVars, rootFields };
   }

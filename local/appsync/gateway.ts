@@ -173,7 +173,8 @@ export async function startGateway(opts: GatewayOptions): Promise<LocalGateway> 
     res: http.ServerResponse,
   ): Promise<AppSyncResponse | null> => {
     const isMutation = prepared.operation.operation === "mutation";
-    if (isMutation && caller.mode === "AWS_IAM") {
+    // Faults only spend on publishes that would otherwise run: an unauthorized caller gets its Unauthorized error.
+    if (isMutation && engine.allows("mutation", PUBLISH_FIELD, caller)) {
       const publish = prepared.rootFields.find((f) => f.name === PUBLISH_FIELD);
       const fault = publish ? faults.take(typeof publish.args.sessionId === "string" ? publish.args.sessionId : undefined) : null;
       if (publish && fault) {
@@ -221,7 +222,13 @@ export async function startGateway(opts: GatewayOptions): Promise<LocalGateway> 
 
   const serveStatic = (res: http.ServerResponse, pathname: string): void => {
     const root = path.resolve(opts.staticDir as string);
-    let file = path.resolve(root, `.${decodeURIComponent(pathname)}`);
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(pathname);
+    } catch {
+      return sendJson(res, 400, { error: "bad path" });
+    }
+    let file = path.resolve(root, `.${decoded}`);
     if (file !== root && !file.startsWith(root + path.sep)) return sendJson(res, 404, { error: "not found" });
     try {
       if (statSync(file).isDirectory()) file = path.join(file, "index.html");
@@ -235,7 +242,12 @@ export async function startGateway(opts: GatewayOptions): Promise<LocalGateway> 
 
   const server = http.createServer((req, res) => {
     if (!isAllowedHost(req.headers.host)) return sendJson(res, 421, { error: "misdirected request" });
-    const url = new URL(req.url ?? "/", `http://127.0.0.1:${port}`);
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", `http://127.0.0.1:${port}`);
+    } catch {
+      return sendJson(res, 400, { error: "bad request" });
+    }
     const route = `${req.method} ${url.pathname}`;
     const fail = (err: unknown): void => {
       if (!res.headersSent) sendJson(res, 500, { errors: [appSyncError(err instanceof Error ? err.message : String(err), "InternalFailure")] });

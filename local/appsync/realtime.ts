@@ -154,25 +154,35 @@ export class RealtimeServer {
     if (set?.delete(active)) this.opts.stats.activeSubscriptions -= 1;
   }
 
+  /** Checks the connect URL's auth header once; on failure sends connection_error and closes, as AppSync does. */
+  private async accept(conn: Connection): Promise<boolean> {
+    const auth = await conn.auth;
+    if (!auth.ok) {
+      this.opts.stats.rejectedAuth += 1;
+      this.send(conn, {
+        type: "connection_error",
+        payload: { errors: [{ errorType: "UnauthorizedException", message: auth.message, errorCode: 401 }] },
+      });
+      conn.ws.close(1000);
+      return false;
+    }
+    conn.acked = true;
+    return true;
+  }
+
+  private startKeepAlive(conn: Connection): void {
+    if (conn.keepAlive) return;
+    this.send(conn, { type: "ka" });
+    conn.keepAlive = setInterval(() => this.send(conn, { type: "ka" }), this.opts.keepAliveIntervalMs);
+    conn.keepAlive.unref();
+  }
+
   private async onMessage(conn: Connection, msg: { type?: unknown; id?: unknown; payload?: unknown }): Promise<void> {
     switch (msg.type) {
       case "connection_init": {
-        const auth = await conn.auth;
-        if (!auth.ok) {
-          this.opts.stats.rejectedAuth += 1;
-          this.send(conn, {
-            type: "connection_error",
-            payload: { errors: [{ errorType: "UnauthorizedException", message: auth.message, errorCode: 401 }] },
-          });
-          conn.ws.close(1000);
-          return;
-        }
-        if (conn.acked) return;
-        conn.acked = true;
+        if (conn.acked || !(await this.accept(conn))) return;
         this.send(conn, { type: "connection_ack", payload: { connectionTimeoutMs: this.opts.connectionTimeoutMs } });
-        this.send(conn, { type: "ka" });
-        conn.keepAlive = setInterval(() => this.send(conn, { type: "ka" }), this.opts.keepAliveIntervalMs);
-        conn.keepAlive.unref();
+        this.startKeepAlive(conn);
         return;
       }
       case "start":
@@ -197,7 +207,11 @@ export class RealtimeServer {
 
   private async onStart(conn: Connection, id: unknown, payload: unknown): Promise<void> {
     const fail = (errors: AppSyncErrorEntry[]): void => this.send(conn, { type: "error", id, payload: { errors } });
-    if (!conn.acked) return fail([appSyncError("connection_init must come first", "BadRequestException")]);
+    // AWS documents connection_init as optional: a start on a fresh connection is authorized by the connect header.
+    if (!conn.acked) {
+      if (!(await this.accept(conn))) return;
+      this.startKeepAlive(conn);
+    }
     if (typeof id !== "string" || id.length === 0 || id.length > 128) return fail([appSyncError("start needs an id", "BadRequestException")]);
     if (conn.subscriptions.has(id)) return fail([appSyncError(`Subscription id ${id} is already in use`, "DuplicatedOperation")]);
     if (conn.subscriptions.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {

@@ -2,7 +2,10 @@ import WebSocket, { WebSocketServer } from "ws";
 import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../lambdas/shared/envelope";
 import { subjectFor } from "../../../local/issuer";
 import { subscribe, SubscriptionError, type Subscription } from "../../../client/realtime";
-import { signedFetch, startHarness, waitFor, type Harness } from "./harness";
+import { Sha256 } from "@aws-crypto/sha256-js";
+import { HttpRequest } from "@smithy/protocol-http";
+import { SignatureV4 } from "@smithy/signature-v4";
+import { CREDENTIALS, REGION, signedFetch, startHarness, waitFor, type Harness } from "./harness";
 
 type Channel = { sessionId: string; userId: string; data: string };
 
@@ -142,6 +145,17 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
       ws.close();
     });
 
+    it("accepts a start without connection_init (documented as optional) once the connect header verifies", async () => {
+      const token = await h.issuer.mintIdToken("alice");
+      const ws = connect(token);
+      const got = messages(ws);
+      await new Promise((r) => ws.once("open", r));
+      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
+      ws.send(JSON.stringify({ id: "n1", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-05" } }), extensions: { authorization: auth } } }));
+      await waitFor(() => got.some((m) => m.type === "start_ack" && m.id === "n1"));
+      ws.close();
+    });
+
     it("answers a start without extensions.authorization with an Unauthorized error", async () => {
       const ws = connect(await h.issuer.mintIdToken("alice"));
       const got = messages(ws);
@@ -151,6 +165,47 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
       ws.send(JSON.stringify({ id: "s3", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-03" } }) } }));
       await waitFor(() => got.some((m) => m.type === "error"));
       expect(got.find((m) => m.type === "error")).toMatchObject({ id: "s3", payload: { errors: [{ errorType: "UnauthorizedException" }] } });
+      ws.close();
+    });
+
+    it("verifies IAM (SigV4) connect headers and refuses IAM on the Cognito-only subscription field", async () => {
+      const host = new URL(h.gateway.graphqlUrl).host;
+      const iamHeaders = async (path: string, body: string, creds = CREDENTIALS) => {
+        const signer = new SignatureV4({ credentials: creds, region: REGION, service: "appsync", sha256: Sha256 });
+        const signed = await signer.sign(
+          new HttpRequest({
+            method: "POST",
+            protocol: "https:",
+            hostname: "127.0.0.1",
+            port: Number(host.split(":")[1]),
+            path,
+            headers: { accept: "application/json, text/javascript", "content-encoding": "amz-1.0", "content-type": "application/json; charset=UTF-8", host },
+            body,
+          }),
+        );
+        return signed.headers as Record<string, string>;
+      };
+      const open = async (header: Record<string, string>) => {
+        const ws = new WebSocket(`${h.gateway.realtimeUrl}?header=${Buffer.from(JSON.stringify(header)).toString("base64")}&payload=e30=`, ["graphql-ws"]);
+        const got = messages(ws);
+        await new Promise((r) => ws.once("open", r));
+        ws.send(JSON.stringify({ type: "connection_init" }));
+        await waitFor(() => got.some((m) => m.type === "connection_ack" || m.type === "connection_error"));
+        return { ws, got };
+      };
+      const bad = await open(await iamHeaders("/graphql/connect", "{}", { ...CREDENTIALS, secretAccessKey: "wrong" }));
+      expect(bad.got[0]).toMatchObject({ type: "connection_error", payload: { errors: [{ errorType: "UnauthorizedException", errorCode: 401 }] } });
+      bad.ws.close();
+
+      const { ws, got } = await open(await iamHeaders("/graphql/connect", "{}"));
+      expect(got[0].type).toBe("connection_ack");
+      const data = JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-iam-01" } });
+      ws.send(JSON.stringify({ id: "i1", type: "start", payload: { data, extensions: { authorization: await iamHeaders("/graphql", data) } } }));
+      await waitFor(() => got.some((m) => m.type === "error"));
+      expect(got.find((m) => m.type === "error")).toMatchObject({
+        id: "i1",
+        payload: { errors: [{ errorType: "Unauthorized", message: "Not Authorized to access receiveMessages on type Subscription" }] },
+      });
       ws.close();
     });
 
