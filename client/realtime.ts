@@ -6,7 +6,6 @@
  */
 
 /** Event handlers are typed loosely so both the DOM's and `ws`'s event classes fit. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Handler = ((ev: any) => void) | null;
 
 /** What both the browser WebSocket and `ws` provide. */

@@ -258,6 +258,8 @@ export async function startGateway(opts: GatewayOptions): Promise<LocalGateway> 
       return res.end();
     }
     if (route === `POST ${GRAPHQL_PATH}`) return void handleGraphql(req, res, url).catch(fail);
+    const fromLoopback = ["127.0.0.1", "::ffff:127.0.0.1", "::1"].includes(req.socket.remoteAddress ?? "");
+    if (route.includes(" /_local/") && !fromLoopback) return sendJson(res, 403, { error: "forbidden" });
     if (route === "POST /_local/faults") return void handleFaults(req, res).catch(fail);
     if (route === "GET /_local/stats") return sendJson(res, 200, { ...stats, faults: faults.state() });
     if (req.method === "GET" && opts.staticDir && !url.pathname.startsWith("/_local/")) return serveStatic(res, url.pathname);
