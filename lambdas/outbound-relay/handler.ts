@@ -1,4 +1,28 @@
-// Placeholder until the runtime lands (issue 3): lets the stacks bundle.
-export const handler = async (): Promise<void> => {
-  throw new Error("not implemented");
+/** outbound-relay: outbound queue consumer (see relay.ts). Clients, settings and Powertools singletons live at module scope. */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Tracer } from "@aws-lambda-powertools/tracer";
+import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { createAppSyncPublisher } from "../shared/appsyncPublisher";
+import { readRuntimeSettings } from "../shared/environment";
+import { powertoolsMetrics } from "../shared/telemetry";
+import { relayBatch } from "./relay";
+
+const serviceName = "outbound-relay";
+const logger = new Logger({ serviceName });
+const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "LlmStreamPlatform" });
+// Kept for the Lambda's active tracing segment and annotations; the publisher uses fetch, not an SDK client.
+const tracer = new Tracer({ serviceName });
+const settings = readRuntimeSettings();
+const publisher = createAppSyncPublisher({ endpoint: settings.appsyncEndpoint, logger });
+const runtimeMetrics = powertoolsMetrics(metrics);
+
+export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  logger.addContext(context);
+  tracer.putAnnotation("records", event.Records.length);
+  try {
+    return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics });
+  } finally {
+    metrics.publishStoredMetrics();
+  }
 };

@@ -1,0 +1,92 @@
+/**
+ * The outbound queue consumer: publishes each queued event to AppSync with the same signed publisher the worker uses.
+ * A batch is ordered by session, message and sequence number (final/error last); failures are reported per record
+ * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ. On a FIFO queue, once a
+ * record of a message group fails, every later record of that group is reported too, so order holds across batches.
+ */
+import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../shared/envelope";
+import type { EventPublisher } from "../shared/eventPublisher";
+import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
+import { AppSyncPublishError } from "../shared/appsyncPublisher";
+
+export interface RelayDeps {
+  publisher: EventPublisher;
+  logger: RuntimeLogger;
+  metrics: RuntimeMetrics;
+}
+
+interface Parsed {
+  record: SQSRecord;
+  event: StreamEvent;
+  /** Position in the batch as delivered. */
+  arrival: number;
+  /** FIFO message group, undefined on a standard queue. */
+  group?: string;
+}
+
+/** Position of an event within its message: tokens by sequence number, the final or error event after all of them. */
+function rank(event: StreamEvent): number {
+  return event.action === EVENT_ACTIONS.token ? event.data.token.sequenceNumber : Number.MAX_SAFE_INTEGER;
+}
+
+/** Orders a batch: sessions together, messages in the order they first appear, events by rank; stable otherwise. */
+export function orderForPublishing<T extends { event: StreamEvent; arrival: number }>(items: T[]): T[] {
+  const messageOrder = new Map<string, number>();
+  for (const { event } of items) if (!messageOrder.has(event.data.messageId)) messageOrder.set(event.data.messageId, messageOrder.size);
+  return [...items].sort(
+    (a, b) =>
+      a.event.data.sessionId.localeCompare(b.event.data.sessionId) ||
+      messageOrder.get(a.event.data.messageId)! - messageOrder.get(b.event.data.messageId)! ||
+      rank(a.event) - rank(b.event) ||
+      a.arrival - b.arrival,
+  );
+}
+
+const fifoGroup = (record: SQSRecord): string | undefined => record.attributes?.MessageGroupId || undefined;
+
+export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSBatchResponse> {
+  const { publisher, logger, metrics } = deps;
+  const failures: SQSBatchItemFailure[] = [];
+  const fail = (record: SQSRecord) => failures.push({ itemIdentifier: record.messageId });
+
+  const parsed: Parsed[] = [];
+  /** FIFO groups blocked from a given arrival position on (a malformed record there). */
+  const blockedFrom = new Map<string, number>();
+  batch.Records.forEach((record, arrival) => {
+    const group = fifoGroup(record);
+    try {
+      parsed.push({ record, event: parseEvent(record.body), arrival, group });
+    } catch (error) {
+      metrics.countError("MALFORMED_EVENT");
+      logger.error("malformed event; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
+      fail(record);
+      if (group !== undefined && !blockedFrom.has(group)) blockedFrom.set(group, arrival);
+    }
+  });
+
+  const failedGroups = new Set<string>();
+  let appsyncUnhealthy = false;
+  let relayed = 0;
+  for (const item of orderForPublishing(parsed)) {
+    const { record, event, group, arrival } = item;
+    const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
+    if (groupBlocked || appsyncUnhealthy) {
+      fail(record);
+      continue;
+    }
+    try {
+      await publisher.publish(event);
+      relayed++;
+    } catch (error) {
+      metrics.countError("RELAY_PUBLISH_FAILED");
+      logger.error("event could not be published; reported for retry", { sqsMessageId: record.messageId, sessionId: event.data.sessionId, messageId: event.data.messageId, action: event.action, error });
+      fail(record);
+      if (group !== undefined) failedGroups.add(group);
+      // After retries ran out on a transient failure, AppSync is not answering: leave the rest for SQS to retry later rather than wait out each one.
+      if (error instanceof AppSyncPublishError && error.retryable) appsyncUnhealthy = true;
+    }
+  }
+  metrics.addMetric("EventsRelayed", "Count", relayed);
+  return { batchItemFailures: failures };
+}
