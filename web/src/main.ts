@@ -1,0 +1,382 @@
+/**
+ * The web console: sign in, chat with streamed markdown, and compare the DIRECT and QUEUED delivery paths.
+ * Plain TypeScript + DOM (no framework: the page is small). Model output only ever reaches the DOM as text nodes.
+ */
+import { parseClientConfig, type ClientConfig } from "../../client/config";
+import { graphqlRequest } from "../../client/graphql";
+import { subscribe } from "../../client/realtime";
+import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
+import { latencyChart } from "./latencyChart";
+import { renderMarkdown } from "./markdown";
+import { REQUEST_FORMULA, deliveryRequests, requestsPer1kTokens, type DeliveryPath } from "./requestEstimate";
+import { StreamSession, type MessageRun, type StreamDeps } from "./streamSession";
+
+type Attrs = Record<string, string | undefined>;
+type Child = Node | string | null | undefined | false;
+
+/** Builds an element; strings become text nodes, never markup. */
+function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
+  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
+  return el;
+}
+
+function $(id: string): HTMLElement {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el;
+}
+
+const fmtMs = (ms: number | undefined): string => (ms === undefined ? "—" : `${Math.round(ms)} ms`);
+const now = (): number => performance.now();
+
+interface App {
+  config: ClientConfig;
+  user?: SignedIn;
+  chat?: StreamSession;
+}
+
+async function loadConfig(): Promise<ClientConfig> {
+  const res = await fetch("client-config.json", { cache: "no-store" });
+  if (!res.ok) throw new Error(`HTTP ${res.status}`);
+  return parseClientConfig(await res.text());
+}
+
+function deps(app: App): StreamDeps {
+  return {
+    config: app.config,
+    idToken: () => {
+      if (!app.user) throw new SignInError("Sign in first.");
+      return app.user.idToken();
+    },
+    subscribe,
+    graphqlRequest: (url, doc, vars, headers) => graphqlRequest(url, doc, vars, headers),
+    WebSocketImpl: WebSocket,
+    now,
+  };
+}
+
+// ---------- sign-in ----------
+
+function renderSignIn(app: App, onSignedIn: () => void): void {
+  const box = $("signin");
+  const status = h("p", { class: "form-error", role: "alert", "data-testid": "signin-error" });
+  const fail = (err: unknown): void => {
+    status.textContent = err instanceof SignInError ? err.message : "Sign-in failed. Try again.";
+  };
+  if (app.config.auth.type === "local") {
+    const issuerUrl = app.config.auth.issuerUrl;
+    const select = h("select", { id: "local-user", "data-testid": "local-user" }, ...LOCAL_TEST_USERS.map((u) => h("option", { value: u }, u)));
+    const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
+    const form = h("form", { class: "signin-form" }, h("label", { for: "local-user" }, "Test user"), select, button);
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      button.disabled = true;
+      status.textContent = "";
+      signInLocal(issuerUrl, select.value)
+        .then((user) => {
+          app.user = user;
+          onSignedIn();
+        })
+        .catch(fail)
+        .finally(() => (button.disabled = false));
+    });
+    box.replaceChildren(h("h2", {}, "Sign in"), h("p", { class: "hint" }, "Local stack: tokens come from the local issuer."), form, status);
+  } else {
+    const auth = app.config.auth;
+    const username = h("input", { id: "username", name: "username", autocomplete: "username", required: "" });
+    const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: "" });
+    const newPassword = h("input", { id: "new-password", type: "password", autocomplete: "new-password" });
+    const newPasswordRow = h("div", { class: "row", hidden: "" }, h("label", { for: "new-password" }, "New password"), newPassword);
+    const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
+    let pendingNew: ((pw: string | undefined) => void) | undefined;
+    const form = h(
+      "form",
+      { class: "signin-form" },
+      h("div", { class: "row" }, h("label", { for: "username" }, "Username"), username),
+      h("div", { class: "row" }, h("label", { for: "password" }, "Password"), password),
+      newPasswordRow,
+      button,
+    );
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (pendingNew) {
+        pendingNew(newPassword.value || undefined);
+        pendingNew = undefined;
+        return;
+      }
+      button.disabled = true;
+      status.textContent = "";
+      signInCognito(auth, {
+        username: username.value.trim(),
+        password: password.value,
+        newPassword: () =>
+          new Promise((resolve) => {
+            newPasswordRow.hidden = false;
+            status.textContent = "Choose a new password to finish signing in.";
+            button.disabled = false;
+            pendingNew = resolve;
+          }),
+      })
+        .then((user) => {
+          password.value = "";
+          newPassword.value = "";
+          app.user = user;
+          onSignedIn();
+        })
+        .catch(fail)
+        .finally(() => (button.disabled = false));
+    });
+    box.replaceChildren(h("h2", {}, "Sign in"), h("p", { class: "hint" }, `Cognito user pool ${auth.userPoolId}`), form, status);
+  }
+}
+
+// ---------- chat ----------
+
+/** Re-renders at most once per animation frame, however fast chunks arrive. */
+function frameScheduler(render: () => void): () => void {
+  let pending = false;
+  return () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      render();
+    });
+  };
+}
+
+function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement; render: () => void } {
+  const status = h("div", { class: "meta", "data-testid": "message-meta" });
+  const reasoningBody = h("div", { class: "reasoning-body" });
+  const reasoning = h("details", { class: "reasoning", hidden: "", "data-testid": "reasoning" }, h("summary", {}, "Reasoning"), reasoningBody);
+  const answer = h("div", { class: "markdown", "data-testid": "answer" });
+  const source = h("pre", { class: "source", "data-testid": "answer-source" });
+  const sourceBox = h("details", { class: "source-box" }, h("summary", {}, "Markdown source"), source);
+  const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
+  retry.addEventListener("click", onRetry);
+  const errorText = h("span", { "data-testid": "error-text" });
+  const error = h("div", { class: "error", role: "alert", hidden: "", "data-testid": "error" }, errorText, retry);
+  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, error, status, sourceBox);
+  const render = (): void => {
+    const a = run.assembler;
+    el.dataset.status = run.status;
+    renderMarkdown(answer, a.text);
+    source.textContent = a.text;
+    if (a.reasoning) {
+      reasoning.hidden = false;
+      reasoningBody.textContent = a.reasoning;
+    }
+    error.hidden = run.status !== "failed";
+    if (run.status === "failed") {
+      errorText.textContent = run.failure ?? "Something went wrong.";
+      retry.hidden = !run.retryable;
+    }
+    const ttft = a.firstChunkAt === undefined ? undefined : a.firstChunkAt - run.sentAt;
+    const parts = [
+      run.status === "sending" ? "waiting for the first token…" : run.status === "streaming" ? "streaming…" : run.status === "done" ? "done" : "failed",
+      `first token ${fmtMs(ttft)}`,
+      `${a.chunkCount} chunks`,
+    ];
+    if (a.final) parts.push(`${a.final.usage.outputTokens} tokens`);
+    if (a.missingSequenceNumbers.length) parts.push(`${a.missingSequenceNumbers.length} missing chunks filled from the final answer`);
+    status.textContent = parts.join(" · ");
+  };
+  render();
+  return { el, render };
+}
+
+function setupChat(app: App): void {
+  const messages = $("messages");
+  const form = $("composer") as HTMLFormElement;
+  const prompt = $("prompt") as HTMLTextAreaElement;
+  const model = $("model") as HTMLSelectElement;
+  const send = $("send") as HTMLButtonElement;
+  model.replaceChildren(...app.config.models.allowedModelIds.map((m) => h("option", { value: m, selected: m === app.config.models.defaultModelId ? "" : undefined }, m)));
+
+  const ask = async (text: string): Promise<void> => {
+    messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
+    send.disabled = true;
+    try {
+      if (!app.chat || app.chat.closed) app.chat = await StreamSession.open(deps(app), app.chat?.sessionId);
+    } catch (err) {
+      const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, (err as Error).message, " ");
+      const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
+      retry.addEventListener("click", () => {
+        note.remove();
+        void ask(text);
+      });
+      note.append(retry);
+      messages.append(note);
+      send.disabled = false;
+      return;
+    }
+    let view: ReturnType<typeof assistantView> | undefined;
+    const schedule = frameScheduler(() => view?.render());
+    const run = app.chat.send(text, { modelId: model.value, onUpdate: schedule });
+    view = assistantView(run, () => {
+      view?.el.remove();
+      void ask(text);
+    });
+    messages.append(view.el);
+    view.el.scrollIntoView({ block: "end" });
+    await run.settled;
+    view.render();
+    send.disabled = false;
+  };
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = prompt.value.trim();
+    if (!text || send.disabled) return;
+    prompt.value = "";
+    void ask(text);
+  });
+  prompt.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
+}
+
+// ---------- comparison ----------
+
+const PATHS: DeliveryPath[] = ["DIRECT", "QUEUED"];
+
+function pathPanel(path: DeliveryPath): { el: HTMLElement; render(run: MessageRun | undefined, failure?: string): void } {
+  const stat = (key: string, label: string, title?: string): [HTMLElement, HTMLElement] => {
+    const dd = h("dd", { "data-testid": key }, "—");
+    return [h("dt", { title }, label), dd];
+  };
+  const [ttftDt, ttft] = stat("ttft", "First token");
+  const [chunksDt, chunks] = stat("chunks", "Chunks");
+  const [totalDt, total] = stat("total", "Total time");
+  const [tpsDt, tps] = stat("tps", "Tokens/s");
+  const [reqDt, requests] = stat("requests", "Requests/1k tok", `Estimated AWS requests per 1,000 output tokens. ${REQUEST_FORMULA}`);
+  const chartBox = h("div", { class: "chart" });
+  const state = h("p", { class: "meta", "data-testid": "path-status" }, "not run yet");
+  const el = h(
+    "section",
+    { class: "path", "data-testid": `compare-${path}`, "data-path": path },
+    h("h3", {}, path),
+    h("p", { class: "route" }, path === "DIRECT" ? "worker → AppSync" : "worker → SNS → SQS → relay → AppSync"),
+    h("dl", {}, ttftDt, ttft, chunksDt, chunks, totalDt, total, tpsDt, tps, reqDt, requests),
+    h("div", { class: "chart-label" }, "Inter-chunk latency"),
+    chartBox,
+    state,
+  );
+  const setNum = (dd: HTMLElement, value: number | undefined, text: string): void => {
+    dd.textContent = value === undefined ? "—" : text;
+    if (value === undefined) delete dd.dataset.value;
+    else dd.dataset.value = String(value);
+  };
+  return {
+    el,
+    render(run, failure) {
+      el.dataset.status = failure ? "failed" : (run?.status ?? "idle");
+      if (!run) {
+        state.textContent = failure ?? "not run yet";
+        return;
+      }
+      const a = run.assembler;
+      const firstAt = a.firstChunkAt;
+      setNum(ttft, firstAt === undefined ? undefined : firstAt - run.sentAt, fmtMs(firstAt === undefined ? undefined : firstAt - run.sentAt));
+      setNum(chunks, a.chunkCount, String(a.chunkCount));
+      const end = a.finishedAt;
+      setNum(total, end === undefined ? undefined : end - run.sentAt, fmtMs(end === undefined ? undefined : end - run.sentAt));
+      const tokens = a.final?.usage.outputTokens;
+      const streamMs = end !== undefined && firstAt !== undefined ? end - firstAt : undefined;
+      const rate = tokens && streamMs ? (tokens * 1000) / streamMs : undefined;
+      setNum(tps, rate, rate === undefined ? "—" : rate.toFixed(0));
+      const per1k = a.final ? requestsPer1kTokens(path, a.chunkCount, a.final.usage.outputTokens) : undefined;
+      setNum(requests, per1k, per1k === undefined ? "—" : per1k.toFixed(0));
+      if (a.final) requests.title = `${deliveryRequests(path, a.chunkCount).total} requests for ${a.final.usage.outputTokens} tokens. ${REQUEST_FORMULA}`;
+      chartBox.replaceChildren(latencyChart(document, a.interArrivalMs()));
+      state.textContent =
+        run.status === "failed" ? (run.failure ?? "failed") : run.status === "done" ? `done · ${tokens ?? 0} tokens` : run.status === "streaming" ? "streaming…" : "sending…";
+    },
+  };
+}
+
+function setupCompare(app: App): void {
+  const form = $("compare-form") as HTMLFormElement;
+  const input = $("compare-prompt") as HTMLInputElement;
+  const button = $("compare-run") as HTMLButtonElement;
+  const panels = new Map(PATHS.map((p) => [p, pathPanel(p)] as const));
+  $("compare-paths").replaceChildren(...[...panels.values()].map((p) => p.el));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text || button.disabled) return;
+    button.disabled = true;
+    form.dataset.state = "running";
+    void (async () => {
+      // One after the other, each on its own fresh session: the paths share the worker, so running them at once would
+      // make each one's timing depend on the other.
+      for (const path of PATHS) {
+        const panel = panels.get(path)!;
+        panel.render(undefined, "subscribing…");
+        let session: StreamSession | undefined;
+        try {
+          session = await StreamSession.open(deps(app));
+          const schedule = frameScheduler(() => panel.render(run));
+          const run: MessageRun = session.send(text, { delivery: path, onUpdate: schedule });
+          await run.settled;
+          panel.render(run);
+        } catch (err) {
+          panel.render(undefined, (err as Error).message);
+        } finally {
+          session?.close();
+        }
+      }
+      button.disabled = false;
+      form.dataset.state = "done";
+    })();
+  });
+}
+
+// ---------- start ----------
+
+async function main(): Promise<void> {
+  const boot = $("boot");
+  let config: ClientConfig;
+  try {
+    config = await loadConfig();
+  } catch {
+    boot.textContent =
+      "Could not load client-config.json beside this page. Local: run `npm start`. Deployed: run `npm run client-config` and put the file next to index.html.";
+    boot.classList.add("error");
+    return;
+  }
+  boot.remove();
+  const app: App = { config };
+  $("env").textContent = `${config.environment} · ${config.region}`;
+  const who = $("who");
+  const signOut = $("signout") as HTMLButtonElement;
+  const showSignedIn = (): void => {
+    $("signin").hidden = true;
+    $("workspace").hidden = false;
+    who.textContent = app.user ? `signed in as ${app.user.username}` : "";
+    signOut.hidden = false;
+    ($("prompt") as HTMLTextAreaElement).focus();
+  };
+  signOut.addEventListener("click", () => {
+    app.chat?.close();
+    app.chat = undefined;
+    app.user?.signOut();
+    app.user = undefined;
+    who.textContent = "";
+    signOut.hidden = true;
+    $("workspace").hidden = true;
+    $("messages").replaceChildren();
+    $("signin").hidden = false;
+  });
+  renderSignIn(app, showSignedIn);
+  setupChat(app);
+  setupCompare(app);
+  $("signin").hidden = false;
+}
+
+void main();
