@@ -26,18 +26,30 @@ export interface StreamWorkerOptions {
 export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
 export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHandler {
-  const config = new IdempotencyConfig({ eventKeyJmesPath: "messageId", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
+  // Keyed on the messageId, scoped to its user and session: a client-chosen id can never suppress someone else's message.
+  const config = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
   const generateOnce = makeIdempotent((request: WorkRequest): Promise<GenerationSummary> => runGeneration(request, options.generation), {
     persistenceStore: options.persistenceStore,
     config,
   });
   const processor = new BatchProcessor(EventType.SQS);
-  const handleRecord = async (record: SQSRecord): Promise<GenerationSummary> => generateOnce(parseWorkRequest(record.body));
+  const handleRecord = async (record: SQSRecord): Promise<GenerationSummary> => {
+    let request: WorkRequest;
+    try {
+      request = parseWorkRequest(record.body);
+    } catch (error) {
+      options.generation.metrics.countError("MALFORMED_REQUEST");
+      options.generation.logger.error("malformed work request; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
+      throw error;
+    }
+    return generateOnce(request);
+  };
 
   return async (event, context) => {
     // Lets an in-progress record expire with this invocation, so a timed-out attempt can be taken over by a redelivery.
     config.registerLambdaContext(context);
     // Sequential: on a FIFO queue the next message of a session must see the previous turn in history.
-    return processPartialResponse(event, handleRecord, processor, { context, processInParallel: false });
+    // Always answer with batchItemFailures (never throw on a full failure): the same contract for Lambda and the local poller.
+    return processPartialResponse(event, handleRecord, processor, { context, processInParallel: false, throwOnFullBatchFailure: false });
   };
 }

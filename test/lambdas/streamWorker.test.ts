@@ -45,7 +45,7 @@ async function newWorker() {
     persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
     generation: { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics },
   });
-  return { worker, queue };
+  return { worker, queue, errorCodes: telemetry.errorCodes };
 }
 
 const context = {
@@ -97,6 +97,22 @@ describe("stream-worker", () => {
     expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
     expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+  });
+
+  it("a batch of only a malformed record returns it as a failure (no throw) and counts the error", async () => {
+    const { worker, errorCodes } = await newWorker();
+    expect(await worker(sqsEvent(sqsRecord('{"sessionId":"x"}', "sqs-only")), context)).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-only" }] });
+    expect(errorCodes).toEqual(["MALFORMED_REQUEST"]);
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(0);
+  });
+
+  it("the same messageId from another user or session is a different message", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["ok"])) }));
+    const { worker } = await newWorker();
+    await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-1")), context);
+    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, userId: "someone-else" }), "sqs-2")), context);
+    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, sessionId: "session-0002" }), "sqs-3")), context);
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(3);
   });
 
   it("handles N records: reports only the malformed ones and generates the rest", async () => {
