@@ -1,0 +1,124 @@
+/**
+ * What the bootstrap stack creates in one AWS account, derived from the environments' tfvars (config/load.ts), so the
+ * state bucket and the deploy role are exactly the ones the platform stacks and the workflows use.
+ * One account can host several environments: they share the account's OIDC provider and (usually) one state bucket
+ * and one deploy role named by their `assume_role_arn`.
+ */
+import { execFileSync } from "node:child_process";
+import { deployedEnvironmentNames, loadEnvironment } from "../config/load";
+import { EnvironmentConfig, stackName, stateKey } from "../config/schema";
+import { partitionOf } from "../modules/arns";
+
+/** The GitHub repository whose workflows may assume the deploy role. */
+export interface GithubRepository {
+  owner: string;
+  repo: string;
+}
+
+export interface BootstrapEnvironment {
+  name: string;
+  region: string;
+  /** `<project>-<env>`: every resource the platform stack names starts with it. */
+  prefix: string;
+  stateBucket: string;
+  /** The environment's state object key, `<key_prefix>/<env>/platform.tfstate`. */
+  stateKey: string;
+}
+
+export interface DeployRole {
+  /** Name without path, e.g. `llm-stream-deploy`. */
+  name: string;
+  /** IAM path, `/` unless the ARN has one. */
+  path: string;
+  arn: string;
+  environments: BootstrapEnvironment[];
+}
+
+export interface AccountBootstrap {
+  accountId: string;
+  project: string;
+  partition: string;
+  /** The region of the state bucket(s); the bootstrap stack's provider region. */
+  region: string;
+  stateBuckets: string[];
+  roles: DeployRole[];
+  github: GithubRepository;
+}
+
+export class BootstrapConfigError extends Error {}
+
+const REPOSITORY = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/;
+
+export function parseGithubRepository(value: string): GithubRepository {
+  const m = REPOSITORY.exec(value.trim());
+  if (!m) throw new BootstrapConfigError(`GitHub repository must look like owner/name, got ${JSON.stringify(value)}`);
+  return { owner: m[1], repo: m[2].replace(/\.git$/, "") };
+}
+
+/**
+ * The repository: `--github-repository`, else GITHUB_REPOSITORY (set in every Actions run), else this clone's origin remote.
+ * Not a tfvars key: it belongs to the repository, not to an environment.
+ */
+export function resolveGithubRepository(flag?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): GithubRepository {
+  if (flag) return parseGithubRepository(flag);
+  if (env.GITHUB_REPOSITORY) return parseGithubRepository(env.GITHUB_REPOSITORY);
+  let url = "";
+  try {
+    url = execFileSync("git", ["remote", "get-url", "origin"], { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    // no git or no origin: the error below says what to pass instead
+  }
+  const m = /github\.com[:/]([^/]+\/[^/]+?)(?:\.git)?$/.exec(url);
+  if (!m) throw new BootstrapConfigError("cannot tell the GitHub repository: pass --github-repository owner/name (or set GITHUB_REPOSITORY)");
+  return parseGithubRepository(m[1]);
+}
+
+const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role(\/(?:[\w+=,.@-]+\/)*)?([\w+=,.@-]+)$/;
+
+/** Groups validated environment configs by account. Throws BootstrapConfigError naming the environment for anything CI could not deploy. */
+export function planAccounts(configs: EnvironmentConfig[], github: GithubRepository): AccountBootstrap[] {
+  const accounts = new Map<string, AccountBootstrap>();
+  for (const c of configs) {
+    const file = `environments/${c.name}.tfvars`;
+    if (c.state.backend !== "s3") throw new BootstrapConfigError(`${file}: state.backend must be "s3" for an environment deployed from CI`);
+    if (!c.assume_role_arn) throw new BootstrapConfigError(`${file}: assume_role_arn is required: it names the deploy role the bootstrap stack creates`);
+    const m = ROLE_ARN.exec(c.assume_role_arn);
+    if (!m) throw new BootstrapConfigError(`${file}: assume_role_arn is not a role ARN: ${c.assume_role_arn}`);
+    if (m[2] !== c.account_id) throw new BootstrapConfigError(`${file}: assume_role_arn is in account ${m[2]}, but account_id is ${c.account_id}`);
+
+    let account = accounts.get(c.account_id);
+    if (!account) {
+      account = { accountId: c.account_id, project: c.project, partition: partitionOf(c.state.region), region: c.state.region, stateBuckets: [], roles: [], github };
+      accounts.set(c.account_id, account);
+    }
+    // One provider region per bootstrap stack keeps it a single-provider stack (and the offline recipe simple).
+    if (c.state.region !== account.region) throw new BootstrapConfigError(`${file}: state.region ${c.state.region} differs from ${account.region} used by another environment in account ${c.account_id}`);
+    if (c.project !== account.project) throw new BootstrapConfigError(`${file}: project ${c.project} differs from ${account.project} used by another environment in account ${c.account_id}`);
+    if (!account.stateBuckets.includes(c.state.bucket)) account.stateBuckets.push(c.state.bucket);
+
+    let role = account.roles.find((r) => r.arn === c.assume_role_arn);
+    if (!role) {
+      role = { name: m[4], path: m[3] ?? "/", arn: c.assume_role_arn, environments: [] };
+      account.roles.push(role);
+    }
+    role.environments.push({
+      name: c.name,
+      region: c.region,
+      prefix: stackName(c),
+      stateBucket: c.state.bucket,
+      stateKey: stateKey(c),
+    });
+  }
+  return [...accounts.values()];
+}
+
+/** Loads the named environments (all deployed ones by default) and groups them by account. */
+export async function loadAccounts(envNames: string[] = deployedEnvironmentNames(), github: GithubRepository): Promise<AccountBootstrap[]> {
+  const configs = await Promise.all(envNames.map((n) => loadEnvironment(n)));
+  return planAccounts(configs, github);
+}
+
+/** The bootstrap stack's name for an account. */
+export function bootstrapStackName(a: AccountBootstrap): string {
+  return `${a.project}-bootstrap-${a.accountId}`;
+}

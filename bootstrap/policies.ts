@@ -1,0 +1,296 @@
+/**
+ * The bootstrap stack's policy documents, built as plain JSON from the config: every value is known at synth, so
+ * tests read them straight from cdk.tf.json and reviewers see them in the plan.
+ * Actions are listed one by one (no wildcards): the calls the AWS provider makes to create, read, update and delete
+ * what the platform stack declares. Resources are scoped to `<project>-<env>` names wherever the ARN carries a name.
+ */
+import { AccountBootstrap, DeployRole } from "./config";
+
+export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
+
+export interface PolicyStatement {
+  Sid: string;
+  Effect: "Allow" | "Deny";
+  Action: string[];
+  /** Absent in trust policies. */
+  Resource?: string[] | string;
+  Principal?: Record<string, string | string[]> | "*";
+  Condition?: Record<string, Record<string, string | string[]>>;
+}
+
+export interface PolicyDocument {
+  Version: "2012-10-17";
+  Statement: PolicyStatement[];
+}
+
+const doc = (statements: PolicyStatement[]): PolicyDocument => ({ Version: "2012-10-17", Statement: statements });
+
+export function oidcProviderArn(a: AccountBootstrap): string {
+  return `arn:${a.partition}:iam::${a.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`;
+}
+
+/** The OIDC `sub` claims allowed: each environment's deployment jobs, and pull-request plan jobs. */
+export function allowedSubjects(a: AccountBootstrap, role: DeployRole): string[] {
+  const repo = `repo:${a.github.owner}/${a.github.repo}`;
+  return [...role.environments.map((e) => `${repo}:environment:${e.name}`), `${repo}:pull_request`];
+}
+
+/**
+ * Trust: GitHub's OIDC tokens from this repository only (exact `sub` values, audience sts.amazonaws.com), and the
+ * role itself, because the platform stack's provider assumes `assume_role_arn` again from the CI session.
+ */
+export function trustPolicy(a: AccountBootstrap, role: DeployRole): PolicyDocument {
+  return doc([
+    {
+      Sid: "GithubActionsOfThisRepository",
+      Effect: "Allow",
+      Action: ["sts:AssumeRoleWithWebIdentity"],
+      Principal: { Federated: oidcProviderArn(a) },
+      Condition: {
+        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: allowedSubjects(a, role) },
+      },
+    },
+    {
+      // A role may assume itself only when its trust policy says so; naming the role as principal would fail at
+      // creation (it does not exist yet), so the account is the principal and aws:PrincipalArn pins it to this role.
+      Sid: "ProviderAssumesThisRoleFromCi",
+      Effect: "Allow",
+      Action: ["sts:AssumeRole"],
+      Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` },
+      Condition: { ArnEquals: { "aws:PrincipalArn": role.arn } },
+    },
+  ]);
+}
+
+/** Bucket policy of a state bucket: TLS 1.2+ only. A Deny takes `s3:*` on purpose: a list would leave future actions open. */
+export function stateBucketPolicy(bucketArn: string): PolicyDocument {
+  const resources = [bucketArn, `${bucketArn}/*`];
+  return doc([
+    { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: ["s3:*"], Resource: resources, Condition: { Bool: { "aws:SecureTransport": "false" } } },
+    { Sid: "DenyOutdatedTls", Effect: "Deny", Principal: "*", Action: ["s3:*"], Resource: resources, Condition: { NumericLessThan: { "s3:TlsVersion": "1.2" } } },
+  ]);
+}
+
+/** One managed policy per concern keeps each under IAM's 6,144-character limit for managed policies. */
+export interface DeployPolicy {
+  /** Suffix of the policy name: `<role>-<concern>`. */
+  concern: string;
+  description: string;
+  document: PolicyDocument;
+}
+
+export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
+  const p = a.partition;
+  const acct = a.accountId;
+  const envs = role.environments;
+  const each = (f: (e: (typeof envs)[number]) => string) => [...new Set(envs.map(f))];
+  const regional = (service: string, rest: (e: (typeof envs)[number]) => string) => each((e) => `arn:${p}:${service}:${e.region}:${acct}:${rest(e)}`);
+
+  const state: PolicyStatement[] = [
+    {
+      Sid: "ListStateKeys",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: each((e) => `arn:${p}:s3:::${e.stateBucket}`),
+      Condition: { StringLike: { "s3:prefix": each((e) => `${e.stateKey.replace(/platform\.tfstate$/, "")}*`) } },
+    },
+    {
+      // The state object and its S3-native lock file (`<key>.tflock`).
+      Sid: "ReadWriteStateAndLock",
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: envs.flatMap((e) => [`arn:${p}:s3:::${e.stateBucket}/${e.stateKey}`, `arn:${p}:s3:::${e.stateBucket}/${e.stateKey}.tflock`]),
+    },
+    {
+      // The platform stack's provider assumes assume_role_arn (this role) again from the CI session.
+      Sid: "AssumeSelfForProvider",
+      Effect: "Allow",
+      Action: ["sts:AssumeRole"],
+      Resource: [role.arn],
+    },
+  ];
+
+  const messaging: PolicyStatement[] = [
+    {
+      Sid: "Queues",
+      Effect: "Allow",
+      Action: ["sqs:CreateQueue", "sqs:DeleteQueue", "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:GetQueueUrl", "sqs:ListQueueTags", "sqs:TagQueue", "sqs:UntagQueue", "sqs:ListDeadLetterSourceQueues"],
+      Resource: regional("sqs", (e) => `${e.prefix}-*`),
+    },
+    {
+      // Subscription ARNs are `<topic ARN>:<id>`, so the topic prefix covers them too.
+      Sid: "Topics",
+      Effect: "Allow",
+      Action: [
+        "sns:CreateTopic", "sns:DeleteTopic", "sns:GetTopicAttributes", "sns:SetTopicAttributes", "sns:ListTagsForResource", "sns:TagResource", "sns:UntagResource",
+        "sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes", "sns:SetSubscriptionAttributes", "sns:ListSubscriptionsByTopic",
+      ],
+      Resource: regional("sns", (e) => `${e.prefix}-*`),
+    },
+    {
+      Sid: "Tables",
+      Effect: "Allow",
+      Action: [
+        "dynamodb:CreateTable", "dynamodb:DeleteTable", "dynamodb:DescribeTable", "dynamodb:UpdateTable", "dynamodb:DescribeContinuousBackups", "dynamodb:UpdateContinuousBackups",
+        "dynamodb:DescribeTimeToLive", "dynamodb:UpdateTimeToLive", "dynamodb:ListTagsOfResource", "dynamodb:TagResource", "dynamodb:UntagResource",
+      ],
+      Resource: regional("dynamodb", (e) => `table/${e.prefix}-*`),
+    },
+    {
+      // CreateKey has no resource to scope to (AWS requires "*"); tags on the request pin it to our environments.
+      Sid: "CreateEnvironmentKey",
+      Effect: "Allow",
+      Action: ["kms:CreateKey"],
+      Resource: "*",
+      Condition: { StringEquals: { "aws:RequestTag/Project": a.project, "aws:RequestTag/Environment": envs.map((e) => e.name) } },
+    },
+    {
+      // Key ARNs carry generated ids, not names: scoped to our environments' keys by their tags.
+      Sid: "ManageEnvironmentKey",
+      Effect: "Allow",
+      Action: [
+        "kms:DescribeKey", "kms:GetKeyPolicy", "kms:PutKeyPolicy", "kms:GetKeyRotationStatus", "kms:EnableKeyRotation", "kms:ListResourceTags", "kms:TagResource", "kms:UntagResource",
+        "kms:ScheduleKeyDeletion", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey",
+      ],
+      Resource: regional("kms", () => "key/*"),
+      Condition: { StringEquals: { "aws:ResourceTag/Project": a.project, "aws:ResourceTag/Environment": envs.map((e) => e.name) } },
+    },
+    {
+      // An alias call authorizes against both the alias and the key.
+      Sid: "KeyAliases",
+      Effect: "Allow",
+      Action: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
+      Resource: [...regional("kms", (e) => `alias/${e.prefix}*`), ...regional("kms", () => "key/*")],
+    },
+    {
+      // ListAliases is account-wide only: AWS requires "*".
+      Sid: "ListKeyAliases",
+      Effect: "Allow",
+      Action: ["kms:ListAliases"],
+      Resource: "*",
+    },
+  ];
+
+  const compute: PolicyStatement[] = [
+    {
+      Sid: "Functions",
+      Effect: "Allow",
+      Action: [
+        "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration",
+        "lambda:ListVersionsByFunction", "lambda:PublishVersion", "lambda:GetFunctionCodeSigningConfig", "lambda:GetRuntimeManagementConfig",
+        "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency",
+        "lambda:GetPolicy", "lambda:AddPermission", "lambda:RemovePermission", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource",
+      ],
+      Resource: regional("lambda", (e) => `function:${e.prefix}-*`),
+    },
+    {
+      // Event source mappings have generated ids; AWS authorizes them on "*" with the function as condition.
+      Sid: "QueueTriggers",
+      Effect: "Allow",
+      Action: ["lambda:CreateEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:ListEventSourceMappings"],
+      Resource: "*",
+      Condition: { ArnLike: { "lambda:FunctionArn": regional("lambda", (e) => `function:${e.prefix}-*`) } },
+    },
+    {
+      // AppSync names its log group after the generated API id (/aws/appsync/apis/<id>), so that part cannot carry our prefix.
+      Sid: "LogGroups",
+      Effect: "Allow",
+      Action: ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource", "logs:ListTagsLogGroup", "logs:TagLogGroup"],
+      Resource: [...regional("logs", (e) => `log-group:/aws/lambda/${e.prefix}-*`), ...regional("logs", () => "log-group:/aws/appsync/apis/*")],
+    },
+    {
+      // DescribeLogGroups lists the region's groups; it cannot be narrowed below log-group:*.
+      Sid: "FindLogGroups",
+      Effect: "Allow",
+      Action: ["logs:DescribeLogGroups"],
+      Resource: regional("logs", () => "log-group:*"),
+    },
+    {
+      Sid: "Alarms",
+      Effect: "Allow",
+      Action: ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:TagResource", "cloudwatch:UntagResource"],
+      Resource: regional("cloudwatch", (e) => `alarm:${e.prefix}-*`),
+    },
+  ];
+
+  const api: PolicyStatement[] = [
+    {
+      // AppSync ARNs carry the generated API id, never the name: scoped to the account and the environments' regions.
+      Sid: "GraphqlApi",
+      Effect: "Allow",
+      Action: [
+        "appsync:CreateGraphqlApi", "appsync:GetGraphqlApi", "appsync:UpdateGraphqlApi", "appsync:DeleteGraphqlApi",
+        "appsync:StartSchemaCreation", "appsync:GetSchemaCreationStatus", "appsync:GetIntrospectionSchema",
+        "appsync:CreateDataSource", "appsync:GetDataSource", "appsync:UpdateDataSource", "appsync:DeleteDataSource",
+        "appsync:CreateResolver", "appsync:GetResolver", "appsync:UpdateResolver", "appsync:DeleteResolver",
+        "appsync:CreateFunction", "appsync:GetFunction", "appsync:UpdateFunction", "appsync:DeleteFunction",
+        "appsync:GetGraphqlApiEnvironmentVariables", "appsync:PutGraphqlApiEnvironmentVariables",
+        "appsync:ListTagsForResource", "appsync:TagResource", "appsync:UntagResource",
+      ],
+      Resource: regional("appsync", () => "*"),
+    },
+    {
+      // CreateUserPool has no resource yet (AWS requires "*"); the rest act on pools with generated ids in our regions.
+      Sid: "CreateUserPool",
+      Effect: "Allow",
+      Action: ["cognito-idp:CreateUserPool"],
+      Resource: "*",
+    },
+    {
+      Sid: "UserPools",
+      Effect: "Allow",
+      Action: [
+        "cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool", "cognito-idp:GetUserPoolMfaConfig", "cognito-idp:SetUserPoolMfaConfig",
+        "cognito-idp:CreateUserPoolClient", "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient",
+        "cognito-idp:ListTagsForResource", "cognito-idp:TagResource", "cognito-idp:UntagResource",
+      ],
+      Resource: regional("cognito-idp", () => "userpool/*"),
+    },
+  ];
+
+  const roles = each((e) => `arn:${p}:iam::${acct}:role/${e.prefix}-*`);
+  const iam: PolicyStatement[] = [
+    {
+      Sid: "FunctionAndServiceRoles",
+      Effect: "Allow",
+      Action: [
+        "iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
+        "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+      ],
+      Resource: roles,
+    },
+    {
+      // Only policies of our own environments can be attached: no AdministratorAccess through a function role.
+      Sid: "AttachOwnPoliciesOnly",
+      Effect: "Allow",
+      Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+      Resource: roles,
+      Condition: { ArnLike: { "iam:PolicyARN": each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`) } },
+    },
+    {
+      Sid: "OwnManagedPolicies",
+      Effect: "Allow",
+      Action: ["iam:CreatePolicy", "iam:GetPolicy", "iam:DeletePolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
+      Resource: each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`),
+    },
+    {
+      Sid: "PassRolesToLambdaAndAppSync",
+      Effect: "Allow",
+      Action: ["iam:PassRole"],
+      Resource: roles,
+      Condition: { StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "appsync.amazonaws.com"] } },
+    },
+  ];
+
+  return [
+    { concern: "state", description: "Terraform state objects of the environments, and re-assuming this role", document: doc(state) },
+    { concern: "messaging", description: "Topics, queues, tables and the environment key", document: doc(messaging) },
+    { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(compute) },
+    { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc(api) },
+    { concern: "iam", description: "The environments' own roles and policies", document: doc(iam) },
+  ];
+}
+
+/** IAM counts a managed policy's size without whitespace. */
+export const MANAGED_POLICY_MAX_CHARS = 6144;

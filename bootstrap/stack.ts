@@ -1,0 +1,137 @@
+/**
+ * The account bootstrap stack, applied once per account with the account's admin credentials before any platform
+ * stack: the Terraform state bucket(s), GitHub's OIDC provider and the deploy role(s) the workflows assume.
+ */
+import { Construct } from "constructs";
+import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { S3Bucket } from "@cdktf/provider-aws/lib/s3-bucket";
+import { S3BucketVersioningA } from "@cdktf/provider-aws/lib/s3-bucket-versioning";
+import { S3BucketServerSideEncryptionConfigurationA } from "@cdktf/provider-aws/lib/s3-bucket-server-side-encryption-configuration";
+import { S3BucketPublicAccessBlock } from "@cdktf/provider-aws/lib/s3-bucket-public-access-block";
+import { S3BucketOwnershipControls } from "@cdktf/provider-aws/lib/s3-bucket-ownership-controls";
+import { S3BucketLifecycleConfiguration } from "@cdktf/provider-aws/lib/s3-bucket-lifecycle-configuration";
+import { S3BucketPolicy } from "@cdktf/provider-aws/lib/s3-bucket-policy";
+import { IamOpenidConnectProvider } from "@cdktf/provider-aws/lib/iam-openid-connect-provider";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
+import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
+import { AccountBootstrap, bootstrapStackName } from "./config";
+import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, deployPolicies, oidcProviderArn, stateBucketPolicy, trustPolicy } from "./policies";
+
+/**
+ * GitHub's published intermediate-CA thumbprints. AWS validates GitHub's tokens against its own trusted CAs and
+ * ignores these, but provider 5.100 would otherwise fill the list in at apply and show it as a change later.
+ */
+export const GITHUB_THUMBPRINTS = ["6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd"];
+
+export interface BootstrapStackProps {
+  /** The account and what its environments need (bootstrap/config.ts). */
+  readonly account: AccountBootstrap;
+  /** Keep this stack's own state in the first state bucket (after the first apply created it); local file otherwise. */
+  readonly stateInBucket?: boolean;
+  /** The account already has GitHub's OIDC provider (one per account is allowed): reference it instead of creating it. */
+  readonly existingOidcProvider?: boolean;
+  /** Days a superseded state version is kept (1-3650). */
+  readonly noncurrentVersionDays?: number;
+}
+
+export class BootstrapStack extends TerraformStack {
+  public readonly stateBucketArns: string[] = [];
+  public readonly oidcProviderArn: string;
+  /** Role ARN per role name; equal to the environments' assume_role_arn by construction. */
+  public readonly deployRoleArns: Record<string, string> = {};
+
+  constructor(scope: Construct, props: BootstrapStackProps) {
+    const a = props.account;
+    const name = bootstrapStackName(a);
+    super(scope, name);
+    const keepDays = props.noncurrentVersionDays ?? 90;
+    if (!Number.isInteger(keepDays) || keepDays < 1 || keepDays > 3650) throw new Error(`${name}: noncurrentVersionDays must be between 1 and 3650, got ${keepDays}`);
+
+    new AwsProvider(this, "aws", {
+      region: a.region,
+      allowedAccountIds: [a.accountId],
+      defaultTags: [{ tags: { Project: a.project, ManagedBy: "cdktf", Component: "bootstrap" } }],
+    });
+    if (props.stateInBucket) {
+      const backend = new S3Backend(this, { bucket: a.stateBuckets[0], key: `${a.project}/bootstrap/${a.accountId}.tfstate`, region: a.region, encrypt: true });
+      backend.addOverride("use_lockfile", true);
+    } else {
+      new LocalBackend(this, { path: `terraform.${name}.tfstate` });
+    }
+
+    a.stateBuckets.forEach((bucketName, i) => {
+      const id = `state-${i}`;
+      // Losing the state bucket orphans every environment's resources: terraform refuses to destroy it.
+      const bucket = new S3Bucket(this, id, { bucket: bucketName, forceDestroy: false, lifecycle: { preventDestroy: true } });
+      new S3BucketOwnershipControls(this, `${id}-ownership`, { bucket: bucket.id, rule: { objectOwnership: "BucketOwnerEnforced" } });
+      const publicBlock = new S3BucketPublicAccessBlock(this, `${id}-public-access`, {
+        bucket: bucket.id,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      });
+      new S3BucketVersioningA(this, `${id}-versioning`, { bucket: bucket.id, versioningConfiguration: { status: "Enabled" } });
+      // SSE-S3: the state needs no key policy of its own, and the deploy role needs no KMS grant to read it.
+      new S3BucketServerSideEncryptionConfigurationA(this, `${id}-encryption`, {
+        bucket: bucket.id,
+        rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: "AES256" } }],
+      });
+      new S3BucketLifecycleConfiguration(this, `${id}-lifecycle`, {
+        bucket: bucket.id,
+        rule: [
+          {
+            id: "expire-old-state-versions",
+            status: "Enabled",
+            filter: [{ prefix: "" }],
+            noncurrentVersionExpiration: [{ noncurrentDays: keepDays, newerNoncurrentVersions: 10 }],
+            abortIncompleteMultipartUpload: [{ daysAfterInitiation: 7 }],
+          },
+        ],
+      });
+      // After the public access block: S3 rejects some policies while the block is being applied.
+      new S3BucketPolicy(this, `${id}-policy`, { bucket: bucket.id, policy: JSON.stringify(stateBucketPolicy(`arn:${a.partition}:s3:::${bucketName}`)), dependsOn: [publicBlock] });
+      this.stateBucketArns.push(bucket.arn);
+    });
+
+    let oidc: IamOpenidConnectProvider | undefined;
+    if (props.existingOidcProvider) {
+      this.oidcProviderArn = oidcProviderArn(a);
+    } else {
+      oidc = new IamOpenidConnectProvider(this, "github-oidc", {
+        url: `https://${GITHUB_OIDC_HOST}`,
+        clientIdList: [GITHUB_OIDC_AUDIENCE],
+        thumbprintList: GITHUB_THUMBPRINTS,
+      });
+      this.oidcProviderArn = oidc.arn;
+    }
+
+    for (const role of a.roles) {
+      // The trust policy names the provider by its (deterministic) ARN, so it is known at synth and reviewable in plan.
+      const deployRole = new IamRole(this, `role-${role.name}`, {
+        name: role.name,
+        path: role.path,
+        description: `Deploys ${role.environments.map((e) => e.prefix).join(", ")} from GitHub Actions of ${a.github.owner}/${a.github.repo}`,
+        assumeRolePolicy: JSON.stringify(trustPolicy(a, role)),
+        maxSessionDuration: 3600,
+        dependsOn: oidc ? [oidc] : [],
+      });
+      for (const p of deployPolicies(a, role)) {
+        const policy = new IamPolicy(this, `role-${role.name}-${p.concern}`, {
+          name: `${role.name}-${p.concern}`,
+          path: role.path,
+          description: p.description,
+          policy: JSON.stringify(p.document),
+        });
+        new IamRolePolicyAttachment(this, `role-${role.name}-${p.concern}-attachment`, { role: deployRole.name, policyArn: policy.arn });
+      }
+      this.deployRoleArns[role.name] = role.arn;
+    }
+
+    new TerraformOutput(this, "state_buckets", { value: a.stateBuckets });
+    new TerraformOutput(this, "oidc_provider_arn", { value: this.oidcProviderArn });
+    new TerraformOutput(this, "deploy_role_arns", { value: a.roles.map((r) => r.arn) });
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The account bootstrap stack: synthesized in process from the shipped tfvars, its security properties asserted on
+ * cdk.tf.json, then terraform validate and an offline plan with the same runner and override as the platform stacks.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { deployedEnvironmentNames, loadEnvironment } from "../../config/load";
+import { EnvironmentConfig } from "../../config/schema";
+import { BootstrapConfigError, GithubRepository, loadAccounts, planAccounts, resolveGithubRepository } from "../../bootstrap/config";
+import { synthesizeBootstrap } from "../../bootstrap/main";
+import { deployRoleOutput } from "../../bootstrap/deploy-role";
+import { MANAGED_POLICY_MAX_CHARS, PolicyDocument } from "../../bootstrap/policies";
+import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
+import { summarizePlan } from "../../scripts/plan-summary/summary";
+
+const GITHUB: GithubRepository = { owner: "acme", repo: "llm-stream" };
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const work = mkdtempSync(path.join(tmpdir(), "bootstrap-test-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const only = (resources: Json, type: string): Json[] => Object.values(resources[type] ?? {});
+
+describe("accounts from the environment configs", () => {
+  it("gives every deployed environment a role whose ARN is its assume_role_arn and a bucket that is its state bucket", async () => {
+    const names = deployedEnvironmentNames();
+    expect(names.length).toBeGreaterThan(0);
+    const accounts = await loadAccounts(names, GITHUB);
+    for (const name of names) {
+      const c = await loadEnvironment(name);
+      const account = accounts.find((a) => a.accountId === c.account_id)!;
+      expect(account.stateBuckets).toContain(c.state.backend === "s3" && c.state.bucket);
+      const role = account.roles.find((r) => r.environments.some((e) => e.name === name))!;
+      expect(role.arn).toBe(c.assume_role_arn);
+    }
+  });
+
+  it("puts two environments of one account under one role and one bucket, each with its own prefix and state key", async () => {
+    const dev = await loadEnvironment("dev");
+    const qa: EnvironmentConfig = { ...dev, name: "qa" };
+    const [account, ...rest] = planAccounts([dev, qa], GITHUB);
+    expect(rest).toEqual([]);
+    expect(account.stateBuckets).toEqual(["llm-stream-tfstate-111111111111"]);
+    expect(account.roles).toHaveLength(1);
+    expect(account.roles[0].environments.map((e) => [e.prefix, e.stateKey])).toEqual([
+      ["llm-stream-dev", "llm-stream/dev/platform.tfstate"],
+      ["llm-stream-qa", "llm-stream/qa/platform.tfstate"],
+    ]);
+  });
+
+  it("refuses configs CI could not deploy, naming the file", async () => {
+    const dev = await loadEnvironment("dev");
+    expect(() => planAccounts([{ ...dev, assume_role_arn: undefined }], GITHUB)).toThrow(new BootstrapConfigError("environments/dev.tfvars: assume_role_arn is required: it names the deploy role the bootstrap stack creates"));
+    expect(() => planAccounts([{ ...dev, assume_role_arn: "arn:aws:iam::999999999999:role/x" }], GITHUB)).toThrow(/environments\/dev.tfvars: assume_role_arn is in account 999999999999, but account_id is 111111111111/);
+    expect(() => planAccounts([{ ...dev, state: { backend: "local" } }], GITHUB)).toThrow(/state.backend must be "s3"/);
+  });
+
+  it("takes the repository from the flag, then GITHUB_REPOSITORY", () => {
+    expect(resolveGithubRepository("o/r", {})).toEqual({ owner: "o", repo: "r" });
+    expect(resolveGithubRepository(undefined, { GITHUB_REPOSITORY: "acme/platform" })).toEqual({ owner: "acme", repo: "platform" });
+    expect(() => resolveGithubRepository("not a repo", {})).toThrow(/owner\/name/);
+  });
+
+  it("prints the deploy role for the workflow's OIDC login", async () => {
+    const dev = await loadEnvironment("dev");
+    expect(await deployRoleOutput("dev", false)).toBe(`${dev.assume_role_arn}\n`);
+    expect(await deployRoleOutput("dev", true)).toBe(`role-arn=${dev.assume_role_arn}\nregion=us-east-1\n`);
+  });
+});
+
+describe("the synthesized bootstrap stack (dev's account)", () => {
+  let stackDir: string;
+  let resources: Json;
+  beforeAll(async () => {
+    const accounts = await loadAccounts(["dev"], GITHUB);
+    [stackDir] = synthesizeBootstrap({ accounts, outdir: path.join(work, "out") });
+    resources = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")).resource;
+  });
+
+  it("makes a versioned, encrypted, private, TLS-only state bucket that terraform will not destroy", () => {
+    const [bucket] = only(resources, "aws_s3_bucket");
+    expect(bucket.bucket).toBe("llm-stream-tfstate-111111111111");
+    expect(bucket.lifecycle).toEqual({ prevent_destroy: true });
+    expect(only(resources, "aws_s3_bucket_versioning")[0].versioning_configuration.status).toBe("Enabled");
+    expect(only(resources, "aws_s3_bucket_server_side_encryption_configuration")[0].rule[0].apply_server_side_encryption_by_default.sse_algorithm).toBe("AES256");
+    expect(only(resources, "aws_s3_bucket_public_access_block")[0]).toMatchObject({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
+    expect(only(resources, "aws_s3_bucket_ownership_controls")[0].rule.object_ownership).toBe("BucketOwnerEnforced");
+    const lifecycle = only(resources, "aws_s3_bucket_lifecycle_configuration")[0].rule[0];
+    expect(lifecycle.noncurrent_version_expiration[0].noncurrent_days).toBe(90);
+    const policy: PolicyDocument = JSON.parse(only(resources, "aws_s3_bucket_policy")[0].policy);
+    const insecure = policy.Statement.find((s) => s.Condition?.Bool?.["aws:SecureTransport"] === "false")!;
+    expect(insecure).toMatchObject({ Effect: "Deny", Principal: "*", Resource: ["arn:aws:s3:::llm-stream-tfstate-111111111111", "arn:aws:s3:::llm-stream-tfstate-111111111111/*"] });
+  });
+
+  it("registers GitHub's OIDC provider for sts.amazonaws.com", () => {
+    const [oidc] = only(resources, "aws_iam_openid_connect_provider");
+    expect(oidc.url).toBe("https://token.actions.githubusercontent.com");
+    expect(oidc.client_id_list).toEqual(["sts.amazonaws.com"]);
+    expect(oidc.thumbprint_list.length).toBeGreaterThan(0);
+  });
+
+  it("trusts only this repository's dev deployments and pull requests, by exact subject", () => {
+    const [role] = only(resources, "aws_iam_role");
+    expect(`arn:aws:iam::111111111111:role${role.path}${role.name}`).toBe("arn:aws:iam::111111111111:role/llm-stream-deploy");
+    const trust: PolicyDocument = JSON.parse(role.assume_role_policy);
+    const web = trust.Statement.find((s) => s.Action.includes("sts:AssumeRoleWithWebIdentity"))!;
+    expect(web.Principal).toEqual({ Federated: "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com" });
+    expect(web.Condition).toEqual({
+      StringEquals: {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub": ["repo:acme/llm-stream:environment:dev", "repo:acme/llm-stream:pull_request"],
+      },
+    });
+    // The only other way in is the role itself (the platform provider re-assumes it from the CI session).
+    const rest = trust.Statement.filter((s) => s !== web);
+    expect(rest).toEqual([expect.objectContaining({ Action: ["sts:AssumeRole"], Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::111111111111:role/llm-stream-deploy" } } })]);
+  });
+
+  it("limits the deploy role to named actions on the environment's resources", () => {
+    const policies = only(resources, "aws_iam_policy");
+    expect(policies.map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state"].map((c) => `llm-stream-deploy-${c}`));
+    expect(only(resources, "aws_iam_role_policy_attachment")).toHaveLength(policies.length);
+    const statements = policies.flatMap((p) => {
+      expect(p.policy.length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+      return (JSON.parse(p.policy) as PolicyDocument).Statement;
+    });
+    for (const s of statements) {
+      expect(s.Effect).toBe("Allow");
+      for (const a of s.Action) expect(a).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
+    }
+    // "*" resources only where AWS has nothing narrower, each commented in bootstrap/policies.ts.
+    expect(statements.filter((s) => s.Resource === "*").map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "CreateUserPool", "ListKeyAliases", "QueueTriggers"]);
+    const byName = (sid: string) => statements.find((s) => s.Sid === sid)!;
+    expect(byName("Queues").Resource).toEqual(["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"]);
+    expect(byName("Functions").Resource).toEqual(["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"]);
+    expect(byName("FunctionAndServiceRoles").Resource).toEqual(["arn:aws:iam::111111111111:role/llm-stream-dev-*"]);
+    expect(byName("ReadWriteStateAndLock").Resource).toEqual([
+      "arn:aws:s3:::llm-stream-tfstate-111111111111/llm-stream/dev/platform.tfstate",
+      "arn:aws:s3:::llm-stream-tfstate-111111111111/llm-stream/dev/platform.tfstate.tflock",
+    ]);
+    expect(byName("QueueTriggers").Condition).toEqual({ ArnLike: { "lambda:FunctionArn": ["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"] } });
+    expect(byName("PassRolesToLambdaAndAppSync").Condition).toEqual({ StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "appsync.amazonaws.com"] } });
+  });
+
+  it("validates and plans offline with terraform: creates only", async () => {
+    const env = terraformEnvironment(path.join(work, "cli"));
+    writeOfflineOverride(stackDir);
+    const run = async (args: string[]) => {
+      const r = await terraform(args, { cwd: stackDir, env, timeoutMs: 90_000 });
+      if (r.code !== 0) throw new Error(`terraform ${args.join(" ")}: ${r.stderr}`);
+      return r.stdout;
+    };
+    await run(["init", "-input=false", "-no-color"]);
+    await run(["validate", "-no-color"]);
+    await run(["plan", "-input=false", "-no-color", "-out=plan.tfplan"]);
+    const summary = summarizePlan("dev-account", JSON.parse(await run(["show", "-json", "plan.tfplan"])));
+    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, role, 5 policies + 5 attachments.
+    expect(summary.counts).toEqual({ add: 7 + 1 + 1 + 5 + 5, change: 0, destroy: 0, replace: 0 });
+  }, 120_000);
+});
