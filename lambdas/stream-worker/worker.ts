@@ -32,7 +32,6 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
     persistenceStore: options.persistenceStore,
     config,
   });
-  const processor = new BatchProcessor(EventType.SQS);
   const handleRecord = async (record: SQSRecord): Promise<GenerationSummary> => {
     let request: WorkRequest;
     try {
@@ -50,6 +49,7 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
     config.registerLambdaContext(context);
     // Sequential: on a FIFO queue the next message of a session must see the previous turn in history.
     // Always answer with batchItemFailures (never throw on a full failure): the same contract for Lambda and the local poller.
-    return processPartialResponse(event, handleRecord, processor, { context, processInParallel: false, throwOnFullBatchFailure: false });
+    // A processor per invocation: it holds the batch's state, and the local poller may run invocations side by side.
+    return processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), { context, processInParallel: false, throwOnFullBatchFailure: false });
   };
 }

@@ -115,6 +115,17 @@ describe("stream-worker", () => {
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(3);
   });
 
+  it("invocations running side by side (as the local poller may run them) keep their own batch results", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["a", "b", "c"])) }));
+    const { worker } = await newWorker();
+    const [good, bad] = await Promise.all([
+      worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, messageId: "message-par1" }), "sqs-good")), context),
+      worker(sqsEvent(sqsRecord("nope", "sqs-bad")), context),
+    ]);
+    expect(good).toEqual({ batchItemFailures: [] });
+    expect(bad).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-bad" }] });
+  });
+
   it("handles N records: reports only the malformed ones and generates the rest", async () => {
     bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["ok"])) }));
     const { worker, queue } = await newWorker();
