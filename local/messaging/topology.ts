@@ -35,7 +35,9 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
   const { sns, sqs } = clients;
   const names = resourceNames(config);
   // The publishers always send a deduplication id (FIFO), so content-based deduplication stays off, as deployed.
-  const fifoQueue: Record<string, string> = config.queue.fifo ? { FifoQueue: "true", ContentBasedDeduplication: "false" } : {};
+  const fifoQueue: Record<string, string> = config.queue.fifo
+    ? { FifoQueue: "true", ContentBasedDeduplication: "false", DeduplicationScope: "messageGroup", FifoThroughputLimit: "perMessageGroupId" }
+    : {};
   const fifoTopic: Record<string, string> = config.queue.fifo ? { FifoTopic: "true", ContentBasedDeduplication: "false" } : {};
 
   const pair = async (queueName: string, dlqName: string): Promise<QueuePair> => {
@@ -45,6 +47,7 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
       VisibilityTimeout: String(config.queue.visibility_timeout_seconds),
       RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: config.queue.max_receive_count }),
     });
+    // The deployed DLQ also gets a RedriveAllowPolicy (byQueue); fauxqs rejects that attribute, and nothing here depends on it.
     return { url: queue.url, arn: queue.arn, dlqUrl: dlq.url, dlqArn: dlq.arn, name: queueName };
   };
 

@@ -116,9 +116,18 @@ export function toSqsRecord(m: Message, queueArn: string, region: string): SQSRe
   return record;
 }
 
-function lambdaContext(o: EventSourcePollerOptions, accountId: string): Context {
-  const timeoutMs = o.timeoutMs ?? 60000;
-  const deadline = Date.now() + timeoutMs;
+export interface LambdaContextOptions {
+  functionName: string;
+  region: string;
+  accountId: string;
+  /** The function's timeout, for getRemainingTimeInMillis(). Default 60 s. */
+  timeoutMs?: number;
+  memoryLimitInMB?: number;
+}
+
+/** A context object shaped like Lambda's, with the deadline starting now (also used for the gateway's sendQuery invocations). */
+export function createLambdaContext(o: LambdaContextOptions): Context {
+  const deadline = Date.now() + (o.timeoutMs ?? 60000);
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, "/");
   const unsupported = () => {
     throw new Error("callback-style completion is not supported; return a promise");
@@ -127,7 +136,7 @@ function lambdaContext(o: EventSourcePollerOptions, accountId: string): Context 
     callbackWaitsForEmptyEventLoop: true,
     functionName: o.functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:${o.region}:${accountId}:function:${o.functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:${o.region}:${o.accountId}:function:${o.functionName}`,
     memoryLimitInMB: String(o.memoryLimitInMB ?? 512),
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${o.functionName}`,
@@ -193,7 +202,7 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
     let result: unknown;
     let error: unknown;
     try {
-      result = await o.handler(event, lambdaContext(o, accountId));
+      result = await o.handler(event, createLambdaContext({ ...o, accountId }));
     } catch (e) {
       error = e;
       stats.handlerErrors++;

@@ -1,0 +1,180 @@
+/**
+ * `npm start`: runs the local stack until Ctrl-C (or SIGTERM), then stops everything and exits 0.
+ * `--ready-json` prints exactly one JSON line on stdout once ready (for tests that spawn the stack as a child).
+ */
+import { parseArgs } from "node:util";
+import { LOCAL_CREDENTIALS, startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
+
+const USAGE = `Usage: npm start -- [options]
+
+  --gateway-port <n>         AppSync gateway (GraphQL + real-time), default 4000
+  --issuer-port <n>          local token issuer, default 4001
+  --bedrock-port <n>         Bedrock stand-in, default ephemeral
+  --sqs-port <n>             fauxqs (SNS + SQS), default ephemeral
+  --dynamo-port <n>          dynalite, default ephemeral
+  --first-token-ms <n>       stand-in delay before the first token, default 200
+  --tokens-per-second <n>    stand-in token rate, default 50 (0 = as fast as possible)
+  --retry-delay-seconds <n>  failed records come back after n s instead of the visibility timeout, default 2
+  --config-overrides <json>  merged into environments/local.tfvars, e.g. '{"queue":{"fifo":true}}'
+  --client-config <path>     where to write the client config, default client-config.local.json
+  --no-client-config         do not write the client config file
+  --ready-json               print one JSON line with every endpoint when ready (nothing else on stdout)
+  --exit-on-stdin-close      stop when stdin closes (a parent test process went away)
+  -h, --help                 this text`;
+
+/** The line printed by --ready-json. */
+export interface ReadyLine {
+  ready: true;
+  pid: number;
+  environment: string;
+  region: string;
+  endpoints: LocalStack["endpoints"];
+  /** The fixed local IAM identity the gateway accepts for @aws_iam (not a secret). */
+  credentials: { accessKeyId: string; secretAccessKey: string };
+  topics: { inboundArn: string; outboundArn: string };
+  queues: {
+    work: { url: string; arn: string; dlqUrl: string; dlqArn: string };
+    outbound: { url: string; arn: string; dlqUrl: string; dlqArn: string };
+  };
+  tables: { history: string; idempotency: string };
+  clientConfigPath: string | null;
+  clientConfig: LocalStack["clientConfig"];
+}
+
+function int(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a whole number between 0 and 65535, got ${value}`);
+  return n;
+}
+
+export function parseStartArgs(argv: string[]): { options: LocalStackOptions; readyJson: boolean; exitOnStdinClose: boolean; help: boolean } {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      "gateway-port": { type: "string" },
+      "issuer-port": { type: "string" },
+      "bedrock-port": { type: "string" },
+      "sqs-port": { type: "string" },
+      "dynamo-port": { type: "string" },
+      "first-token-ms": { type: "string" },
+      "tokens-per-second": { type: "string" },
+      "retry-delay-seconds": { type: "string" },
+      "config-overrides": { type: "string" },
+      "client-config": { type: "string" },
+      "no-client-config": { type: "boolean" },
+      "ready-json": { type: "boolean" },
+      "exit-on-stdin-close": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  let configOverrides: object | undefined;
+  if (values["config-overrides"] !== undefined) {
+    try {
+      configOverrides = JSON.parse(values["config-overrides"]);
+    } catch (e) {
+      throw new Error(`--config-overrides must be JSON: ${(e as Error).message}`);
+    }
+  }
+  return {
+    options: {
+      configOverrides,
+      ports: {
+        gateway: int("gateway-port", values["gateway-port"]) ?? 4000,
+        issuer: int("issuer-port", values["issuer-port"]) ?? 4001,
+        bedrock: int("bedrock-port", values["bedrock-port"]),
+        sqs: int("sqs-port", values["sqs-port"]),
+        dynamo: int("dynamo-port", values["dynamo-port"]),
+      },
+      bedrock: { firstTokenMs: int("first-token-ms", values["first-token-ms"]), tokensPerSecond: int("tokens-per-second", values["tokens-per-second"]) },
+      retryDelaySeconds: int("retry-delay-seconds", values["retry-delay-seconds"]),
+      writeClientConfig: values["no-client-config"] ? false : values["client-config"],
+    },
+    readyJson: !!values["ready-json"],
+    exitOnStdinClose: !!values["exit-on-stdin-close"],
+    help: !!values.help,
+  };
+}
+
+export function readyLine(stack: LocalStack): ReadyLine {
+  const q = (p: LocalStack["messaging"]["queues"]["work"]) => ({ url: p.url, arn: p.arn, dlqUrl: p.dlqUrl, dlqArn: p.dlqArn });
+  return {
+    ready: true,
+    pid: process.pid,
+    environment: stack.config.name,
+    region: stack.config.region,
+    endpoints: stack.endpoints,
+    credentials: { ...LOCAL_CREDENTIALS },
+    topics: stack.messaging.topics,
+    queues: { work: q(stack.messaging.queues.work), outbound: q(stack.messaging.queues.outbound) },
+    tables: stack.dynamo.tables,
+    clientConfigPath: stack.clientConfigPath ?? null,
+    clientConfig: stack.clientConfig,
+  };
+}
+
+function banner(stack: LocalStack): string {
+  const e = stack.endpoints;
+  const delivery = stack.config.direct_send ? "direct" : "queued";
+  return [
+    "",
+    `Local stack "${stack.config.name}" is running (127.0.0.1 only; default delivery: ${delivery}${stack.config.queue.fifo ? ", FIFO queues" : ""}).`,
+    "",
+    `  GraphQL         ${e.graphqlUrl}`,
+    `  Real-time       ${e.realtimeUrl}`,
+    `  Token issuer    ${e.issuerUrl}`,
+    `  Bedrock         ${e.bedrock}  (stand-in)`,
+    `  SNS/SQS         ${e.sqs}  (fauxqs)`,
+    `  DynamoDB        ${e.dynamodb}  (dynalite)`,
+    stack.clientConfigPath ? `  Client config   ${stack.clientConfigPath}` : "  Client config   (not written)",
+    "",
+    `Next, in another terminal:  npm run chat -- "hello"`,
+    "Ctrl-C stops everything.",
+    "",
+  ].join("\n");
+}
+
+async function main(argv: string[]): Promise<void> {
+  // Node 20 is supported by this project (package.json engines); the SDK's notice about its own future would only add noise.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  const args = parseStartArgs(argv);
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const stack = await startLocalStack(args.options);
+
+  let stopping = false;
+  const shutdown = (why: string) => {
+    if (stopping) {
+      process.stderr.write("Stopping forcefully.\n");
+      process.exit(1);
+    }
+    stopping = true;
+    if (!args.readyJson) process.stderr.write(`\n${why}: stopping the local stack...\n`);
+    stack.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        process.stderr.write(`error while stopping: ${e instanceof Error ? e.stack : String(e)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  if (args.exitOnStdinClose) {
+    process.stdin.on("end", () => shutdown("stdin closed"));
+    process.stdin.resume();
+  }
+
+  if (args.readyJson) process.stdout.write(`${JSON.stringify(readyLine(stack))}\n`);
+  else process.stdout.write(banner(stack));
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}
