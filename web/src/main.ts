@@ -177,7 +177,7 @@ function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement;
     const parts = [
       run.status === "sending" ? "waiting for the first token…" : run.status === "streaming" ? "streaming…" : run.status === "done" ? "done" : "failed",
       `first token ${fmtMs(ttft)}`,
-      `${a.chunkCount} chunks`,
+      `${a.chunkCount} ${a.chunkCount === 1 ? "chunk" : "chunks"}`,
     ];
     if (a.final) parts.push(`${a.final.usage.outputTokens} tokens`);
     if (a.missingSequenceNumbers.length) parts.push(`${a.missingSequenceNumbers.length} missing chunks filled from the final answer`);
@@ -195,34 +195,40 @@ function setupChat(app: App): void {
   const send = $("send") as HTMLButtonElement;
   model.replaceChildren(...app.config.models.allowedModelIds.map((m) => h("option", { value: m, selected: m === app.config.models.defaultModelId ? "" : undefined }, m)));
 
-  const ask = async (text: string): Promise<void> => {
-    messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
+  /** Keeps the newest text in view while streaming, unless the user scrolled up to read. */
+  const followingRender = (render: () => void) => (): void => {
+    const atBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 48;
+    render();
+    if (atBottom) messages.scrollTop = messages.scrollHeight;
+  };
+
+  /** Sends `text`; a retry passes the failed answer's element, which the new answer replaces in place. */
+  const ask = async (text: string, replacing?: HTMLElement): Promise<void> => {
+    const place = (el: HTMLElement): void => {
+      if (replacing) replacing.replaceWith(el);
+      else messages.append(el);
+      messages.scrollTop = messages.scrollHeight;
+    };
+    if (!replacing) messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
     send.disabled = true;
     try {
       if (!app.chat || app.chat.closed) app.chat = await StreamSession.open(deps(app), app.chat?.sessionId);
     } catch (err) {
-      const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, (err as Error).message, " ");
       const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
-      retry.addEventListener("click", () => {
-        note.remove();
-        void ask(text);
-      });
-      note.append(retry);
-      messages.append(note);
+      const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, h("span", { "data-testid": "error-text" }, (err as Error).message), retry);
+      retry.addEventListener("click", () => void ask(text, note));
+      place(note);
       send.disabled = false;
       return;
     }
     let view: ReturnType<typeof assistantView> | undefined;
-    const schedule = frameScheduler(() => view?.render());
+    const schedule = frameScheduler(followingRender(() => view?.render()));
     const run = app.chat.send(text, { modelId: model.value, onUpdate: schedule });
-    view = assistantView(run, () => {
-      view?.el.remove();
-      void ask(text);
-    });
-    messages.append(view.el);
-    view.el.scrollIntoView({ block: "end" });
+    view = assistantView(run, () => void ask(text, view?.el));
+    view.el.dataset.messageId = run.messageId;
+    place(view.el);
     await run.settled;
-    view.render();
+    followingRender(view.render)();
     send.disabled = false;
   };
 
