@@ -1,5 +1,4 @@
 import { Construct } from "constructs";
-import { Fn } from "cdktf";
 import { SnsTopic } from "@cdktf/provider-aws/lib/sns-topic";
 import { SnsTopicPolicy } from "@cdktf/provider-aws/lib/sns-topic-policy";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
@@ -103,12 +102,12 @@ export class QueueWithDeadLetter extends Construct {
       name: props.name,
       visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
       receiveWaitTimeSeconds: 20,
-      redrivePolicy: Fn.jsonencode({ deadLetterTargetArn: dlq.arn, maxReceiveCount: props.maxReceiveCount }),
+      redrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: props.maxReceiveCount }),
       ...encryption,
       ...fifoSettings,
     });
     // Only this queue may use the DLQ as its dead-letter target.
-    new SqsQueueRedriveAllowPolicy(this, "dlq-redrive-allow", { queueUrl: dlq.url, redriveAllowPolicy: Fn.jsonencode({ redrivePermission: "byQueue", sourceQueueArns: [queue.arn] }) });
+    new SqsQueueRedriveAllowPolicy(this, "dlq-redrive-allow", { queueUrl: dlq.url, redriveAllowPolicy: JSON.stringify({ redrivePermission: "byQueue", sourceQueueArns: [queue.arn] }) });
 
     const queuePolicy = policyDocument(this, "queue-policy-document", [
       denyInsecureTransport(SQS_QUEUE_ACTIONS, [queue.arn]),

@@ -1,0 +1,108 @@
+# Example environment: every key, with its default and meaning. Copy to environments/<name>.tfvars and edit.
+# Not deployed (config/load.ts skips "example" and "local"). Validated by the infra tests.
+
+# Environment name: must equal the file's base name; 2-20 of a-z, 0-9, "-". Names resources and the state key.
+name = "example"
+
+# Project name (default "llm-stream"): prefixes every resource name (<project>-<name>-...) and the state key.
+project = "llm-stream"
+
+# The only AWS account this environment may deploy into (provider allowed_account_ids). Required, 12 digits.
+account_id = "123456789012"
+
+# Region of every resource. Required.
+region = "us-east-1"
+
+# Optional: the deploy role the provider assumes in account_id.
+assume_role_arn = "arn:aws:iam::123456789012:role/llm-stream-deploy"
+
+# Extra tags on every resource (default {}), beside Project, Environment and ManagedBy.
+tags = {
+  Team       = "platform"
+  CostCenter = "genai"
+}
+
+# Terraform state (default: local). S3: key = <key_prefix>/<name>/platform.tfstate, encrypted, S3-native locking.
+state = {
+  backend    = "s3"
+  bucket     = "llm-stream-tfstate-123456789012" # made once per account
+  key_prefix = "llm-stream"                      # default "llm-stream"
+  region     = "us-east-1"                       # the bucket's region
+}
+# state = { backend = "local" }
+
+# Bedrock models. Required. Foundation model ids or cross-region inference profile ids (us./eu./apac./global. prefix).
+# The worker may only call these (IAM is scoped to them); the default must be in the list.
+models = {
+  default_model_id  = "anthropic.claude-3-5-haiku-20241022-v1:0"
+  allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
+}
+
+# true: the worker signs publishResponse itself (lowest latency). false (default): events go through the outbound queue.
+direct_send = false
+
+# With direct_send: events still failing after retries go to the outbound queue (default true).
+fallback_to_queue = true
+
+# Lets a client choose DIRECT or QUEUED per request (comparison runs; default false: direct_send decides).
+client_delivery_choice = false
+
+# Token batching: a chunk is sent max_delay_ms after its first delta (0-1000, default 50; 0 = one message per delta)
+# or when it reaches max_chars (1-8000, default 400), and always at the end.
+batching = {
+  max_delay_ms = 50
+  max_chars    = 400
+}
+
+# Queues. fifo (default false): FIFO topics and queues, ordered per session. max_receive_count (1-20, default 3):
+# receives before a message moves to its DLQ. visibility_timeout_seconds (30-43200, default 360): at least
+# 6 x lambda.timeout_seconds.
+queue = {
+  fifo                       = false
+  max_receive_count          = 3
+  visibility_timeout_seconds = 360
+}
+
+# Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 10-900 (default 60); reserved_concurrency -1-1000
+# (default -1 = unreserved); log_retention_days: a CloudWatch retention period (default 30), also for AppSync logs.
+lambda = {
+  memory_mb            = 512
+  timeout_seconds      = 60
+  reserved_concurrency = -1
+  log_retention_days   = 30
+}
+
+# Generation. max_prompt_chars 1-100000 (default 8000); max_tokens 1-64000 (default 1024); temperature 0-1
+# (default 0.5); system_prompt up to 20000 characters (keep it short: Lambda environment variables total 4 KB).
+generation = {
+  max_prompt_chars = 8000
+  max_tokens       = 1024
+  temperature      = 0.5
+  system_prompt    = "You are a helpful assistant. Answer in markdown."
+}
+
+# AppSync. xray (default true); field_log_level NONE|ERROR|INFO|DEBUG|ALL (default ERROR); introspection (default true;
+# turn off in production).
+appsync = {
+  xray            = true
+  field_log_level = "ERROR"
+  introspection   = true
+}
+
+# Cognito. Optional existing_user_pool_id: use that pool instead of creating one (an app client is still created in it).
+cognito = {
+  existing_user_pool_id = "us-east-1_AbCdEf123"
+}
+
+# Chat history in DynamoDB. enabled (default true); ttl_days 1-3650 (default 30): turns expire after this.
+history = {
+  enabled  = true
+  ttl_days = 30
+}
+
+# Optional alarms (DLQ messages, Lambda errors and throttles, AppSync 5xx). Set email (a topic is created and the
+# address subscribed) or sns_topic_arn (an existing topic), not both. No alarms when the block is absent.
+alarms = {
+  email = "platform-alerts@example.com"
+  # sns_topic_arn = "arn:aws:sns:us-east-1:123456789012:platform-oncall"
+}

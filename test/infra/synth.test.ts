@@ -1,0 +1,294 @@
+/** What each environment's stack creates, on the properties that matter for behaviour and security. */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { loadEnvironment } from "../../config/load";
+import { EnvironmentConfig, stackName, stateKey } from "../../config/schema";
+import { resourceNames } from "../../config/names";
+import { RESOLVERS, RESOLVERS_DIR } from "../../graphql/api";
+import { PolicyStatement, StackView, Synthesized, synthesizeToTemp } from "./stackView";
+
+const DEPLOYED = ["dev", "staging", "prod"];
+let synth: Synthesized;
+const configs: Record<string, EnvironmentConfig> = {};
+
+beforeAll(async () => {
+  for (const env of [...DEPLOYED, "example"]) configs[env] = await loadEnvironment(env);
+  synth = await synthesizeToTemp([...DEPLOYED, "example"]);
+}, 60_000);
+afterAll(() => synth?.cleanup());
+
+const view = (env: string): StackView => synth.stack(stackName(configs[env]));
+const fifoExpected: Record<string, boolean> = { dev: false, staging: true, prod: true };
+
+test("every deployed environment and the example synthesize, nothing fails", () => {
+  expect(synth.result.failed).toEqual({});
+  expect(synth.result.synthesized.sort()).toEqual(["llm-stream-dev", "llm-stream-example", "llm-stream-prod", "llm-stream-staging"]);
+});
+
+test("no policy anywhere grants or denies a wildcard action", () => {
+  for (const env of [...DEPLOYED, "example"]) {
+    const actions = view(env).allStatements().flatMap((s) => [...(s.actions ?? []), ...(s.not_actions ?? [])]);
+    expect(actions.length).toBeGreaterThan(50);
+    expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+  }
+});
+
+describe.each(DEPLOYED)("%s", (env) => {
+  let v: StackView;
+  let c: EnvironmentConfig;
+  let names: ReturnType<typeof resourceNames>;
+  beforeAll(() => {
+    v = view(env);
+    c = configs[env];
+    names = resourceNames(c);
+  });
+  const perms = (fn: string) => v.functionPermissions(fn);
+  const actionsOf = (stmts: PolicyStatement[]) => stmts.flatMap((s) => s.actions ?? []);
+
+  test("provider: pinned account, assumed deploy role, region, default tags", () => {
+    const p = v.provider();
+    expect(p.region).toBe(c.region);
+    expect(p.allowed_account_ids).toEqual([c.account_id]);
+    expect(p.assume_role[0].role_arn).toBe(c.assume_role_arn);
+    expect(p.default_tags[0].tags).toEqual({ ...c.tags, Project: "llm-stream", Environment: env, ManagedBy: "cdktf" });
+    expect(p.default_tags[0].tags.CostCenter).toBe(`genai-${env}`);
+  });
+
+  test("state: S3 backend with its own key, encryption and S3-native locking", () => {
+    const s3 = v.json.terraform.backend.s3;
+    expect(s3).toMatchObject({ bucket: `llm-stream-tfstate-${c.account_id}`, key: `llm-stream/${env}/platform.tfstate`, encrypt: true, use_lockfile: true });
+    expect(s3.key).toBe(stateKey(c));
+  });
+
+  test("one customer managed key with rotation encrypts every topic, queue and table", () => {
+    const keys = v.resources("aws_kms_key");
+    expect(Object.keys(keys)).toHaveLength(1);
+    const [keyId, key] = Object.entries(keys)[0];
+    expect(key.enable_key_rotation).toBe(true);
+    const keyArn = v.ref("aws_kms_key", keyId, "arn");
+    const topics = v.list("aws_sns_topic");
+    const queues = v.list("aws_sqs_queue");
+    const tables = v.list("aws_dynamodb_table");
+    expect(queues).toHaveLength(4);
+    expect(tables).toHaveLength(2);
+    for (const t of topics) expect(t.kms_master_key_id).toBe(keyArn);
+    for (const q of queues) expect(q.kms_master_key_id).toBe(keyArn);
+    for (const t of tables) expect(t.server_side_encryption).toEqual({ enabled: true, kms_key_arn: keyArn });
+    // SNS must be able to use the key to deliver into the encrypted queues.
+    const keyPolicy = v.statementsOf(key.policy);
+    const sns = keyPolicy.find((s) => s.principals?.[0].identifiers.includes("sns.amazonaws.com"));
+    expect(sns?.actions?.sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+  });
+
+  test("work and outbound queues redrive to their own DLQ after max_receive_count", () => {
+    const q = v.resources("aws_sqs_queue");
+    const byName = (n: string) => Object.entries(q).find(([, b]) => b.name === n)!;
+    for (const [main, dlq] of [[names.workQueue, names.workDeadLetterQueue], [names.outboundQueue, names.outboundDeadLetterQueue]]) {
+      const [, queue] = byName(main);
+      const [dlqId, deadLetter] = byName(dlq);
+      expect(JSON.parse(queue.redrive_policy)).toEqual({ deadLetterTargetArn: v.ref("aws_sqs_queue", dlqId, "arn"), maxReceiveCount: c.queue.max_receive_count });
+      expect(deadLetter.redrive_policy).toBeUndefined();
+      expect(deadLetter.message_retention_seconds).toBe(14 * 24 * 3600);
+      // A message must not reappear while the consumer still works on it.
+      expect(queue.visibility_timeout_seconds).toBe(c.queue.visibility_timeout_seconds);
+      expect(queue.visibility_timeout_seconds).toBeGreaterThanOrEqual(6 * c.lambda.timeout_seconds);
+    }
+  });
+
+  test(`topics and queues are ${fifoExpected[env] ? "FIFO" : "standard"} as configured`, () => {
+    expect(c.queue.fifo).toBe(fifoExpected[env]);
+    const topics = v.list("aws_sns_topic").filter((t) => !t.name.endsWith("-alarms"));
+    expect(topics.map((t) => t.name).sort()).toEqual([names.inboundTopic, names.outboundTopic].sort());
+    for (const t of topics) {
+      expect(t.name.endsWith(".fifo")).toBe(fifoExpected[env]);
+      expect(t.fifo_topic ?? false).toBe(fifoExpected[env]);
+    }
+    for (const q of v.list("aws_sqs_queue")) {
+      expect(q.name.endsWith(".fifo")).toBe(fifoExpected[env]);
+      if (fifoExpected[env]) expect(q).toMatchObject({ fifo_queue: true, deduplication_scope: "messageGroup", fifo_throughput_limit: "perMessageGroupId", content_based_deduplication: false });
+      else expect(q.fifo_queue).toBeUndefined();
+    }
+  });
+
+  test("topics deliver raw messages to their queue; only their topic may send to a queue", () => {
+    const subs = v.list("aws_sns_topic_subscription").filter((s) => s.protocol === "sqs");
+    expect(subs).toHaveLength(2);
+    for (const s of subs) expect(s.raw_message_delivery).toBe(true);
+    const allow = v.list("aws_sqs_queue_policy").flatMap((p) => v.statementsOf(p.policy)).filter((s) => s.sid === "TopicDeliversToQueue");
+    expect(allow).toHaveLength(2);
+    for (const s of allow) expect(s.condition).toEqual([{ test: "ArnEquals", variable: "aws:SourceArn", values: [expect.stringMatching(/^\$\{aws_sns_topic\..+\.arn\}$/)] }]);
+  });
+
+  test("every topic and queue denies requests without TLS", () => {
+    const deny = (policies: Record<string, any>[], resourceType: string, count: number) => {
+      expect(policies).toHaveLength(count);
+      for (const p of policies) {
+        const s = v.statementsOf(p.policy).find((st) => st.effect === "Deny")!;
+        expect(s.condition).toEqual([{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }]);
+        expect(s.principals).toEqual([{ type: "*", identifiers: ["*"] }]);
+        expect(s.resources?.[0]).toMatch(new RegExp(`^\\$\\{${resourceType}\\.`));
+        expect(s.actions).toEqual(expect.arrayContaining([resourceType === "aws_sns_topic" ? "sns:Publish" : "sqs:ReceiveMessage"]));
+      }
+    };
+    deny(v.list("aws_sns_topic_policy"), "aws_sns_topic", 2 + (c.alarms?.email ? 1 : 0));
+    deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", 4);
+  });
+
+  test("tables: on demand, PITR, TTL, keys from lambdas/shared/tables.ts", () => {
+    const history = v.one("aws_dynamodb_table", (t) => t.name === names.historyTable);
+    expect(history).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
+    const idem = v.one("aws_dynamodb_table", (t) => t.name === names.idempotencyTable);
+    expect(idem).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "id", ttl: { enabled: true, attribute_name: "expiration" } });
+    expect(history.deletion_protection_enabled).toBe(env === "prod");
+  });
+
+  test("functions: nodejs22.x arm64, X-Ray, JSON logs into a retention-bound group, config sizes, content hash", () => {
+    const fns = v.list("aws_lambda_function");
+    expect(fns.map((f) => f.function_name).sort()).toEqual(Object.values(names.functions).sort());
+    for (const f of fns) {
+      expect(f).toMatchObject({ runtime: "nodejs22.x", architectures: ["arm64"], handler: "index.handler", tracing_config: { mode: "Active" }, memory_size: c.lambda.memory_mb, timeout: c.lambda.timeout_seconds });
+      expect(f.logging_config.log_format).toBe("JSON");
+      expect(f.reserved_concurrent_executions).toBe(c.lambda.reserved_concurrency === -1 ? undefined : c.lambda.reserved_concurrency);
+      expect(f.filename).toContain(f.source_code_hash);
+      const group = v.resources("aws_cloudwatch_log_group")[StackView.refId(f.logging_config.log_group)];
+      expect(group).toMatchObject({ name: `/aws/lambda/${f.function_name}`, retention_in_days: c.lambda.log_retention_days });
+    }
+    for (const g of v.list("aws_cloudwatch_log_group")) expect(g.retention_in_days).toBe(c.lambda.log_retention_days);
+  });
+
+  test("environment wiring: DIRECT_SEND, models, batching, topics and tables reach every function", () => {
+    for (const f of v.list("aws_lambda_function")) {
+      const vars = f.environment.variables;
+      expect(vars).toMatchObject({
+        DIRECT_SEND: String(c.direct_send),
+        FALLBACK_TO_QUEUE: String(c.fallback_to_queue),
+        DEFAULT_MODEL_ID: c.models.default_model_id,
+        ALLOWED_MODEL_IDS: c.models.allowed_model_ids.join(","),
+        BATCH_MAX_DELAY_MS: String(c.batching.max_delay_ms),
+        BATCH_MAX_CHARS: String(c.batching.max_chars),
+      });
+      expect(vars.APPSYNC_ENDPOINT).toMatch(/^\$\{aws_appsync_graphql_api\.[^.]+\.uris\["GRAPHQL"\]\}$/);
+      expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
+      expect(vars.OUTBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_outbound_topic_/);
+      expect(vars.HISTORY_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_history_/);
+      expect(vars.POWERTOOLS_SERVICE_NAME).toBe(f.function_name.replace(`${stackName(c)}-`, ""));
+    }
+    expect(configs[env].direct_send).toBe(env !== "dev");
+  });
+
+  test("appsync:GraphQL only on Mutation.publishResponse, only for the producers", () => {
+    const direct = c.direct_send || c.client_delivery_choice;
+    const grants = (fn: string) => perms(fn).filter((s) => s.actions?.includes("appsync:GraphQL"));
+    expect(grants(names.functions.sendQuery)).toEqual([]);
+    for (const fn of [names.functions.outboundRelay, ...(direct ? [names.functions.streamWorker] : [])]) {
+      const g = grants(fn);
+      expect(g).toHaveLength(1);
+      expect(g[0].actions).toEqual(["appsync:GraphQL"]);
+      expect(g[0].resources).toEqual([expect.stringMatching(new RegExp(`^arn:aws:appsync:${c.region}:${c.account_id}:apis/\\$\\{aws_appsync_graphql_api\\.[^}]+\\.id\\}/types/Mutation/fields/publishResponse$`))]);
+    }
+    if (!direct) expect(grants(names.functions.streamWorker)).toEqual([]);
+  });
+
+  test("bedrock: stream only, only the allowed models (profiles: their ARN plus the routed foundation model)", () => {
+    const expected = c.models.allowed_model_ids.flatMap((id) =>
+      id.startsWith("us.")
+        ? [`arn:aws:bedrock:${c.region}:${c.account_id}:inference-profile/${id}`, `arn:aws:bedrock:*::foundation-model/${id.slice(3)}`]
+        : [`arn:aws:bedrock:${c.region}::foundation-model/${id}`],
+    );
+    const worker = perms(names.functions.streamWorker).filter((s) => actionsOf([s]).some((a) => a.startsWith("bedrock:")));
+    expect(worker).toHaveLength(1);
+    expect(worker[0].actions).toEqual(["bedrock:InvokeModelWithResponseStream"]);
+    expect(worker[0].resources?.sort()).toEqual(expected.sort());
+    for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(actionsOf(perms(fn)).filter((a) => a.startsWith("bedrock:"))).toEqual([]);
+  });
+
+  test("each function touches only its own topic, queue and tables", () => {
+    const resourcesFor = (fn: string, prefix: string) => perms(fn).filter((s) => s.actions?.some((a) => a.startsWith(prefix))).flatMap((s) => s.resources ?? []);
+    expect(resourcesFor(names.functions.sendQuery, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_inbound_topic_/)]);
+    expect(resourcesFor(names.functions.streamWorker, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_outbound_topic_/)]);
+    expect(resourcesFor(names.functions.outboundRelay, "sns:")).toEqual([]);
+    expect(resourcesFor(names.functions.sendQuery, "sqs:")).toEqual([]);
+    expect(resourcesFor(names.functions.streamWorker, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_work_queue_/)]);
+    expect(resourcesFor(names.functions.outboundRelay, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_outbound-queue_[^_]+\.arn\}$/)]);
+    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([expect.stringMatching(/tables_history_/), expect.stringMatching(/tables_idempotency_/)]);
+    for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(resourcesFor(fn, "dynamodb:")).toEqual([]);
+    // Resource "*" only where AWS requires it (X-Ray).
+    for (const fn of Object.values(names.functions)) {
+      expect(perms(fn).filter((s) => s.resources?.includes("*")).flatMap((s) => s.actions)).toEqual(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]);
+    }
+  });
+
+  test("event sources: worker one request at a time, relay batches of 10 with partial failures", () => {
+    const fnId = (name: string) => v.idOf("aws_lambda_function", v.one("aws_lambda_function", (f) => f.function_name === name));
+    const mapping = (name: string) => v.one("aws_lambda_event_source_mapping", (m) => StackView.refId(m.function_name) === fnId(name));
+    expect(mapping(names.functions.streamWorker)).toMatchObject({ batch_size: 1 });
+    expect(mapping(names.functions.streamWorker).function_response_types).toBeUndefined();
+    expect(mapping(names.functions.outboundRelay)).toMatchObject({ batch_size: 10, function_response_types: ["ReportBatchItemFailures"] });
+  });
+
+  test("AppSync: Cognito default auth, IAM additional, logs, X-Ray, introspection, APPSYNC_JS resolvers from the files", () => {
+    const api = v.list("aws_appsync_graphql_api")[0];
+    expect(api).toMatchObject({
+      authentication_type: "AMAZON_COGNITO_USER_POOLS",
+      additional_authentication_provider: [{ authentication_type: "AWS_IAM" }],
+      xray_enabled: c.appsync.xray,
+      introspection_config: c.appsync.introspection ? "ENABLED" : "DISABLED",
+      log_config: { field_log_level: c.appsync.field_log_level, exclude_verbose_content: true },
+    });
+    expect(api.schema).toBe(readFileSync(path.resolve(__dirname, "../../graphql/schema.graphql"), "utf8"));
+    expect(v.list("aws_cloudwatch_log_group").filter((g) => g.name.startsWith("/aws/appsync/apis/"))).toHaveLength(1);
+    const resolvers = v.list("aws_appsync_resolver");
+    expect(resolvers).toHaveLength(RESOLVERS.length);
+    for (const r of RESOLVERS) {
+      const res = v.one("aws_appsync_resolver", (x) => x.type === r.typeName && x.field === r.fieldName);
+      expect(res).toMatchObject({ kind: "UNIT", runtime: { name: "APPSYNC_JS", runtime_version: "1.0.0" } });
+      expect(res.code).toBe(readFileSync(path.join(RESOLVERS_DIR, r.file), "utf8"));
+      const ds = v.resources("aws_appsync_datasource")[StackView.refId(res.data_source)];
+      expect(ds.type).toBe(r.dataSource === "none" ? "NONE" : "AWS_LAMBDA");
+    }
+  });
+
+  test("Cognito: strong passwords, optional MFA, public client with SRP and refresh only", () => {
+    const pool = v.list("aws_cognito_user_pool")[0];
+    expect(pool.password_policy).toMatchObject({ minimum_length: 12, require_lowercase: true, require_uppercase: true, require_numbers: true, require_symbols: true });
+    expect(pool.mfa_configuration).toBe("OPTIONAL");
+    expect(pool.deletion_protection).toBe(env === "prod" ? "ACTIVE" : "INACTIVE");
+    const client = v.list("aws_cognito_user_pool_client")[0];
+    expect(client.generate_secret).toBe(false);
+    expect(client.explicit_auth_flows.sort()).toEqual(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]);
+  });
+
+  test("alarms as configured: DLQs, Lambda errors and throttles, AppSync 5xx", () => {
+    const alarms = v.list("aws_cloudwatch_metric_alarm");
+    if (!c.alarms) {
+      expect(alarms).toEqual([]);
+      return;
+    }
+    expect(alarms).toHaveLength(2 + 3 * 2 + 1);
+    const metrics = alarms.map((a) => `${a.namespace}/${a.metric_name}`).sort();
+    expect(metrics).toEqual(["AWS/AppSync/5XXError", "AWS/Lambda/Errors", "AWS/Lambda/Errors", "AWS/Lambda/Errors", "AWS/Lambda/Throttles", "AWS/Lambda/Throttles", "AWS/Lambda/Throttles", "AWS/SQS/ApproximateNumberOfMessagesVisible", "AWS/SQS/ApproximateNumberOfMessagesVisible"]);
+    expect(alarms.filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName).sort()).toEqual([names.outboundDeadLetterQueue, names.workDeadLetterQueue].sort());
+    for (const a of alarms) expect(a).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
+    if (c.alarms.sns_topic_arn) {
+      for (const a of alarms) expect(a.alarm_actions).toEqual([c.alarms.sns_topic_arn]);
+    } else {
+      const sub = v.one("aws_sns_topic_subscription", (s) => s.protocol === "email");
+      expect(sub.endpoint).toBe(c.alarms.email);
+      for (const a of alarms) expect(a.alarm_actions).toEqual([sub.topic_arn]);
+    }
+  });
+
+  test("outputs for the client config", () => {
+    expect(Object.keys(v.json.output).sort()).toEqual(["environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
+    expect(v.json.output.environment.value).toBe(env);
+    expect(v.json.output.realtime_url.value).toMatch(/uris\["REALTIME"\]/);
+  });
+});
+
+test("example: an existing user pool is used (no pool created), alarms to a new email topic", () => {
+  const v = view("example");
+  expect(v.list("aws_cognito_user_pool")).toEqual([]);
+  expect(v.list("aws_cognito_user_pool_client")[0].user_pool_id).toBe("us-east-1_AbCdEf123");
+  expect(v.list("aws_appsync_graphql_api")[0].user_pool_config.user_pool_id).toBe("us-east-1_AbCdEf123");
+  expect(v.list("aws_sns_topic").map((t) => t.name)).toContain("llm-stream-example-alarms");
+});
