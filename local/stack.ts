@@ -4,7 +4,8 @@
  * Config comes from environments/local.tfvars through the same schema as every deployed environment.
  * Used by `npm start` (local/start.ts) and by end-to-end tests.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "@cdktf/hcl2json";
 import type { Context, SQSEvent } from "aws-lambda";
@@ -14,6 +15,7 @@ import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
 import { toEnvironmentVariables } from "../lambdas/shared/environment";
+import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
 import { startDynamo, type LocalDynamo } from "./dynamo";
@@ -56,6 +58,8 @@ export interface LocalStackOptions {
 }
 
 export interface LocalStackEndpoints {
+  /** The web console (GET / on the gateway). */
+  webUrl: string;
   graphqlUrl: string;
   realtimeUrl: string;
   issuerUrl: string;
@@ -203,8 +207,13 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       if (!handler) throw new Error("the local stack is still starting");
       return handler(payload, createLambdaContext({ functionName, region: config.region, accountId, timeoutMs: config.lambda.timeout_seconds * 1000, memoryLimitInMB: config.lambda.memory_mb }));
     };
+    // The web console is bundled at start and served by the gateway at GET / (with client-config.json beside it).
+    const webDir = mkdtempSync(path.join(os.tmpdir(), "web-console-"));
+    cleanups.push(() => rmSync(webDir, { recursive: true, force: true }));
+    await buildWebConsole(webDir);
     const gateway = started(
       await startGateway({
+        staticDir: webDir,
         port: ports.gateway,
         region: config.region,
         credentials: { ...LOCAL_CREDENTIALS },
@@ -291,6 +300,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     } satisfies ClientConfig);
     const clientConfigPath = opts.writeClientConfig === false ? undefined : path.resolve(opts.writeClientConfig ?? LOCAL_CLIENT_CONFIG_PATH);
     if (clientConfigPath) writeFileSync(clientConfigPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
+    writeFileSync(path.join(webDir, "client-config.json"), `${JSON.stringify(clientConfig, null, 2)}\n`);
 
     let stopping: Promise<void> | undefined;
     return {
@@ -298,6 +308,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       clientConfig,
       clientConfigPath,
       endpoints: {
+        webUrl: new URL("/", gateway.graphqlUrl).toString(),
         graphqlUrl: gateway.graphqlUrl,
         realtimeUrl: gateway.realtimeUrl,
         issuerUrl: issuer.issuerUrl,

@@ -121,6 +121,7 @@ function banner(stack: LocalStack): string {
     "",
     `Local stack "${stack.config.name}" is running (127.0.0.1 only; default delivery: ${delivery}${stack.config.queue.fifo ? ", FIFO queues" : ""}).`,
     "",
+    `  Web console     ${e.webUrl}`,
     `  GraphQL         ${e.graphqlUrl}`,
     `  Real-time       ${e.realtimeUrl}`,
     `  Token issuer    ${e.issuerUrl}`,
