@@ -58,7 +58,12 @@ function streamException(item: ConverseStreamOutput): Error | undefined {
   return undefined;
 }
 
-export async function runGeneration(request: WorkRequest, deps: GenerationDeps): Promise<GenerationSummary> {
+export interface GenerationOptions {
+  /** Aborts the Bedrock call (e.g. shortly before the Lambda times out), so the message still ends with an error event. */
+  abortSignal?: AbortSignal;
+}
+
+export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
   const { settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
   const iso = () => new Date(now()).toISOString();
@@ -99,6 +104,7 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps):
   let usage: Usage = { inputTokens: 0, outputTokens: 0 };
   let stopReason = "unknown";
   let firstTokenAt: number | undefined;
+  let sawMessageStop = false;
   let failure: unknown;
   try {
     const response = await deps.bedrock.send(
@@ -108,9 +114,11 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps):
         ...(settings.systemPrompt ? { system: [{ text: settings.systemPrompt }] } : {}),
         inferenceConfig: { maxTokens: settings.maxTokens, temperature: settings.temperature },
       }),
+      options.abortSignal ? { abortSignal: options.abortSignal } : {},
     );
     if (!response.stream) throw new Error("ConverseStream returned no stream");
     for await (const item of response.stream) {
+      options.abortSignal?.throwIfAborted();
       const delta = item.contentBlockDelta?.delta;
       if (delta?.text) {
         if (firstTokenAt === undefined) {
@@ -122,6 +130,7 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps):
       } else if (delta?.reasoningContent?.text) {
         reasoning += delta.reasoningContent.text;
       } else if (item.messageStop) {
+        sawMessageStop = true;
         stopReason = item.messageStop.stopReason ?? stopReason;
       } else if (item.metadata?.usage) {
         usage = { inputTokens: item.metadata.usage.inputTokens ?? 0, outputTokens: item.metadata.usage.outputTokens ?? 0 };
@@ -130,6 +139,9 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps):
         if (exception) throw exception;
       }
     }
+    // An aborted request can end the stream quietly; so can a dropped connection: neither is a complete answer.
+    options.abortSignal?.throwIfAborted();
+    if (!sawMessageStop) throw Object.assign(new Error("the stream ended before messageStop"), { name: "ModelStreamErrorException" });
   } catch (error) {
     failure = error;
   }

@@ -21,6 +21,8 @@ export interface StreamWorkerOptions {
   persistenceStore: BasePersistenceLayer;
   /** How long a finished message is remembered (default 3600 s). */
   idempotencyExpirySeconds?: number;
+  /** Time kept back before the Lambda's deadline to end the message with an error event (default 6000 ms). */
+  shutdownMarginMs?: number;
 }
 
 export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -28,11 +30,13 @@ export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise
 export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHandler {
   // Keyed on the messageId, scoped to its user and session: a client-chosen id can never suppress someone else's message.
   const config = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
-  const generateOnce = makeIdempotent((request: WorkRequest): Promise<GenerationSummary> => runGeneration(request, options.generation), {
+  const marginMs = options.shutdownMarginMs ?? 6000;
+  // Only the first argument (the request) is hashed into the idempotency key.
+  const generateOnce = makeIdempotent((request: WorkRequest, abortSignal?: AbortSignal): Promise<GenerationSummary> => runGeneration(request, options.generation, { abortSignal }), {
     persistenceStore: options.persistenceStore,
     config,
   });
-  const handleRecord = async (record: SQSRecord): Promise<GenerationSummary> => {
+  const handleRecord = async (record: SQSRecord, context?: Context): Promise<GenerationSummary> => {
     let request: WorkRequest;
     try {
       request = parseWorkRequest(record.body);
@@ -41,7 +45,9 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
       options.generation.logger.error("malformed work request; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
       throw error;
     }
-    return generateOnce(request);
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const abortSignal = remaining === undefined ? undefined : AbortSignal.timeout(Math.max(1000, remaining - marginMs));
+    return generateOnce(request, abortSignal);
   };
 
   return async (event, context) => {

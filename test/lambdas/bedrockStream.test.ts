@@ -52,12 +52,12 @@ function streamFrames(frames: Frame[]) {
   };
 }
 
-async function generate() {
+async function generate(abortSignal?: AbortSignal) {
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1", endpoint, credentials: { accessKeyId: "a", secretAccessKey: "b" } });
   const queue = recordingPublisher();
   const telemetry = recordingTelemetry();
   try {
-    const summary = await runGeneration(request, { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics });
+    const summary = await runGeneration(request, { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics }, { abortSignal });
     return { summary, events: queue.events };
   } finally {
     bedrock.destroy();
@@ -95,6 +95,23 @@ describe("generation over HTTP/2 event streams", () => {
     expect(events.at(-1)).toMatchObject({ action: "error", data: { code: "THROTTLED", retryable: true } });
     expect(JSON.stringify(events)).not.toContain("internal id 42");
     expect(summary).toMatchObject({ outcome: "failed", errorCode: "THROTTLED" });
+  });
+
+  it("a stream that stalls is cut off at the deadline and ends with a MODEL_TIMEOUT error after the tokens so far", async () => {
+    let stalled: ServerHttp2Stream | undefined;
+    respond = (stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/vnd.amazon.eventstream" });
+      stream.write(encode({ event: "messageStart", body: { role: "assistant" } }));
+      stream.write(encode(delta("before the stall")));
+      stalled = stream; // never ends
+    };
+    const started = Date.now();
+    const { summary, events } = await generate(AbortSignal.timeout(300));
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(tokens(events).map((t) => t.value)).toEqual(["before the stall"]);
+    expect(events.at(-1)).toMatchObject({ action: "error", data: { code: "MODEL_TIMEOUT", retryable: true } });
+    expect(summary.outcome).toBe("failed");
+    stalled?.close();
   });
 
   it("a pre-stream HTTP 400 ValidationException becomes INVALID_REQUEST", async () => {

@@ -101,6 +101,30 @@ describe("runGeneration", () => {
     expect(JSON.stringify(telemetry.logs.filter((l) => l.level === "error"))).toContain(code);
   });
 
+  it("a stream that ends without messageStop is not a complete answer: MODEL_STREAM_ERROR after the tokens so far", async () => {
+    givenStream([{ messageStart: { role: "assistant" } }, { contentBlockDelta: { contentBlockIndex: 0, delta: { text: "half" } } }]);
+    const { d, queue } = deps();
+    const summary = await runGeneration(request, d);
+    expect(queue.events.map((e) => e.action)).toEqual(["on_new_llm_token", "error"]);
+    expect(queue.events.at(-1)).toMatchObject({ data: { code: "MODEL_STREAM_ERROR" } });
+    expect(summary.outcome).toBe("failed");
+  });
+
+  it("an abort signal that fires mid-stream ends the message with MODEL_TIMEOUT", async () => {
+    const controller = new AbortController();
+    givenStream([
+      { contentBlockDelta: { contentBlockIndex: 0, delta: { text: "a" } } },
+      { contentBlockDelta: { contentBlockIndex: 0, delta: { text: "b" } } },
+      { messageStop: { stopReason: "end_turn" } },
+    ]);
+    const { d, queue } = deps({
+      metrics: { addMetric: (name) => name === "TimeToFirstToken" && controller.abort(Object.assign(new Error("deadline"), { name: "TimeoutError" })), countError() {} },
+    });
+    await runGeneration(request, d, { abortSignal: controller.signal });
+    expect(queue.events.map((e) => e.action)).toEqual(["on_new_llm_token", "error"]);
+    expect(queue.events.at(-1)).toMatchObject({ data: { code: "MODEL_TIMEOUT" } });
+  });
+
   it("an exception carried as a stream union member is treated like a thrown one", async () => {
     givenStream([{ contentBlockDelta: { contentBlockIndex: 0, delta: { text: "x" } } }, { serviceUnavailableException: { name: "ServiceUnavailableException", message: "down" } } as never]);
     const { d, queue } = deps();

@@ -28,7 +28,7 @@ afterAll(async () => {
 });
 beforeEach(() => bedrockMock.reset());
 
-async function newWorker() {
+async function newWorker(shutdownMarginMs?: number) {
   const tableName = `idempotency-${++tableCount}`;
   await dynamo.send(
     new CreateTableCommand({
@@ -44,6 +44,7 @@ async function newWorker() {
   const worker = createStreamWorker({
     persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
     generation: { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics },
+    shutdownMarginMs,
   });
   return { worker, queue, errorCodes: telemetry.errorCodes };
 }
@@ -124,6 +125,25 @@ describe("stream-worker", () => {
     ]);
     expect(good).toEqual({ batchItemFailures: [] });
     expect(bad).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-bad" }] });
+  });
+
+  it("ends a generation that would outlive the Lambda with an error event before the deadline", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({
+      stream: (async function* () {
+        for (let i = 0; ; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text: `t${i} ` } } };
+        }
+      })(),
+    }));
+    const { worker, queue } = await newWorker(4000);
+    const started = Date.now();
+    // 5 s left, 4 s kept back: the generation is cut after about 1 s.
+    const result = await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-slow")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(queue.events.at(-1)).toMatchObject({ action: "error", data: { code: "MODEL_TIMEOUT" } });
+    expect(queue.events.length).toBeGreaterThan(1);
   });
 
   it("handles N records: reports only the malformed ones and generates the rest", async () => {
