@@ -1,23 +1,55 @@
 /**
- * `npm run --silent deploy-role -- <env> [--github-output]`: prints the environment's deploy role ARN (its
- * `assume_role_arn`) for the workflows' OIDC login, or `role-arn=...` and `region=...` lines for $GITHUB_OUTPUT.
+ * The workflows' view of an environment's roles, read from its tfvars (so CI never repeats an ARN):
+ *   npm run --silent ci-role -- <env>                  deploy role ARN (assume_role_arn)
+ *   npm run --silent ci-role -- <env> --plan           read-only plan role ARN (`<assume_role_arn>-plan`)
+ *   npm run --silent ci-role -- <env> --github-output  deploy-role-arn=, plan-role-arn=, region=, stack-dir= lines for $GITHUB_OUTPUT
+ *   npm run --silent ci-role -- <env> --session-override
+ *       after synth: makes the stack's provider use the job's own OIDC session instead of assuming the deploy role,
+ *       so a plan made with the read-only plan role stays read-only.
  */
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
 import { loadEnvironment } from "../config/load";
+import { EnvironmentConfig, stackName } from "../config/schema";
+import { planRoleArnOf } from "./config";
 
-export async function deployRoleOutput(env: string, githubOutput: boolean): Promise<string> {
+export const STACKS_DIR = path.join("cdktf.out", "stacks");
+export const SESSION_OVERRIDE_FILE = "zz_ci_session_override.tf.json";
+
+function deployRoleOf(c: EnvironmentConfig): string {
+  if (!c.assume_role_arn) throw new Error(`environments/${c.name}.tfvars: assume_role_arn is required to deploy from CI`);
+  return c.assume_role_arn;
+}
+
+export async function ciRoleOutput(env: string, mode: "deploy" | "plan" | "github-output"): Promise<string> {
   const c = await loadEnvironment(env);
-  if (!c.assume_role_arn) throw new Error(`environments/${env}.tfvars: assume_role_arn is required to deploy from CI`);
-  return githubOutput ? `role-arn=${c.assume_role_arn}\nregion=${c.region}\n` : `${c.assume_role_arn}\n`;
+  const deploy = deployRoleOf(c);
+  if (mode === "deploy") return `${deploy}\n`;
+  if (mode === "plan") return `${planRoleArnOf(deploy)}\n`;
+  return [`deploy-role-arn=${deploy}`, `plan-role-arn=${planRoleArnOf(deploy)}`, `region=${c.region}`, `stack-dir=${path.join(STACKS_DIR, stackName(c))}`, ""].join("\n");
+}
+
+/** The override: an empty dynamic block removes the provider's assume_role (the same technique as the offline override). */
+export function sessionOverride(): object {
+  return { provider: { aws: { dynamic: { assume_role: { for_each: [], content: {} } } } } };
+}
+
+export async function writeSessionOverride(env: string, root = process.cwd()): Promise<string> {
+  const c = await loadEnvironment(env);
+  const file = path.join(root, STACKS_DIR, stackName(c), SESSION_OVERRIDE_FILE);
+  writeFileSync(file, JSON.stringify(sessionOverride(), null, 2) + "\n");
+  return file;
 }
 
 if (require.main === module) {
   const args = process.argv.slice(2);
   const envs = args.filter((a) => !a.startsWith("--"));
-  if (envs.length !== 1) {
-    console.error("usage: npm run --silent deploy-role -- <env> [--github-output]");
-    process.exit(2);
-  }
-  deployRoleOutput(envs[0], args.includes("--github-output")).then(
+  const run = async (): Promise<string> => {
+    if (envs.length !== 1) throw new Error("usage: npm run --silent ci-role -- <env> [--plan | --github-output | --session-override]");
+    if (args.includes("--session-override")) return `wrote ${path.relative(process.cwd(), await writeSessionOverride(envs[0]))}\n`;
+    return ciRoleOutput(envs[0], args.includes("--github-output") ? "github-output" : args.includes("--plan") ? "plan" : "deploy");
+  };
+  run().then(
     (out) => process.stdout.write(out),
     (e) => {
       console.error((e as Error).message);

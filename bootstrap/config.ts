@@ -31,6 +31,9 @@ export interface DeployRole {
   /** IAM path, `/` unless the ARN has one. */
   path: string;
   arn: string;
+  /** Its read-only twin for pull-request plans and drift checks: `<name>-plan`, same path. */
+  planRoleName: string;
+  planRoleArn: string;
   environments: BootstrapEnvironment[];
 }
 
@@ -73,6 +76,12 @@ export function resolveGithubRepository(flag?: string, env: NodeJS.ProcessEnv = 
   return parseGithubRepository(m[1]);
 }
 
+/** The read-only plan role's name: the deploy role's name plus `-plan`. */
+export const planRoleNameOf = (deployRoleName: string) => `${deployRoleName}-plan`;
+
+/** The plan role's ARN, derived from an environment's assume_role_arn. */
+export const planRoleArnOf = (deployRoleArn: string) => `${deployRoleArn}-plan`;
+
 const ROLE_ARN = /^arn:(aws[a-z-]*):iam::(\d{12}):role(\/(?:[\w+=,.@-]+\/)*)?([\w+=,.@-]+)$/;
 
 /** Groups validated environment configs by account. Throws BootstrapConfigError naming the environment for anything CI could not deploy. */
@@ -98,7 +107,9 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
 
     let role = account.roles.find((r) => r.arn === c.assume_role_arn);
     if (!role) {
-      role = { name: m[4], path: m[3] ?? "/", arn: c.assume_role_arn, environments: [] };
+      const planRoleName = planRoleNameOf(m[4]);
+      if (planRoleName.length > 64) throw new BootstrapConfigError(`${file}: the role name in assume_role_arn must be at most 59 characters (its plan role adds "-plan")`);
+      role = { name: m[4], path: m[3] ?? "/", arn: c.assume_role_arn, planRoleName, planRoleArn: planRoleArnOf(c.assume_role_arn), environments: [] };
       account.roles.push(role);
     }
     role.environments.push({

@@ -30,37 +30,39 @@ export function oidcProviderArn(a: AccountBootstrap): string {
   return `arn:${a.partition}:iam::${a.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`;
 }
 
-/** The OIDC `sub` claims allowed: each environment's deployment jobs, and pull-request plan jobs. */
-export function allowedSubjects(a: AccountBootstrap, role: DeployRole): string[] {
+/** The OIDC `sub` claims of the jobs that deploy: each environment's deploy job (`environment: <env>`, with its protection rules). */
+export function deploySubjects(a: AccountBootstrap, role: DeployRole): string[] {
+  return role.environments.map((e) => `repo:${a.github.owner}/${a.github.repo}:environment:${e.name}`);
+}
+
+/** The OIDC `sub` claims of the jobs that only plan: pull requests, and scheduled drift checks on main. */
+export function planSubjects(a: AccountBootstrap): string[] {
   const repo = `repo:${a.github.owner}/${a.github.repo}`;
-  return [...role.environments.map((e) => `${repo}:environment:${e.name}`), `${repo}:pull_request`];
+  return [`${repo}:pull_request`, `${repo}:ref:refs/heads/main`];
+}
+
+function githubStatement(a: AccountBootstrap, subjects: string[]): PolicyStatement {
+  return {
+    Sid: "GithubActionsOfThisRepository",
+    Effect: "Allow",
+    Action: ["sts:AssumeRoleWithWebIdentity"],
+    Principal: { Federated: oidcProviderArn(a) },
+    // Exact subjects (StringEquals, no wildcards): another repository, branch or environment never matches.
+    Condition: { StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects } },
+  };
 }
 
 /**
- * Trust: GitHub's OIDC tokens from this repository only (exact `sub` values, audience sts.amazonaws.com), and the
- * role itself, because the platform stack's provider assumes `assume_role_arn` again from the CI session.
+ * Deploy role trust: only the environments' deploy jobs of this repository. CI jobs use their OIDC session directly
+ * (bootstrap/ci-role.ts --session-override), so the role never needs to trust itself or any other principal.
  */
 export function trustPolicy(a: AccountBootstrap, role: DeployRole): PolicyDocument {
-  return doc([
-    {
-      Sid: "GithubActionsOfThisRepository",
-      Effect: "Allow",
-      Action: ["sts:AssumeRoleWithWebIdentity"],
-      Principal: { Federated: oidcProviderArn(a) },
-      Condition: {
-        StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: allowedSubjects(a, role) },
-      },
-    },
-    {
-      // A role may assume itself only when its trust policy says so; naming the role as principal would fail at
-      // creation (it does not exist yet), so the account is the principal and aws:PrincipalArn pins it to this role.
-      Sid: "ProviderAssumesThisRoleFromCi",
-      Effect: "Allow",
-      Action: ["sts:AssumeRole"],
-      Principal: { AWS: `arn:${a.partition}:iam::${a.accountId}:root` },
-      Condition: { ArnEquals: { "aws:PrincipalArn": role.arn } },
-    },
-  ]);
+  return doc([githubStatement(a, deploySubjects(a, role))]);
+}
+
+/** Plan role trust: pull requests and main-branch drift checks. Any pull request can change a workflow, so this role only reads. */
+export function planTrustPolicy(a: AccountBootstrap): PolicyDocument {
+  return doc([githubStatement(a, planSubjects(a))]);
 }
 
 /** Bucket policy of a state bucket: TLS 1.2+ only. A Deny takes `s3:*` on purpose: a list would leave future actions open. */
@@ -101,13 +103,6 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Effect: "Allow",
       Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
       Resource: envs.flatMap((e) => [`arn:${p}:s3:::${e.stateBucket}/${e.stateKey}`, `arn:${p}:s3:::${e.stateBucket}/${e.stateKey}.tflock`]),
-    },
-    {
-      // The platform stack's provider assumes assume_role_arn (this role) again from the CI session.
-      Sid: "AssumeSelfForProvider",
-      Effect: "Allow",
-      Action: ["sts:AssumeRole"],
-      Resource: [role.arn],
     },
   ];
 
@@ -284,12 +279,43 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
   ];
 
   return [
-    { concern: "state", description: "Terraform state objects of the environments, and re-assuming this role", document: doc(state) },
+    { concern: "state", description: "Terraform state objects and lock files of the environments", document: doc(state) },
     { concern: "messaging", description: "Topics, queues, tables and the environment key", document: doc(messaging) },
     { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(compute) },
     { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc(api) },
     { concern: "iam", description: "The environments' own roles and policies", document: doc(iam) },
   ];
+}
+
+const READ_ONLY_ACTION = /^[a-z0-9-]+:(Get|Describe|List)[A-Za-z]*$/;
+
+/**
+ * The plan role's policies: the deploy policies' read calls on the same resources (what `terraform plan` refreshes),
+ * reading the state, and writing only the S3 lock file, which plan takes while it reads.
+ */
+export function planPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
+  const p = a.partition;
+  const readOnly = deployPolicies(a, role)
+    .filter((d) => d.concern !== "state")
+    .map((d) => ({
+      concern: d.concern,
+      description: `Read-only: ${d.description.charAt(0).toLowerCase()}${d.description.slice(1)}`,
+      document: doc(
+        d.document.Statement.map((s) => ({ ...s, Action: s.Action.filter((x) => READ_ONLY_ACTION.test(x)) })).filter((s) => s.Action.length > 0),
+      ),
+    }));
+  const state: PolicyStatement[] = [
+    {
+      Sid: "ListStateKeys",
+      Effect: "Allow",
+      Action: ["s3:ListBucket"],
+      Resource: [...new Set(role.environments.map((e) => `arn:${p}:s3:::${e.stateBucket}`))],
+      Condition: { StringLike: { "s3:prefix": [...new Set(role.environments.map((e) => `${e.stateKey.replace(/platform\.tfstate$/, "")}*`))] } },
+    },
+    { Sid: "ReadState", Effect: "Allow", Action: ["s3:GetObject"], Resource: role.environments.map((e) => `arn:${p}:s3:::${e.stateBucket}/${e.stateKey}`) },
+    { Sid: "TakeStateLock", Effect: "Allow", Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], Resource: role.environments.map((e) => `arn:${p}:s3:::${e.stateBucket}/${e.stateKey}.tflock`) },
+  ];
+  return [{ concern: "state", description: "Reads the environments' Terraform state; takes the plan lock", document: doc(state) }, ...readOnly];
 }
 
 /** IAM counts a managed policy's size without whitespace. */

@@ -1,6 +1,7 @@
 /**
  * The account bootstrap stack, applied once per account with the account's admin credentials before any platform
- * stack: the Terraform state bucket(s), GitHub's OIDC provider and the deploy role(s) the workflows assume.
+ * stack: the Terraform state bucket(s), GitHub's OIDC provider, the deploy role(s) the deploy jobs assume and their
+ * read-only plan roles for pull requests and drift checks.
  */
 import { Construct } from "constructs";
 import { LocalBackend, S3Backend, TerraformOutput, TerraformStack } from "cdktf";
@@ -17,7 +18,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { AccountBootstrap, bootstrapStackName } from "./config";
-import { GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, deployPolicies, oidcProviderArn, stateBucketPolicy, trustPolicy } from "./policies";
+import { DeployPolicy, GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, deployPolicies, oidcProviderArn, planPolicies, planTrustPolicy, stateBucketPolicy, trustPolicy } from "./policies";
 
 /**
  * GitHub's published intermediate-CA thumbprints. AWS validates GitHub's tokens against its own trusted CAs and
@@ -41,6 +42,8 @@ export class BootstrapStack extends TerraformStack {
   public readonly oidcProviderArn: string;
   /** Role ARN per role name; equal to the environments' assume_role_arn by construction. */
   public readonly deployRoleArns: Record<string, string> = {};
+  /** Read-only plan role ARN per role name (`<deploy role>-plan`). */
+  public readonly planRoleArns: Record<string, string> = {};
 
   constructor(scope: Construct, props: BootstrapStackProps) {
     const a = props.account;
@@ -108,30 +111,35 @@ export class BootstrapStack extends TerraformStack {
       this.oidcProviderArn = oidc.arn;
     }
 
-    for (const role of a.roles) {
-      // The trust policy names the provider by its (deterministic) ARN, so it is known at synth and reviewable in plan.
-      const deployRole = new IamRole(this, `role-${role.name}`, {
-        name: role.name,
-        path: role.path,
-        description: `Deploys ${role.environments.map((e) => e.prefix).join(", ")} from GitHub Actions of ${a.github.owner}/${a.github.repo}`,
-        assumeRolePolicy: JSON.stringify(trustPolicy(a, role)),
+    const roleWithPolicies = (id: string, name: string, path: string, description: string, trust: object, policies: DeployPolicy[]) => {
+      const iamRole = new IamRole(this, id, {
+        name,
+        path,
+        description,
+        assumeRolePolicy: JSON.stringify(trust),
         maxSessionDuration: 3600,
+        // The trust policy names the OIDC provider by its deterministic ARN: create the provider first.
         dependsOn: oidc ? [oidc] : [],
       });
-      for (const p of deployPolicies(a, role)) {
-        const policy = new IamPolicy(this, `role-${role.name}-${p.concern}`, {
-          name: `${role.name}-${p.concern}`,
-          path: role.path,
-          description: p.description,
-          policy: JSON.stringify(p.document),
-        });
-        new IamRolePolicyAttachment(this, `role-${role.name}-${p.concern}-attachment`, { role: deployRole.name, policyArn: policy.arn });
+      for (const p of policies) {
+        const policy = new IamPolicy(this, `${id}-${p.concern}`, { name: `${name}-${p.concern}`, path, description: p.description, policy: JSON.stringify(p.document) });
+        new IamRolePolicyAttachment(this, `${id}-${p.concern}-attachment`, { role: iamRole.name, policyArn: policy.arn });
       }
+      return iamRole;
+    };
+
+    const repo = `${a.github.owner}/${a.github.repo}`;
+    for (const role of a.roles) {
+      const prefixes = role.environments.map((e) => e.prefix).join(", ");
+      roleWithPolicies(`role-${role.name}`, role.name, role.path, `Deploys ${prefixes} from GitHub Actions of ${repo}`, trustPolicy(a, role), deployPolicies(a, role));
+      roleWithPolicies(`role-${role.planRoleName}`, role.planRoleName, role.path, `Plans ${prefixes} (read-only) from pull requests and drift checks of ${repo}`, planTrustPolicy(a), planPolicies(a, role));
       this.deployRoleArns[role.name] = role.arn;
+      this.planRoleArns[role.planRoleName] = role.planRoleArn;
     }
 
     new TerraformOutput(this, "state_buckets", { value: a.stateBuckets });
     new TerraformOutput(this, "oidc_provider_arn", { value: this.oidcProviderArn });
     new TerraformOutput(this, "deploy_role_arns", { value: a.roles.map((r) => r.arn) });
+    new TerraformOutput(this, "plan_role_arns", { value: a.roles.map((r) => r.planRoleArn) });
   }
 }

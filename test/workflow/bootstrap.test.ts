@@ -9,7 +9,7 @@ import { deployedEnvironmentNames, loadEnvironment } from "../../config/load";
 import { EnvironmentConfig } from "../../config/schema";
 import { BootstrapConfigError, GithubRepository, loadAccounts, planAccounts, resolveGithubRepository } from "../../bootstrap/config";
 import { synthesizeBootstrap } from "../../bootstrap/main";
-import { deployRoleOutput } from "../../bootstrap/deploy-role";
+import { ciRoleOutput, sessionOverride } from "../../bootstrap/ci-role";
 import { MANAGED_POLICY_MAX_CHARS, PolicyDocument } from "../../bootstrap/policies";
 import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { summarizePlan } from "../../scripts/plan-summary/summary";
@@ -62,10 +62,15 @@ describe("accounts from the environment configs", () => {
     expect(() => resolveGithubRepository("not a repo", {})).toThrow(/owner\/name/);
   });
 
-  it("prints the deploy role for the workflow's OIDC login", async () => {
+  it("prints the roles for the workflows' OIDC login from the tfvars", async () => {
     const dev = await loadEnvironment("dev");
-    expect(await deployRoleOutput("dev", false)).toBe(`${dev.assume_role_arn}\n`);
-    expect(await deployRoleOutput("dev", true)).toBe(`role-arn=${dev.assume_role_arn}\nregion=us-east-1\n`);
+    expect(await ciRoleOutput("dev", "deploy")).toBe(`${dev.assume_role_arn}\n`);
+    expect(await ciRoleOutput("dev", "plan")).toBe(`${dev.assume_role_arn}-plan\n`);
+    expect(await ciRoleOutput("dev", "github-output")).toBe(
+      `deploy-role-arn=${dev.assume_role_arn}\nplan-role-arn=${dev.assume_role_arn}-plan\nregion=us-east-1\nstack-dir=cdktf.out/stacks/llm-stream-dev\n`,
+    );
+    // CI plans and applies with its own OIDC session: the override removes the provider's assume_role.
+    expect(sessionOverride()).toEqual({ provider: { aws: { dynamic: { assume_role: { for_each: [], content: {} } } } } });
   });
 });
 
@@ -100,31 +105,56 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     expect(oidc.thumbprint_list.length).toBeGreaterThan(0);
   });
 
-  it("trusts only this repository's dev deployments and pull requests, by exact subject", () => {
-    const [role] = only(resources, "aws_iam_role");
+  const roleNamed = (name: string) => only(resources, "aws_iam_role").find((r) => r.name === name)!;
+  const trustOf = (name: string): PolicyDocument => JSON.parse(roleNamed(name).assume_role_policy);
+  const policiesOf = (roleName: string): Json[] => only(resources, "aws_iam_policy").filter((p) => p.name.startsWith(`${roleName}-`) && !p.name.slice(roleName.length + 1).includes("-"));
+  const statementsOf = (roleName: string) => policiesOf(roleName).flatMap((p) => (JSON.parse(p.policy) as PolicyDocument).Statement);
+  const OIDC = { Federated: "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com" };
+
+  it("lets only this repository's dev deploy job assume the deploy role, by exact subject", () => {
+    const role = roleNamed("llm-stream-deploy");
     expect(`arn:aws:iam::111111111111:role${role.path}${role.name}`).toBe("arn:aws:iam::111111111111:role/llm-stream-deploy");
-    const trust: PolicyDocument = JSON.parse(role.assume_role_policy);
-    const web = trust.Statement.find((s) => s.Action.includes("sts:AssumeRoleWithWebIdentity"))!;
-    expect(web.Principal).toEqual({ Federated: "arn:aws:iam::111111111111:oidc-provider/token.actions.githubusercontent.com" });
-    expect(web.Condition).toEqual({
-      StringEquals: {
-        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-        "token.actions.githubusercontent.com:sub": ["repo:acme/llm-stream:environment:dev", "repo:acme/llm-stream:pull_request"],
-      },
-    });
-    // The only other way in is the role itself (the platform provider re-assumes it from the CI session).
-    const rest = trust.Statement.filter((s) => s !== web);
-    expect(rest).toEqual([expect.objectContaining({ Action: ["sts:AssumeRole"], Condition: { ArnEquals: { "aws:PrincipalArn": "arn:aws:iam::111111111111:role/llm-stream-deploy" } } })]);
+    expect(trustOf("llm-stream-deploy").Statement).toEqual([
+      expect.objectContaining({
+        Action: ["sts:AssumeRoleWithWebIdentity"],
+        Principal: OIDC,
+        Condition: { StringEquals: { "token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:sub": ["repo:acme/llm-stream:environment:dev"] } },
+      }),
+    ]);
+  });
+
+  it("lets pull requests and main-branch drift checks assume only the read-only plan role", () => {
+    expect(trustOf("llm-stream-deploy-plan").Statement).toEqual([
+      expect.objectContaining({
+        Principal: OIDC,
+        Condition: {
+          StringEquals: {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": ["repo:acme/llm-stream:pull_request", "repo:acme/llm-stream:ref:refs/heads/main"],
+          },
+        },
+      }),
+    ]);
+    const statements = statementsOf("llm-stream-deploy-plan");
+    expect(statements.length).toBeGreaterThan(5);
+    for (const s of statements) {
+      for (const a of s.Action) {
+        // Reads everywhere; writes only to the S3 lock file that terraform plan takes.
+        if (/^[a-z0-9-]+:(Get|Describe|List)/.test(a)) continue;
+        expect([a, s.Resource]).toEqual([expect.stringMatching(/^s3:(PutObject|DeleteObject)$/), ["arn:aws:s3:::llm-stream-tfstate-111111111111/llm-stream/dev/platform.tfstate.tflock"]]);
+      }
+    }
+    // What plan refreshes is readable: e.g. the queues and the function configuration.
+    expect(statements.find((s) => s.Sid === "Queues")).toMatchObject({ Action: expect.arrayContaining(["sqs:GetQueueAttributes"]), Resource: ["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"] });
+    expect(statements.find((s) => s.Sid === "Functions")!.Action).toEqual(expect.arrayContaining(["lambda:GetFunction", "lambda:GetFunctionConfiguration"]));
   });
 
   it("limits the deploy role to named actions on the environment's resources", () => {
     const policies = only(resources, "aws_iam_policy");
-    expect(policies.map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state"].map((c) => `llm-stream-deploy-${c}`));
+    expect(policiesOf("llm-stream-deploy").map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state"].map((c) => `llm-stream-deploy-${c}`));
     expect(only(resources, "aws_iam_role_policy_attachment")).toHaveLength(policies.length);
-    const statements = policies.flatMap((p) => {
-      expect(p.policy.length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
-      return (JSON.parse(p.policy) as PolicyDocument).Statement;
-    });
+    for (const p of policies) expect(p.policy.length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+    const statements = statementsOf("llm-stream-deploy");
     for (const s of statements) {
       expect(s.Effect).toBe("Allow");
       for (const a of s.Action) expect(a).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
@@ -155,7 +185,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     await run(["validate", "-no-color"]);
     await run(["plan", "-input=false", "-no-color", "-out=plan.tfplan"]);
     const summary = summarizePlan("dev-account", JSON.parse(await run(["show", "-json", "plan.tfplan"])));
-    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, role, 5 policies + 5 attachments.
-    expect(summary.counts).toEqual({ add: 7 + 1 + 1 + 5 + 5, change: 0, destroy: 0, replace: 0 });
+    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, 2 roles with 5 policies + 5 attachments each.
+    expect(summary.counts).toEqual({ add: 7 + 1 + 2 * (1 + 5 + 5), change: 0, destroy: 0, replace: 0 });
   }, 120_000);
 });
