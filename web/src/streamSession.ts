@@ -161,7 +161,7 @@ export class StreamSession {
     };
     const touch = (): void => {
       clearTimeout(idle);
-      idle = setTimeout(() => finish("failed", `No answer arrived within ${Math.round(idleMs / 1000)} s.`, true), idleMs);
+      idle = setTimeout(() => finish("failed", `No answer arrived within ${Math.ceil(idleMs / 1000)} s.`, true), idleMs);
       update();
     };
     this.runs.set(messageId, { run, touch, finish });
