@@ -2,6 +2,7 @@
  * The CDKTF app: one self-contained PlatformStack per deployed environment, synthesized into cdktf.out/stacks/<stack>/.
  * `npx tsx main.ts [env...]` (or STACK_ENV=<env>) synthesizes only those; a bad config fails that environment only.
  */
+import * as path from "node:path";
 import { App } from "cdktf";
 import { ConfigError, deployedEnvironmentNames, ENVIRONMENTS_DIR, loadEnvironment } from "./config/load";
 import { stackName } from "./config/schema";
@@ -29,13 +30,21 @@ export async function synthesize(opts: SynthOptions = {}): Promise<SynthResult> 
   const app = new App({ outdir: opts.outdir, skipValidation: false });
   const result: SynthResult = { synthesized: [], failed: {} };
   for (const name of names) {
+    let config;
     try {
-      const config = await loadEnvironment(name, dir);
-      new PlatformStack(app, { config });
-      result.synthesized.push(stackName(config));
+      config = await loadEnvironment(name, dir);
     } catch (e) {
       if (!(e instanceof ConfigError) && !(e as NodeJS.ErrnoException).code) throw e;
       result.failed[name] = (e as Error).message;
+      continue;
+    }
+    try {
+      new PlatformStack(app, { config });
+      result.synthesized.push(stackName(config));
+    } catch (e) {
+      // A construct's range check (e.g. the Lambda environment size): drop the half-built stack so nothing is written.
+      app.node.tryRemoveChild(stackName(config));
+      result.failed[name] = `${path.relative(process.cwd(), path.join(dir, `${name}.tfvars`))}: ${(e as Error).message}`;
     }
   }
   app.synth();

@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { AssetType, TerraformAsset } from "cdktf";
+import { AssetType, TerraformAsset, Token } from "cdktf";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
@@ -7,16 +7,22 @@ import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-s
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
 import { LOG_RETENTION_DAYS } from "../config/schema";
 import { bundleHandler } from "./bundle";
-import { partitionOf } from "./arns";
 import { policyDocument, Statement } from "./policy";
+
+/** Lambda rejects environments whose keys and values together exceed 4 KB. */
+export const LAMBDA_ENVIRONMENT_LIMIT = 4096;
+/** Room for a value only known at apply time (an ARN, a URL, a table name). */
+const UNRESOLVED_VALUE_BYTES = 128;
+
+function environmentSize(env: Record<string, string>): number {
+  return Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v)), 0);
+}
 
 export interface BundledFunctionProps {
   /** Function name; also names its log group /aws/lambda/<name>. */
   readonly functionName: string;
   /** TypeScript entry point exporting `handler`, bundled by esbuild at synth. */
   readonly entry: string;
-  readonly accountId: string;
-  readonly region: string;
   /** 128-10240 MB. */
   readonly memoryMb: number;
   /** 1-900 s. */
@@ -47,18 +53,17 @@ export class BundledFunction extends Construct {
     if (props.timeoutSeconds < 1 || props.timeoutSeconds > 900) throw new Error(`${id}: timeoutSeconds must be between 1 and 900, got ${props.timeoutSeconds}`);
     if (props.reservedConcurrency < -1) throw new Error(`${id}: reservedConcurrency must be -1 (unreserved) or more, got ${props.reservedConcurrency}`);
     if (!LOG_RETENTION_DAYS.includes(props.logRetentionDays)) throw new Error(`${id}: logRetentionDays must be a CloudWatch retention period, got ${props.logRetentionDays}`);
-    const p = partitionOf(props.region);
+
+    const envBytes = environmentSize(props.environment);
+    if (envBytes > LAMBDA_ENVIRONMENT_LIMIT) {
+      throw new Error(`${id}: environment variables take about ${envBytes} bytes, over Lambda's 4 KB limit (a long generation.system_prompt is the usual cause)`);
+    }
 
     const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });
     const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays });
 
-    const trust = policyDocument(this, "trust", [
-      {
-        actions: ["sts:AssumeRole"],
-        principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }],
-        condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
-      },
-    ]);
+    // Only Lambda assumes the role; iam:PassRole already keeps other accounts' functions from using it.
+    const trust = policyDocument(this, "trust", [{ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }] }]);
     const role = new IamRole(this, "role", { name: props.functionName, assumeRolePolicy: trust.json });
     const permissions = policyDocument(this, "permissions", [
       // Log streams are created on demand inside the function's own group: `:*` is the stream part of the ARN.

@@ -100,8 +100,6 @@ export class PlatformStack extends TerraformStack {
       new BundledFunction(this, id, {
         functionName,
         entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
-        accountId: account,
-        region,
         memoryMb: c.lambda.memory_mb,
         timeoutSeconds: c.lambda.timeout_seconds,
         reservedConcurrency: c.lambda.reserved_concurrency,
@@ -118,7 +116,7 @@ export class PlatformStack extends TerraformStack {
     const stateTables = [
       { sid: "IdempotencyRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.idempotency.tableArn] },
       ...(tables.history
-        ? [{ sid: "ConversationHistory", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchWriteItem"], resources: [tables.history.tableArn] }]
+        ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }]
         : []),
     ];
     const streamWorker = fn("stream-worker", names.functions.streamWorker, "stream-worker", [

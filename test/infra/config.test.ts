@@ -85,6 +85,8 @@ describe("synth with a bad environment", () => {
     writeFileSync(path.join(dir, "good.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "dev.tfvars"), "utf8").replace('name            = "dev"', 'name = "good"'));
     writeFileSync(path.join(dir, "bad.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "prod.tfvars"), "utf8").replace('name            = "prod"', 'name = "bad"').replace("max_delay_ms = 40", "max_delay_ms = 5000"));
     writeFileSync(path.join(dir, "broken.tfvars"), 'name = "broken"\nregion = \n');
+    // Valid for the schema, but too big for a Lambda environment (4 KB).
+    writeFileSync(path.join(dir, "longprompt.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "dev.tfvars"), "utf8").replace('name            = "dev"', 'name = "longprompt"') + `generation = {\n  system_prompt = "${"x".repeat(5000)}"\n}\n`);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -94,6 +96,7 @@ describe("synth with a bad environment", () => {
       const rel = (f: string) => path.relative(process.cwd(), path.join(dir, f));
       expect(synth.result.synthesized).toEqual(["llm-stream-good"]);
       expect(synth.result.failed.bad).toBe(`${rel("bad.tfvars")}: batching.max_delay_ms must be between 0 and 1000, got 5000`);
+      expect(synth.result.failed.longprompt).toMatch(new RegExp(`^${rel("longprompt.tfvars").replace(/[.]/g, "\\.")}: send-query: environment variables take about \\d+ bytes, over Lambda's 4 KB limit`));
       expect(synth.result.failed.broken).toMatch(new RegExp(`^${rel("broken.tfvars").replace(/[.]/g, "\\.")}: is not valid HCL`));
       expect(readdirSync(path.join(synth.outdir, "stacks"))).toEqual(["llm-stream-good"]);
       expect(existsSync(path.join(synth.outdir, "stacks", "llm-stream-good", "cdk.tf.json"))).toBe(true);
