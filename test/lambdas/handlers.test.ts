@@ -15,7 +15,6 @@ import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { verifySigV4 } from "./support/sigv4Verifier";
 import { converseStream, request, textStream } from "./support/workerFixtures";
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require("dynalite");
 
 const snsMock = mockClient(SNSClient);

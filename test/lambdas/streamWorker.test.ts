@@ -9,7 +9,6 @@ import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
 
 // dynalite is a real DynamoDB-compatible server (the local stack uses it too): the idempotency records go through real conditional writes.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require("dynalite");
 
 const bedrockMock = mockClient(BedrockRuntimeClient);
