@@ -90,7 +90,11 @@ describe("web console (Chromium, local stack)", () => {
     const message = page.getByTestId("assistant-message").last();
     await message.locator("xpath=self::*[@data-status='done' or @data-status='failed']").waitFor({ timeout: STREAM_DEADLINE_MS });
     await page.screenshot({ path: path.join(ARTIFACTS, "web-console-chat.png"), fullPage: true });
-    expect(await message.getAttribute("data-status")).toBe("done");
+    const status = await message.getAttribute("data-status");
+    if (status !== "done") {
+      // Say why: the page's own message and the end of the stack's stderr (a crashed stack shows up here).
+      throw new Error(`answer ${status}: ${await message.getByTestId("error-text").textContent()}\nlocal stack stderr:\n${stack!.stderr().slice(-3000)}`);
+    }
 
     const expected = answerFor(prompt, modelId).join("");
     // The markdown the page assembled is exactly the stand-in's answer (= final_response.content).
@@ -137,7 +141,9 @@ describe("web console (Chromium, local stack)", () => {
     const per1k: Record<string, number> = {};
     for (const p of ["DIRECT", "QUEUED"]) {
       const panel = page.getByTestId(`compare-${p}`);
-      expect(await panel.getAttribute("data-status")).toBe("done");
+      if ((await panel.getAttribute("data-status")) !== "done") {
+        throw new Error(`${p}: ${await panel.getByTestId("path-status").textContent()}\nlocal stack stderr:\n${stack!.stderr().slice(-3000)}`);
+      }
       const num = async (id: string) => Number(await panel.getByTestId(id).getAttribute("data-value"));
       const chunks = await num("chunks");
       expect(chunks).toBeGreaterThan(1);
