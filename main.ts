@@ -24,6 +24,10 @@ export interface SynthOptions {
   environmentsDir?: string;
 }
 
+function tfvarsPath(dir: string, name: string): string {
+  return path.relative(process.cwd(), path.join(dir, `${name}.tfvars`));
+}
+
 export async function synthesize(opts: SynthOptions = {}): Promise<SynthResult> {
   const dir = opts.environmentsDir ?? ENVIRONMENTS_DIR;
   const names = opts.environments?.length ? opts.environments : deployedEnvironmentNames(dir);
@@ -34,8 +38,8 @@ export async function synthesize(opts: SynthOptions = {}): Promise<SynthResult> 
     try {
       config = await loadEnvironment(name, dir);
     } catch (e) {
-      if (!(e instanceof ConfigError) && !(e as NodeJS.ErrnoException).code) throw e;
-      result.failed[name] = (e as Error).message;
+      if (!(e instanceof ConfigError)) throw e;
+      result.failed[name] = e.message;
       continue;
     }
     try {
@@ -44,7 +48,7 @@ export async function synthesize(opts: SynthOptions = {}): Promise<SynthResult> 
     } catch (e) {
       // A construct's range check (e.g. the Lambda environment size): drop the half-built stack so nothing is written.
       app.node.tryRemoveChild(stackName(config));
-      result.failed[name] = `${path.relative(process.cwd(), path.join(dir, `${name}.tfvars`))}: ${(e as Error).message}`;
+      result.failed[name] = `${tfvarsPath(dir, name)}: ${(e as Error).message}`;
     }
   }
   app.synth();

@@ -2,7 +2,7 @@
  * Reads `environments/<env>.tfvars` (HCL, parsed by @cdktf/hcl2json) and validates it against the schema.
  * Every problem is reported as `<file>: <key> <what is wrong>`, all of them at once.
  */
-import { readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "@cdktf/hcl2json";
 import { ZodError, ZodIssue } from "zod";
@@ -69,6 +69,7 @@ export function validateEnvironment(file: string, raw: unknown, expectedName?: s
 /** Parses and validates one tfvars file. Throws ConfigError naming the file and every bad key. */
 export async function loadEnvironmentFile(file: string): Promise<EnvironmentConfig> {
   const display = path.relative(process.cwd(), file) || file;
+  if (!existsSync(file)) throw new ConfigError(display, ["does not exist"]);
   let raw: unknown;
   try {
     raw = await parse(path.basename(file), readFileSync(file, "utf8"));

@@ -1,4 +1,5 @@
 /** environments/<env>.tfvars: every shipped file validates; bad ones fail with a message naming the file and the key. */
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -119,3 +120,23 @@ describe("synth with a bad environment", () => {
     }
   }, 60_000);
 });
+
+test("npm run synth -- <unknown env> exits non-zero, names the file and writes no stack", async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), "infra-cli-"));
+  try {
+    const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = execFile(tsx, [path.resolve(__dirname, "../../main.ts"), "nosuch"], { cwd: path.resolve(__dirname, "../.."), env: { ...process.env, CDKTF_OUTDIR: out }, timeout: 60_000 }, (error, _stdout, stderr) => {
+        if (error && typeof error.code !== "number") return reject(error);
+        resolve({ code: error ? (error.code as number) : 0, stderr });
+      });
+      child.stdin?.end();
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("FAILED nosuch:\nenvironments/nosuch.tfvars: does not exist");
+    const stacks = path.join(out, "stacks");
+    expect(existsSync(stacks) ? readdirSync(stacks) : []).toEqual([]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}, 60_000);
