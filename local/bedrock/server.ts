@@ -6,7 +6,11 @@
  */
 import * as http2 from "node:http2";
 import { randomUUID } from "node:crypto";
-import { AddressInfo } from "node:net";
+import * as http from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
+import { Duplex } from "node:stream";
 import { performance } from "node:perf_hooks";
 import { EventStreamCodec, MessageHeaders } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
@@ -69,6 +73,9 @@ export interface BedrockStandInOptions {
 }
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
+/** Test and bench control routes (HTTP/1.1 or 2): GET/DELETE requests (the emission log), GET/PUT timing. */
+export const CONTROL_PREFIX = "/_local/";
+const H2_PREFACE = "PRI * HTTP/2.0";
 const now = () => performance.timeOrigin + performance.now();
 
 function frame(messageType: "event" | "exception", type: string, body: unknown): Uint8Array {
@@ -107,12 +114,64 @@ function sendError(stream: http2.ServerHttp2Stream, status: number, type: string
   stream.end(JSON.stringify({ message }));
 }
 
+/**
+ * The HTTP/2 session reads its socket's native handle, which would skip bytes already read for sniffing; a plain
+ * Duplex over the socket (Node wraps it in a JS stream) replays them first.
+ */
+function replayed(socket: net.Socket, head: Buffer): Duplex {
+  const duplex = new Duplex({
+    read: () => void socket.resume(),
+    write: (chunk, encoding, cb) => void socket.write(chunk, encoding, cb),
+    final: (cb) => void socket.end(cb),
+    destroy: (err, cb) => {
+      socket.destroy(err ?? undefined);
+      cb(err);
+    },
+  });
+  duplex.push(head);
+  socket.on("data", (c: Buffer) => {
+    if (!duplex.push(c)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  return duplex;
+}
+
 export async function startBedrockStandIn(opts: BedrockStandInOptions = {}): Promise<BedrockStandIn> {
   const timing: BedrockTiming = { firstTokenMs: opts.firstTokenMs ?? 0, tokensPerSecond: opts.tokensPerSecond ?? 0 };
   const log: { requests: StandInRequest[] } = { requests: [] };
   const sessions = new Set<http2.ServerHttp2Session>();
   const timers = new Set<NodeJS.Timeout>();
-  const server = http2.createServer();
+  const h2 = http2.createServer();
+  // The /_local/ control routes also answer HTTP/1.1 (fetch and curl speak it). Node 20's cleartext HTTP/2 server has
+  // no HTTP/1.1 fallback, so one listener sniffs the HTTP/2 connection preface and hands each socket to the right server.
+  const h1 = http.createServer((req, res) => {
+    const pathname = (req.url ?? "").split("?")[0];
+    if (pathname.startsWith(CONTROL_PREFIX)) return control(req, res, pathname);
+    res.writeHead(505, { "content-type": "application/json" });
+    res.end(JSON.stringify({ message: "converse-stream is served over HTTP/2 only" }));
+  });
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < H2_PREFACE.length && H2_PREFACE.startsWith(head.toString("latin1"))) return; // not decided yet
+      socket.off("data", onData);
+      if (head.toString("latin1", 0, H2_PREFACE.length) === H2_PREFACE) {
+        h2.emit("connection", replayed(socket, head));
+      } else {
+        socket.pause();
+        socket.unshift(head);
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => undefined);
+  });
 
   const later = (ms: number, fn: () => void) => {
     const t = setTimeout(() => {
@@ -122,13 +181,54 @@ export async function startBedrockStandIn(opts: BedrockStandInOptions = {}): Pro
     timers.add(t);
   };
 
-  server.on("session", (s) => {
+  h2.on("session", (s) => {
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });
 
-  server.on("stream", (stream, headers) => {
+  h2.on("request", (req, res) => {
+    const pathname = (req.url ?? "").split("?")[0];
+    if (pathname.startsWith(CONTROL_PREFIX)) control(req, res, pathname);
+  });
+
+  function control(req: http2.Http2ServerRequest | IncomingMessage, res: http2.Http2ServerResponse | ServerResponse, pathname: string): void {
+    const send = (status: number, body?: unknown) => {
+      res.writeHead(status, body === undefined ? {} : { "content-type": "application/json" });
+      if (body === undefined) res.end();
+      else res.end(JSON.stringify(body));
+    };
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const route = `${req.method} ${pathname}`;
+      if (route === `GET ${CONTROL_PREFIX}requests`) return send(200, log);
+      if (route === `DELETE ${CONTROL_PREFIX}requests`) {
+        log.requests.length = 0;
+        return send(204);
+      }
+      if (route === `GET ${CONTROL_PREFIX}timing`) return send(200, timing);
+      if (route === `PUT ${CONTROL_PREFIX}timing`) {
+        let body: Partial<BedrockTiming>;
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}");
+        } catch {
+          return send(400, { message: "body must be JSON" });
+        }
+        for (const key of ["firstTokenMs", "tokensPerSecond"] as const) {
+          const v = body[key];
+          if (v === undefined) continue;
+          if (typeof v !== "number" || !Number.isFinite(v) || v < 0) return send(400, { message: `${key} must be a number >= 0` });
+          timing[key] = v;
+        }
+        return send(200, timing);
+      }
+      send(404, { message: "unknown control route" });
+    });
+  }
+
+  h2.on("stream", (stream, headers) => {
     stream.on("error", () => undefined); // a client reset is not the stand-in's failure
+    if (String(headers[":path"] ?? "").startsWith(CONTROL_PREFIX)) return; // answered by the request handler above
     const match = /^\/model\/([^/]+)\/converse-stream$/.exec(String(headers[":path"] ?? "").split("?")[0]);
     if (headers[":method"] !== "POST" || !match) {
       sendError(stream, 404, "UnknownOperationException", "The stand-in serves only POST /model/{modelId}/converse-stream");
@@ -238,6 +338,8 @@ export async function startBedrockStandIn(opts: BedrockStandInOptions = {}): Pro
         for (const t of timers) clearTimeout(t);
         timers.clear();
         for (const s of sessions) s.destroy();
+        h1.closeAllConnections();
+        for (const s of sockets) s.destroy();
         server.close(() => resolve());
       }),
   };

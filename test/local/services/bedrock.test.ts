@@ -175,3 +175,32 @@ test("concurrent streams progress independently", async () => {
   const results = await Promise.all(prompts.map((p) => converse(p, { maxTokens: 30 })));
   results.forEach((r, i) => expect(r.text).toBe(answerFor(prompts[i], MODEL).slice(0, 30).join("")));
 });
+
+describe("control routes (for tests that run the stack as a child process)", () => {
+  test("GET /_local/requests returns the emission log over HTTP/1.1; DELETE clears it", async () => {
+    await converse("logged over http1", { maxTokens: 4 });
+    const res = await fetch(`${standIn.endpoint}/_local/requests`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { requests: { prompt: string; tokens: { value: string; at: number }[] }[] };
+    const entry = body.requests.at(-1)!;
+    expect(entry.prompt).toBe("logged over http1");
+    expect(entry.tokens.map((t) => t.value)).toEqual(answerFor("logged over http1", MODEL).slice(0, 4));
+    expect(entry.tokens[0].at).toBeGreaterThan(Date.now() - 60000);
+    expect((await fetch(`${standIn.endpoint}/_local/requests`, { method: "DELETE" })).status).toBe(204);
+    expect(standIn.log.requests).toHaveLength(0);
+  });
+
+  test("PUT /_local/timing changes the pacing of later requests; bad values are refused", async () => {
+    const put = (body: unknown) => fetch(`${standIn.endpoint}/_local/timing`, { method: "PUT", body: JSON.stringify(body) });
+    expect((await put({ firstTokenMs: -1 })).status).toBe(400);
+    expect(await (await put({ firstTokenMs: 80 })).json()).toEqual({ firstTokenMs: 80, tokensPerSecond: 0 });
+    await converse("slow start", { maxTokens: 2 });
+    const { receivedAt, tokens } = standIn.log.requests.at(-1)!;
+    expect(tokens[0].at - receivedAt).toBeGreaterThanOrEqual(78);
+  });
+
+  test("converse-stream over HTTP/1.1 is refused with 505", async () => {
+    const res = await fetch(`${standIn.endpoint}/model/${encodeURIComponent(MODEL)}/converse-stream`, { method: "POST", body: "{}" });
+    expect(res.status).toBe(505);
+  });
+});
