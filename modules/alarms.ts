@@ -6,16 +6,19 @@ import { SecureTopic } from "./messaging";
 export interface PlatformAlarmsProps {
   /** Prefix of the alarm topic and API alarm names. */
   readonly prefix: string;
+  /** Account whose CloudWatch may publish to the created topic. */
   readonly accountId: string;
   /** Email that receives the alarms (a topic is created for it). */
   readonly email?: string;
   /** Existing topic that receives the alarms. */
   readonly snsTopicArn?: string;
+  /** KMS key of the created topic. */
   readonly kmsKeyArn: string;
   /** Any visible message in these queues alarms (plain names, they name the alarms). */
   readonly deadLetterQueueNames: string[];
   /** Errors and throttles of these functions alarm (plain names, they name the alarms). */
   readonly functionNames: string[];
+  /** AppSync API whose 5xx errors alarm. */
   readonly apiId: string;
 }
 

@@ -7,7 +7,9 @@ import { policyDocument } from "./policy";
 export interface EncryptionKeyProps {
   /** Alias without the `alias/` prefix. */
   readonly alias: string;
+  /** The environment's account: its IAM principals administer and use the key. */
   readonly accountId: string;
+  /** Region of the key (sets the partition of the account root ARN). */
   readonly region: string;
   /** Days a deleted key can still be restored (7-30). */
   readonly deletionWindowDays?: number;

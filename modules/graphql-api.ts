@@ -12,15 +12,21 @@ import { partitionOf } from "./arns";
 import { policyDocument } from "./policy";
 
 export interface StreamingApiProps {
+  /** API name; also prefixes its roles. */
   readonly name: string;
+  /** Account of the API (role trust conditions, log group ARN). */
   readonly accountId: string;
+  /** Region of the API and of the user pool. */
   readonly region: string;
   /** Cognito user pool for the default auth mode; AWS_IAM is the additional mode for the producers. */
   readonly userPoolId: string;
+  /** X-Ray tracing of resolvers. */
   readonly xray: boolean;
   /** NONE, ERROR, INFO, DEBUG or ALL. */
   readonly fieldLogLevel: string;
+  /** Whether clients may introspect the schema (off in production). */
   readonly introspection: boolean;
+  /** Retention of the API's log group. */
   readonly logRetentionDays: number;
 }
 

@@ -65,6 +65,7 @@ export interface QueueWithDeadLetterProps {
   readonly deadLetterName: string;
   /** FIFO queue (and DLQ), high-throughput mode: ordering and dedup per MessageGroupId. */
   readonly fifo: boolean;
+  /** KMS key for server-side encryption of the queue and its DLQ. */
   readonly kmsKeyArn: string;
   /** Receives before a message moves to the DLQ (1-20). */
   readonly maxReceiveCount: number;
@@ -135,10 +136,15 @@ export class QueueWithDeadLetter extends Construct {
 }
 
 export interface MessagingProps {
+  /** Topic and queue names from config/names.ts (`.fifo` when FIFO). */
   readonly names: { inboundTopic: string; outboundTopic: string; workQueue: string; workDeadLetterQueue: string; outboundQueue: string; outboundDeadLetterQueue: string };
+  /** FIFO topics and queues (ordered per MessageGroupId = sessionId). */
   readonly fifo: boolean;
+  /** KMS key for every topic and queue. */
   readonly kmsKeyArn: string;
+  /** Receives before a message moves to its DLQ (1-20). */
   readonly maxReceiveCount: number;
+  /** Visibility timeout of both queues; at least 6x consumerTimeoutSeconds. */
   readonly visibilityTimeoutSeconds: number;
   /** Timeout of the consuming Lambdas (stream-worker, outbound-relay). */
   readonly consumerTimeoutSeconds: number;

@@ -3,11 +3,15 @@ import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
 import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../lambdas/shared/tables";
 
 export interface EncryptedTableProps {
+  /** Table name. */
   readonly name: string;
+  /** String partition key attribute. */
   readonly partitionKey: string;
+  /** Optional string sort key attribute. */
   readonly sortKey?: string;
   /** Attribute holding the expiry time (epoch seconds); DynamoDB deletes expired items. */
   readonly ttlAttribute: string;
+  /** Customer managed KMS key for server-side encryption. */
   readonly kmsKeyArn: string;
   /** Refuse DeleteTable (production data). */
   readonly deletionProtection: boolean;
@@ -38,11 +42,15 @@ export class EncryptedTable extends Construct {
 }
 
 export interface ConversationTablesProps {
+  /** Chat history table name. */
   readonly historyTableName: string;
+  /** Powertools idempotency table name. */
   readonly idempotencyTableName: string;
   /** No history table when the environment disables history. */
   readonly historyEnabled: boolean;
+  /** Customer managed KMS key for both tables. */
   readonly kmsKeyArn: string;
+  /** Refuse DeleteTable on both tables (production). */
   readonly deletionProtection: boolean;
 }
 
