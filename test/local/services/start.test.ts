@@ -45,3 +45,19 @@ test("--ready-json prints the endpoints once ready; SIGTERM stops everything wit
     if (child.exitCode === null) child.kill("SIGKILL");
   }
 });
+
+test("--exit-on-stdin-close stops the stack when the parent closes stdin", async () => {
+  const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["local/start.ts", "--ready-json", "--exit-on-stdin-close", "--gateway-port", "0", "--issuer-port", "0", "--no-client-config"], {
+    cwd: ROOT,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    const ready = JSON.parse(await new Promise<string>((resolve) => readline.createInterface({ input: child.stdout }).once("line", resolve))) as ReadyLine;
+    child.stdin.end();
+    expect(await exited).toBe(0);
+    await expect(fetch(ready.endpoints.issuerUrl)).rejects.toThrow();
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
