@@ -2,12 +2,15 @@
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { EnvironmentConfig } from "../../config/schema";
+import { QueueDepth, queueDepths } from "./depths";
 import { FauxqsOptions, startFauxqs } from "./fauxqs";
 import { MessagingTopology, provisionTopology } from "./topology";
 
 export { startFauxqs } from "./fauxqs";
 export type { FauxqsHandle, FauxqsOptions } from "./fauxqs";
 export { provisionTopology } from "./topology";
+export { queueDepths } from "./depths";
+export type { QueueDepth } from "./depths";
 export type { MessagingTopology, QueuePair } from "./topology";
 
 /** fauxqs accepts any signature; these only have to be well-formed. */
@@ -20,6 +23,8 @@ export interface LocalMessaging extends MessagingTopology {
   mode: "in-process" | "child-process";
   /** Clients bound to the endpoint, for the local stack and tests; closed by close(). */
   clients: { sns: SNSClient; sqs: SQSClient };
+  /** Visible, in-flight and dead-lettered counts of the work and outbound queues. */
+  depths(): Promise<Record<"work" | "outbound", QueueDepth>>;
   close(): Promise<void>;
 }
 
@@ -40,6 +45,7 @@ export async function startMessaging(config: EnvironmentConfig, opts: MessagingO
       mode: fauxqs.mode,
       ...topology,
       clients,
+      depths: () => queueDepths(clients.sqs, topology.queues),
       close: async () => {
         clients.sns.destroy();
         clients.sqs.destroy();

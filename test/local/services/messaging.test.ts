@@ -59,6 +59,7 @@ test("a message received max_receive_count times without being deleted moves to 
   expect((await receiveOne(messaging, work.url, 0))?.Attributes?.ApproximateReceiveCount).toBe("2");
   const third = await messaging.clients.sqs.send(new ReceiveMessageCommand({ QueueUrl: work.url, WaitTimeSeconds: 0 }));
   expect(third.Messages).toBeUndefined();
+  expect((await messaging.depths()).work).toEqual({ visible: 0, inFlight: 0, dead: 1 });
   expect((await receiveOne(messaging, work.dlqUrl))?.Body).toBe("poison");
 });
 
