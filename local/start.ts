@@ -175,7 +175,8 @@ async function main(argv: string[]): Promise<void> {
 
 if (require.main === module) {
   main(process.argv.slice(2)).catch((err: unknown) => {
-    process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    const busy = (err as NodeJS.ErrnoException)?.code === "EADDRINUSE" ? " (a port is taken: pick others with --gateway-port/--issuer-port, or 0 for any free port)" : "";
+    process.stderr.write(`npm start failed: ${err instanceof Error ? err.message : String(err)}${busy}\n`);
     process.exit(1);
   });
 }
