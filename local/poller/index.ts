@@ -42,7 +42,7 @@ export interface EventSourcePollerOptions {
   memoryLimitInMB?: number;
   /** Long-poll wait; short so that stop() returns within about a second. Default 1. */
   waitTimeSeconds?: number;
-  /** Receive/delete errors (the poller keeps going); default: console.error. */
+  /** Errors thrown by the handler and receive/delete errors (the poller keeps going); default: console.error. */
   onError?: (error: unknown) => void;
 }
 
@@ -201,15 +201,19 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
     stats.inFlight++;
     let result: unknown;
     let error: unknown;
+    let threw = false;
     try {
       result = await o.handler(event, createLambdaContext({ ...o, accountId }));
     } catch (e) {
+      threw = true;
       error = e;
       stats.handlerErrors++;
+      // Lambda logs a thrown error as the invocation's error; so does the poller.
+      onError(e);
     } finally {
       stats.inFlight--;
     }
-    const failed = error !== undefined ? event.Records.map((r) => r.messageId) : failedIds(event.Records, result, report);
+    const failed = threw ? event.Records.map((r) => r.messageId) : failedIds(event.Records, result, report);
     const done = messages.filter((m) => !failed.includes(m.MessageId!));
     const retry = messages.filter((m) => failed.includes(m.MessageId!));
     try {

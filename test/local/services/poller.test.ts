@@ -8,6 +8,8 @@ import { localConfig } from "./localConfig";
 
 let messaging: LocalMessaging;
 let poller: EventSourcePoller | undefined;
+let errors: unknown[] = [];
+beforeEach(() => (errors = []));
 
 afterEach(async () => {
   await poller?.stop();
@@ -24,6 +26,7 @@ function start(opts: Partial<EventSourcePollerOptions> & Pick<EventSourcePollerO
     batchSize: 1,
     functionName: "llm-stream-local-stream-worker",
     retryDelaySeconds: 0,
+    onError: (e) => errors.push(e),
     ...opts,
   });
   return poller;
@@ -147,6 +150,7 @@ describe("standard queue", () => {
     const seen = outcomes(p);
     await eventually(() => (seen.flatMap((o) => o.succeeded).length === 3 ? true : undefined), "all records to succeed on retry");
     expect(seen[0].error).toBeInstanceOf(Error);
+    expect(errors).toEqual([seen[0].error]);
     expect(seen[0].failed.sort()).toEqual([...ids].sort());
     const retried = batches.slice(1).flat();
     expect(retried.map((r) => r.messageId).sort()).toEqual([...ids].sort());
