@@ -1,0 +1,301 @@
+/**
+ * `npm run chat -- "prompt" [--user alice] [--direct|--queued] [--model id] [--session id] [--config file] [--timeout s]`
+ * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
+ * file). Subscribes first (waits for start_ack), then sends `sendQuery`; prints the answer on stdout as it arrives,
+ * in order (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on an error event, a GraphQL error,
+ * a lost subscription or the timeout; 2 on a usage mistake.
+ */
+import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parseArgs } from "node:util";
+import WebSocket from "ws";
+import { MessageAssembler } from "../client/assembler";
+import { parseClientConfig, type ClientConfig } from "../client/config";
+import { graphqlRequest } from "../client/graphql";
+import { subscribe, type Subscription, type WebSocketConstructor } from "../client/realtime";
+import { ID_PATTERN, parseEvent, RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION, type StreamEvent } from "../lambdas/shared/envelope";
+import { requestToken } from "./issuer/token-cli";
+
+export const DEFAULT_CONFIG_FILE = path.resolve(__dirname, "..", "client-config.local.json");
+const DEFAULT_TIMEOUT_S = 120;
+
+export const USAGE = `Usage: npm run chat -- "prompt" [options]
+
+  --user <name>       local stack: the test user to sign in as (default alice)
+  --direct            deliver straight from the worker to AppSync (environments with client_delivery_choice)
+  --queued            deliver through the outbound topic and queue
+  --model <id>        one of the environment's allowed model ids (default: the environment's default)
+  --session <id>      continue a session (8-64 letters, digits, - or _); default: a new session
+  --config <file>     client config file (default client-config.local.json, written by npm start)
+  --timeout <s>       give up after this many seconds (default ${DEFAULT_TIMEOUT_S})
+  -h, --help          this text
+
+Deployed (Cognito) environments: set ID_TOKEN to a user's Cognito ID token (e.g. sign in on the web console).`;
+
+export interface ChatArgs {
+  prompt: string;
+  user: string;
+  delivery?: "DIRECT" | "QUEUED";
+  modelId?: string;
+  sessionId?: string;
+  configPath: string;
+  timeoutMs: number;
+}
+
+/** A mistake in how the CLI was called (exit 2), as opposed to a failed answer (exit 1). */
+export class UsageError extends Error {}
+/** A failure worth one clear line to the user, without a stack trace. */
+export class ChatError extends Error {}
+
+export function parseChatArgs(argv: string[]): ChatArgs | "help" {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        user: { type: "string" },
+        direct: { type: "boolean" },
+        queued: { type: "boolean" },
+        model: { type: "string" },
+        session: { type: "string" },
+        config: { type: "string" },
+        timeout: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return "help";
+  const prompt = positionals.join(" ");
+  if (!prompt.trim()) throw new UsageError("a prompt is required");
+  if (values.direct && values.queued) throw new UsageError("choose one of --direct and --queued");
+  if (values.session !== undefined && !ID_PATTERN.test(values.session)) throw new UsageError("--session must be 8-64 letters, digits, '-' or '_'");
+  const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600) throw new UsageError("--timeout must be a number of seconds in (0, 3600]");
+  return {
+    prompt,
+    user: values.user ?? "alice",
+    delivery: values.direct ? "DIRECT" : values.queued ? "QUEUED" : undefined,
+    modelId: values.model,
+    sessionId: values.session,
+    configPath: path.resolve(values.config ?? DEFAULT_CONFIG_FILE),
+    timeoutMs: Math.round(timeoutS * 1000),
+  };
+}
+
+export function readClientConfig(file: string): ClientConfig {
+  let raw: string;
+  try {
+    raw = readFileSync(file, "utf8");
+  } catch {
+    throw new ChatError(`${file} not found: start the local stack first (npm start), or pass --config <client-config.json> of a deployed environment`);
+  }
+  try {
+    return parseClientConfig(raw);
+  } catch (e) {
+    throw new ChatError(`${file} is not a valid client config: ${(e as Error).message}`);
+  }
+}
+
+/** A Cognito-shaped ID token: the local issuer's for local stacks, ID_TOKEN for deployed (Cognito) ones. */
+export async function tokenFor(config: ClientConfig, user: string, env: NodeJS.ProcessEnv): Promise<string> {
+  if (config.auth.type === "local") {
+    try {
+      return await requestToken(config.auth.issuerUrl, user);
+    } catch (e) {
+      throw new ChatError(`could not get a token from the local issuer at ${config.auth.issuerUrl} (is npm start running?): ${(e as Error).message}`);
+    }
+  }
+  const token = env.ID_TOKEN?.trim();
+  if (!token) {
+    throw new ChatError(
+      `environment "${config.environment}" signs in with Cognito (user pool ${config.auth.userPoolId}). ` +
+        `Set ID_TOKEN to the ID token of a user in that pool (sign in on the web console and copy it), then run again: ` +
+        `ID_TOKEN=... npm run chat -- "your prompt"`,
+    );
+  }
+  return token;
+}
+
+export interface ChatResult {
+  sessionId: string;
+  messageId: string;
+  text: string;
+  /** Milliseconds from sending to the first chunk; undefined when no chunk arrived. */
+  timeToFirstTokenMs?: number;
+  /** Output tokens (from usage) per second of streaming (first chunk to final event). */
+  tokensPerSecond?: number;
+  outputTokens?: number;
+  chunks: number;
+  duplicates: number;
+  missing: number;
+  path: string;
+}
+
+interface Output {
+  write(s: string): unknown;
+}
+
+function formatSummary(r: ChatResult): string {
+  const ms = (n: number | undefined) => (n === undefined ? "n/a" : `${Math.round(n)} ms`);
+  const rate = r.tokensPerSecond === undefined ? "n/a" : `${r.tokensPerSecond.toFixed(1)} (${r.outputTokens} output tokens)`;
+  return [
+    "",
+    "---",
+    `time to first token  ${ms(r.timeToFirstTokenMs)}`,
+    `tokens per second    ${rate}`,
+    `chunks               ${r.chunks}${r.missing ? ` (${r.missing} never arrived; the final text filled them in)` : ""}${r.duplicates ? ` (${r.duplicates} duplicates dropped)` : ""}`,
+    `path                 ${r.path}`,
+    `session              ${r.sessionId}  message ${r.messageId}`,
+    "",
+  ].join("\n");
+}
+
+/** Runs one chat turn; resolves with the result or rejects with a ChatError. Prints the answer to `out` as it arrives. */
+export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
+  const config = readClientConfig(args.configPath);
+  const token = await tokenFor(config, args.user, io.env);
+  const sessionId = args.sessionId ?? `cli-${randomUUID()}`;
+  // Chosen here, so events can be matched to this question even before sendQuery's answer arrives.
+  const messageId = randomUUID();
+  const assembler = new MessageAssembler(messageId, { now: () => performance.now() });
+  const deadline = performance.now() + args.timeoutMs;
+
+  let printed = "";
+  let settle!: (err?: Error) => void;
+  const finished = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
+  const show = () => {
+    const text = assembler.text;
+    if (text.startsWith(printed)) {
+      io.stdout.write(text.slice(printed.length));
+    } else {
+      // Only when gaps were reconciled differently by the final text: show the exact answer once more.
+      io.stdout.write(`\n[the streamed text had gaps; the exact answer follows]\n${text}`);
+    }
+    printed = text;
+  };
+  const onEvent = (event: StreamEvent) => {
+    const outcome = assembler.accept(event);
+    if (outcome === "other-message" || outcome === "duplicate" || outcome === "stale") return;
+    if (outcome === "error") return settle();
+    show();
+    if (outcome === "final") settle();
+  };
+
+  const timeLeft = () => Math.max(1, deadline - performance.now());
+  let subscription: Subscription;
+  try {
+    subscription = await subscribe({
+      realtimeUrl: config.realtimeUrl,
+      graphqlUrl: config.graphqlUrl,
+      authorization: token,
+      query: RECEIVE_MESSAGES_SUBSCRIPTION,
+      variables: { sessionId },
+      WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
+      startTimeoutMs: Math.min(15_000, timeLeft()),
+      onData: (data) => {
+        const channel = data.receiveMessages as { data?: unknown } | null | undefined;
+        if (typeof channel?.data !== "string") return;
+        let event: StreamEvent;
+        try {
+          event = parseEvent(channel.data);
+        } catch {
+          io.stderr.write("warning: ignored a malformed event\n");
+          return;
+        }
+        onEvent(event);
+      },
+      onError: (err) => settle(new ChatError(`the subscription failed: ${err.message}`)),
+    });
+  } catch (e) {
+    throw new ChatError(`could not subscribe at ${config.realtimeUrl}: ${(e as Error).message}`);
+  }
+
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const sentAt = performance.now();
+    const input: Record<string, unknown> = { sessionId, messageId, prompt: args.prompt };
+    if (args.modelId) input.modelId = args.modelId;
+    if (args.delivery) input.delivery = args.delivery;
+    let response;
+    try {
+      response = await graphqlRequest<{ sendQuery: { sessionId: string; messageId: string } }>(
+        config.graphqlUrl,
+        SEND_QUERY_MUTATION,
+        { input },
+        { authorization: token },
+        { timeoutMs: Math.min(30_000, timeLeft()) },
+      );
+    } catch (e) {
+      throw new ChatError(`could not reach ${config.graphqlUrl}: ${(e as Error).message}`);
+    }
+    if (response.errors) {
+      const first = response.errors[0];
+      throw new ChatError(`sendQuery was refused: ${first.errorType ? `${first.errorType}: ` : ""}${first.message}`);
+    }
+
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ChatError(`no complete answer within ${args.timeoutMs / 1000} s`)), timeLeft());
+    });
+    await Promise.race([finished, timeout]);
+
+    if (assembler.error) {
+      const e = assembler.error;
+      if (printed) io.stdout.write("\n");
+      throw new ChatError(`the answer failed: ${e.message} (code ${e.code}${e.retryable ? ", retryable: try again" : ""})`);
+    }
+    if (!printed.endsWith("\n")) io.stdout.write("\n");
+    const final = assembler.final!;
+    const first = assembler.firstChunkAt;
+    const streamingMs = first !== undefined && assembler.finishedAt !== undefined ? assembler.finishedAt - first : 0;
+    return {
+      sessionId,
+      messageId,
+      text: assembler.text,
+      timeToFirstTokenMs: first === undefined ? undefined : first - sentAt,
+      tokensPerSecond: streamingMs > 0 ? final.usage.outputTokens / (streamingMs / 1000) : undefined,
+      outputTokens: final.usage.outputTokens,
+      chunks: assembler.chunkCount,
+      duplicates: assembler.duplicateCount,
+      missing: assembler.missingSequenceNumbers.length,
+      path: args.delivery ? `${args.delivery.toLowerCase()} (requested)` : "the environment's default (its direct_send setting)",
+    };
+  } finally {
+    clearTimeout(timer);
+    subscription.close();
+  }
+}
+
+export async function main(argv: string[], io = { stdout: process.stdout as Output, stderr: process.stderr as Output, env: process.env }): Promise<number> {
+  let args;
+  try {
+    args = parseChatArgs(argv);
+  } catch (e) {
+    io.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (args === "help") {
+    io.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  try {
+    const result = await chat(args, io);
+    io.stderr.write(formatSummary(result));
+    return 0;
+  } catch (e) {
+    io.stderr.write(`chat: ${e instanceof ChatError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  process.on("SIGINT", () => process.exit(130));
+  // exitCode, not exit(): stdout may still be draining into a pipe.
+  void main(process.argv.slice(2)).then((code) => (process.exitCode = code));
+}
