@@ -187,7 +187,7 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
     if (outcome === "final") settle();
   };
 
-  const timeLeft = () => Math.max(1, deadline - performance.now());
+  const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
   let subscription: Subscription;
   try {
     subscription = await subscribe({

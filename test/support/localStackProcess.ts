@@ -2,22 +2,21 @@
  * Runs `tsx local/start.ts --ready-json` as a child process on ephemeral ports and waits (bounded) for its ready line.
  * A child, not in-process: the stack sets process.env for its handlers and loads ESM-only fauxqs, neither of which
  * should leak into the jest worker. `--exit-on-stdin-close` stops it even if the test process dies.
+ * Used by the browser test (test/web) and the end-to-end tests (test/e2e).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as path from "node:path";
+import type { ReadyLine } from "../../local/start";
 
-export const REPO_ROOT = path.resolve(__dirname, "../../..");
+export type { ReadyLine };
 
-export interface ReadyLine {
-  ready: true;
-  endpoints: { graphqlUrl: string; realtimeUrl: string; issuerUrl: string; webUrl?: string };
-  clientConfig: { models: { defaultModelId: string } };
-}
+export const REPO_ROOT = path.resolve(__dirname, "../..");
 
 export interface StackProcess {
   ready: ReadyLine;
   /** Where the web console is served. */
   webUrl: string;
+  /** The last 20 000 characters the stack wrote to stderr (handler logs, crashes). */
   stderr(): string;
   stop(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import type { Page } from "playwright-core";
 import { answerFor, reasoningFor } from "../../local/bedrock/answer";
 import { CHROMIUM_PATH, INSTALL_HINT, launchChromium, type Browser } from "./support/browser";
-import { REPO_ROOT, startStackProcess, type StackProcess } from "./support/localStackProcess";
+import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
 
 const ARTIFACTS = path.join(REPO_ROOT, "test-artifacts");
 const STREAM_DEADLINE_MS = 45_000;

@@ -1,0 +1,111 @@
+/**
+ * End to end, both delivery paths, against `npm start` run as a child process: the subscriber's chunks, the final
+ * response and the Bedrock stand-in's text agree exactly; sequence numbers run 0..n-1; order holds with 5 concurrent
+ * sessions per path; and `npm run chat` prints the same answer and exits non-zero when the answer fails.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { answerFor, FAULTS } from "../../local/bedrock";
+import { expectExactAnswer, LocalStackDriver, newSessionId, type Delivery } from "../support/localStackDriver";
+import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+
+jest.setTimeout(60_000);
+
+let stack: StackProcess;
+let driver: LocalStackDriver;
+
+beforeAll(async () => {
+  // Paced like a fast model, so chunks are coalesced (50 ms) and several sessions really overlap.
+  stack = await startStackProcess(["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"]);
+  driver = new LocalStackDriver(stack);
+});
+afterAll(async () => {
+  await driver?.close();
+  await stack?.stop();
+});
+afterEach(() => driver.closeSessions());
+
+const expected = (prompt: string, modelId = driver.defaultModelId) => answerFor(prompt, modelId).join("");
+
+describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
+  it("streams chunks whose concatenation equals final_response.content and the stand-in's text, numbered from 0", async () => {
+    const prompt = `Show me "quotes", \\backslashes\\ and a newline\nvia ${delivery} ✨`;
+    const answer = await driver.ask("alice", { sessionId: newSessionId(`alice-${delivery}`), prompt, delivery });
+    expectExactAnswer(answer, expected(prompt));
+    expect(answer.tokens.length).toBeGreaterThan(1);
+    expect(answer.final!.data.usage.outputTokens).toBe(answerFor(prompt, driver.defaultModelId).length);
+  });
+
+  it("keeps every session's answer whole and in order with 5 concurrent sessions", async () => {
+    const prompts = Array.from({ length: 5 }, (_, i) => `Concurrent question ${i} on the ${delivery} path`);
+    const answers = await Promise.all(prompts.map((prompt, i) => driver.ask(`user${i}`, { sessionId: newSessionId(`conc${i}`), prompt, delivery })));
+    answers.forEach((answer, i) => expectExactAnswer(answer, expected(prompts[i])));
+    if (delivery === "DIRECT") {
+      // One publisher per message, each publish awaited: chunks arrive in sequence order.
+      for (const a of answers) {
+        const arrival = a.tokens.map((t) => t.data.token.sequenceNumber);
+        expect(arrival).toEqual([...arrival].sort((x, y) => x - y));
+      }
+    }
+  });
+
+  it("honours a non-default model", async () => {
+    const modelId = driver.ready.clientConfig.models.allowedModelIds.find((m) => m !== driver.defaultModelId)!;
+    const prompt = `Which model answers on ${delivery}?`;
+    const answer = await driver.ask("alice", { sessionId: newSessionId("model"), prompt, delivery, modelId });
+    expectExactAnswer(answer, expected(prompt, modelId));
+    expect(answer.final!.data.content).toContain(modelId);
+  });
+});
+
+describe("npm run chat", () => {
+  let configFile: string;
+  beforeAll(() => {
+    configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-e2e-")), "client-config.json");
+    writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
+  });
+
+  const runChat = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const tsxCli = require.resolve("tsx/cli", { paths: [REPO_ROOT] });
+      const child = spawn(process.execPath, [tsxCli, "local/chat.ts", ...args, "--config", configFile, "--timeout", "30"], { cwd: REPO_ROOT });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it.each<[string, string[]]>([
+    ["queued", ["--queued"]],
+    ["direct", ["--direct", "--user", "bob"]],
+  ])("prints the exact answer and a summary (%s)", async (_, flags) => {
+    const prompt = `hello from the CLI test ${flags.join(" ")}`;
+    const result = await runChat([prompt, ...flags]);
+    expect(result.stderr).not.toMatch(/^chat:/m);
+    expect(result.code).toBe(0);
+    const text = expected(prompt);
+    expect(result.stdout).toBe(text.endsWith("\n") ? text : `${text}\n`);
+    expect(result.stderr).toMatch(/time to first token\s+\d+ ms/);
+    expect(result.stderr).toMatch(/tokens per second\s+\d+(\.\d+)? \(\d+ output tokens\)/);
+    expect(result.stderr).toMatch(/chunks\s+[1-9]\d*/);
+    expect(result.stderr).toMatch(new RegExp(`path\\s+${flags[0].slice(2)}`));
+  });
+
+  it("exits non-zero with the user-safe message when the answer fails mid-stream", async () => {
+    const result = await runChat([`throttle me ${FAULTS.throttleMidStream}`, "--direct"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^chat: the answer failed: .*code THROTTLED/m);
+    expect(result.stderr).not.toMatch(/Scripted fault|Exception/);
+  });
+
+  it("exits non-zero with the GraphQL error for an unknown model", async () => {
+    const result = await runChat(["hello", "--model", "no.such-model-v1:0"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^chat: sendQuery was refused: ValidationError: modelId must be one of/m);
+    expect(result.stdout).toBe("");
+  });
+});
