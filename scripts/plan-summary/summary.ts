@@ -75,7 +75,8 @@ const ACTION_REASONS: Record<string, string> = {
 };
 
 function reasonsOf(rc: ResourceChange): string[] {
-  const paths = (rc.change.replace_paths ?? []).map((p) => `\`${formatPath(p)}\``);
+  // Sorted: the provider's order can vary between runs, and the PR comment should not churn.
+  const paths = (rc.change.replace_paths ?? []).map((p) => `\`${formatPath(p)}\``).sort();
   if (paths.length) return paths;
   return rc.action_reason && ACTION_REASONS[rc.action_reason] ? [ACTION_REASONS[rc.action_reason]] : [];
 }
@@ -270,7 +271,7 @@ function renderPolicy(env: string, p: PolicyChange): string[] {
     return [`- ${title}: ${verb} \`${p.attachment.policyArn}\` to role \`${p.attachment.role}\``];
   }
   if (!p.diff) {
-    return [`- ${title}: the new document is known only at apply, because it names resources this plan creates or replaces; review it in the synthesized stack.`];
+    return [`- ${title}: the new document is known only at apply, because it names resources this plan creates, replaces or updates (Terraform defers reading it); review it in the synthesized stack.`];
   }
   const d = p.diff;
   const counts = [d.added.length && `${d.added.length} added`, d.removed.length && `${d.removed.length} removed`, d.changed.length && `${d.changed.length} changed`].filter(Boolean).join(", ");

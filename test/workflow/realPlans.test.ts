@@ -1,0 +1,164 @@
+/**
+ * The plan summary on real Terraform plans of the platform stack, made offline: dev as shipped is "applied" (a state
+ * written from its plan, see support/offlineState.ts), then two changed versions of dev are planned against that state:
+ *   - fifo: queue.fifo = true, which replaces every queue and topic (FIFO is fixed at creation, and the names gain .fifo);
+ *   - delivery: directSend on, another allowed model, a new default model, batching per token.
+ * The summary must flag exactly the expected replacements, IAM statement changes and platform settings.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { App } from "cdktf";
+import { loadEnvironment } from "../../config/load";
+import { EnvironmentConfig, stackName } from "../../config/schema";
+import { PlatformStack } from "../../modules/platform-stack";
+import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
+import { TerraformPlan } from "../../scripts/plan-summary/planJson";
+import { EnvironmentSummary, renderMarkdown, summarizePlan } from "../../scripts/plan-summary/summary";
+import { ProviderSchemas, StateFile, pendingChanges, stateFromPlan, writeState } from "./support/offlineState";
+
+const work = mkdtempSync(path.join(tmpdir(), "real-plans-"));
+const tfEnv = terraformEnvironment(path.join(work, "cli"));
+const STATE_FILE = "terraform.offline.tfstate"; // the local backend path in scripts/terraform.ts's offline override
+const NEW_MODEL = "anthropic.claude-3-haiku-20240307-v1:0";
+
+async function tf(dir: string, args: string[]): Promise<string> {
+  const r = await terraform([...args, "-no-color"], { cwd: dir, env: tfEnv, timeoutMs: 120_000 });
+  if (r.code !== 0) throw new Error(`terraform ${args.join(" ")} in ${dir}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** Synthesizes one config with the platform's own stack code, ready for an offline plan. */
+async function synthesize(label: string, config: EnvironmentConfig): Promise<{ dir: string; tfJson: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const outdir = path.join(work, label);
+  const app = new App({ outdir });
+  new PlatformStack(app, { config });
+  app.synth();
+  const dir = path.join(outdir, "stacks", stackName(config));
+  writeOfflineOverride(dir);
+  await tf(dir, ["init", "-input=false"]);
+  return { dir, tfJson: JSON.parse(readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) };
+}
+
+async function plan(dir: string): Promise<TerraformPlan> {
+  // -refresh=false: the state is what we wrote; nothing may be read from AWS.
+  await tf(dir, ["plan", "-input=false", "-refresh=false", "-out=plan.tfplan"]);
+  return JSON.parse(await tf(dir, ["show", "-json", "plan.tfplan"]));
+}
+
+let dev: EnvironmentConfig;
+let baseline: EnvironmentSummary;
+let fifo: EnvironmentSummary;
+let delivery: EnvironmentSummary;
+let fifoStack: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+let iterations = 0;
+
+beforeAll(async () => {
+  dev = await loadEnvironment("dev");
+  const [a, b1, b2] = await Promise.all([
+    synthesize("as-shipped", dev),
+    synthesize("fifo", { ...dev, queue: { ...dev.queue, fifo: true } }),
+    synthesize("delivery", {
+      ...dev,
+      direct_send: true,
+      models: { default_model_id: dev.models.allowed_model_ids[1], allowed_model_ids: [...dev.models.allowed_model_ids, NEW_MODEL] },
+      batching: { ...dev.batching, max_delay_ms: 0 },
+    }),
+  ]);
+  fifoStack = b1.tfJson;
+
+  const [first, schemas] = await Promise.all([plan(a.dir), tf(a.dir, ["providers", "schema", "-json"]).then((s) => JSON.parse(s) as ProviderSchemas)]);
+  const ctx = { accountId: dev.account_id, region: dev.region };
+  let state: StateFile | undefined;
+  let current = first;
+  // Fold each plan back into the state until planning the same config changes nothing (3 rounds for this stack).
+  for (; iterations < 6; iterations++) {
+    state = stateFromPlan(current, schemas, state, ctx);
+    writeState(path.join(a.dir, STATE_FILE), state);
+    current = await plan(a.dir);
+    if (pendingChanges(current).length === 0) break;
+  }
+  baseline = summarizePlan("dev", current);
+
+  for (const b of [b1, b2]) writeFileSync(path.join(b.dir, STATE_FILE), readFileSync(path.join(a.dir, STATE_FILE)));
+  const [fifoPlan, deliveryPlan] = await Promise.all([plan(b1.dir), plan(b2.dir)]);
+  fifo = summarizePlan("dev", fifoPlan);
+  delivery = summarizePlan("dev", deliveryPlan);
+}, 180_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("the baseline state", () => {
+  it("is what applying dev leaves: planning dev again changes nothing", () => {
+    expect(iterations).toBeLessThan(6);
+    expect(baseline.counts).toEqual({ add: 0, change: 0, destroy: 0, replace: 0 });
+    expect(renderMarkdown([baseline])).toContain("**dev: no changes.**");
+  });
+});
+
+describe("turning on FIFO", () => {
+  it("warns about exactly the queues and topics, each replaced because of its FIFO flag and name", () => {
+    const expected = ["aws_sqs_queue", "aws_sns_topic"].flatMap((type) => Object.keys(fifoStack.resource[type]).map((name) => `${type}.${name}`)).sort();
+    expect(expected).toHaveLength(6); // work, work DLQ, outbound, outbound DLQ; inbound and outbound topics
+    expect(fifo.stateful.map((r) => r.address).sort()).toEqual(expected);
+    for (const r of fifo.stateful) {
+      expect(r.kind).toBe("replace");
+      expect(r.reasons).toEqual(expect.arrayContaining([r.type === "aws_sqs_queue" ? "`fifo_queue`" : "`fifo_topic`", "`name`"]));
+    }
+    const md = renderMarkdown([fifo]);
+    const warning = md.split("\n").filter((l) => l.startsWith("> - "));
+    expect(warning).toHaveLength(6);
+    expect(md).toMatch(/> - \*\*dev\*\*: replace `aws_sqs_queue\.messaging_work_queue_[^`]+` \(SQS queue, forced by `fifo_queue`, `name`\): messages waiting in it are lost\./);
+    // Tables, the user pool and the key keep their data.
+    expect(fifo.resources.filter((r) => ["aws_dynamodb_table", "aws_cognito_user_pool", "aws_kms_key"].includes(r.type))).toEqual([]);
+    expect(fifo.counts.destroy).toBe(0);
+    expect(fifo.counts.add).toBe(0);
+  });
+
+  it("shows the role policies naming the replaced queues and topics as known only at apply, and no setting call-outs", () => {
+    const rolePolicies = fifo.policies.filter((p) => p.type === "aws_iam_role_policy");
+    // The three functions use the replaced queues and topics; AppSync's invoke policy names send-query, whose
+    // environment (topic ARNs) changes, so Terraform defers reading that document too.
+    expect(rolePolicies.map((p) => p.address.split(".")[1].split("_")[0]).sort()).toEqual(["api", "outbound-relay", "send-query", "stream-worker"]);
+    for (const p of rolePolicies) expect(p.diff).toBeUndefined();
+    expect(renderMarkdown([fifo])).toMatch(/`aws_iam_role_policy\.stream-worker_policy_[^`]+` \(aws_iam_role_policy\.policy, update in place\): the new document is known only at apply/);
+    expect(fifo.callouts).toEqual([]);
+  });
+});
+
+describe("changing delivery, models and batching", () => {
+  it("replaces nothing and says what changes in plain words", () => {
+    expect(delivery.stateful).toEqual([]);
+    expect(delivery.counts.replace).toBe(0);
+    const functions = "`llm-stream-dev-outbound-relay`, `llm-stream-dev-send-query`, `llm-stream-dev-stream-worker`";
+    const sorted = (line: string) => line.replace(/\(([A-Z_]+) on ([^)]+)\)/, (_, v, fns: string) => `(${v} on ${fns.split(", ").sort().join(", ")})`);
+    expect(delivery.callouts.filter((c) => !c.startsWith("model access")).map(sorted)).toEqual([
+      `directSend turns **on** in dev: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on ${functions}).`,
+      `the default model in dev changes from \`${dev.models.default_model_id}\` to \`${dev.models.allowed_model_ids[1]}\` (DEFAULT_MODEL_ID on ${functions}).`,
+      `the allowed models in dev change: adds \`${NEW_MODEL}\` (ALLOWED_MODEL_IDS on ${functions}).`,
+      `batching in dev: a chunk now waits at most 0 ms (one message per token), was ${dev.batching.max_delay_ms} ms (BATCH_MAX_DELAY_MS on ${functions}).`,
+    ]);
+  });
+
+  it("diffs the stream worker's policy statement by statement: the new model's ARN and the publishResponse grant", () => {
+    const name = (p: { address: string }) => p.address.split(".")[1].split("_")[0];
+    expect(delivery.policies.filter((p) => p.diff).map(name)).toEqual(["stream-worker"]);
+    // AppSync's invoke policy names the send-query function, which this plan updates: its document is read at apply.
+    expect(delivery.policies.filter((p) => !p.diff).map(name)).toEqual(["api"]);
+    const diff = delivery.policies.find((p) => p.diff)!.diff!;
+    expect(diff.removed).toEqual([]);
+    expect(diff.added).toEqual([
+      expect.objectContaining({ sid: "PublishResponseOnly", action: ["appsync:GraphQL"], resource: [expect.stringMatching(/^arn:aws:appsync:us-east-1:111111111111:apis\/.+\/types\/Mutation\/fields\/publishResponse$/)] }),
+    ]);
+    expect(diff.changed).toHaveLength(1);
+    const { before, after } = diff.changed[0];
+    expect(after.sid).toBe("StreamAllowedModels");
+    expect(after.resource!.filter((r) => !before.resource!.includes(r))).toEqual([`arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL}`]);
+    expect(before.resource!.filter((r) => !after.resource!.includes(r))).toEqual([]);
+
+    const md = renderMarkdown([delivery]);
+    expect(md).toContain(`+   resource    arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL}`);
+    expect(md).toContain("+   action      appsync:GraphQL");
+    expect(delivery.callouts).toContainEqual(expect.stringMatching(new RegExp(`^model access in dev: \`aws_iam_role_policy\\.stream-worker_policy_[^\`]+\` now allows \`arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL.replace(/[.]/g, "\\.")}\`\\.$`)));
+  });
+});

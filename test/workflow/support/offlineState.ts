@@ -1,0 +1,127 @@
+/**
+ * A Terraform state for a stack that was never applied, so an offline plan of a changed config shows updates and
+ * replacements instead of creates.
+ *
+ * Why this way: offline there is no apply (every create would call AWS), and `terraform test` mock providers keep
+ * their state in memory. A state file is plain JSON (format version 4), so we write one from a plan's `after` values,
+ * filling what was "known after apply" (ids, ARNs, computed blocks) with type-correct stand-ins taken from the
+ * provider schema. Stand-ins make dependants plan differently (a policy naming a fake ARN), so we plan the same
+ * config against the state and fold the result back in until that plan is empty: then the state is what an apply of
+ * the config would leave, as far as the plan can tell, and any plan of another config against it shows exactly the
+ * difference between the two configs.
+ */
+import { writeFileSync } from "node:fs";
+import type { ResourceChange, TerraformPlan } from "../../../scripts/plan-summary/planJson";
+
+type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+interface SchemaBlock {
+  attributes?: Record<string, { type?: Json; nested_type?: Json }>;
+  block_types?: Record<string, { nesting_mode: string; block: SchemaBlock }>;
+}
+
+export interface ProviderSchemas {
+  provider_schemas: Record<string, { resource_schemas: Record<string, { version: number; block: SchemaBlock }> }>;
+}
+
+export interface StateFile {
+  version: 4;
+  terraform_version: string;
+  serial: number;
+  lineage: string;
+  outputs: Record<string, unknown>;
+  resources: {
+    mode: "managed";
+    type: string;
+    name: string;
+    provider: string;
+    instances: { index_key?: string | number; schema_version: number; attributes: Json; sensitive_attributes: unknown[] }[];
+  }[];
+}
+
+const PROVIDER = "registry.terraform.io/hashicorp/aws";
+
+/** A stand-in for a value known only after apply, by type and, for strings, by what the attribute name suggests. */
+function standIn(type: Json, attr: string, address: string, accountId: string, region: string): Json {
+  if (type === "string") {
+    // Identifiers get recognizable stand-ins; every other computed string stays empty, as AWS leaves unset settings.
+    const slug = address.replace(/[^A-Za-z0-9-]/g, "-");
+    if (/arn$/.test(attr)) return `arn:aws:fake:${region}:${accountId}:${slug}`;
+    if (/url$|endpoint$/.test(attr)) return `https://${slug}.fake.invalid`;
+    if (/(^|_)(id|uuid|owner)$/.test(attr)) return `fake-${slug}-${attr}`;
+    return "";
+  }
+  if (type === "number") return 0;
+  if (type === "bool") return false;
+  if (Array.isArray(type) && (type[0] === "list" || type[0] === "set")) return [];
+  if (Array.isArray(type) && type[0] === "map") return attr === "uris" ? { GRAPHQL: `https://${address}.fake.invalid/graphql`, REALTIME: `wss://${address}.fake.invalid/graphql` } : {};
+  return null;
+}
+
+/** Fills every `true` in after_unknown, preferring the value the previous state had (stand-ins stay stable). */
+function fill(after: Json, unknown: Json, previous: Json, block: SchemaBlock, address: string, ctx: { accountId: string; region: string }): void {
+  if (!unknown || typeof unknown !== "object" || !after || typeof after !== "object") return;
+  for (const [key, mark] of Object.entries<Json>(unknown)) {
+    const attr = block.attributes?.[key];
+    const nested = block.block_types?.[key];
+    const prev = previous?.[key];
+    if (mark === true) {
+      if (prev !== undefined) after[key] = prev;
+      else if (attr) after[key] = attr.nested_type ? null : standIn(attr.type, key, address, ctx.accountId, ctx.region);
+      else if (nested) after[key] = nested.nesting_mode === "single" ? null : [];
+      continue;
+    }
+    if (nested && Array.isArray(mark)) {
+      mark.forEach((m: Json, i: number) => fill(after[key]?.[i], m, prev?.[i], nested.block, address, ctx));
+    } else if (attr && typeof mark === "object" && after[key] && typeof after[key] === "object") {
+      // A map or object with some unknown elements.
+      for (const [k, m] of Object.entries<Json>(mark)) if (m === true) after[key][k] = prev?.[k] ?? `fake-${k}`;
+    }
+  }
+}
+
+/** Paths marked in after_sensitive, in the state's format: a change of sensitivity alone would plan an update. */
+function sensitivePaths(marks: Json, prefix: Json[] = []): Json[][] {
+  if (marks === true) return [prefix];
+  if (Array.isArray(marks)) return marks.flatMap((m, i) => sensitivePaths(m, [...prefix, { type: "index", value: { value: i, type: "number" } }]));
+  if (marks && typeof marks === "object") return Object.entries(marks).flatMap(([k, m]) => sensitivePaths(m, [...prefix, { type: "get_attr", value: k }]));
+  return [];
+}
+
+const keyOf = (type: string, name: string, index?: string | number) => `${type}.${name}[${index ?? ""}]`;
+
+/** The state an apply of `plan` would leave, on top of `previous` (resources the plan does not mention are dropped). */
+export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, previous: StateFile | undefined, ctx: { accountId: string; region: string }): StateFile {
+  const resourceSchemas = schemas.provider_schemas[PROVIDER].resource_schemas;
+  const prevAttrs = new Map<string, Json>();
+  for (const r of previous?.resources ?? []) for (const i of r.instances) prevAttrs.set(keyOf(r.type, r.name, i.index_key), i.attributes);
+
+  const byResource = new Map<string, StateFile["resources"][number]>();
+  for (const rc of (plan.resource_changes ?? []) as ResourceChange[]) {
+    if (rc.mode !== "managed" || !rc.change.after || rc.module_address) continue;
+    const schema = resourceSchemas[rc.type];
+    const attributes = JSON.parse(JSON.stringify(rc.change.after));
+    fill(attributes, rc.change.after_unknown, prevAttrs.get(keyOf(rc.type, rc.name, rc.index)), schema.block, rc.address, ctx);
+    const id = `${rc.type}.${rc.name}`;
+    const resource = byResource.get(id) ?? { mode: "managed" as const, type: rc.type, name: rc.name, provider: `provider["${PROVIDER}"]`, instances: [] };
+    resource.instances.push({ ...(rc.index === undefined ? {} : { index_key: rc.index }), schema_version: schema.version, attributes, sensitive_attributes: sensitivePaths(rc.change.after_sensitive) });
+    byResource.set(id, resource);
+  }
+  return {
+    version: 4,
+    terraform_version: "1.11.4",
+    serial: (previous?.serial ?? 0) + 1,
+    lineage: previous?.lineage ?? "00000000-0000-4000-8000-0000000ff11e",
+    outputs: {},
+    resources: [...byResource.values()],
+  };
+}
+
+export function writeState(file: string, state: StateFile): void {
+  writeFileSync(file, JSON.stringify(state, null, 1));
+}
+
+/** Managed resources the plan would change (anything but no-op and read). */
+export function pendingChanges(plan: TerraformPlan): string[] {
+  return (plan.resource_changes ?? []).filter((rc) => rc.mode === "managed" && !["no-op", "read"].includes(rc.change.actions.join(","))).map((rc) => `${rc.change.actions.join("+")} ${rc.address}`);
+}
