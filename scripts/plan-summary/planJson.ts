@@ -31,8 +31,17 @@ export interface ResourceChange {
   action_reason?: string;
 }
 
+/** Expressions of the configuration, for following a policy attribute to the document it is rendered from. */
+export interface ConfigResource {
+  address: string;
+  mode: "managed" | "data";
+  type: string;
+  expressions?: Record<string, { references?: string[] } | unknown>;
+}
+
 export interface TerraformPlan {
   format_version: string;
+  configuration?: { root_module?: { resources?: ConfigResource[] } };
   terraform_version?: string;
   resource_changes?: ResourceChange[];
   /** Changes made outside Terraform since the last apply (found by refresh). */

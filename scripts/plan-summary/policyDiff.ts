@@ -81,12 +81,62 @@ export function parsePolicy(policy: unknown): NormalizedStatement[] | undefined 
   return (Array.isArray(statements) ? statements : [statements]).map((s) => normalize(s as Record<string, unknown>));
 }
 
+/** Stands for a value Terraform knows only after apply (an ARN of a resource this plan creates or replaces). */
+export const KNOWN_AFTER_APPLY = "(known after apply)";
+
+type DataStatement = Record<string, unknown>;
+
+/**
+ * A statement of an aws_iam_policy_document data source as planned (its `after` and `after_unknown`), when its
+ * rendered JSON is deferred to apply: the statement's known parts still say what is granted.
+ */
+export function fromPolicyDocumentStatement(s: DataStatement, unknown: unknown): NormalizedStatement {
+  const u = (unknown ?? {}) as Record<string, unknown>;
+  const values = (v: unknown, marks: unknown): string[] | undefined => {
+    if (marks === true) return [KNOWN_AFTER_APPLY];
+    if (!Array.isArray(v) || v.length === 0) return undefined;
+    return v.map((x, i) => ((Array.isArray(marks) && marks[i] === true) || x === null ? KNOWN_AFTER_APPLY : String(x))).sort();
+  };
+  const principalsOf = (v: unknown, marks: unknown): NormalizedStatement["principal"] => {
+    if (!Array.isArray(v) || v.length === 0) return undefined;
+    const out: Record<string, string[]> = {};
+    v.forEach((p: { type: string; identifiers: unknown }, i) => {
+      if (p.type === "*") return;
+      const ids = values(p.identifiers, Array.isArray(marks) ? (marks[i] as Record<string, unknown>)?.identifiers : undefined) ?? [];
+      out[p.type] = [...(out[p.type] ?? []), ...ids].sort();
+    });
+    return Object.keys(out).length ? Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b))) : "*";
+  };
+  const st: NormalizedStatement = { effect: s.effect === "Deny" ? "Deny" : "Allow" };
+  if (typeof s.sid === "string" && s.sid) st.sid = s.sid;
+  const fields: [keyof NormalizedStatement, unknown][] = [
+    ["action", values(s.actions, u.actions)],
+    ["notAction", values(s.not_actions, u.not_actions)],
+    ["resource", values(s.resources, u.resources)],
+    ["notResource", values(s.not_resources, u.not_resources)],
+    ["principal", principalsOf(s.principals, u.principals)],
+    ["notPrincipal", principalsOf(s.not_principals, u.not_principals)],
+  ];
+  for (const [k, v] of fields) if (v !== undefined) (st as unknown as Record<string, unknown>)[k] = v;
+  if (Array.isArray(s.condition) && s.condition.length) {
+    const c: Record<string, Record<string, string[]>> = {};
+    s.condition.forEach((x: { test: string; variable: string; values: unknown }, i) => {
+      const marks = Array.isArray(u.condition) ? (u.condition[i] as Record<string, unknown>)?.values : undefined;
+      c[x.test] = { ...(c[x.test] ?? {}), [x.variable]: values(x.values, marks) ?? [] };
+    });
+    st.condition = Object.fromEntries(Object.entries(c).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))]));
+  }
+  return st;
+}
+
 /** The grant without its Sid: two statements that grant the same thing are the same statement. */
 const grantKey = (s: NormalizedStatement) => JSON.stringify({ ...s, sid: undefined });
 
 export function diffPolicies(before: unknown, after: unknown): PolicyDiff {
-  const b = parsePolicy(before) ?? [];
-  const a = parsePolicy(after) ?? [];
+  return diffStatements(parsePolicy(before) ?? [], parsePolicy(after) ?? []);
+}
+
+export function diffStatements(b: NormalizedStatement[], a: NormalizedStatement[]): PolicyDiff {
   const beforeKeys = new Map<string, number>();
   for (const s of b) beforeKeys.set(grantKey(s), (beforeKeys.get(grantKey(s)) ?? 0) + 1);
   const added: NormalizedStatement[] = [];
@@ -129,33 +179,43 @@ function conditionLines(c: NormalizedStatement["condition"]): string[] {
   return Object.entries(c ?? {}).flatMap(([op, kv]) => Object.entries(kv).map(([k, v]) => `${op} ${k} = ${v.join(" | ")}`));
 }
 
-/** Lines of one statement, one element per line so a diff block can prefix each. */
-export function statementLines(s: NormalizedStatement): string[] {
-  const lines = [`${s.effect}${s.sid ? ` (Sid ${s.sid})` : ""}`];
-  for (const a of s.action ?? []) lines.push(`  action      ${a}`);
-  for (const a of s.notAction ?? []) lines.push(`  not action  ${a}`);
-  for (const r of s.resource ?? []) lines.push(`  resource    ${r}`);
-  for (const r of s.notResource ?? []) lines.push(`  not resource ${r}`);
-  if (s.principal) lines.push(`  principal   ${principalText(s.principal)}`);
-  if (s.notPrincipal) lines.push(`  not principal ${principalText(s.notPrincipal)}`);
-  for (const c of conditionLines(s.condition)) lines.push(`  condition   ${c}`);
-  return lines;
+/** One element per line, `[label, value]`, in a fixed order of labels so a changed statement can be merged by label. */
+function statementElements(s: NormalizedStatement): [string, string][] {
+  const out: [string, string][] = [];
+  for (const a of s.action ?? []) out.push(["action", a]);
+  for (const a of s.notAction ?? []) out.push(["not action", a]);
+  for (const r of s.resource ?? []) out.push(["resource", r]);
+  for (const r of s.notResource ?? []) out.push(["not resource", r]);
+  if (s.principal) out.push(["principal", principalText(s.principal)]);
+  if (s.notPrincipal) out.push(["not principal", principalText(s.notPrincipal)]);
+  for (const c of conditionLines(s.condition)) out.push(["condition", c]);
+  return out;
 }
 
-/** A ```diff body: `+` added, `-` removed, unchanged lines of a changed statement kept for context. */
+const LABELS = ["action", "not action", "resource", "not resource", "principal", "not principal", "condition"];
+const elementLine = ([label, value]: [string, string]) => `  ${label.padEnd(12)}${value}`;
+const headerLine = (s: NormalizedStatement) => `${s.effect}${s.sid ? ` (Sid ${s.sid})` : ""}`;
+
+/** Lines of one statement, one element per line so a diff block can prefix each. */
+export function statementLines(s: NormalizedStatement): string[] {
+  return [headerLine(s), ...statementElements(s).map(elementLine)];
+}
+
+/** A ```diff body: `+` added, `-` removed, unchanged elements of a changed statement kept for context. */
 export function diffLines(d: PolicyDiff): string[] {
   const out: string[] = [];
   for (const s of d.removed) out.push(...statementLines(s).map((l) => `- ${l}`), "");
   for (const s of d.added) out.push(...statementLines(s).map((l) => `+ ${l}`), "");
   for (const { before, after } of d.changed) {
-    const b = statementLines(before);
-    const a = statementLines(after);
-    const bs = new Set(b);
-    const as = new Set(a);
-    // The header line (effect + Sid) first, then the element lines in a stable order.
-    out.push(`  ${a[0]}`);
-    for (const l of b.slice(1)) if (!as.has(l)) out.push(`- ${l}`);
-    for (const l of a.slice(1)) out.push(bs.has(l) ? `  ${l}` : `+ ${l}`);
+    const b = statementElements(before).map(elementLine);
+    const a = statementElements(after).map(elementLine);
+    out.push(`  ${headerLine(after)}`);
+    // Label by label: what was removed, then what stays or is new, so the changed element sits next to its peers.
+    for (const label of LABELS) {
+      const has = (l: string) => l.startsWith(`  ${label.padEnd(12)}`);
+      for (const l of b.filter(has)) if (!a.includes(l)) out.push(`- ${l}`);
+      for (const l of a.filter(has)) out.push(b.includes(l) ? `  ${l}` : `+ ${l}`);
+    }
     out.push("");
   }
   while (out.length && out[out.length - 1] === "") out.pop();

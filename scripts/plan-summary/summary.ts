@@ -5,7 +5,7 @@
  */
 import { ENV_NAMES } from "../../lambdas/shared/environment";
 import { ChangeKind, ResourceChange, TerraformPlan, changeKind, formatPath, isMarked, valueAt } from "./planJson";
-import { PolicyDiff, diffLines, diffPolicies, isEmptyDiff, parsePolicy, resourcesGranting } from "./policyDiff";
+import { KNOWN_AFTER_APPLY, NormalizedStatement, PolicyDiff, diffLines, diffPolicies, diffStatements, fromPolicyDocumentStatement, isEmptyDiff, parsePolicy, resourcesGranting } from "./policyDiff";
 
 /** Resource types whose destruction loses data (or identities, or the ability to decrypt), with what is lost. */
 export const STATEFUL_TYPES: Record<string, { label: string; loss: string }> = {
@@ -43,8 +43,10 @@ export interface PolicyChange {
   type: string;
   attribute: string;
   kind: ChangeKind;
-  /** Undefined when the new document is known only after apply. */
+  /** Undefined when the new document is known only after apply and cannot be traced to its statements. */
   diff?: PolicyDiff;
+  /** The new document is rendered at apply; the diff comes from its aws_iam_policy_document's planned statements. */
+  deferred?: boolean;
   /** Managed policy attached or detached (aws_iam_role_policy_attachment). */
   attachment?: { role: string; policyArn: string };
 }
@@ -179,20 +181,23 @@ function settingCallouts(env: string, lambdas: ResourceChange[]): string[] {
   return out;
 }
 
-function modelAccessCallouts(env: string, rcs: ResourceChange[]): string[] {
+function modelAccessCallouts(env: string, plan: TerraformPlan, rcs: ResourceChange[]): string[] {
   const out: string[] = [];
   for (const rc of rcs) {
     const attr = POLICY_ATTRIBUTES[rc.type];
-    if (!attr || isMarked(rc.change.after_unknown, [attr])) continue;
-    const granted = (doc: unknown) => {
+    if (!attr) continue;
+    const granted = (statements: NormalizedStatement[] | undefined) => new Set(resourcesGranting(statements ?? [], "bedrock:Invoke").filter((r) => r !== KNOWN_AFTER_APPLY));
+    const parsed = (doc: unknown) => {
       try {
-        return new Set(resourcesGranting(parsePolicy(doc) ?? [], "bedrock:Invoke"));
+        return parsePolicy(doc);
       } catch {
-        return new Set<string>();
+        return undefined;
       }
     };
-    const before = granted(rc.change.before?.[attr]);
-    const after = granted(rc.change.after?.[attr]);
+    const before = granted(rc.change.before ? parsed(rc.change.before[attr]) : undefined);
+    const after = granted(
+      !rc.change.after ? undefined : isMarked(rc.change.after_unknown, [attr]) ? deferredStatements(plan, rc, attr) : parsed(rc.change.after[attr]),
+    );
     const added = [...after].filter((r) => !before.has(r));
     const removed = [...before].filter((r) => !after.has(r));
     if (!added.length && !removed.length) continue;
@@ -202,7 +207,24 @@ function modelAccessCallouts(env: string, rcs: ResourceChange[]): string[] {
   return out;
 }
 
-function policyChangeOf(rc: ResourceChange, kind: ChangeKind): PolicyChange | undefined {
+/**
+ * When a policy attribute is unknown because Terraform defers reading its aws_iam_policy_document (the document
+ * names something this plan changes), the data source's planned statements still show the grant.
+ */
+function deferredStatements(plan: TerraformPlan, rc: ResourceChange, attr: string): NormalizedStatement[] | undefined {
+  const config = plan.configuration?.root_module?.resources?.find((r) => r.address === rc.address);
+  const refs = (config?.expressions?.[attr] as { references?: string[] } | undefined)?.references ?? [];
+  const ref = refs.find((r) => /^data\.aws_iam_policy_document\.[^.]+\.json$/.test(r));
+  if (!ref || refs.filter((r) => r.endsWith(".json")).length !== 1) return undefined;
+  const data = plan.resource_changes?.find((d) => d.mode === "data" && d.address === ref.slice(0, -".json".length));
+  const after = data?.change.after;
+  // Merged or overridden documents cannot be rebuilt from the statements alone.
+  if (!after || !Array.isArray(after.statement) || after.source_policy_documents || after.override_policy_documents || after.source_json || after.override_json) return undefined;
+  const unknown = (data.change.after_unknown as { statement?: unknown[] } | undefined)?.statement;
+  return (after.statement as Record<string, unknown>[]).map((s, i) => fromPolicyDocumentStatement(s, unknown?.[i]));
+}
+
+function policyChangeOf(plan: TerraformPlan, rc: ResourceChange, kind: ChangeKind): PolicyChange | undefined {
   if (rc.type === "aws_iam_role_policy_attachment" && kind !== "change") {
     const v = (rc.change.after ?? rc.change.before ?? {}) as Record<string, unknown>;
     return { address: rc.address, type: rc.type, attribute: "policy_arn", kind, attachment: { role: String(v.role ?? "?"), policyArn: String(v.policy_arn ?? "(known after apply)") } };
@@ -211,7 +233,14 @@ function policyChangeOf(rc: ResourceChange, kind: ChangeKind): PolicyChange | un
   if (!attr) return undefined;
   const before = kind === "add" ? undefined : rc.change.before?.[attr];
   if (rc.change.after && isMarked(rc.change.after_unknown, [attr])) {
-    return { address: rc.address, type: rc.type, attribute: attr, kind };
+    const statements = deferredStatements(plan, rc, attr);
+    if (!statements) return { address: rc.address, type: rc.type, attribute: attr, kind };
+    try {
+      const diff = diffStatements(parsePolicy(before) ?? [], statements);
+      return isEmptyDiff(diff) ? undefined : { address: rc.address, type: rc.type, attribute: attr, kind, diff, deferred: true };
+    } catch {
+      return { address: rc.address, type: rc.type, attribute: attr, kind };
+    }
   }
   const after = kind === "destroy" ? undefined : rc.change.after?.[attr];
   let diff: PolicyDiff;
@@ -238,7 +267,7 @@ export function summarizePlan(env: string, plan: TerraformPlan): EnvironmentSumm
     counts[kind]++;
     changed.push(rc);
     resources.push({ address: rc.address, type: rc.type, kind, reasons: kind === "add" || kind === "change" ? [] : reasonsOf(rc) });
-    const p = policyChangeOf(rc, kind);
+    const p = policyChangeOf(plan, rc, kind);
     if (p) policies.push(p);
     if (rc.type.startsWith("aws_bedrock")) bedrock.push(`a Bedrock resource changes in ${env}: \`${rc.address}\` (${kind}).`);
   }
@@ -252,7 +281,7 @@ export function summarizePlan(env: string, plan: TerraformPlan): EnvironmentSumm
     resources,
     stateful: resources.filter((r) => STATEFUL_TYPES[r.type] && (r.kind === "destroy" || r.kind === "replace")),
     policies,
-    callouts: [...settingCallouts(env, lambdas), ...modelAccessCallouts(env, changed), ...bedrock],
+    callouts: [...settingCallouts(env, lambdas), ...modelAccessCallouts(env, plan, changed), ...bedrock],
     drift,
   };
 }
@@ -274,8 +303,9 @@ function renderPolicy(env: string, p: PolicyChange): string[] {
     return [`- ${title}: the new document is known only at apply, because it names resources this plan creates, replaces or updates (Terraform defers reading it); review it in the synthesized stack.`];
   }
   const d = p.diff;
+  const deferred = p.deferred ? ["", `_Rendered at apply; shown from its planned statements. \`${KNOWN_AFTER_APPLY}\` marks ARNs of resources this plan creates or replaces._`] : [];
   const counts = [d.added.length && `${d.added.length} added`, d.removed.length && `${d.removed.length} removed`, d.changed.length && `${d.changed.length} changed`].filter(Boolean).join(", ");
-  return [`<details><summary>${title}: ${counts} statement(s)</summary>`, "", "```diff", ...diffLines(d), "```", "", "</details>"];
+  return [`<details><summary>${title}: ${counts} statement(s)</summary>`, ...deferred, "", "```diff", ...diffLines(d), "```", "", "</details>"];
 }
 
 export interface RenderOptions {

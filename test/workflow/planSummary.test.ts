@@ -120,6 +120,27 @@ describe("IAM statement diff", () => {
   });
 });
 
+describe("policy documents Terraform reads only at apply", () => {
+  it("diffs the aws_iam_policy_document's planned statements, marking values known after apply", () => {
+    const before = policy({ Sid: "FromSns", Effect: "Allow", Action: "sqs:SendMessage", Resource: "arn:aws:sqs:us-east-1:1:old", Principal: { Service: "sns.amazonaws.com" }, Condition: { ArnEquals: { "aws:SourceArn": "arn:aws:sns:us-east-1:1:t" } } });
+    const statement = { sid: "FromSns", effect: null, actions: ["sqs:SendMessage"], resources: [null], principals: [{ type: "Service", identifiers: ["sns.amazonaws.com"] }], condition: [{ test: "ArnEquals", variable: "aws:SourceArn", values: ["arn:aws:sns:us-east-1:1:t"] }], not_actions: null, not_resources: null, not_principals: [] };
+    const p: TerraformPlan = {
+      format_version: "1.2",
+      configuration: { root_module: { resources: [{ address: "aws_sqs_queue_policy.q", mode: "managed", type: "aws_sqs_queue_policy", expressions: { policy: { references: ["data.aws_iam_policy_document.q.json", "data.aws_iam_policy_document.q"] } } }] } },
+      resource_changes: [
+        rc("aws_sqs_queue_policy.q", ["update"], { policy: before }, { policy: null }, { after_unknown: { policy: true } }),
+        { ...rc("data.aws_iam_policy_document.q", ["read"], null, { statement: [statement] }, { after_unknown: { json: true, statement: [{ resources: [true] }] } }), mode: "data" },
+      ],
+    };
+    const [change] = summarizePlan("dev", p).policies;
+    expect(change.deferred).toBe(true);
+    // Principal and condition compare equal to the JSON before: only the resource differs.
+    expect(change.diff!.changed).toEqual([{ before: expect.objectContaining({ resource: ["arn:aws:sqs:us-east-1:1:old"] }), after: expect.objectContaining({ sid: "FromSns", resource: ["(known after apply)"] }) }]);
+    const md = renderMarkdown([summarizePlan("dev", p)]);
+    expect(md).toContain("-   resource    arn:aws:sqs:us-east-1:1:old\n+   resource    (known after apply)\n    principal   Service: sns.amazonaws.com");
+  });
+});
+
 describe("platform settings in plain words", () => {
   it("calls out directSend, model ids and batching from the Lambda environment", () => {
     const before = { [ENV_NAMES.directSend]: "false", [ENV_NAMES.defaultModelId]: "m.a", [ENV_NAMES.allowedModelIds]: "m.a,m.b", [ENV_NAMES.batchMaxDelayMs]: "50", [ENV_NAMES.batchMaxChars]: "400" };

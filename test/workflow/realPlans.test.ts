@@ -14,6 +14,7 @@ import { EnvironmentConfig, stackName } from "../../config/schema";
 import { PlatformStack } from "../../modules/platform-stack";
 import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { TerraformPlan } from "../../scripts/plan-summary/planJson";
+import { KNOWN_AFTER_APPLY } from "../../scripts/plan-summary/policyDiff";
 import { EnvironmentSummary, renderMarkdown, summarizePlan } from "../../scripts/plan-summary/summary";
 import { ProviderSchemas, StateFile, pendingChanges, stateFromPlan, writeState } from "./support/offlineState";
 
@@ -115,13 +116,27 @@ describe("turning on FIFO", () => {
     expect(fifo.counts.add).toBe(0);
   });
 
-  it("shows the role policies naming the replaced queues and topics as known only at apply, and no setting call-outs", () => {
+  it("shows which statements now name a queue or topic known only after apply, and no setting call-outs", () => {
+    const name = (p: { address: string }) => p.address.split(".")[1].split("_")[0];
     const rolePolicies = fifo.policies.filter((p) => p.type === "aws_iam_role_policy");
-    // The three functions use the replaced queues and topics; AppSync's invoke policy names send-query, whose
-    // environment (topic ARNs) changes, so Terraform defers reading that document too.
-    expect(rolePolicies.map((p) => p.address.split(".")[1].split("_")[0]).sort()).toEqual(["api", "outbound-relay", "send-query", "stream-worker"]);
-    for (const p of rolePolicies) expect(p.diff).toBeUndefined();
-    expect(renderMarkdown([fifo])).toMatch(/`aws_iam_role_policy\.stream-worker_policy_[^`]+` \(aws_iam_role_policy\.policy, update in place\): the new document is known only at apply/);
+    // The functions' documents are read at apply (they name replaced resources); their planned statements show
+    // exactly which grants move to the new ARNs. AppSync's invoke policy keeps its grant, so it is not listed.
+    expect(rolePolicies.map(name).sort()).toEqual(["outbound-relay", "send-query", "stream-worker"]);
+    const worker = rolePolicies.find((p) => name(p) === "stream-worker")!;
+    expect(worker.deferred).toBe(true);
+    expect(worker.diff!.added).toEqual([]);
+    expect(worker.diff!.removed).toEqual([]);
+    expect(worker.diff!.changed.map((c) => [c.after.sid, c.after.resource, c.before.action])).toEqual([
+      ["ConsumeOwnQueue", [KNOWN_AFTER_APPLY], ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]],
+      ["PublishToTopic", [KNOWN_AFTER_APPLY], ["sns:Publish"]],
+    ]);
+    // Every replaced queue and topic has a TLS-only policy that moves with it.
+    expect(fifo.policies.filter((p) => p.type !== "aws_iam_role_policy").map((p) => [p.type, p.kind, p.diff?.changed.map((c) => c.after.sid)])).toEqual(
+      [...Array(2).fill(["aws_sns_topic_policy", "replace", ["DenyInsecureTransport"]]), ...Array(4).fill(["aws_sqs_queue_policy", "replace", expect.arrayContaining(["DenyInsecureTransport"])])],
+    );
+    const md = renderMarkdown([fifo]);
+    expect(md).toContain("+   resource    (known after apply)");
+    expect(md).toContain("_Rendered at apply; shown from its planned statements.");
     expect(fifo.callouts).toEqual([]);
   });
 });
@@ -142,10 +157,10 @@ describe("changing delivery, models and batching", () => {
 
   it("diffs the stream worker's policy statement by statement: the new model's ARN and the publishResponse grant", () => {
     const name = (p: { address: string }) => p.address.split(".")[1].split("_")[0];
-    expect(delivery.policies.filter((p) => p.diff).map(name)).toEqual(["stream-worker"]);
-    // AppSync's invoke policy names the send-query function, which this plan updates: its document is read at apply.
-    expect(delivery.policies.filter((p) => !p.diff).map(name)).toEqual(["api"]);
-    const diff = delivery.policies.find((p) => p.diff)!.diff!;
+    // Only the worker's grants change; AppSync's invoke policy is read at apply (it names the updated send-query
+    // function) but its planned statement is the same, so it is not listed.
+    expect(delivery.policies.map(name)).toEqual(["stream-worker"]);
+    const diff = delivery.policies[0].diff!;
     expect(diff.removed).toEqual([]);
     expect(diff.added).toEqual([
       expect.objectContaining({ sid: "PublishResponseOnly", action: ["appsync:GraphQL"], resource: [expect.stringMatching(/^arn:aws:appsync:us-east-1:111111111111:apis\/.+\/types\/Mutation\/fields\/publishResponse$/)] }),
