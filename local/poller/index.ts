@@ -37,7 +37,7 @@ export interface EventSourcePollerOptions {
   concurrency?: number;
   /** ReportBatchItemFailures on the mapping; without it a returned batchItemFailures is ignored. Default true. */
   reportBatchItemFailures?: boolean;
-  /** The function's timeout, for context.getRemainingTimeInMillis(). Default 60 s. */
+  /** The function's timeout: context.getRemainingTimeInMillis() counts down from it, and a longer run fails the batch. Default 60 s. */
   timeoutMs?: number;
   memoryLimitInMB?: number;
   /** Long-poll wait; short so that stop() returns within about a second. Default 1. */
@@ -164,6 +164,7 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
   const accountId = o.queueArn.split(":")[4] ?? "000000000000";
   const concurrency = o.concurrency ?? 5;
   const waitTimeSeconds = o.waitTimeSeconds ?? 1;
+  const timeoutMs = o.timeoutMs ?? 60000;
   const report = o.reportBatchItemFailures ?? true;
   const onError = o.onError ?? ((e: unknown) => console.error(`[poller ${o.functionName}]`, e));
   const stats: EventSourcePollerStats = { invocations: 0, records: 0, deleted: 0, failedRecords: 0, handlerErrors: 0, inFlight: 0 };
@@ -202,8 +203,15 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
     let result: unknown;
     let error: unknown;
     let threw = false;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      result = await o.handler(event, createLambdaContext({ ...o, accountId }));
+      const running = Promise.resolve().then(() => o.handler(event, createLambdaContext({ ...o, timeoutMs, accountId })));
+      // Like Lambda, a run past the function's timeout fails the whole batch; the promise cannot be killed, only ignored.
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${o.functionName}: Task timed out after ${timeoutMs / 1000} seconds`)), timeoutMs);
+      });
+      running.catch(() => undefined);
+      result = await Promise.race([running, timedOut]);
     } catch (e) {
       threw = true;
       error = e;
@@ -211,6 +219,7 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
       // Lambda logs a thrown error as the invocation's error; so does the poller.
       onError(e);
     } finally {
+      clearTimeout(timer);
       stats.inFlight--;
     }
     const failed = threw ? event.Records.map((r) => r.messageId) : failedIds(event.Records, result, report);

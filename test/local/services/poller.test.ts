@@ -240,6 +240,23 @@ describe("standard queue", () => {
     expect(await queueCounts(messaging.queues.work.url)).toEqual({ visible: 0, inFlight: 0 });
   });
 
+  test("a run past the function timeout fails the batch, as Lambda's timeout does; the record comes back", async () => {
+    const [id] = await sendBatch(["hangs once"]);
+    let calls = 0;
+    const p = start({
+      timeoutMs: 300,
+      handler: async () => {
+        calls++;
+        if (calls === 1) await new Promise(() => undefined); // never settles
+      },
+    });
+    const seen = outcomes(p);
+    await eventually(() => (seen.length >= 2 ? true : undefined), "the retry after the timeout");
+    expect(seen[0].failed).toEqual([id]);
+    expect(String(seen[0].error)).toContain("Task timed out after 0.3 seconds");
+    expect(seen[1].succeeded).toEqual([id]);
+  });
+
   test("an idle poller stops within about a second", async () => {
     const p = start({ handler: async () => undefined });
     await new Promise((r) => setImmediate(r));
