@@ -91,6 +91,7 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
 
   const state: PolicyStatement[] = [
     {
+      // Terraform >= 1.7 ignores a denied listing of the default workspace prefix (env:/), so the key prefix is enough.
       Sid: "ListStateKeys",
       Effect: "Allow",
       Action: ["s3:ListBucket"],
