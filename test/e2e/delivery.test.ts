@@ -47,6 +47,7 @@ describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
       for (const a of answers) {
         const arrival = a.tokens.map((t) => t.data.token.sequenceNumber);
         expect(arrival).toEqual([...arrival].sort((x, y) => x - y));
+        expect(a.recorder.events.at(-1)?.action).toBe("final_response");
       }
     }
   });
