@@ -73,9 +73,10 @@ describe("plan.yml (pull requests)", () => {
   const wf = workflow("plan.yml");
   const job = wf.jobs.plan;
 
-  it("runs on pull requests with an OIDC token and permission to comment", () => {
+  it("runs on pull requests with an OIDC token and permission to comment, without taking the state lock", () => {
     expect(Object.keys(wf.on)).toEqual(["pull_request"]);
     expect(job.permissions).toEqual({ contents: "read", "id-token": "write", "pull-requests": "write" });
+    expect(job.env.TF_CLI_ARGS_plan).toBe("-lock=false");
   });
 
   it("has one job per deployed environment", () => {
