@@ -130,7 +130,6 @@ const LAMBDAS_DIR = path.join(REPO_ROOT, "lambdas") + path.sep;
 function loadHandlers(): Handlers {
   const load = (): Handlers => {
     const pick = (id: string): Handler => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(id) as { handler?: Handler };
       if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
       return mod.handler;

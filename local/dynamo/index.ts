@@ -7,7 +7,6 @@ import type { EnvironmentConfig } from "../../config/schema";
 import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
 
 // dynalite ships no type declarations.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite: (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server = require("dynalite");
 
 /** dynalite accepts any signature; these only have to be well-formed. */
