@@ -1,0 +1,266 @@
+/**
+ * The four delivery modes side by side, on the local stack run in this process: one stack per batching setting
+ * (max_delay_ms 0 = one message per token, and local.tfvars' coalescing defaults), with DIRECT or QUEUED chosen per
+ * request (local.tfvars sets client_delivery_choice). Same prompts and stand-in pace for every mode.
+ */
+import { performance } from "node:perf_hooks";
+import type { StandInRequest } from "../local/bedrock";
+import { startLocalStack, type LocalStack } from "../local/stack";
+import { attachCounters, awsRequests, diffCounters, type AwsRequests, type CounterDelta, type StackCounters } from "./counters";
+import { costPerMillionTokens, type CostBreakdown, type PriceTable } from "./cost";
+import { tokenLatencies } from "./latency";
+import { round, summarize, type Summary } from "./stats";
+import { runStreams, type Delivery, type StreamRun } from "./streams";
+
+export interface ModeSpec {
+  id: "queued-per-token" | "direct-per-token" | "queued-coalesced" | "direct-coalesced";
+  label: string;
+  delivery: Delivery;
+  coalesced: boolean;
+}
+
+export const MODES: readonly ModeSpec[] = [
+  { id: "queued-per-token", label: "queued, one message per token (the seeds' design)", delivery: "QUEUED", coalesced: false },
+  { id: "direct-per-token", label: "directSend, one message per token (the directSend PR)", delivery: "DIRECT", coalesced: false },
+  { id: "queued-coalesced", label: "queued, coalesced (our defaults)", delivery: "QUEUED", coalesced: true },
+  { id: "direct-coalesced", label: "directSend, coalesced (our defaults)", delivery: "DIRECT", coalesced: true },
+];
+
+export interface DeliveryPlan {
+  firstTokenMs: number;
+  tokensPerSecond: number;
+  /** Concurrent streams and answer length of the run the per-mode figures come from. */
+  mainStreams: number;
+  mainTokens: number;
+  sweepLevels: number[];
+  sweepTokens: number;
+  /** Per batch of streams. */
+  batchDeadlineMs: number;
+  /** Sweep levels not started by then are skipped (and reported as skipped). */
+  deadlineAt: number;
+  /** Stream-worker pollers (Lambda scales out on the work queue); at least the largest sweep level. */
+  workerConcurrency: number;
+  relayConcurrency: number;
+}
+
+export interface BatchFigures {
+  streams: number;
+  completed: number;
+  errors: string[];
+  outputTokens: number;
+  chunks: number;
+  latencyMs: Summary;
+  ttftMs: Summary;
+  undeliveredTokens: number;
+  textMatches: boolean;
+  /** Measured stand-in pace, tokens per second per stream. */
+  measuredTokensPerSecond: number;
+  /** Sum over streams of first-to-last token emission (+ one token interval). */
+  streamSeconds: number;
+  realtimeUpdates: number;
+  wallMs: number;
+}
+
+export interface SweepPoint {
+  streams: number;
+  skipped?: string;
+  completed?: number;
+  p50Ms?: number;
+  p99Ms?: number;
+  wallMs?: number;
+  withinTwiceSingle?: boolean;
+}
+
+export interface ModeResult {
+  id: ModeSpec["id"];
+  label: string;
+  delivery: Delivery;
+  maxDelayMs: number;
+  maxChars: number;
+  main: BatchFigures;
+  counters: CounterDelta;
+  requests: AwsRequests;
+  per1kTokens: Record<"appsyncMutations" | "appsyncRealtimeUpdates" | "snsPublishes" | "sqsRequests" | "lambdaInvocations", number>;
+  costPerMillionTokens: CostBreakdown;
+  publishesPerStreamSecond: number;
+  /** Concurrent streams one API carries at the inbound-message quota, at this mode's mutation rate. */
+  capacityStreamsPerApi: number;
+  sweep: SweepPoint[];
+  /** Largest sweep level whose p99 stayed within 2x the single-stream p99 (all streams completed). */
+  sustainedStreams: number;
+  sustainedNote: string;
+}
+
+export interface DeliveryResults {
+  plan: Omit<DeliveryPlan, "deadlineAt">;
+  modes: ModeResult[];
+  memoryMb: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits (bounded) until every invocation has finished, so durations and counters of a batch are complete. */
+async function drained(counters: StackCounters, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end && !counters.settled()) await sleep(10);
+}
+
+function analyse(stack: LocalStack, runs: StreamRun[], tokensPerSecond: number, wallMs: number): BatchFigures {
+  const byPrompt = new Map<string, StandInRequest>(stack.bedrock.log.requests.map((r) => [r.prompt, r]));
+  const latencies: number[] = [];
+  const ttft: number[] = [];
+  let outputTokens = 0;
+  let chunks = 0;
+  let undelivered = 0;
+  let textMatches = true;
+  let streamSeconds = 0;
+  let paceTokens = 0;
+  let paceSeconds = 0;
+  let realtimeUpdates = 0;
+  for (const r of runs) {
+    const emitted = byPrompt.get(r.prompt);
+    realtimeUpdates += r.payloadBytes.reduce((n, b) => n + Math.max(1, Math.ceil(b / 5120)), 0);
+    chunks += r.chunks.length;
+    if (!emitted || !emitted.tokens.length) {
+      textMatches = false;
+      continue;
+    }
+    outputTokens += emitted.tokens.length;
+    const t = tokenLatencies(emitted.tokens, r.chunks);
+    latencies.push(...t.latencies);
+    undelivered += t.undelivered;
+    if (r.completed && !t.textMatches) textMatches = false;
+    const first = Math.min(...r.chunks.map((c) => c.receivedAt));
+    if (r.chunks.length) ttft.push(first - r.sentAt);
+    const span = (emitted.tokens[emitted.tokens.length - 1]!.at - emitted.tokens[0]!.at) / 1000;
+    streamSeconds += span + 1 / tokensPerSecond;
+    if (emitted.tokens.length > 1) {
+      paceTokens += emitted.tokens.length - 1;
+      paceSeconds += span;
+    }
+  }
+  return {
+    streams: runs.length,
+    completed: runs.filter((r) => r.completed).length,
+    errors: runs.filter((r) => r.error).map((r) => `${r.sessionId}: ${r.error}`),
+    outputTokens,
+    chunks,
+    latencyMs: summarize(latencies),
+    ttftMs: summarize(ttft),
+    undeliveredTokens: undelivered,
+    textMatches,
+    measuredTokensPerSecond: paceSeconds > 0 ? paceTokens / paceSeconds : Number.NaN,
+    streamSeconds,
+    realtimeUpdates,
+    wallMs,
+  };
+}
+
+async function batch(
+  stack: LocalStack,
+  counters: StackCounters,
+  plan: DeliveryPlan,
+  o: { count: number; tokens: number; delivery: Delivery; tag: string },
+): Promise<{ figures: BatchFigures; runs: StreamRun[] }> {
+  stack.bedrock.log.requests.length = 0;
+  const started = performance.now();
+  const runs = await runStreams(stack, { ...o, deadlineMs: plan.batchDeadlineMs });
+  const wallMs = performance.now() - started;
+  await drained(counters);
+  return { figures: analyse(stack, runs, plan.tokensPerSecond, wallMs), runs };
+}
+
+function per1k(n: number, tokens: number): number {
+  return tokens > 0 ? (n * 1000) / tokens : Number.NaN;
+}
+
+async function measureMode(stack: LocalStack, counters: StackCounters, spec: ModeSpec, plan: DeliveryPlan, prices: PriceTable, log: (s: string) => void): Promise<ModeResult> {
+  const memoryMb = stack.config.lambda.memory_mb;
+  // Warm-up (not measured): first calls pay for JIT, connection set-up and lazy module paths.
+  await batch(stack, counters, plan, { count: 2, tokens: 10, delivery: spec.delivery, tag: `${spec.id}-warm` });
+
+  const before = counters.snapshot();
+  const main = await batch(stack, counters, plan, { count: plan.mainStreams, tokens: plan.mainTokens, delivery: spec.delivery, tag: spec.id });
+  const delta = diffCounters(before, counters.snapshot());
+  const f = main.figures;
+  if (delta.failedRecords || delta.handlerErrors) f.errors.push(`${delta.failedRecords} failed records, ${delta.handlerErrors} handler errors: SNS/SQS counts include retries`);
+  const requests = awsRequests(delta, f.realtimeUpdates, memoryMb);
+  const publishesPerStreamSecond = f.streamSeconds > 0 ? delta.publishResponse / f.streamSeconds : Number.NaN;
+  log(`  ${spec.id}: ${f.completed}/${f.streams} streams, ${f.outputTokens} tokens, ${delta.publishResponse} publishResponse, p50 ${round(f.latencyMs.p50)} ms, p99 ${round(f.latencyMs.p99)} ms`);
+
+  const sweep: SweepPoint[] = [];
+  for (const level of plan.sweepLevels) {
+    if (Date.now() > plan.deadlineAt) {
+      sweep.push({ streams: level, skipped: "time budget spent" });
+      continue;
+    }
+    const s = await batch(stack, counters, plan, { count: level, tokens: plan.sweepTokens, delivery: spec.delivery, tag: `${spec.id}-c${level}` });
+    sweep.push({ streams: level, completed: s.figures.completed, p50Ms: s.figures.latencyMs.p50, p99Ms: s.figures.latencyMs.p99, wallMs: s.figures.wallMs });
+    log(`    ${level} streams: ${s.figures.completed}/${level} completed, p99 ${round(s.figures.latencyMs.p99)} ms`);
+  }
+  const single = sweep.find((p) => p.streams === 1 && p.p99Ms !== undefined);
+  let sustained = 0;
+  let note = "";
+  if (!single) note = "no single-stream baseline";
+  else {
+    for (const p of sweep) {
+      if (p.p99Ms === undefined) continue;
+      p.withinTwiceSingle = p.completed === p.streams && p.p99Ms <= 2 * single.p99Ms!;
+      if (p.withinTwiceSingle) sustained = Math.max(sustained, p.streams);
+    }
+    const largest = Math.max(...sweep.filter((p) => p.p99Ms !== undefined).map((p) => p.streams));
+    note = sustained === largest ? `>= ${sustained} (every level tested stayed within 2x)` : `${sustained} (the next level tested passed 2x of ${round(single.p99Ms!)} ms)`;
+  }
+
+  return {
+    id: spec.id,
+    label: spec.label,
+    delivery: spec.delivery,
+    maxDelayMs: stack.config.batching.max_delay_ms,
+    maxChars: stack.config.batching.max_chars,
+    main: f,
+    counters: delta,
+    requests,
+    per1kTokens: {
+      appsyncMutations: per1k(requests.appsyncMutations, f.outputTokens),
+      appsyncRealtimeUpdates: per1k(requests.appsyncRealtimeUpdates, f.outputTokens),
+      snsPublishes: per1k(requests.snsPublishes, f.outputTokens),
+      sqsRequests: per1k(requests.sqsRequests, f.outputTokens),
+      lambdaInvocations: per1k(requests.lambdaInvocations, f.outputTokens),
+    },
+    costPerMillionTokens: costPerMillionTokens(requests, f.outputTokens, prices, stack.config.queue.fifo),
+    publishesPerStreamSecond,
+    capacityStreamsPerApi: Math.floor(prices.appsyncInboundMessagesPerSecond.value / publishesPerStreamSecond),
+    sweep,
+    sustainedStreams: sustained,
+    sustainedNote: note,
+  };
+}
+
+export async function benchDelivery(plan: DeliveryPlan, prices: PriceTable, log: (s: string) => void): Promise<DeliveryResults> {
+  const results: ModeResult[] = [];
+  let memoryMb = 0;
+  for (const coalesced of [false, true]) {
+    const stack = await startLocalStack({
+      configOverrides: coalesced ? {} : { batching: { max_delay_ms: 0 } },
+      bedrock: { firstTokenMs: plan.firstTokenMs, tokensPerSecond: plan.tokensPerSecond },
+      writeClientConfig: false,
+      retryDelaySeconds: 1,
+      workerConcurrency: plan.workerConcurrency,
+      relayConcurrency: plan.relayConcurrency,
+    });
+    memoryMb = stack.config.lambda.memory_mb;
+    log(`stack up: max_delay_ms ${stack.config.batching.max_delay_ms}, max_chars ${stack.config.batching.max_chars}`);
+    const counters = attachCounters(stack);
+    try {
+      for (const spec of MODES.filter((m) => m.coalesced === coalesced)) results.push(await measureMode(stack, counters, spec, plan, prices, log));
+    } finally {
+      counters.detach();
+      await stack.stop();
+    }
+  }
+  const order = MODES.map((m) => m.id);
+  results.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
+  const { deadlineAt: _deadline, ...rest } = plan;
+  return { plan: rest, modes: results, memoryMb };
+}

@@ -1,0 +1,90 @@
+/**
+ * Runs `npm run bench -- --quick` (as a child, into a temp dir, never the repo's BENCHMARKS.md) and checks it
+ * produced every section with numbers, and that the numbers make sense relative to each other. Not a speed test.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { BenchResults } from "../../bench/report";
+
+jest.setTimeout(150_000);
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const outDir = mkdtempSync(path.join(tmpdir(), "bench-quick-"));
+let results: BenchResults;
+let markdown: string;
+
+beforeAll(async () => {
+  const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["bench/run.ts", "--quick", "--out", outDir], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 140_000);
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  clearTimeout(timer);
+  if (code !== 0) throw new Error(`bench --quick exited with ${code}:\n${stderr.slice(-3000)}`);
+  results = JSON.parse(readFileSync(path.join(outDir, "results.json"), "utf8"));
+  markdown = readFileSync(path.join(outDir, "BENCHMARKS.md"), "utf8");
+});
+afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+
+const positive = (n: number) => expect(Number.isFinite(n) && n > 0).toBe(true);
+
+test("every mode streamed the stand-in's text and has latency, request, cost, sweep and capacity figures", () => {
+  expect(results.quick).toBe(true);
+  expect(results.delivery.modes.map((m) => m.id)).toEqual(["queued-per-token", "direct-per-token", "queued-coalesced", "direct-coalesced"]);
+  for (const m of results.delivery.modes) {
+    expect(m.main.errors).toEqual([]);
+    expect(m.main.textMatches).toBe(true);
+    expect(m.main.completed).toBe(m.main.streams);
+    expect(m.main.latencyMs.count).toBe(m.main.outputTokens);
+    for (const v of [m.main.latencyMs.p50, m.main.latencyMs.p95, m.main.latencyMs.p99, m.main.ttftMs.p50]) positive(v);
+    expect(m.main.latencyMs.p50).toBeLessThanOrEqual(m.main.latencyMs.p99);
+    // Time to first token includes the stand-in's own first-token delay.
+    expect(m.main.ttftMs.p50).toBeGreaterThanOrEqual(results.delivery.plan.firstTokenMs);
+    for (const v of Object.values(m.per1kTokens)) expect(Number.isFinite(v)).toBe(true);
+    positive(m.per1kTokens.appsyncMutations);
+    positive(m.per1kTokens.lambdaInvocations);
+    positive(m.costPerMillionTokens.total);
+    positive(m.capacityStreamsPerApi);
+    expect(m.sweep.length).toBe(results.delivery.plan.sweepLevels.length);
+    positive(m.sweep[0]!.p99Ms!);
+  }
+});
+
+test("coalescing cuts mutations, and only the queued modes touch the outbound queue", () => {
+  const by = Object.fromEntries(results.delivery.modes.map((m) => [m.id, m]));
+  for (const p of ["queued", "direct"]) {
+    const perToken = by[`${p}-per-token`]!;
+    const coalesced = by[`${p}-coalesced`]!;
+    // One message per token: at least one publishResponse per stand-in token.
+    expect(perToken.counters.publishResponse).toBeGreaterThanOrEqual(perToken.main.outputTokens);
+    expect(coalesced.per1kTokens.appsyncMutations).toBeLessThan(perToken.per1kTokens.appsyncMutations);
+    expect(coalesced.capacityStreamsPerApi).toBeGreaterThan(perToken.capacityStreamsPerApi);
+    expect(coalesced.costPerMillionTokens.deliveryTotal).toBeLessThan(perToken.costPerMillionTokens.deliveryTotal);
+  }
+  for (const id of ["queued-per-token", "queued-coalesced"]) expect(by[id]!.counters.outboundRecords).toBeGreaterThan(0);
+  for (const id of ["direct-per-token", "direct-coalesced"]) expect(by[id]!.counters.outboundRecords).toBe(0);
+});
+
+test("bundles, synth and targets are reported; the markdown has every section", () => {
+  expect(results.bundles.map((b) => b.name).sort()).toEqual(["outbound-relay", "send-query", "stream-worker"]);
+  for (const b of results.bundles) {
+    positive(b.zippedBytes);
+    expect(b.zippedBytes).toBeLessThan(b.bytes);
+    positive(b.initMs.median);
+  }
+  expect(results.synth.ok).toBe(true);
+  positive(results.synth.ms);
+  expect(results.plans).toEqual({ skipped: "quick mode" });
+  expect(results.targets.length).toBeGreaterThanOrEqual(9);
+  for (const t of results.targets) {
+    expect(["PASS", "MISS"]).toContain(t.status);
+    if (t.status === "MISS") expect(t.reason).toBeTruthy();
+  }
+  for (const heading of ["## Machine", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
+    expect(markdown).toContain(heading);
+  }
+  expect(markdown).toContain("shared 2-core machine");
+  expect(markdown).not.toMatch(/\| n\/a \|/);
+});
