@@ -1,7 +1,8 @@
 /**
  * End to end, both delivery paths, against `npm start` run as a child process: the subscriber's chunks, the final
  * response and the Bedrock stand-in's text agree exactly; sequence numbers run 0..n-1; order holds with 5 concurrent
- * sessions per path; and `npm run chat` prints the same answer and exits non-zero when the answer fails.
+ * sessions per path (in arrival order too on the direct path and on FIFO queues); and `npm run chat` prints the same
+ * answer and exits non-zero when the answer fails.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -15,17 +16,25 @@ jest.setTimeout(60_000);
 
 let stack: StackProcess;
 let driver: LocalStackDriver;
+/** The same stack with FIFO topics and queues (queue.fifo = true). */
+let fifoStack: StackProcess;
+let fifoDriver: LocalStackDriver;
 
 beforeAll(async () => {
   // Paced like a fast model, so chunks are coalesced (50 ms) and several sessions really overlap.
-  stack = await startStackProcess(["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"]);
+  const pacing = ["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"];
+  [stack, fifoStack] = await Promise.all([startStackProcess(pacing), startStackProcess([...pacing, "--config-overrides", JSON.stringify({ queue: { fifo: true } })])]);
   driver = new LocalStackDriver(stack);
+  fifoDriver = new LocalStackDriver(fifoStack);
 });
 afterAll(async () => {
-  await driver?.close();
-  await stack?.stop();
+  await Promise.all([driver?.close(), fifoDriver?.close()]);
+  await Promise.all([stack?.stop(), fifoStack?.stop()]);
 });
-afterEach(() => driver.closeSessions());
+afterEach(() => {
+  driver.closeSessions();
+  fifoDriver.closeSessions();
+});
 
 const expected = (prompt: string, modelId = driver.defaultModelId) => answerFor(prompt, modelId).join("");
 
@@ -58,6 +67,21 @@ describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
     const answer = await driver.ask("alice", { sessionId: newSessionId("model"), prompt, delivery, modelId });
     expectExactAnswer(answer, expected(prompt, modelId));
     expect(answer.final!.data.content).toContain(modelId);
+  });
+});
+
+describe("QUEUED delivery on FIFO queues", () => {
+  it("delivers every chunk of 5 concurrent sessions in sequence order, the final event last", async () => {
+    expect(fifoDriver.ready.queues.outbound.url).toMatch(/\.fifo$/);
+    const prompts = Array.from({ length: 5 }, (_, i) => `FIFO question ${i} [[length:60]]`);
+    const answers = await Promise.all(prompts.map((prompt, i) => fifoDriver.ask(`fifo${i}`, { sessionId: newSessionId(`fifo${i}`), prompt, delivery: "QUEUED" })));
+    answers.forEach((answer, i) => {
+      expectExactAnswer(answer, expected(prompts[i]));
+      // MessageGroupId = sessionId: order holds across relay batches, not only within one.
+      const arrival = answer.tokens.map((t) => t.data.token.sequenceNumber);
+      expect(arrival).toEqual(arrival.map((_, n) => n));
+      expect(answer.recorder.events.at(-1)?.action).toBe("final_response");
+    });
   });
 });
 
