@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { answerFor, FAULTS } from "../../local/bedrock";
+import { answerFor, FAULTS, REASONING_MARKER, reasoningFor } from "../../local/bedrock";
 import { expectExactAnswer, LocalStackDriver, newSessionId, type Delivery } from "../support/localStackDriver";
 import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
 
@@ -61,6 +61,13 @@ describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
     }
   });
 
+  it("carries the reasoning apart from the answer", async () => {
+    const prompt = `Think first ${REASONING_MARKER} on ${delivery}`;
+    const answer = await driver.ask("alice", { sessionId: newSessionId("reasoning"), prompt, delivery });
+    expectExactAnswer(answer, expected(prompt));
+    expect(answer.final!.data.reasoningContent).toBe(reasoningFor(prompt).join(""));
+  });
+
   it("honours a non-default model", async () => {
     const modelId = driver.ready.clientConfig.models.allowedModelIds.find((m) => m !== driver.defaultModelId)!;
     const prompt = `Which model answers on ${delivery}?`;
@@ -92,10 +99,11 @@ describe("npm run chat", () => {
     writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
   });
 
-  const runChat = (args: string[]) =>
+  const runChat = (args: string[], env: NodeJS.ProcessEnv = {}) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const tsxCli = require.resolve("tsx/cli", { paths: [REPO_ROOT] });
-      const child = spawn(process.execPath, [tsxCli, "local/chat.ts", ...args, "--config", configFile, "--timeout", "30"], { cwd: REPO_ROOT });
+      // A later --config wins (parseArgs keeps the last value).
+      const child = spawn(process.execPath, [tsxCli, "local/chat.ts", "--config", configFile, "--timeout", "30", ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
@@ -125,6 +133,17 @@ describe("npm run chat", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^chat: the answer failed: .*code THROTTLED/m);
     expect(result.stderr).not.toMatch(/Scripted fault|Exception/);
+  });
+
+  it("exits 2 on a usage mistake and 1, with a sign-in hint, for a Cognito environment without ID_TOKEN", async () => {
+    const usage = await runChat(["hello", "--direct", "--queued"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/choose one of --direct and --queued/);
+    const cognito = path.join(path.dirname(configFile), "cognito.json");
+    writeFileSync(cognito, JSON.stringify({ ...stack.ready.clientConfig, auth: { type: "cognito", userPoolId: "us-east-1_example", userPoolClientId: "example" } }));
+    const noToken = await runChat(["hello", "--config", cognito], { ID_TOKEN: "" });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr).toMatch(/Set ID_TOKEN to the ID token of a user in that pool/);
   });
 
   it("exits non-zero with the GraphQL error for an unknown model", async () => {

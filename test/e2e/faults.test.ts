@@ -92,6 +92,23 @@ describe("throttling mid-stream", () => {
   });
 });
 
+describe("other Bedrock failures", () => {
+  it.each<[keyof typeof FAULTS, string, boolean]>([
+    ["validation", "INVALID_REQUEST", false],
+    ["accessDenied", "ACCESS_DENIED", false],
+    ["streamError", "MODEL_STREAM_ERROR", true],
+  ])("%s: one user-safe error event with code %s, no final, one generation", async (fault, code, retryable) => {
+    const prompt = `Fail with ${FAULTS[fault]}`;
+    const s = await start("alice", prompt, "DIRECT");
+    await s.recorder.waitForEnd(s.messageId);
+    expect(s.recorder.errors(s.messageId).map((e) => e.data)).toEqual([expect.objectContaining({ code, retryable })]);
+    expect(s.recorder.errors(s.messageId)[0].data.message).not.toMatch(/Scripted fault|Exception|stand-in/);
+    expect(s.recorder.finals(s.messageId)).toEqual([]);
+    expect((await driver.waitForQueuesDrained()).work.dead).toBe(0);
+    expect((await driver.bedrockRequests()).filter((r) => r.prompt === prompt)).toHaveLength(1);
+  });
+});
+
 describe("the relay fails one record", () => {
   it("only that record is retried; every other session streams unaffected and the victim gets everything once", async () => {
     const victim = newSessionId("victim");
