@@ -145,13 +145,25 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
   },
 ];
 
-function settingValues(rc: ResourceChange, variable: string): SettingValue | undefined {
+/**
+ * A literal value from the configuration, when the plan has it only as "known after apply" because the map holding it
+ * also has references (CDKTF writes JSON syntax, whose configuration keeps each literal as `constant_value`).
+ */
+function configuredLiteral(plan: TerraformPlan, address: string, path: (string | number)[]): string | undefined {
+  const config = plan.configuration?.root_module?.resources?.find((r) => r.address === address);
+  const [block, index, attr, key] = path;
+  const expression = valueAt(config?.expressions, [block, index, attr]) as { constant_value?: unknown } | undefined;
+  const value = valueAt(expression?.constant_value, [key]);
+  return typeof value === "string" && !value.includes("${") ? value : undefined;
+}
+
+function settingValues(plan: TerraformPlan, rc: ResourceChange, variable: string): SettingValue | undefined {
   const { before, after, after_unknown, after_sensitive } = rc.change;
   if (!after) return undefined; // function destroyed: nothing runs with the setting any more
   const path = envVarPath(variable);
-  // Known only at apply (or sensitive): nothing honest to say about its value.
-  if (isMarked(after_unknown, path) || isMarked(after_sensitive, path)) return undefined;
-  const a = valueAt(after, path);
+  if (isMarked(after_sensitive, path)) return undefined;
+  // Known only at apply: the configured literal when there is one, else nothing honest to say.
+  const a = isMarked(after_unknown, path) ? configuredLiteral(plan, rc.address, path) : valueAt(after, path);
   if (a === undefined || a === null) return undefined;
   const b = before ? valueAt(before, path) : undefined;
   return {
@@ -162,21 +174,21 @@ function settingValues(rc: ResourceChange, variable: string): SettingValue | und
   };
 }
 
-function settingCallouts(env: string, lambdas: ResourceChange[]): string[] {
+function settingCallouts(env: string, plan: TerraformPlan, lambdas: ResourceChange[]): string[] {
   const out: string[] = [];
   for (const setting of WATCHED_SETTINGS) {
     // One sentence per distinct (before, after), naming the functions it applies to.
     const groups = new Map<string, { text: string; functions: string[] }>();
     for (const rc of lambdas) {
-      const v = settingValues(rc, setting.variable);
+      const v = settingValues(plan, rc, setting.variable);
       if (!v) continue;
       const text = setting.describe(env, v.isNew ? undefined : v.before, v.after);
       if (!text) continue;
       const g = groups.get(text) ?? { text, functions: [] };
-      g.functions.push(v.isNew ? `${v.functionName} (new)` : v.functionName);
+      g.functions.push(v.isNew ? `\`${v.functionName}\` (new)` : `\`${v.functionName}\``);
       groups.set(text, g);
     }
-    for (const g of groups.values()) out.push(`${g.text} (${setting.variable} on ${g.functions.map((f) => `\`${f}\``).join(", ")}).`);
+    for (const g of groups.values()) out.push(`${g.text} (${setting.variable} on ${g.functions.join(", ")}).`);
   }
   return out;
 }
@@ -281,7 +293,7 @@ export function summarizePlan(env: string, plan: TerraformPlan): EnvironmentSumm
     resources,
     stateful: resources.filter((r) => STATEFUL_TYPES[r.type] && (r.kind === "destroy" || r.kind === "replace")),
     policies,
-    callouts: [...settingCallouts(env, lambdas), ...modelAccessCallouts(env, plan, changed), ...bedrock],
+    callouts: [...settingCallouts(env, plan, lambdas), ...modelAccessCallouts(env, plan, changed), ...bedrock],
     drift,
   };
 }

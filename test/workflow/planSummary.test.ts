@@ -155,6 +155,20 @@ describe("platform settings in plain words", () => {
     expect(renderMarkdown([s])).toContain("- DirectSend turns **on** in prod");
   });
 
+  it("reads a setting of a new function from the configured literal when the plan knows it only at apply", () => {
+    const created = rc("aws_lambda_function.worker", ["create"], null, { function_name: "llm-stream-dev-stream-worker", environment: [{ variables: null }] }, { after_unknown: { environment: [{ variables: true }] } });
+    const p: TerraformPlan = {
+      ...plan(created),
+      configuration: {
+        root_module: {
+          resources: [{ address: "aws_lambda_function.worker", mode: "managed", type: "aws_lambda_function", expressions: { environment: [{ variables: { constant_value: { [ENV_NAMES.directSend]: "true", [ENV_NAMES.defaultModelId]: "${var.model}" } } }] } }],
+        },
+      },
+    };
+    // DEFAULT_MODEL_ID is an interpolation, not a literal: no claim about it.
+    expect(summarizePlan("dev", p).callouts).toEqual(["directSend starts **on** in dev (DIRECT_SEND on `llm-stream-dev-stream-worker` (new))."]);
+  });
+
   it("says nothing about a value known only at apply, and nothing when the value is unchanged", () => {
     const vars = { [ENV_NAMES.directSend]: "true" };
     const unknown = rc("aws_lambda_function.a", ["update"], lambda(vars), lambda({}), { after_unknown: { environment: [{ variables: { [ENV_NAMES.directSend]: true } }] } });
