@@ -110,10 +110,12 @@ describe("other Bedrock failures", () => {
 });
 
 describe("the relay fails one record", () => {
-  it("only that record is retried; every other session streams unaffected and the victim gets everything once", async () => {
+  it.each<[number, 401 | 500, string]>([
+    [1, 401, "not retryable: the relay reports just this record, SQS brings it back"],
+    [4, 500, "retryable: retried by the publisher, and by SQS when one event takes all 4"],
+  ])("%i x HTTP %i (%s): only that record is retried; every other session is unaffected; the victim gets everything once", async (failures, status) => {
     const victim = newSessionId("victim");
-    // 401 is not retryable: the relay reports just this record and goes on with the rest of its batch.
-    await driver.faults({ failPublishes: 1, sessionId: victim, status: 401 });
+    await driver.faults({ failPublishes: failures, sessionId: victim, status });
     const before = await driver.gatewayStats();
     const sessions = await Promise.all(
       ["victim", "other1", "other2", "other3"].map((label, i) => start(`relay${i}`, `Relay test for ${label}`, "QUEUED", i === 0 ? victim : newSessionId(label))),
@@ -121,10 +123,24 @@ describe("the relay fails one record", () => {
     await Promise.all(sessions.map((s) => s.recorder.waitForEnd(s.messageId)));
     for (const s of sessions) expectExactAnswer(driver.answerOf(s.recorder, s.messageId), expected(s.prompt));
     const after = await driver.gatewayStats();
-    expect(after.faultedPublishes - before.faultedPublishes).toBe(1);
+    expect(after.faultedPublishes - before.faultedPublishes).toBe(failures);
     const received = sessions.reduce((n, s) => n + s.recorder.events.length, 0);
     expect(after.deliveries - before.deliveries).toBe(received);
     expect((await driver.waitForQueuesDrained()).outbound.dead).toBe(0);
+  });
+
+  // KNOWN BUG (lambdas/outbound-relay/relay.ts): after one record's retryable failure outlasts its retries, the relay
+  // reports the rest of the batch without trying it, so a session whose publishes keep failing drags other sessions'
+  // records through their receive count into the DLQ. Marked `failing` until fixed; then make it a plain `it`.
+  it.failing("[known relay bug, expected to fail] a session whose publishes keep failing does not dead-letter other sessions' events", async () => {
+    const victim = `aaaa-${randomUUID().slice(0, 13)}`; // sorts first in the relay's batch order
+    await driver.faults({ failPublishes: 10_000, sessionId: victim, status: 500 });
+    const victimRun = await start("relay-victim", "Persistent failure victim", "QUEUED", victim);
+    const neighbours = await Promise.all([1, 2, 3].map((i) => start(`neighbour${i}`, `Neighbour ${i} of a failing session`, "QUEUED", `zzzz-${randomUUID().slice(0, 13)}`)));
+    // Settled: every record was either published or dead-lettered after max_receive_count receives.
+    await driver.waitForQueuesDrained(30_000);
+    expect(victimRun.recorder.events).toEqual([]);
+    for (const s of neighbours) expectExactAnswer(driver.answerOf(s.recorder, s.messageId), expected(s.prompt));
   });
 
   it("a poison record reaches the outbound DLQ while good traffic flows", async () => {
@@ -135,8 +151,14 @@ describe("the relay fails one record", () => {
     const answer = await driver.ask("alice", { sessionId: newSessionId("beside-poison"), prompt, delivery: "QUEUED" });
     expectExactAnswer(answer, expected(prompt));
     await waitFor(async () => (await driver.depths()).outbound.dead > deadBefore, { timeoutMs: 20_000, intervalMs: 200, description: "the poison record in the outbound DLQ" });
-    const { Messages } = await driver.sqs.send(new ReceiveMessageCommand({ QueueUrl: driver.ready.queues.outbound.dlqUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }));
-    expect((Messages ?? []).map((m) => m.Body)).toContain(poison);
+    // Each receive hides what it got for a while, so successive receives walk through the DLQ.
+    await waitFor(
+      async () => {
+        const { Messages } = await driver.sqs.send(new ReceiveMessageCommand({ QueueUrl: driver.ready.queues.outbound.dlqUrl, MaxNumberOfMessages: 10 }));
+        return (Messages ?? []).some((m) => m.Body === poison);
+      },
+      { timeoutMs: 10_000, description: "the poison record's body in the outbound DLQ" },
+    );
     const depths = await driver.waitForQueuesDrained();
     expect(depths.outbound).toMatchObject({ visible: 0, inFlight: 0 });
   });
