@@ -61,6 +61,14 @@ describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
     }
   });
 
+  it("answers a second turn in the same session (history on) exactly too, numbered from 0 again", async () => {
+    const sessionId = newSessionId("two-turns");
+    for (const prompt of [`First turn on ${delivery}`, `Second turn on ${delivery}`]) {
+      const answer = await driver.ask("alice", { sessionId, prompt, delivery });
+      expectExactAnswer(answer, expected(prompt));
+    }
+  });
+
   it("carries the reasoning apart from the answer", async () => {
     const prompt = `Think first ${REASONING_MARKER} on ${delivery}`;
     const answer = await driver.ask("alice", { sessionId: newSessionId("reasoning"), prompt, delivery });
