@@ -4,6 +4,7 @@
  * request (local.tfvars sets client_delivery_choice). Same prompts and stand-in pace for every mode.
  */
 import { performance } from "node:perf_hooks";
+import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import type { StandInRequest } from "../local/bedrock";
 import { startLocalStack, type LocalStack } from "../local/stack";
 import { attachCounters, awsRequests, diffCounters, type AwsRequests, type CounterDelta, type StackCounters } from "./counters";
@@ -29,13 +30,16 @@ export const MODES: readonly ModeSpec[] = [
 export interface DeliveryPlan {
   firstTokenMs: number;
   tokensPerSecond: number;
-  /** Concurrent streams and answer length of the run the per-mode figures come from. */
+  /** Streams, one after another (so the figures are not the local machine's saturation), and answer length of the run the per-mode figures come from. */
   mainStreams: number;
   mainTokens: number;
+  /** Concurrent streams per level, ascending, starting at 1; the sweep stops at the first level past 2x the single-stream p99. */
   sweepLevels: number[];
   sweepTokens: number;
   /** Per batch of streams. */
   batchDeadlineMs: number;
+  /** Longest wait for the queues to empty after a batch; then they are purged (and the mode says so). */
+  drainTimeoutMs: number;
   /** Sweep levels not started by then are skipped (and reported as skipped). */
   deadlineAt: number;
   /** Stream-worker pollers (Lambda scales out on the work queue); at least the largest sweep level. */
@@ -89,6 +93,8 @@ export interface ModeResult {
   /** Largest sweep level whose p99 stayed within 2x the single-stream p99 (all streams completed). */
   sustainedStreams: number;
   sustainedNote: string;
+  /** Queue backlogs that did not drain in time and were purged so the next batch starts clean. */
+  purges: string[];
 }
 
 export interface DeliveryResults {
@@ -103,6 +109,30 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function drained(counters: StackCounters, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end && !counters.settled()) await sleep(10);
+}
+
+/**
+ * Waits (bounded) for both queues to empty and every invocation to finish, so a backlog from an overloaded batch
+ * cannot leak into the next one; past the bound the queues are purged. Returns what was purged, if anything.
+ */
+async function settleQueues(stack: LocalStack, counters: StackCounters, timeoutMs: number): Promise<string | undefined> {
+  const end = Date.now() + timeoutMs;
+  const empty = async () => {
+    const d = await stack.messaging.depths();
+    return { ok: d.work.visible + d.work.inFlight + d.outbound.visible + d.outbound.inFlight === 0, d };
+  };
+  for (;;) {
+    const { ok, d } = await empty();
+    if (ok && counters.settled()) return undefined;
+    if (Date.now() > end) {
+      const what = `work ${d.work.visible + d.work.inFlight}, outbound ${d.outbound.visible + d.outbound.inFlight} messages`;
+      const sqs = stack.messaging.clients.sqs;
+      await Promise.all([stack.messaging.queues.work.url, stack.messaging.queues.outbound.url].map((QueueUrl) => sqs.send(new PurgeQueueCommand({ QueueUrl }))));
+      await drained(counters, timeoutMs);
+      return what;
+    }
+    await sleep(50);
+  }
 }
 
 function analyse(stack: LocalStack, runs: StreamRun[], tokensPerSecond: number, wallMs: number): BatchFigures {
@@ -160,11 +190,14 @@ async function batch(
   stack: LocalStack,
   counters: StackCounters,
   plan: DeliveryPlan,
-  o: { count: number; tokens: number; delivery: Delivery; tag: string },
+  o: { count: number; tokens: number; delivery: Delivery; tag: string; sequential?: boolean },
 ): Promise<{ figures: BatchFigures; runs: StreamRun[] }> {
   stack.bedrock.log.requests.length = 0;
   const started = performance.now();
-  const runs = await runStreams(stack, { ...o, deadlineMs: plan.batchDeadlineMs });
+  const runs: StreamRun[] = [];
+  if (o.sequential) {
+    for (let i = 0; i < o.count; i++) runs.push(...(await runStreams(stack, { ...o, count: 1, tag: `${o.tag}-s${i}`, deadlineMs: plan.batchDeadlineMs })));
+  } else runs.push(...(await runStreams(stack, { ...o, deadlineMs: plan.batchDeadlineMs })));
   const wallMs = performance.now() - started;
   await drained(counters);
   return { figures: analyse(stack, runs, plan.tokensPerSecond, wallMs), runs };
@@ -179,8 +212,15 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
   // Warm-up (not measured): first calls pay for JIT, connection set-up and lazy module paths.
   await batch(stack, counters, plan, { count: 2, tokens: 10, delivery: spec.delivery, tag: `${spec.id}-warm` });
 
+  const purges: string[] = [];
+  const settle = async (after: string) => {
+    const purged = await settleQueues(stack, counters, plan.drainTimeoutMs);
+    if (purged) purges.push(`after ${after}: purged ${purged}`);
+  };
+  await settle("warm-up");
   const before = counters.snapshot();
-  const main = await batch(stack, counters, plan, { count: plan.mainStreams, tokens: plan.mainTokens, delivery: spec.delivery, tag: spec.id });
+  const main = await batch(stack, counters, plan, { count: plan.mainStreams, tokens: plan.mainTokens, delivery: spec.delivery, tag: spec.id, sequential: true });
+  await settle("the main run");
   const delta = diffCounters(before, counters.snapshot());
   const f = main.figures;
   if (delta.failedRecords || delta.handlerErrors) f.errors.push(`${delta.failedRecords} failed records, ${delta.handlerErrors} handler errors: SNS/SQS counts include retries`);
@@ -189,28 +229,34 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
   log(`  ${spec.id}: ${f.completed}/${f.streams} streams, ${f.outputTokens} tokens, ${delta.publishResponse} publishResponse, p50 ${round(f.latencyMs.p50)} ms, p99 ${round(f.latencyMs.p99)} ms`);
 
   const sweep: SweepPoint[] = [];
+  let single: number | undefined;
+  let sustained = 0;
+  let passedAt: number | undefined;
   for (const level of plan.sweepLevels) {
+    if (passedAt !== undefined) {
+      sweep.push({ streams: level, skipped: `not run: ${passedAt} streams already passed 2x` });
+      continue;
+    }
     if (Date.now() > plan.deadlineAt) {
-      sweep.push({ streams: level, skipped: "time budget spent" });
+      sweep.push({ streams: level, skipped: "not run: time budget spent" });
       continue;
     }
     const s = await batch(stack, counters, plan, { count: level, tokens: plan.sweepTokens, delivery: spec.delivery, tag: `${spec.id}-c${level}` });
-    sweep.push({ streams: level, completed: s.figures.completed, p50Ms: s.figures.latencyMs.p50, p99Ms: s.figures.latencyMs.p99, wallMs: s.figures.wallMs });
-    log(`    ${level} streams: ${s.figures.completed}/${level} completed, p99 ${round(s.figures.latencyMs.p99)} ms`);
+    await settle(`${level} streams`);
+    const f = s.figures;
+    if (level === 1 && f.completed === 1) single = f.latencyMs.p99;
+    const within = single !== undefined && f.completed === level && f.latencyMs.p99 <= 2 * single;
+    sweep.push({ streams: level, completed: f.completed, p50Ms: f.latencyMs.p50, p99Ms: f.latencyMs.p99, wallMs: f.wallMs, withinTwiceSingle: within });
+    log(`    ${level} streams: ${f.completed}/${level} completed, p99 ${round(f.latencyMs.p99)} ms${within ? "" : " (past 2x)"}`);
+    if (within) sustained = level;
+    else passedAt = level;
   }
-  const single = sweep.find((p) => p.streams === 1 && p.p99Ms !== undefined);
-  let sustained = 0;
-  let note = "";
-  if (!single) note = "no single-stream baseline";
-  else {
-    for (const p of sweep) {
-      if (p.p99Ms === undefined) continue;
-      p.withinTwiceSingle = p.completed === p.streams && p.p99Ms <= 2 * single.p99Ms!;
-      if (p.withinTwiceSingle) sustained = Math.max(sustained, p.streams);
-    }
-    const largest = Math.max(...sweep.filter((p) => p.p99Ms !== undefined).map((p) => p.streams));
-    note = sustained === largest ? `>= ${sustained} (every level tested stayed within 2x)` : `${sustained} (the next level tested passed 2x of ${round(single.p99Ms!)} ms)`;
-  }
+  const note =
+    single === undefined
+      ? "no single-stream baseline"
+      : passedAt === undefined
+        ? `>= ${sustained} (every level run stayed within 2x of ${round(single)} ms)`
+        : `${sustained} (${passedAt} streams passed 2x of ${round(single)} ms)`;
 
   return {
     id: spec.id,
@@ -234,6 +280,7 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
     sweep,
     sustainedStreams: sustained,
     sustainedNote: note,
+    purges,
   };
 }
 

@@ -53,7 +53,7 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     `- Bedrock stand-in pace: ${p.firstTokenMs} ms to the first token, ${p.tokensPerSecond} tokens/s. Same prompts shape for every mode (\`[[length:N]]\`).`,
     `- One local stack per batching setting, delivery (DIRECT/QUEUED) chosen per request (local.tfvars sets \`client_delivery_choice\`); standard (non-FIFO) queues; Lambda memory ${d.memoryMb} MB.`,
-    `- Per-mode figures: ${p.mainStreams} concurrent streams of ${p.mainTokens} tokens, after an unmeasured warm-up. Sweep: ${p.sweepLevels.join(" / ")} concurrent streams of ${p.sweepTokens} tokens. Stream-worker pollers: ${p.workerConcurrency}; relay pollers: ${p.relayConcurrency}. Every batch gives up after ${n(p.batchDeadlineMs / 1000)} s.`,
+    `- Per-mode figures: ${p.mainStreams} streams of ${p.mainTokens} tokens, one after another (so they measure the path, not this machine's saturation), after an unmeasured warm-up. Sweep: ${p.sweepLevels.join(" / ")} concurrent streams of ${p.sweepTokens} tokens, stopping at the first level past 2x the single-stream p99. Stream-worker pollers: ${p.workerConcurrency}; relay pollers: ${p.relayConcurrency} (the SQS event source's starting concurrency). Every batch gives up after ${n(p.batchDeadlineMs / 1000)} s; between batches the queues must drain within ${n(p.drainTimeoutMs / 1000)} s or are purged.`,
     "- Token delivery latency: from the stand-in writing a token's frame to the subscriber receiving the chunk that carries the token's last character (chunks' concatenated text offsets mapped to the emitted tokens' offsets; one process, one clock).",
     "- Time to first token: from the client sending `sendQuery` to its first chunk (includes the stand-in's own first-token delay).",
     "",
@@ -125,16 +125,18 @@ export function renderMarkdown(r: BenchResults): string {
         x.label,
         ...levels.map((l) => {
           const s = x.sweep.find((q) => q.streams === l);
-          if (!s || s.skipped) return `skipped${s?.skipped ? ` (${s.skipped})` : ""}`;
+          if (!s || s.skipped) return s?.skipped ?? "not run";
           return `${n(s.p99Ms!)} (${s.completed}/${s.streams})${s.withinTwiceSingle === false ? " ✗" : ""}`;
         }),
         x.sustainedNote,
       ]),
     ),
     "",
-    "A level counts as sustained when every stream completed and the p99 token latency stayed within twice the single-stream p99. On this machine the limit is the one shared event loop (each per-token mutation costs SigV4 signing, GraphQL execution and a WebSocket send in the same process), not AWS.",
+    "A level counts as sustained when every stream completed and the p99 token latency stayed within twice the single-stream p99. On this machine the limit is the one shared event loop and its share of 2 busy cores: every event costs, in the same process, the worker's publish (SigV4 + HTTP), on the queued path also an SNS publish, an SQS receive and delete and a relay invocation, then GraphQL parsing and validation in the gateway and a WebSocket send. So the sweep ranks the modes by CPU per token; it says nothing about AWS's own limits (see capacity on paper).",
     "",
   );
+  const purges = d.modes.flatMap((x) => x.purges.map((q) => `${x.id} ${q}`));
+  if (purges.length) out.push("Backlogs purged so the next batch started clean (the batch before them could not keep up):", "", ...purges.map((q) => `- ${q}`), "");
 
   out.push("## Capacity on paper", "");
   out.push(

@@ -25,8 +25,19 @@ export const MODEL_PACE = { firstTokenMs: 300, tokensPerSecond: 80 } as const;
 
 function deliveryPlan(quick: boolean, startedAt: number): DeliveryPlan {
   return quick
-    ? { ...MODEL_PACE, mainStreams: 2, mainTokens: 60, sweepLevels: [1, 5], sweepTokens: 30, batchDeadlineMs: 15_000, deadlineAt: startedAt + 35_000, workerConcurrency: 10, relayConcurrency: 5 }
-    : { ...MODEL_PACE, mainStreams: 5, mainTokens: 160, sweepLevels: [1, 10, 25, 50, 100], sweepTokens: 40, batchDeadlineMs: 30_000, deadlineAt: startedAt + 170_000, workerConcurrency: 100, relayConcurrency: 5 };
+    ? { ...MODEL_PACE, mainStreams: 2, mainTokens: 60, sweepLevels: [1, 3], sweepTokens: 30, batchDeadlineMs: 10_000, drainTimeoutMs: 5_000, deadlineAt: startedAt + 30_000, workerConcurrency: 10, relayConcurrency: 5 }
+    : {
+        ...MODEL_PACE,
+        mainStreams: 4,
+        mainTokens: 120,
+        sweepLevels: [1, 2, 5, 10, 25, 50, 100],
+        sweepTokens: 40,
+        batchDeadlineMs: 15_000,
+        drainTimeoutMs: 15_000,
+        deadlineAt: startedAt + 170_000,
+        workerConcurrency: 100,
+        relayConcurrency: 5,
+      };
 }
 
 export async function runBench(o: BenchOptions): Promise<{ results: BenchResults; markdownPath: string; jsonPath: string }> {
