@@ -5,13 +5,14 @@
  * Why this way: offline there is no apply (every create would call AWS), and `terraform test` mock providers keep
  * their state in memory. A state file is plain JSON (format version 4), so we write one from a plan's `after` values,
  * filling what was "known after apply" (ids, ARNs, computed blocks) with type-correct stand-ins taken from the
- * provider schema. Stand-ins make dependants plan differently (a policy naming a fake ARN), so we plan the same
- * config against the state and fold the result back in until that plan is empty: then the state is what an apply of
+ * provider schema, and values that are plain references to other resources (`${aws_sqs_queue.q.arn}`) resolved
+ * against those stand-ins. Policy documents are rendered by Terraform itself, so we plan the same config against the
+ * state and fold the result back in until that plan is empty: then the state is what an apply of
  * the config would leave, as far as the plan can tell, and any plan of another config against it shows exactly the
  * difference between the two configs.
  */
 import { writeFileSync } from "node:fs";
-import type { ResourceChange, TerraformPlan } from "../../../scripts/plan-summary/planJson";
+import type { ConfigResource, ResourceChange, TerraformPlan } from "../../../scripts/plan-summary/planJson";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -90,6 +91,48 @@ function sensitivePaths(marks: Json, prefix: Json[] = []): Json[][] {
 
 const keyOf = (type: string, name: string, index?: string | number) => `${type}.${name}[${index ?? ""}]`;
 
+const REFERENCE = /^([a-z0-9_]+\.[A-Za-z0-9_-]+)((?:\.[A-Za-z0-9_]+|\[\d+\]|\["[^"]+"\])+)$/;
+
+/** `${aws_sqs_queue.q.arn}`-style templates (CDKTF's JSON syntax) resolved against the state being built; undefined if any part is not. */
+function resolveTemplate(template: unknown, values: Map<string, Json>): Json {
+  if (typeof template !== "string" || !template.includes("${")) return undefined;
+  const lookup = (expr: string): Json => {
+    const m = REFERENCE.exec(expr.trim());
+    if (!m || !values.has(m[1])) return undefined;
+    const steps = [...m[2].matchAll(/\.([A-Za-z0-9_]+)|\[(\d+)\]|\["([^"]+)"\]/g)].map((x) => x[1] ?? (x[2] !== undefined ? Number(x[2]) : x[3]));
+    return steps.reduce<Json>((v, k) => (v === null || v === undefined ? undefined : v[k]), values.get(m[1]));
+  };
+  const whole = /^\$\{([^}]+)\}$/.exec(template);
+  if (whole) return lookup(whole[1]);
+  let ok = true;
+  const out = template.replace(/\$\{([^}]+)\}/g, (_, expr: string) => {
+    const v = lookup(expr);
+    if (v === undefined || v === null || typeof v === "object") ok = false;
+    return String(v);
+  });
+  return ok ? out : undefined;
+}
+
+/** Where an unknown value comes straight from other resources' values (`${x.y.arn}`), take them: dependants then match at once. */
+function resolveReferences(attributes: Json, unknown: Json, expressions: Json, values: Map<string, Json>): void {
+  if (!unknown || typeof unknown !== "object" || !attributes || typeof attributes !== "object" || !expressions) return;
+  for (const [key, mark] of Object.entries<Json>(unknown)) {
+    const expr = expressions[key];
+    if (mark === true && expr && !Array.isArray(expr) && "constant_value" in expr) {
+      const c = expr.constant_value;
+      if (typeof c === "string") {
+        const v = resolveTemplate(c, values);
+        if (v !== undefined && v !== null) attributes[key] = v;
+      } else if (c && typeof c === "object" && !Array.isArray(c)) {
+        const resolved = Object.fromEntries(Object.entries(c).map(([k, v]) => [k, typeof v === "string" && v.includes("${") ? resolveTemplate(v, values) : v]));
+        if (Object.values(resolved).every((v) => v !== undefined && v !== null)) attributes[key] = resolved;
+      }
+    } else if (Array.isArray(mark) && Array.isArray(expr)) {
+      mark.forEach((m: Json, i: number) => resolveReferences(attributes[key]?.[i], m, expr[i], values));
+    }
+  }
+}
+
 /** The state an apply of `plan` would leave, on top of `previous` (resources the plan does not mention are dropped). */
 export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, previous: StateFile | undefined, ctx: { accountId: string; region: string }): StateFile {
   const resourceSchemas = schemas.provider_schemas[PROVIDER].resource_schemas;
@@ -106,6 +149,16 @@ export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, pre
     const resource = byResource.get(id) ?? { mode: "managed" as const, type: rc.type, name: rc.name, provider: `provider["${PROVIDER}"]`, instances: [] };
     resource.instances.push({ ...(rc.index === undefined ? {} : { index_key: rc.index }), schema_version: schema.version, attributes, sensitive_attributes: sensitivePaths(rc.change.after_sensitive) });
     byResource.set(id, resource);
+  }
+  // Resolve after every resource has its stand-ins, a few passes for references to resolved values.
+  const configs = new Map<string, ConfigResource>((plan.configuration?.root_module?.resources ?? []).map((r) => [r.address, r]));
+  const values = new Map<string, Json>();
+  for (const r of byResource.values()) if (r.instances.length === 1 && r.instances[0].index_key === undefined) values.set(`${r.type}.${r.name}`, r.instances[0].attributes);
+  for (let pass = 0; pass < 3; pass++) {
+    for (const rc of (plan.resource_changes ?? []) as ResourceChange[]) {
+      if (rc.mode !== "managed" || !rc.change.after || rc.module_address || rc.index !== undefined) continue;
+      resolveReferences(values.get(rc.address), rc.change.after_unknown, configs.get(rc.address)?.expressions, values);
+    }
   }
   return {
     version: 4,
