@@ -1,9 +1,13 @@
 /**
- * End to end, isolation and auth against `npm start` run as a child process: another user subscribed to alice's
- * session gets nothing; forged, tampered and expired tokens are refused on HTTP and on the real-time socket; a
- * publishResponse that is not SigV4-signed with the stack's credentials is refused and reaches no subscriber.
+ * End to end, what the platform must refuse, against `npm start` run as a child process:
+ * - bad input: an oversize prompt, an unknown model and malformed session or message ids each get a GraphQL error
+ *   and nothing reaches the queues (the next good request is the only one the worker sends to Bedrock);
+ * - isolation: another user subscribed to alice's session gets nothing;
+ * - auth: forged, tampered and expired tokens are refused on HTTP and on the real-time socket; a publishResponse
+ *   that is not SigV4-signed with the stack's credentials is refused and reaches no subscriber.
  */
 import { randomUUID } from "node:crypto";
+import { loadEnvironment } from "../../config/load";
 import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose";
 import WebSocket from "ws";
 import { subscribe, SubscriptionError, type WebSocketConstructor } from "../../client/realtime";
@@ -12,7 +16,7 @@ import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION, type StreamEv
 import { answerFor } from "../../local/bedrock";
 import { subjectFor } from "../../local/issuer";
 import { graphqlRequest } from "../../client/graphql";
-import { expectExactAnswer, LocalStackDriver, newSessionId } from "../support/localStackDriver";
+import { expectExactAnswer, LocalStackDriver, newSessionId, type SendQueryInput } from "../support/localStackDriver";
 import { startStackProcess, type StackProcess } from "../support/localStackProcess";
 import { waitFor } from "../support/waitFor";
 
@@ -20,9 +24,13 @@ jest.setTimeout(60_000);
 
 let stack: StackProcess;
 let driver: LocalStackDriver;
+let maxPromptChars: number;
 
 beforeAll(async () => {
-  stack = await startStackProcess(["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"]);
+  [stack, maxPromptChars] = await Promise.all([
+    startStackProcess(["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"]),
+    loadEnvironment("local").then((c) => c.generation.max_prompt_chars),
+  ]);
   driver = new LocalStackDriver(stack);
 });
 afterAll(async () => {
@@ -30,6 +38,39 @@ afterAll(async () => {
   await stack?.stop();
 });
 afterEach(() => driver.closeSessions());
+
+it("bad input: each bad request gets a GraphQL error and queues nothing; the next good request is the first one generated", async () => {
+  await driver.waitForQueuesDrained();
+  const generatedBefore = (await driver.bedrockRequests()).length;
+  const token = await driver.token("alice");
+  const sessionId = newSessionId("bad-input");
+  const bad: [string, Partial<SendQueryInput>, RegExp][] = [
+    ["oversize prompt", { prompt: "x".repeat(maxPromptChars + 1) }, new RegExp(`prompt must be at most ${maxPromptChars} characters`)],
+    ["unknown model", { modelId: "no.such-model-v1:0" }, /modelId must be one of/],
+    ["malformed session id (characters)", { sessionId: "bad session!" }, /sessionId must be 8-64/],
+    ["malformed session id (too short)", { sessionId: "short" }, /sessionId must be 8-64/],
+    ["malformed session id (path)", { sessionId: "../../etc/passwd" }, /sessionId must be 8-64/],
+    ["malformed message id", { messageId: "not a message id" }, /messageId must be 8-64/],
+    ["empty prompt", { prompt: "   " }, /prompt must not be empty/],
+  ];
+  for (const [name, override, message] of bad) {
+    const res = await driver.sendQuery(token, { sessionId, prompt: `bad request: ${name}`, ...override });
+    expect({ name, status: res.status, data: res.data ?? null }).toEqual({ name, status: 200, data: null });
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0]).toMatchObject({ errorType: "ValidationError", message: expect.stringMatching(message) });
+  }
+  // Publishing to the inbound topic enqueues synchronously, so anything published would be visible or in flight now.
+  expect((await driver.depths()).work).toEqual({ visible: 0, inFlight: 0, dead: 0 });
+
+  // The longest allowed prompt is fine, and it is the first request the worker sends to Bedrock after the bad ones.
+  const prompt = `${"y".repeat(maxPromptChars - 20)} the good one`.padEnd(maxPromptChars, "!");
+  expect(prompt).toHaveLength(maxPromptChars);
+  const answer = await driver.ask("alice", { sessionId, messageId: randomUUID(), prompt });
+  expectExactAnswer(answer, answerFor(prompt, driver.defaultModelId).join(""));
+  const drained = await driver.waitForQueuesDrained();
+  expect(drained.work.dead).toBe(0);
+  expect((await driver.bedrockRequests()).slice(generatedBefore).map((r) => r.prompt)).toEqual([prompt]);
+});
 
 /** A token with alice's exact header and claims, signed by a key the issuer never saw. */
 async function forgedLike(real: string): Promise<string> {
