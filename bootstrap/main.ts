@@ -39,7 +39,7 @@ async function main(argv: string[]): Promise<void> {
   const accounts = await loadAccounts(envs.length ? envs : undefined, resolveGithubRepository(repository));
   const dirs = synthesizeBootstrap({ accounts, stateInBucket: flags.has("--state-in-bucket"), existingOidcProvider: flags.has("--existing-oidc-provider") });
   accounts.forEach((a, i) => {
-    console.error(`synthesized ${path.relative(process.cwd(), dirs[i])} (account ${a.accountId}: buckets ${a.stateBuckets.join(", ")}; roles ${a.roles.map((r) => r.arn).join(", ")}; trusts ${a.github.owner}/${a.github.repo})`);
+    console.error(`synthesized ${path.relative(process.cwd(), dirs[i])} (account ${a.accountId}: buckets ${a.stateBuckets.join(", ")}; deploy roles ${a.roles.map((r) => r.arn).join(", ")}; plan roles ${a.roles.map((r) => r.planRoleArn).join(", ")}; trusts ${a.github.owner}/${a.github.repo})`);
   });
 }
 

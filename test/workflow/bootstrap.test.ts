@@ -15,7 +15,7 @@ import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scr
 import { summarizePlan } from "../../scripts/plan-summary/summary";
 
 const GITHUB: GithubRepository = { owner: "acme", repo: "llm-stream" };
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const work = mkdtempSync(path.join(tmpdir(), "bootstrap-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

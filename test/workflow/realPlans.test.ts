@@ -30,7 +30,7 @@ async function tf(dir: string, args: string[]): Promise<string> {
 }
 
 /** Synthesizes one config with the platform's own stack code, ready for an offline plan. */
-async function synthesize(label: string, config: EnvironmentConfig): Promise<{ dir: string; tfJson: Record<string, any> }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function synthesize(label: string, config: EnvironmentConfig): Promise<{ dir: string; tfJson: Record<string, any> }> {
   const outdir = path.join(work, label);
   const app = new App({ outdir });
   new PlatformStack(app, { config });
@@ -51,7 +51,7 @@ let dev: EnvironmentConfig;
 let baseline: EnvironmentSummary;
 let fifo: EnvironmentSummary;
 let delivery: EnvironmentSummary;
-let fifoStack: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+let fifoStack: Record<string, any>;
 let unsettled: string[] = [];
 const FOLDS = 2;
 

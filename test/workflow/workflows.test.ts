@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { deployedEnvironmentNames } from "../../config/load";
 import { commentMarker } from "../../scripts/plan-summary/summary";
 
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const DIR = path.join(ROOT, ".github", "workflows");

@@ -14,7 +14,7 @@
 import { writeFileSync } from "node:fs";
 import type { ConfigResource, ResourceChange, TerraformPlan } from "../../../scripts/plan-summary/planJson";
 
-type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
+type Json = any;
 
 interface SchemaBlock {
   attributes?: Record<string, { type?: Json; nested_type?: Json }>;
