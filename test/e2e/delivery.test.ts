@@ -98,6 +98,22 @@ describe("QUEUED delivery on FIFO queues", () => {
       expect(answer.recorder.events.at(-1)?.action).toBe("final_response");
     });
   });
+
+  it("keeps arrival order across an SQS retry: a failed record holds back the rest of its session", async () => {
+    const victim = newSessionId("fifo-victim");
+    await fifoDriver.faults({ failPublishes: 1, sessionId: victim, status: 401 }); // not retryable: SQS brings it back
+    try {
+      const prompt = "FIFO retry keeps order [[length:60]]";
+      const answer = await fifoDriver.ask("alice", { sessionId: victim, prompt, delivery: "QUEUED" });
+      expectExactAnswer(answer, expected(prompt));
+      const arrival = answer.tokens.map((t) => t.data.token.sequenceNumber);
+      expect(arrival).toEqual(arrival.map((_, n) => n));
+      expect(answer.recorder.events.at(-1)?.action).toBe("final_response");
+      expect((await fifoDriver.gatewayStats()).faultedPublishes).toBe(1);
+    } finally {
+      await fifoDriver.faults({ clear: true });
+    }
+  });
 });
 
 describe("npm run chat", () => {
