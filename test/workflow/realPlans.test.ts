@@ -53,6 +53,7 @@ let fifo: EnvironmentSummary;
 let delivery: EnvironmentSummary;
 let fifoStack: Record<string, any>;
 let unsettled: string[] = [];
+let deliveryDir: string;
 const FOLDS = 2;
 
 beforeAll(async () => {
@@ -68,6 +69,7 @@ beforeAll(async () => {
     }),
   ]);
   fifoStack = b1.tfJson;
+  deliveryDir = b2.dir;
 
   const [first, schemas] = await Promise.all([plan(a.dir), tf(a.dir, ["providers", "schema", "-json"]).then((s) => JSON.parse(s) as ProviderSchemas)]);
   const ctx = { accountId: dev.account_id, region: dev.region };
@@ -177,4 +179,16 @@ describe("changing delivery, models and batching", () => {
     expect(md).toContain("+   action      appsync:GraphQL");
     expect(delivery.callouts).toContainEqual(expect.stringMatching(new RegExp(`^model access in dev: \`aws_iam_role_policy\\.stream-worker_policy_[^\`]+\` now allows \`arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL.replace(/[.]/g, "\\.")}\`\\.$`)));
   });
+});
+
+describe("a saved plan", () => {
+  it("is refused by terraform apply once the state has moved on, which the deploy workflow relies on", async () => {
+    // Another apply between plan and apply bumps the state's serial; terraform compares it with the plan's own record.
+    const file = path.join(deliveryDir, STATE_FILE);
+    const state = JSON.parse(readFileSync(file, "utf8")) as StateFile;
+    writeState(file, { ...state, serial: state.serial + 1 });
+    const r = await terraform(["apply", "-input=false", "-no-color", "plan.tfplan"], { cwd: deliveryDir, env: tfEnv, timeoutMs: 60_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/Saved plan is stale/);
+  }, 60_000);
 });
