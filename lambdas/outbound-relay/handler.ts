@@ -21,7 +21,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   logger.addContext(context);
   tracer.putAnnotation("records", event.Records.length);
   try {
-    return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics });
+    return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics, remainingTimeMs: () => context.getRemainingTimeInMillis() });
   } finally {
     metrics.publishStoredMetrics();
   }

@@ -1,7 +1,8 @@
 /**
  * The outbound queue consumer: publishes each queued event to AppSync with the same signed publisher the worker uses.
  * A batch is ordered by session, message and sequence number (final/error last); failures are reported per record
- * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ. On a FIFO queue, once a
+ * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ; a transient failure holds back
+ * the rest of that session only. On a FIFO queue, once a
  * record of a message group fails, every later record of that group is reported too, so order holds across batches.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
@@ -14,7 +15,12 @@ export interface RelayDeps {
   publisher: EventPublisher;
   logger: RuntimeLogger;
   metrics: RuntimeMetrics;
+  /** Milliseconds left in this invocation (Lambda's context.getRemainingTimeInMillis); unbounded when absent. */
+  remainingTimeMs?: () => number;
 }
+
+/** Time one publish may take with all its retries (the publisher's total budget) plus a margin to answer SQS. */
+export const PUBLISH_TIME_RESERVE_MS = 10_000;
 
 interface Parsed {
   record: SQSRecord;
@@ -66,12 +72,16 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
   });
 
   const failedGroups = new Set<string>();
-  let appsyncUnhealthy = false;
+  // A transient failure holds back the rest of its session (its order holds) but never another session's events;
+  // a permanent rejection does not, or the session's later events would follow it to the DLQ.
+  const failedSessions = new Set<string>();
+  const outOfTime = () => (deps.remainingTimeMs?.() ?? Infinity) < PUBLISH_TIME_RESERVE_MS;
   let relayed = 0;
   for (const item of orderForPublishing(parsed)) {
     const { record, event, group, arrival } = item;
     const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
-    if (groupBlocked || appsyncUnhealthy) {
+    // Out of time (e.g. a long AppSync outage): leave the rest for SQS to redeliver rather than be cut off mid-batch.
+    if (groupBlocked || failedSessions.has(event.data.sessionId) || outOfTime()) {
       fail(record);
       continue;
     }
@@ -82,9 +92,8 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
       metrics.countError("RELAY_PUBLISH_FAILED");
       logger.error("event could not be published; reported for retry", { sqsMessageId: record.messageId, sessionId: event.data.sessionId, messageId: event.data.messageId, action: event.action, error });
       fail(record);
+      if (!(error instanceof AppSyncPublishError) || error.retryable) failedSessions.add(event.data.sessionId);
       if (group !== undefined) failedGroups.add(group);
-      // After retries ran out on a transient failure, AppSync is not answering: leave the rest for SQS to retry later rather than wait out each one.
-      if (error instanceof AppSyncPublishError && error.retryable) appsyncUnhealthy = true;
     }
   }
   metrics.addMetric("EventsRelayed", "Count", relayed);

@@ -110,12 +110,26 @@ describe("outbound-relay", () => {
     expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0"]);
   });
 
-  it("after a transient failure outlasting the retries, leaves the rest of the batch for SQS instead of waiting on each", async () => {
-    const records = [0, 1, 2, 3].map((n) => record(token("session-aaaa", "message-a1", n)));
-    const sink = recordingPublisher((e) => (label(e).endsWith("/1") ? new AppSyncPublishError("HTTP 503", 4, true, 503) : undefined));
+  it("a session whose publish fails holds back only its own later events; other sessions are still published", async () => {
+    const a = [0, 1, 2].map((n) => record(token("session-aaaa", "message-a1", n)));
+    const b = [0, 1].map((n) => record(token("session-bbbb", "message-b1", n)));
+    const sink = recordingPublisher((e) => (label(e) === "session-aaaa/message-a1/1" ? new AppSyncPublishError("HTTP 503", 4, true, 503) : undefined));
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(...records), { publisher: sink, logger, metrics });
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.slice(1).map((r) => r.messageId));
-    expect(sink.attempts).toBe(2);
+    const result = await relayBatch(batch(a[0]!, b[0]!, a[1]!, a[2]!, b[1]!), { publisher: sink, logger, metrics });
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a[1]!.messageId, a[2]!.messageId]);
+    expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0", "session-bbbb/message-b1/1"]);
+  });
+
+  it("when the invocation runs short of time, leaves the remaining records for SQS instead of being cut off", async () => {
+    const records = [0, 1, 2, 3].map((n) => record(token("session-aaaa", `message-a${n}`, 0), undefined));
+    let remaining = 60_000;
+    const sink = recordingPublisher(() => {
+      remaining -= 30_000; // each publish takes a long outage-sized retry budget
+      return undefined;
+    });
+    const { logger, metrics } = recordingTelemetry();
+    const result = await relayBatch(batch(...records), { publisher: sink, logger, metrics, remainingTimeMs: () => remaining });
+    expect(sink.events).toHaveLength(2);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.slice(2).map((r) => r.messageId));
   });
 });
