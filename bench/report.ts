@@ -34,6 +34,31 @@ const usd = (v: number) => (Number.isFinite(v) ? `$${v < 0.01 ? v.toFixed(4) : v
 const table = (head: string[], rows: (string | number)[][]) =>
   [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");
 
+/** The few numbers worth quoting (README "Measured"), each with the mode it belongs to. */
+export function headlines(r: BenchResults): string[] {
+  const by = Object.fromEntries(r.delivery.modes.map((x) => [x.id, x]));
+  const lines: string[] = [];
+  const seeds = by["queued-per-token"];
+  const ours = by["direct-coalesced"];
+  const oursQueued = by["queued-coalesced"];
+  const pr = by["direct-per-token"];
+  if (seeds && ours && oursQueued) {
+    lines.push(
+      `- AppSync mutations per 1,000 output tokens: ${n(seeds.per1kTokens.appsyncMutations, 0)} one-per-token vs ${n(oursQueued.per1kTokens.appsyncMutations, 0)} queued / ${n(ours.per1kTokens.appsyncMutations, 0)} direct coalesced (max_delay_ms ${ours.maxDelayMs}, ${r.delivery.plan.tokensPerSecond} tokens/s).`,
+      `- Delivery cost per 1M output tokens (us-east-1, Bedrock and worker duration excluded): ${usd(seeds.costPerMillionTokens.deliveryTotal)} queued one-per-token${pr ? `, ${usd(pr.costPerMillionTokens.deliveryTotal)} direct one-per-token` : ""}, ${usd(oursQueued.costPerMillionTokens.deliveryTotal)} queued coalesced, ${usd(ours.costPerMillionTokens.deliveryTotal)} direct coalesced.`,
+      `- Concurrent streams one AppSync API carries at 10,000 inbound messages/s: ${seeds.capacityStreamsPerApi} one-per-token, ${oursQueued.capacityStreamsPerApi} queued coalesced, ${ours.capacityStreamsPerApi} direct coalesced.`,
+      `- Token delivery latency p50 / p99 (local, single streams): ${r.delivery.modes.map((x) => `${x.id} ${n(x.main.latencyMs.p50)} / ${n(x.main.latencyMs.p99)} ms`).join("; ")}.`,
+      `- Time to first token at the client (p50, stand-in's own ${r.delivery.plan.firstTokenMs} ms included): ${r.delivery.modes.map((x) => `${x.id} ${n(x.main.ttftMs.p50, 0)} ms`).join("; ")}.`,
+    );
+  }
+  if (r.bundles.length) lines.push(`- Lambda bundles zipped: ${r.bundles.map((b) => `${b.name} ${n(b.zippedBytes / 1024, 0)} KB (init ${n(b.initMs.median, 0)} ms)`).join(", ")}.`);
+  const plans = "skipped" in r.plans ? "plans skipped" : `offline plan ${r.plans.map((p) => `${p.environment} ${n(p.ms / 1000)} s`).join(", ")}`;
+  lines.push(`- Synth of ${r.synth.environments.length} environments ${n(r.synth.ms / 1000)} s; ${plans}.`);
+  const missed = r.targets.filter((t) => t.status === "MISS").length;
+  lines.push(`- Targets: ${r.targets.length - missed} PASS, ${missed} MISS (see Targets, with reasons).`);
+  return lines;
+}
+
 export function renderMarkdown(r: BenchResults): string {
   const d = r.delivery;
   const p = d.plan;
@@ -47,7 +72,7 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${n(m.memoryGb)} GB; Node ${m.node} (${m.platform}).`,
     `- **A shared 2-core machine**: other work ran beside the bench (load average ${m.loadAverageStart.map((x) => n(x, 2)).join(" / ")} at start, ${m.loadAverageEnd.map((x) => n(x, 2)).join(" / ")} at the end). Latencies are local-stack figures: the gateway, handlers, fauxqs, dynalite and the Bedrock stand-in share one Node process and one event loop; there is no network. Compare modes within this run, not with AWS.`,
-    `- Reproduce: \`npm run bench\` (about 3-4 minutes; \`npm run bench -- --quick\` in under a minute; \`--out <dir>\` writes elsewhere).`,
+    `- Reproduce: \`npm run bench\` (about 2 minutes, bounded under 5; \`npm run bench -- --quick\` in under a minute; \`--out <dir>\` writes elsewhere).`,
     "",
     "## Setup",
     "",
@@ -59,6 +84,7 @@ export function renderMarkdown(r: BenchResults): string {
     "",
   );
 
+  out.push("## Headlines", "", ...headlines(r), "");
   out.push("## Delivery latency", "");
   out.push(
     table(
@@ -120,19 +146,19 @@ export function renderMarkdown(r: BenchResults): string {
   const levels = p.sweepLevels;
   out.push(
     table(
-      ["mode", ...levels.map((l) => `${l} streams: p99 ms (ok)`), "most streams within 2x single-stream p99"],
+      ["mode", ...levels.map((l) => `${l} concurrent: p99 ms (ok)`), "most streams within 2x single-stream p99"],
       d.modes.map((x) => [
         x.label,
         ...levels.map((l) => {
           const s = x.sweep.find((q) => q.streams === l);
-          if (!s || s.skipped) return s?.skipped ?? "not run";
+          if (!s || s.skipped) return s?.skipped?.includes("budget") ? "not run (time)" : "-";
           return `${n(s.p99Ms!)} (${s.completed}/${s.streams})${s.withinTwiceSingle === false ? " ✗" : ""}`;
         }),
         x.sustainedNote,
       ]),
     ),
     "",
-    "A level counts as sustained when every stream completed and the p99 token latency stayed within twice the single-stream p99. On this machine the limit is the one shared event loop and its share of 2 busy cores: every event costs, in the same process, the worker's publish (SigV4 + HTTP), on the queued path also an SNS publish, an SQS receive and delete and a relay invocation, then GraphQL parsing and validation in the gateway and a WebSocket send. So the sweep ranks the modes by CPU per token; it says nothing about AWS's own limits (see capacity on paper).",
+    "\"-\": not run, because a smaller level already passed 2x. A level counts as sustained when every stream completed and the p99 token latency stayed within twice the single-stream p99 (the per-mode run above: streams one after another). Levels above the worker poller count would run in waves. On this machine the limit is the one shared event loop and its share of 2 busy cores: every event costs, in the same process, the worker's publish (SigV4 + HTTP), on the queued path also an SNS publish, an SQS receive and delete and a relay invocation, then GraphQL parsing and validation in the gateway and a WebSocket send. So the sweep ranks the modes by CPU per token; it says nothing about AWS's own limits (see capacity on paper).",
     "",
   );
   const purges = d.modes.flatMap((x) => x.purges.map((q) => `${x.id} ${q}`));
@@ -156,7 +182,7 @@ export function renderMarkdown(r: BenchResults): string {
       r.bundles.map((b) => [b.name, n(b.bytes / 1024), n(b.zippedBytes / 1024), n(b.initMs.median), b.initMs.samples.map((s) => n(s, 0)).join(", ")]),
     ),
     "",
-    "Built with `bundleHandler` from `modules/bundle.ts` (the infra's own esbuild options), zipped with archiver. Init: a fresh `node` process per sample `require`s the bundle with Lambda's and our stacks' environment variables set (fake ARNs and credentials), timing module scope only (Node start-up excluded).",
+    "Built with `bundleHandler` from `modules/bundle.ts` (the infra's own esbuild options), zipped with archiver at zlib level 9 as TerraformAsset does. Init: a fresh `node` process per sample `require`s the bundle with Lambda's and our stacks' environment variables set (fake ARNs and credentials), timing module scope only (Node start-up excluded).",
     "",
   );
 

@@ -82,7 +82,7 @@ test("bundles, synth and targets are reported; the markdown has every section", 
     expect(["PASS", "MISS"]).toContain(t.status);
     if (t.status === "MISS") expect(t.reason).toBeTruthy();
   }
-  for (const heading of ["## Machine", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
+  for (const heading of ["## Machine", "## Headlines", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
     expect(markdown).toContain(heading);
   }
   expect(markdown).toContain("shared 2-core machine");
