@@ -271,7 +271,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       queueUrl: messaging.queues.work.url,
       queueArn: messaging.queues.work.arn,
       batchSize: 1,
-      reportBatchItemFailures: false,
+      reportBatchItemFailures: true,
       concurrency: opts.workerConcurrency ?? 10,
       functionName: names.functions.streamWorker,
       handler: (event: SQSEvent, context: Context) => handlers!.streamWorker(event, context),

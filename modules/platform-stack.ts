@@ -127,8 +127,9 @@ export class PlatformStack extends TerraformStack {
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
     ]);
-    // One request at a time: a generation is long and must not be retried with unrelated messages.
-    streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: false });
+    // One request at a time: a generation is long and must not be retried with unrelated messages. The worker answers
+    // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
+    streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
 
     const outboundRelay = fn("outbound-relay", names.functions.outboundRelay, "outbound-relay", [consume(messaging.outboundQueue.queueArn), publishResponse, useKey]);
     outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });

@@ -162,6 +162,15 @@ describe("the relay fails one record", () => {
     const depths = await driver.waitForQueuesDrained();
     expect(depths.outbound).toMatchObject({ visible: 0, inFlight: 0 });
   });
+
+  it("a malformed work request reaches the work DLQ instead of being dropped, and starts no generation", async () => {
+    const poison = JSON.stringify({ sessionId: "not a valid id", prompt: `poison ${randomUUID()}` });
+    const deadBefore = (await driver.depths()).work.dead;
+    const generationsBefore = (await driver.bedrockRequests()).length;
+    await driver.sns.send(new PublishCommand({ TopicArn: driver.ready.topics.inboundArn, Message: poison }));
+    await waitFor(async () => (await driver.depths()).work.dead > deadBefore, { timeoutMs: 20_000, intervalMs: 200, description: "the malformed request in the work DLQ" });
+    expect((await driver.bedrockRequests()).length).toBe(generationsBefore);
+  });
 });
 
 describe("directSend while the gateway rejects the worker's publishes", () => {
