@@ -8,7 +8,12 @@ export interface TargetResult {
   measured: string;
   status: "PASS" | "MISS";
   reason?: string;
+  /** Set when a latency figure is within this machine's run-to-run noise of its limit, either way. */
+  note?: string;
 }
+
+/** p99 on this shared machine moved by about this much between otherwise identical runs. */
+export const LATENCY_NOISE_MS = 15;
 
 export const BUNDLE_ZIP_LIMIT_BYTES = 300 * 1024;
 export const BUNDLE_INIT_LIMIT_MS = 150;
@@ -53,6 +58,7 @@ export function judgeTargets(d: DeliveryResults, bundles: BundleFigures[]): Targ
       measured: `${round(p99)} ms${perToken ? ` (one-per-token on the same path: ${round(perToken.main.latencyMs.p99)} ms)` : ""}`,
       status: p99 <= limit ? "PASS" : "MISS",
       reason: p99 <= limit ? undefined : `the path itself adds ${round(p99 - m.maxDelayMs)} ms at p99 on this shared 2-core machine (gateway, handlers, fauxqs and the stand-in share one event loop)`,
+      note: Math.abs(p99 - limit) <= LATENCY_NOISE_MS ? `within ${LATENCY_NOISE_MS} ms of the limit: run-to-run noise on this machine can flip it` : undefined,
     });
   }
   for (const kind of ["per-token", "coalesced"] as const) {
@@ -69,7 +75,11 @@ export function judgeTargets(d: DeliveryResults, bundles: BundleFigures[]): Targ
           ? undefined
           : kind === "coalesced"
             ? `both wait for the ${direct.maxDelayMs} ms coalescing window (about half of it at p50), which dominates; the queue hop adds ${round(queued.main.latencyMs.p50 - direct.main.latencyMs.p50)} ms`
-            : `locally the queue hop is cheap (fauxqs publish->receive is about 1.5 ms, no network); it adds ${round(queued.main.latencyMs.p50 - direct.main.latencyMs.p50)} ms at p50`,
+            : `locally the queue hop is cheap (fauxqs in the same process, no network); it adds ${round(queued.main.latencyMs.p50 - direct.main.latencyMs.p50)} ms at p50`,
+      note:
+        Math.abs(ratio - DIRECT_TO_QUEUED_P50_LIMIT) <= 0.1
+          ? "within 0.1 of the limit: queued p50 is only a few ms here and moved by several ms between runs on this machine"
+          : undefined,
     });
   }
   for (const b of bundles) {
