@@ -86,7 +86,8 @@ export const environmentConfigSchema = z
     lambda: z
       .object({
         memory_mb: intBetween(128, 10240).default(512),
-        timeout_seconds: intBetween(10, 900).default(60),
+        /** At least 30: the worker stops Bedrock 6 s before its deadline and the relay keeps 10 s to publish with retries. */
+        timeout_seconds: intBetween(30, 900).default(60),
         /** -1 leaves the function unreserved. */
         reserved_concurrency: intBetween(-1, 1000).default(-1),
         log_retention_days: z

@@ -63,7 +63,7 @@ queue = {
   visibility_timeout_seconds = 360
 }
 
-# Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 10-900 (default 60); reserved_concurrency -1-1000
+# Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 30-900 (default 60; the worker and relay need 30 s of headroom); reserved_concurrency -1-1000
 # (default -1 = unreserved); log_retention_days: a CloudWatch retention period (default 30), also for AppSync logs.
 lambda = {
   memory_mb            = 512

@@ -50,6 +50,7 @@ const BAD: [string, (c: Record<string, any>) => void, string][] = [
   ["account id too short", (c) => (c.account_id = "12345"), 'account_id must be a 12-digit AWS account id, got "12345"'],
   ["account id as a number", (c) => (c.account_id = 123456789012), "account_id must be a string, got 123456789012"],
   ["default model not allowed", (c) => (c.models.default_model_id = "anthropic.claude-3-haiku-20240307-v1:0"), "models.default_model_id must be one of models.allowed_model_ids, got anthropic.claude-3-haiku-20240307-v1:0"],
+  ["timeout too short for the publish budget", (c) => (c.lambda = { timeout_seconds: 10 }), "lambda.timeout_seconds must be between 30 and 900, got 10"],
   ["visibility below 6x timeout", (c) => ((c.lambda = { timeout_seconds: 120 }), (c.queue = { visibility_timeout_seconds: 300 })), "queue.visibility_timeout_seconds must be at least 6 x lambda.timeout_seconds (720), got 300"],
   ["both alarm targets", (c) => (c.alarms = { email: "a@example.com", sns_topic_arn: "arn:aws:sns:us-east-1:333333333333:x" }), "alarms set email or sns_topic_arn, not both"],
   ["unknown log retention", (c) => (c.lambda = { log_retention_days: 10 }), "lambda.log_retention_days must be one of CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)"],
