@@ -185,9 +185,13 @@ export async function startGateway(opts: GatewayOptions): Promise<LocalGateway> 
     const response = await engine.run(prepared, caller, headers);
     if (!isMutation) return response;
     for (const field of prepared.rootFields) {
-      stats.mutationsByField[field.name] = (stats.mutationsByField[field.name] ?? 0) + 1;
+      const fieldErrors = (response.errors ?? []).filter((e) => e.path?.[0] === field.responseKey);
+      // A field refused for authorization never ran: AWS neither executes nor meters it as a mutation.
+      if (!fieldErrors.some((e) => e.errorType === "Unauthorized")) {
+        stats.mutationsByField[field.name] = (stats.mutationsByField[field.name] ?? 0) + 1;
+      }
       const payload = response.data?.[field.responseKey];
-      const failed = (response.errors ?? []).some((e) => e.path?.[0] === field.responseKey);
+      const failed = fieldErrors.length > 0;
       if (payload !== null && payload !== undefined && !failed && engine.triggers.has(field.name)) {
         await realtime.publish(field.name, payload);
       }

@@ -71,9 +71,12 @@ describe("local gateway over HTTP: SigV4 for @aws_iam, issuer JWTs for @aws_cogn
 
   it("answers a Cognito token on the IAM-only field with AppSync's Unauthorized error", async () => {
     const token = await h.issuer.mintIdToken("alice");
+    const executedBefore = h.gateway.stats.mutationsByField.publishResponse ?? 0;
     const res = await postJwt(h.gateway.graphqlUrl, token, PUBLISH_RESPONSE_MUTATION, { sessionId: "session-0001", userId: "x", data: "{}" });
     const body = await res.json();
     expect(body.data).toEqual({ publishResponse: null });
+    // Refused, so not counted as an executed mutation (the bench reads this counter).
+    expect(h.gateway.stats.mutationsByField.publishResponse ?? 0).toBe(executedBefore);
     expect(body.errors).toHaveLength(1);
     expect(body.errors[0]).toMatchObject({
       errorType: "Unauthorized",
