@@ -1,8 +1,10 @@
 /**
  * Client-side ordering for one answer. Events can arrive out of order (the queued path gives no global order across
  * relay batches), twice (at-least-once delivery) or not at all (a publish that failed for good). The assembler keeps a
- * reorder buffer keyed by `sequenceNumber`, shows only the contiguous prefix, drops duplicates and, when
- * `final_response` arrives, takes its `content` as the exact text, so the final answer is right even with gaps.
+ * reorder buffer keyed by `sequenceNumber`, shows only the contiguous prefix and drops duplicates. When
+ * `final_response` arrives and every chunk 0..lastSequenceNumber is there, the streamed text stands (it is the whole
+ * answer, even when the final `content` was truncated to fit the event size limit); with gaps, a complete `content`
+ * fills them, and a truncated one is used only where it covers more than the streamed prefix.
  * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
  */
 import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../lambdas/shared/envelope";
@@ -77,11 +79,12 @@ export class MessageAssembler {
       const last = event.data.lastSequenceNumber;
       this.missingAtFinal = [];
       for (let n = 0; n <= last; n++) if (!this.seen.has(n)) this.missingAtFinal.push(n);
-      this.ahead.clear();
+      // A truncated final cannot fill gaps: keep what is buffered so late chunks can still complete the text.
+      if (!event.data.truncated || this.missingAtFinal.length === 0) this.ahead.clear();
       return "final";
     }
-    if (this.done) return "stale";
     const { runId, sequenceNumber, value } = event.data.token;
+    if (this.done && !this.awaitsLateChunk(runId, sequenceNumber)) return "stale";
     if (this.supersededRuns.has(runId)) return "stale";
     if (this.runId !== undefined && runId !== this.runId) {
       // A new run of the same message (the producer restarted generation): its numbering starts again.
@@ -94,6 +97,7 @@ export class MessageAssembler {
       return "duplicate";
     }
     this.seen.add(sequenceNumber);
+    if (this.finalData) this.missingAtFinal = this.missingAtFinal.filter((n) => n !== sequenceNumber);
     this.arrivalLog.push({ sequenceNumber, receivedAt, chars: value.length });
     if (sequenceNumber !== this.nextSequence) {
       this.ahead.set(sequenceNumber, value);
@@ -109,6 +113,11 @@ export class MessageAssembler {
     return "appended";
   }
 
+  /** After a truncated final, a chunk of the same run that the final announced but that had not arrived still counts (queued delivery gives no order across batches). */
+  private awaitsLateChunk(runId: string, sequenceNumber: number): boolean {
+    return this.finalData?.truncated === true && (this.runId === undefined || runId === this.runId) && this.missingAtFinal.includes(sequenceNumber);
+  }
+
   private resetRun(): void {
     this.prefix = "";
     this.nextSequence = 0;
@@ -117,9 +126,22 @@ export class MessageAssembler {
     this.arrivalLog.length = 0;
   }
 
-  /** The text to show: the contiguous prefix while streaming, exactly `final_response.content` once final. */
+  /**
+   * The text to show: the contiguous prefix while streaming; once final, the streamed text when no chunk is missing,
+   * else the final `content` (when that was truncated, whichever of it and the streamed prefix is longer).
+   */
   get text(): string {
-    return this.finalData ? this.finalData.content : this.prefix;
+    const final = this.finalData;
+    if (!final) return this.prefix;
+    if (final.lastSequenceNumber >= 0 && this.missingAtFinal.length === 0) return this.prefix;
+    if (!final.truncated) return final.content;
+    return final.content.length > this.prefix.length ? final.content : this.prefix;
+  }
+
+  /** True when the answer is final but the text shown is not all of it: chunks are missing and the final content was truncated. */
+  get incomplete(): boolean {
+    const final = this.finalData;
+    return final?.truncated === true && this.missingAtFinal.length > 0;
   }
 
   /** Reasoning text, shown apart from the answer (arrives with the final event). */
@@ -155,7 +177,7 @@ export class MessageAssembler {
     return this.duplicates;
   }
 
-  /** Sequence numbers the final event announced but that never arrived; the final content filled them in. */
+  /** Sequence numbers the final event announced but that never arrived; the final content filled them in unless it was truncated (see `incomplete`). */
   get missingSequenceNumbers(): readonly number[] {
     return this.missingAtFinal;
   }

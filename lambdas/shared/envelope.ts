@@ -44,6 +44,8 @@ export const finalEventSchema = z.object({
     stopReason: z.string(),
     /** Sequence number of the last token chunk, -1 when none was sent; lets a client detect gaps. */
     lastSequenceNumber: z.number().int().min(-1),
+    /** Present (true) when `content` was cut to fit MAX_EVENT_BYTES: then only the token chunks carry the whole answer. */
+    truncated: z.literal(true).optional(),
   }),
 });
 

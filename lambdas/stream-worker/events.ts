@@ -13,7 +13,8 @@ import {
 } from "../shared/envelope";
 import type { GenerationFailure } from "./generationErrors";
 
-export const TRUNCATION_MARKER = "\n\n[truncated: the full answer is longer than one event can carry; it arrived complete as tokens]";
+/** Ends a cut `content` for readers that ignore the `truncated` flag; the token chunks carry the whole answer. */
+export const TRUNCATION_MARKER = "\n\n[truncated: the full answer is longer than one event can carry; it was streamed in full as tokens]";
 
 export function tokenEvent(request: WorkRequest, sequenceNumber: number, value: string, timestamp: string): TokenEvent {
   return {
@@ -65,6 +66,7 @@ export function finalEvent(request: WorkRequest, final: FinalContent, timestamp:
   if (fits(event)) return { event, trimmed: "reasoning" };
   // JSON escaping can make a byte count several times; shrink until it fits (a few rounds at most).
   let budget = Math.max(4, byteLength(final.content) - (byteLength(serializeEvent(event)) - MAX_EVENT_BYTES) - byteLength(TRUNCATION_MARKER) - 256);
+  event.data.truncated = true;
   for (;;) {
     event.data.content = splitByBytes(final.content, budget)[0]! + TRUNCATION_MARKER;
     if (fits(event) || budget === 4) return { event, trimmed: "content" };

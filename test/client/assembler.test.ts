@@ -146,3 +146,73 @@ describe("MessageAssembler", () => {
     ]);
   });
 });
+
+describe("MessageAssembler with a truncated final event", () => {
+  const LONG = Array.from({ length: 6 }, (_, i) => `chunk ${i} ${"é".repeat(20)}\n`);
+  const cut = (n: number) => LONG.join("").slice(0, n) + "\n\n[truncated]";
+  function truncatedFinal(content: string, lastSequenceNumber: number): StreamEvent {
+    return parseEvent(
+      serializeEvent({
+        action: "final_response",
+        ...base,
+        data: { sessionId: SESSION, messageId: MESSAGE, content, usage: { inputTokens: 3, outputTokens: 9 }, stopReason: "end_turn", lastSequenceNumber, truncated: true },
+      }),
+    );
+  }
+
+  it("keeps the complete streamed answer instead of the truncated content", () => {
+    const a = new MessageAssembler(MESSAGE);
+    LONG.forEach((v, i) => a.accept(token(i, v)));
+    expect(a.accept(truncatedFinal(cut(40), LONG.length - 1))).toBe("final");
+    expect(a.text).toBe(LONG.join(""));
+    expect(a.incomplete).toBe(false);
+    expect(a.missingSequenceNumbers).toEqual([]);
+  });
+
+  it("keeps the streamed answer when chunks arrived out of order but all of them did", () => {
+    const a = new MessageAssembler(MESSAGE);
+    [5, 3, 4, 0, 2, 1].forEach((i) => a.accept(token(i, LONG[i])));
+    a.accept(truncatedFinal(cut(40), LONG.length - 1));
+    expect(a.text).toBe(LONG.join(""));
+  });
+
+  it("with a gap, shows whichever of the truncated content and the streamed prefix is longer, and says it is incomplete", () => {
+    const early = new MessageAssembler(MESSAGE);
+    early.accept(token(0, LONG[0]));
+    early.accept(token(2, LONG[2])); // 1 missing: the prefix is short, the truncated content covers more
+    early.accept(truncatedFinal(cut(80), LONG.length - 1));
+    expect(early.text).toBe(cut(80));
+    expect(early.incomplete).toBe(true);
+
+    const late = new MessageAssembler(MESSAGE);
+    [0, 1, 2, 3, 4].forEach((i) => late.accept(token(i, LONG[i]))); // only the last is missing
+    late.accept(truncatedFinal(cut(40), LONG.length - 1));
+    expect(late.text).toBe(LONG.slice(0, 5).join(""));
+    expect(late.incomplete).toBe(true);
+  });
+
+  it("still takes chunks that arrive after a truncated final and completes the text", () => {
+    const a = new MessageAssembler(MESSAGE);
+    [0, 2, 3, 5].forEach((i) => a.accept(token(i, LONG[i])));
+    a.accept(truncatedFinal(cut(40), LONG.length - 1));
+    expect(a.missingSequenceNumbers).toEqual([1, 4]);
+    expect(a.accept(token(1, LONG[1]))).toBe("appended");
+    expect(a.accept(token(1, LONG[1]))).toBe("stale");
+    expect(a.accept(token(4, LONG[4]))).toBe("appended");
+    expect(a.text).toBe(LONG.join(""));
+    expect(a.incomplete).toBe(false);
+    expect(a.done).toBe(true);
+    // Nothing beyond what the final announced is taken.
+    expect(a.accept(token(6, "extra"))).toBe("stale");
+    expect(a.text).toBe(LONG.join(""));
+  });
+
+  it("a complete (not truncated) final content still fills gaps exactly", () => {
+    const a = new MessageAssembler(MESSAGE);
+    [0, 2].forEach((i) => a.accept(token(i, LONG[i])));
+    a.accept(final(LONG.slice(0, 3).join(""), 2));
+    expect(a.text).toBe(LONG.slice(0, 3).join(""));
+    expect(a.accept(token(1, LONG[1]))).toBe("stale");
+    expect(a.incomplete).toBe(false);
+  });
+});

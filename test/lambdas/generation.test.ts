@@ -143,6 +143,8 @@ describe("runGeneration", () => {
     expect(byteLength(serializeEvent(final))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
     expect(final.data.reasoningContent).toBeUndefined();
     expect(final.data.content).toMatch(/\[truncated/);
+    // The flag tells clients the content is partial, so they keep the streamed text.
+    expect(final.data.truncated).toBe(true);
     expect(big + big).toContain(final.data.content.replace(/\n\n\[truncated[\s\S]*$/, ""));
     // Every token event fits too, and the tokens still carry the whole text.
     for (const e of queue.events) expect(byteLength(serializeEvent(e))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
@@ -156,6 +158,7 @@ describe("runGeneration", () => {
     await runGeneration(request, d);
     expect(queue.events.at(-1)).toMatchObject({ action: "final_response", data: { content: "short answer" } });
     expect((queue.events.at(-1)!.data as { reasoningContent?: string }).reasoningContent).toBeUndefined();
+    expect(queue.events.at(-1)!.data).not.toHaveProperty("truncated");
   });
 
   it("without fallback, an event that cannot be delivered is counted and the rest still goes out", async () => {
