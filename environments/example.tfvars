@@ -63,8 +63,10 @@ queue = {
   visibility_timeout_seconds = 360
 }
 
-# Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 30-900 (default 60; the worker and relay need 30 s of headroom); reserved_concurrency -1-1000
-# (default -1 = unreserved); log_retention_days: a CloudWatch retention period (default 30), also for AppSync logs.
+# Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 30-900 (default 60; the worker and relay need 30 s of headroom);
+# reserved_concurrency -1 (default, unreserved) or 2-1000: each function's reservation, and the queue pollers' maximum
+# concurrency (SQS event source scaling_config), so a burst waits in the queue instead of being throttled into the DLQ;
+# log_retention_days: a CloudWatch retention period (default 30), also for AppSync logs.
 lambda = {
   memory_mb            = 512
   timeout_seconds      = 60

@@ -11,6 +11,9 @@ import { policyDocument, Statement } from "./policy";
 
 /** Lambda rejects environments whose keys and values together exceed 4 KB. */
 export const LAMBDA_ENVIRONMENT_LIMIT = 4096;
+/** The range AWS accepts for an SQS event source's scaling_config.maximum_concurrency. */
+export const MIN_QUEUE_CONCURRENCY = 2;
+export const MAX_QUEUE_CONCURRENCY = 1000;
 /** Room for a value only known at apply time (an ARN, a URL, a table name). */
 const UNRESOLVED_VALUE_BYTES = 128;
 
@@ -46,11 +49,13 @@ export class BundledFunction extends Construct {
   /** Content hash of the bundle (changes only when the code does). */
   public readonly codeHash: string;
   private readonly fn: LambdaFunction;
+  private readonly reservedConcurrency: number;
 
   constructor(scope: Construct, id: string, props: BundledFunctionProps) {
     super(scope, id);
     if (props.memoryMb < 128 || props.memoryMb > 10240) throw new Error(`${id}: memoryMb must be between 128 and 10240, got ${props.memoryMb}`);
     if (props.timeoutSeconds < 1 || props.timeoutSeconds > 900) throw new Error(`${id}: timeoutSeconds must be between 1 and 900, got ${props.timeoutSeconds}`);
+    this.reservedConcurrency = props.reservedConcurrency;
     if (props.reservedConcurrency < -1) throw new Error(`${id}: reservedConcurrency must be -1 (unreserved) or more, got ${props.reservedConcurrency}`);
     if (!LOG_RETENTION_DAYS.includes(props.logRetentionDays)) throw new Error(`${id}: logRetentionDays must be a CloudWatch retention period, got ${props.logRetentionDays}`);
 
@@ -98,14 +103,26 @@ export class BundledFunction extends Construct {
     this.codeHash = asset.assetHash;
   }
 
-  /** Polls an SQS queue; with reportBatchItemFailures only the failed messages of a batch are retried. */
+  /**
+   * Polls an SQS queue; with reportBatchItemFailures only the failed messages of a batch are retried.
+   * A reserved function caps the poller at its reservation (scaling_config.maximum_concurrency): otherwise the poller
+   * scales past it, throttled invocations still count as receives, and a burst dead-letters work nobody processed.
+   */
   consumeQueue(id: string, opts: { queueArn: string; batchSize: number; reportBatchItemFailures: boolean }): LambdaEventSourceMapping {
     if (opts.batchSize < 1 || opts.batchSize > 10) throw new Error(`${id}: batchSize must be between 1 and 10, got ${opts.batchSize}`);
+    const reserved = this.reservedConcurrency;
+    // SQS maximum_concurrency is 2-1000: a reservation of 0 or 1 cannot be matched, and a cap of 2 over 1 would throttle.
+    if (reserved !== -1 && (reserved < MIN_QUEUE_CONCURRENCY || reserved > MAX_QUEUE_CONCURRENCY)) {
+      throw new Error(
+        `${id}: lambda.reserved_concurrency must be -1 (unreserved) or between ${MIN_QUEUE_CONCURRENCY} and ${MAX_QUEUE_CONCURRENCY} for a queue consumer (the SQS event source's maximum_concurrency range), got ${reserved}`,
+      );
+    }
     return new LambdaEventSourceMapping(this, id, {
       functionName: this.fn.arn,
       eventSourceArn: opts.queueArn,
       batchSize: opts.batchSize,
       functionResponseTypes: opts.reportBatchItemFailures ? ["ReportBatchItemFailures"] : undefined,
+      scalingConfig: reserved === -1 ? undefined : { maximumConcurrency: reserved },
     });
   }
 }

@@ -1,6 +1,9 @@
 /** What each environment's stack creates, on the properties that matter for behaviour and security. */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import { App } from "cdktf";
+import { PlatformStack } from "../../modules/platform-stack";
 import { loadEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName, stateKey } from "../../config/schema";
 import { resourceNames } from "../../config/names";
@@ -224,6 +227,13 @@ describe.each(DEPLOYED)("%s", (env) => {
     // The worker reports failures in its response rather than throwing: without this, Lambda would delete a failed record.
     expect(mapping(names.functions.streamWorker)).toMatchObject({ batch_size: 1, function_response_types: ["ReportBatchItemFailures"] });
     expect(mapping(names.functions.outboundRelay)).toMatchObject({ batch_size: 10, function_response_types: ["ReportBatchItemFailures"] });
+    // A reserved function's pollers stop at its reservation: beyond it, throttled receives would dead-letter a burst.
+    for (const fn of [names.functions.streamWorker, names.functions.outboundRelay]) {
+      const scaling = mapping(fn).scaling_config;
+      if (c.lambda.reserved_concurrency === -1) expect(scaling).toBeUndefined();
+      else expect(scaling).toEqual({ maximum_concurrency: c.lambda.reserved_concurrency });
+    }
+    if (env === "prod") expect(mapping(names.functions.streamWorker).scaling_config).toEqual({ maximum_concurrency: 100 });
   });
 
   test("AppSync: Cognito default auth, IAM additional, logs, X-Ray, introspection, APPSYNC_JS resolvers from the files", () => {
@@ -291,4 +301,16 @@ test("example: an existing user pool is used (no pool created), alarms to a new 
   expect(v.list("aws_cognito_user_pool_client")[0].user_pool_id).toBe("us-east-1_AbCdEf123");
   expect(v.list("aws_appsync_graphql_api")[0].user_pool_config.user_pool_id).toBe("us-east-1_AbCdEf123");
   expect(v.list("aws_sns_topic").map((t) => t.name)).toContain("llm-stream-example-alarms");
+});
+
+test("a queue consumer reserved below the event source's minimum (2) fails the synth, naming the key", () => {
+  const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), "infra-reserved-")) });
+  try {
+    for (const reserved of [0, 1]) {
+      const c = { ...configs.prod, name: `r${reserved}`, lambda: { ...configs.prod.lambda, reserved_concurrency: reserved } };
+      expect(() => new PlatformStack(app, { config: c })).toThrow(`work-queue: lambda.reserved_concurrency must be -1 (unreserved) or between 2 and 1000 for a queue consumer (the SQS event source's maximum_concurrency range), got ${reserved}`);
+    }
+  } finally {
+    rmSync(app.outdir, { recursive: true, force: true });
+  }
 });
