@@ -3,6 +3,7 @@
  * (max_delay_ms 0 = one message per token, and local.tfvars' coalescing defaults), with DIRECT or QUEUED chosen per
  * request (local.tfvars sets client_delivery_choice). Same prompts and stand-in pace for every mode.
  */
+import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import type { StandInRequest } from "../local/bedrock";
@@ -33,8 +34,10 @@ export interface DeliveryPlan {
   /** Streams, one after another (so the figures are not the local machine's saturation), and answer length of the run the per-mode figures come from. */
   mainStreams: number;
   mainTokens: number;
-  /** Concurrent streams per level, ascending, starting at 1; the sweep stops at the first level past 2x the single-stream p99. */
+  /** Concurrent streams per level, ascending. Levels in between the required ones stop at the first level past 2x. */
   sweepLevels: number[];
+  /** Levels always run (time budget permitting), past 2x or not: the issue's 1 / 25 / 100. */
+  requiredSweepLevels: number[];
   sweepTokens: number;
   /** Per batch of streams. */
   batchDeadlineMs: number;
@@ -85,6 +88,8 @@ export interface ModeResult {
   maxDelayMs: number;
   maxChars: number;
   main: BatchFigures;
+  /** 1-minute load average of the machine just before and after the main run (other work shares the 2 cores). */
+  loadAverage: { before: number; after: number };
   counters: CounterDelta;
   requests: AwsRequests;
   per1kTokens: Record<"appsyncMutations" | "appsyncRealtimeUpdates" | "snsPublishes" | "sqsRequests" | "lambdaInvocations", number>;
@@ -222,9 +227,11 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
   };
   await settle("warm-up");
   const before = counters.snapshot();
+  const loadBefore = os.loadavg()[0]!;
   const main = await batch(stack, counters, plan, { count: plan.mainStreams, tokens: plan.mainTokens, delivery: spec.delivery, tag: spec.id, sequential: true });
   await settle("the main run");
   const delta = diffCounters(before, counters.snapshot());
+  const loadAverage = { before: loadBefore, after: os.loadavg()[0]! };
   const f = main.figures;
   if (delta.failedRecords || delta.handlerErrors) f.errors.push(`${delta.failedRecords} failed records, ${delta.handlerErrors} handler errors: SNS/SQS counts include retries`);
   const requests = awsRequests(delta, f.realtimeUpdates, memoryMb);
@@ -237,7 +244,7 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
   let sustained = 0;
   let passedAt: number | undefined;
   for (const level of plan.sweepLevels) {
-    if (passedAt !== undefined) {
+    if (passedAt !== undefined && !plan.requiredSweepLevels.includes(level)) {
       sweep.push({ streams: level, skipped: `not run: ${passedAt} streams already passed 2x` });
       continue;
     }
@@ -251,8 +258,9 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
     const within = single !== undefined && g.completed === level && g.latencyMs.p99 <= 2 * single;
     sweep.push({ streams: level, completed: g.completed, p50Ms: g.latencyMs.p50, p99Ms: g.latencyMs.p99, wallMs: g.wallMs, withinTwiceSingle: within });
     log(`    ${level} streams: ${g.completed}/${level} completed, p99 ${round(g.latencyMs.p99)} ms${within ? "" : " (past 2x)"}`);
-    if (within) sustained = level;
-    else passedAt = level;
+    // Sustained means this level and every level before it stayed within 2x.
+    if (within && passedAt === undefined) sustained = level;
+    else passedAt ??= level;
   }
   const note =
     single === undefined
@@ -268,6 +276,7 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
     maxDelayMs: stack.config.batching.max_delay_ms,
     maxChars: stack.config.batching.max_chars,
     main: f,
+    loadAverage,
     counters: delta,
     requests,
     per1kTokens: {

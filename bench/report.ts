@@ -78,7 +78,7 @@ export function renderMarkdown(r: BenchResults): string {
     "",
     `- Bedrock stand-in pace: ${p.firstTokenMs} ms to the first token, ${p.tokensPerSecond} tokens/s. Same prompts shape for every mode (\`[[length:N]]\`).`,
     `- One local stack per batching setting, delivery (DIRECT/QUEUED) chosen per request (local.tfvars sets \`client_delivery_choice\`); standard (non-FIFO) queues; Lambda memory ${d.memoryMb} MB.`,
-    `- Per-mode figures: ${p.mainStreams} streams of ${p.mainTokens} tokens, one after another (so they measure the path, not this machine's saturation), after an unmeasured warm-up. Sweep: ${p.sweepLevels.join(" / ")} concurrent streams of ${p.sweepTokens} tokens, stopping at the first level past 2x the single-stream p99. Stream-worker pollers: ${p.workerConcurrency}; relay pollers: ${p.relayConcurrency} (the SQS event source's starting concurrency). Every batch gives up after ${n(p.batchDeadlineMs / 1000)} s; between batches the queues must drain within ${n(p.drainTimeoutMs / 1000)} s or are purged.`,
+    `- Per-mode figures: ${p.mainStreams} streams of ${p.mainTokens} tokens, one after another (so they measure the path, not this machine's saturation), after an unmeasured warm-up. Sweep: ${p.sweepLevels.join(" / ")} concurrent streams of ${p.sweepTokens} tokens; ${p.requiredSweepLevels.join(" / ")} always run, the levels between them only until one passes 2x the single-stream p99. Stream-worker pollers: ${p.workerConcurrency}, so larger levels run that many streams at a time (token latency is timed from emission, so waiting in the work queue does not count; more pollers than about 45 starve the relay, whose receives share the pollers' one SQS client and its 50 sockets); relay pollers: ${p.relayConcurrency} (the SQS event source's starting concurrency). Every batch gives up after ${n(p.batchDeadlineMs / 1000)} s; between batches the queues must drain within ${n(p.drainTimeoutMs / 1000)} s or are purged.`,
     "- Token delivery latency: from the stand-in writing a token's frame to the subscriber receiving the chunk that carries the token's last character (chunks' concatenated text offsets mapped to the emitted tokens' offsets; one process, one clock).",
     "- Time to first token: from the client sending `sendQuery` to its first chunk (includes the stand-in's own first-token delay).",
     "",
@@ -88,7 +88,7 @@ export function renderMarkdown(r: BenchResults): string {
   out.push("## Delivery latency", "");
   out.push(
     table(
-      ["mode", "max_delay_ms", "streams ok", "tokens", "chunks", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms", "TTFT p95 ms", "stand-in pace tok/s"],
+      ["mode", "max_delay_ms", "streams ok", "tokens", "chunks", "p50 ms", "p95 ms", "p99 ms", "TTFT p50 ms", "TTFT p95 ms", "stand-in pace tok/s", "load avg before/after"],
       d.modes.map((x) => [
         x.label,
         x.maxDelayMs,
@@ -101,6 +101,7 @@ export function renderMarkdown(r: BenchResults): string {
         n(x.main.ttftMs.p50),
         n(x.main.ttftMs.p95),
         n(x.main.measuredTokensPerSecond),
+        x.loadAverage ? `${n(x.loadAverage.before, 2)} / ${n(x.loadAverage.after, 2)}` : "n/a",
       ]),
     ),
     "",
@@ -158,7 +159,7 @@ export function renderMarkdown(r: BenchResults): string {
       ]),
     ),
     "",
-    "\"-\": not run, because a smaller level already passed 2x. A level counts as sustained when every stream completed and the p99 token latency stayed within twice the single-stream p99 (the per-mode run above: streams one after another). Levels above the worker poller count would run in waves. On this machine the limit is the one shared event loop and its share of 2 busy cores: every event costs, in the same process, the worker's publish (SigV4 + HTTP), on the queued path also an SNS publish, an SQS receive and delete and a relay invocation, then GraphQL parsing and validation in the gateway and a WebSocket send. So the sweep ranks the modes by CPU per token; it says nothing about AWS's own limits (see capacity on paper).",
+    "\"-\": not run, because a smaller level already passed 2x. ✗: past 2x or incomplete. Sustained: the largest level that, with every level before it, completed every stream within twice the single-stream p99 (the per-mode run above: streams one after another). On this machine the limit is the one shared event loop and its share of 2 busy cores: every event costs, in the same process, the worker's publish (SigV4 + HTTP), on the queued path also an SNS publish, an SQS receive and delete and a relay invocation, then GraphQL parsing and validation in the gateway and a WebSocket send. So the sweep ranks the modes by CPU per token; it says nothing about AWS's own limits (see capacity on paper).",
     "",
   );
   const purges = d.modes.flatMap((x) => x.purges.map((q) => `${x.id} ${q}`));

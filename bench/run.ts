@@ -25,15 +25,16 @@ export const MODEL_PACE = { firstTokenMs: 300, tokensPerSecond: 80 } as const;
 
 function deliveryPlan(quick: boolean, startedAt: number): DeliveryPlan {
   return quick
-    ? { ...MODEL_PACE, mainStreams: 2, mainTokens: 60, sweepLevels: [1, 3], sweepTokens: 30, batchDeadlineMs: 10_000, drainTimeoutMs: 5_000, deadlineAt: startedAt + 30_000, workerConcurrency: 10, relayConcurrency: 5 }
+    ? { ...MODEL_PACE, mainStreams: 2, mainTokens: 60, sweepLevels: [1, 3], requiredSweepLevels: [1, 3], sweepTokens: 30, batchDeadlineMs: 10_000, drainTimeoutMs: 5_000, deadlineAt: startedAt + 30_000, workerConcurrency: 10, relayConcurrency: 5 }
     : {
         ...MODEL_PACE,
         mainStreams: 5,
         mainTokens: 160,
         sweepLevels: [1, 2, 5, 10, 25, 50, 100],
+        requiredSweepLevels: [1, 25, 100],
         sweepTokens: 40,
-        batchDeadlineMs: 15_000,
-        drainTimeoutMs: 15_000,
+        batchDeadlineMs: 12_000,
+        drainTimeoutMs: 10_000,
         deadlineAt: startedAt + 170_000,
         workerConcurrency: 40,
         relayConcurrency: 5,
