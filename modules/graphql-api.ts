@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Construct } from "constructs";
+import { Fn } from "cdktf";
 import { AppsyncDatasource } from "@cdktf/provider-aws/lib/appsync-datasource";
 import { AppsyncGraphqlApi } from "@cdktf/provider-aws/lib/appsync-graphql-api";
 import { AppsyncResolver } from "@cdktf/provider-aws/lib/appsync-resolver";
@@ -20,6 +21,8 @@ export interface StreamingApiProps {
   readonly region: string;
   /** Cognito user pool for the default auth mode; AWS_IAM is the additional mode for the producers. */
   readonly userPoolId: string;
+  /** The platform's app client: only its tokens are accepted (a shared pool has other clients). */
+  readonly userPoolClientId: string;
   /** X-Ray tracing of resolvers. */
   readonly xray: boolean;
   /** NONE, ERROR, INFO, DEBUG or ALL. */
@@ -28,6 +31,15 @@ export interface StreamingApiProps {
   readonly introspection: boolean;
   /** Retention of the API's log group. */
   readonly logRetentionDays: number;
+}
+
+/**
+ * AppSync's app_id_client_regex for exactly one client id: anchored, regex metacharacters escaped (Cognito ids match
+ * [\w+]+, and `+` is one). The id is only known at apply, so Terraform's replace() escapes it.
+ */
+export function exactClientIdRegex(clientId: string): string {
+  // Written as HCL string literals (backslashes doubled once for HCL, once more for TypeScript).
+  return `^${Fn.replace(clientId, "/([.^$|?*+()\\\\[\\\\]{}\\\\\\\\])/", "\\\\$1")}$`;
 }
 
 function assumableBy(scope: Construct, id: string, service: string, accountId: string) {
@@ -54,12 +66,14 @@ export class StreamingApi extends Construct {
     this.props = props;
     const p = partitionOf(props.region);
 
+    const clientRegex = exactClientIdRegex(props.userPoolClientId);
     const logRole = new IamRole(this, "log-role", { name: `${props.name}-logs`, assumeRolePolicy: assumableBy(this, "log-trust", "appsync.amazonaws.com", props.accountId).json });
     const api = new AppsyncGraphqlApi(this, "api", {
       name: props.name,
       schema: readFileSync(SCHEMA_FILE, "utf8"),
       authenticationType: "AMAZON_COGNITO_USER_POOLS",
-      userPoolConfig: { userPoolId: props.userPoolId, awsRegion: props.region, defaultAction: "ALLOW" },
+      // Only the platform's app client: with a shared pool, tokens of its other clients would otherwise call sendQuery.
+      userPoolConfig: { userPoolId: props.userPoolId, awsRegion: props.region, defaultAction: "ALLOW", appIdClientRegex: clientRegex },
       additionalAuthenticationProvider: [{ authenticationType: "AWS_IAM" }],
       xrayEnabled: props.xray,
       introspectionConfig: props.introspection ? "ENABLED" : "DISABLED",

@@ -72,6 +72,7 @@ export class PlatformStack extends TerraformStack {
       accountId: account,
       region,
       userPoolId: users.userPoolId,
+      userPoolClientId: users.userPoolClientId,
       xray: c.appsync.xray,
       fieldLogLevel: c.appsync.field_log_level,
       introspection: c.appsync.introspection,

@@ -1,9 +1,10 @@
 /** What each environment's stack creates, on the properties that matter for behaviour and security. */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
 import { PlatformStack } from "../../modules/platform-stack";
+import { terraform, terraformEnvironment } from "../../scripts/terraform";
 import { loadEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName, stateKey } from "../../config/schema";
 import { resourceNames } from "../../config/names";
@@ -246,6 +247,11 @@ describe.each(DEPLOYED)("%s", (env) => {
       log_config: { field_log_level: c.appsync.field_log_level, exclude_verbose_content: true },
     });
     expect(api.schema).toBe(readFileSync(path.resolve(__dirname, "../../graphql/schema.graphql"), "utf8"));
+    // Only the platform's own app client's tokens, in the default and in any additional Cognito mode.
+    const clientId = v.idOf("aws_cognito_user_pool_client", v.list("aws_cognito_user_pool_client")[0]);
+    const cognitoConfigs = [api.user_pool_config, ...(api.additional_authentication_provider ?? []).filter((p: any) => p.authentication_type === "AMAZON_COGNITO_USER_POOLS").map((p: any) => p.user_pool_config)];
+    expect(cognitoConfigs.length).toBeGreaterThan(0);
+    for (const cfg of cognitoConfigs) expect(cfg.app_id_client_regex).toMatch(new RegExp(`^\\^\\$\\{replace\\(aws_cognito_user_pool_client\\.${clientId}\\.id, .+\\)\\}\\$$`));
     expect(v.list("aws_cloudwatch_log_group").filter((g) => g.name.startsWith("/aws/appsync/apis/"))).toHaveLength(1);
     const resolvers = v.list("aws_appsync_resolver");
     expect(resolvers).toHaveLength(RESOLVERS.length);
@@ -314,3 +320,27 @@ test("a queue consumer reserved below the event source's minimum (2) fails the s
     rmSync(app.outdir, { recursive: true, force: true });
   }
 });
+
+test("the client id regex, as Terraform renders it, matches only the platform's client id", async () => {
+  const api = view("example").list("aws_appsync_graphql_api")[0];
+  const expression: string = api.user_pool_config.app_id_client_regex;
+  // Cognito client ids match [\w+]+: one with a "+" shows the escaping; the reference becomes that literal.
+  const clientId = "4ab+cd5ef";
+  const dir = mkdtempSync(path.join(os.tmpdir(), "infra-client-regex-"));
+  try {
+    const value = expression.replace(/aws_cognito_user_pool_client\.[^.]+\.id/, JSON.stringify(clientId));
+    writeFileSync(path.join(dir, "main.tf.json"), JSON.stringify({ output: { regex: { value } } }));
+    const env = terraformEnvironment(path.join(dir, "cli"));
+    for (const args of [["init", "-input=false", "-no-color"], ["apply", "-auto-approve", "-input=false", "-no-color"]]) {
+      const r = await terraform(args, { cwd: dir, env, timeoutMs: 60_000 });
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 0, ""]);
+    }
+    const out = await terraform(["output", "-raw", "regex"], { cwd: dir, env, timeoutMs: 30_000 });
+    expect(out.stdout).toBe("^4ab\\+cd5ef$");
+    const regex = new RegExp(out.stdout);
+    expect(regex.test(clientId)).toBe(true);
+    for (const other of ["4abbcd5ef", "4ab+cd5efX", "x4ab+cd5ef", "4abcd5ef"]) expect([other, regex.test(other)]).toEqual([other, false]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
