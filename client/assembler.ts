@@ -74,6 +74,14 @@ export class MessageAssembler {
     }
     if (event.action === EVENT_ACTIONS.final) {
       if (this.done) return this.finalData ? "duplicate" : "stale";
+      const finalRun = event.data.runId;
+      if (finalRun !== undefined && this.supersededRuns.has(finalRun)) return "stale";
+      if (finalRun !== undefined && this.runId !== undefined && finalRun !== this.runId) {
+        // The final of a newer run whose chunks have not arrived yet: the older run's chunks are not part of it.
+        this.supersededRuns.add(this.runId);
+        this.resetRun();
+      }
+      if (finalRun !== undefined) this.runId = finalRun;
       this.finalData = event.data;
       this.terminalAt = receivedAt;
       const last = event.data.lastSequenceNumber;

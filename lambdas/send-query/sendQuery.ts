@@ -8,7 +8,7 @@ import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
 import { ID_PATTERN, workRequestSchema, type WorkRequest } from "../shared/envelope";
 import type { RuntimeSettings } from "../shared/environment";
-import { topicPublishInput } from "../shared/queuePublisher";
+import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/queuePublisher";
 
 /** The AppSync Lambda resolver payload built by graphql/resolvers/sendQuery.js. */
 export interface SendQueryEvent {
@@ -69,6 +69,6 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
     requestedAt: (deps.now?.() ?? new Date()).toISOString(),
     ...(input.delivery ? { delivery: input.delivery === "DIRECT" ? "direct" : "queued" } : {}),
   });
-  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, JSON.stringify(request), request.sessionId, request.messageId)));
+  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, JSON.stringify(request), sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
   return { sessionId: request.sessionId, messageId: request.messageId };
 }

@@ -26,6 +26,7 @@ export const tokenEventSchema = z.object({
   data: z.object({
     sessionId: id,
     messageId: id,
+    /** runId: one id per generation run (a rerun of the same message gets a new one and numbers from 0 again). */
     token: z.object({ runId: z.string(), sequenceNumber: z.number().int().min(0), value: z.string() }),
   }),
 });
@@ -44,6 +45,8 @@ export const finalEventSchema = z.object({
     stopReason: z.string(),
     /** Sequence number of the last token chunk, -1 when none was sent; lets a client detect gaps. */
     lastSequenceNumber: z.number().int().min(-1),
+    /** The generation run that produced this event (the token events' runId); absent from older producers. */
+    runId: z.string().optional(),
     /** Present (true) when `content` was cut to fit MAX_EVENT_BYTES: then only the token chunks carry the whole answer. */
     truncated: z.literal(true).optional(),
   }),
@@ -59,6 +62,8 @@ export const errorEventSchema = z.object({
     message: z.string(),
     code: z.string(),
     retryable: z.boolean(),
+    /** The generation run that failed (the token events' runId); absent from older producers. */
+    runId: z.string().optional(),
   }),
 });
 

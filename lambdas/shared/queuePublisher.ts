@@ -1,11 +1,28 @@
 /**
  * Publishes to SNS topics: stream events to the outbound topic (queued delivery, the direct path's fallback) and the
- * work request to the inbound topic. FIFO topics (ARN ending in `.fifo`) get a message group per session and a
- * deduplication id per event, so order holds per session and a retried publish is not delivered twice.
+ * work request to the inbound topic. FIFO topics (ARN ending in `.fifo`) get a message group per (user, session) and a
+ * deduplication id per event and run, so order holds per session, a retried publish is not delivered twice, and no
+ * user's ids can collide with (and so suppress or delay) another user's messages.
  */
+import { createHash } from "node:crypto";
 import { PublishCommand, type PublishCommandInput, type SNSClient } from "@aws-sdk/client-sns";
-import { EVENT_ACTIONS, serializeEvent, type StreamEvent } from "./envelope";
+import { EVENT_ACTIONS, serializeEvent, type StreamEvent, type WorkRequest } from "./envelope";
 import type { EventPublisher } from "./eventPublisher";
+
+/** sha256 hex (64 characters, within SNS's 128) of the parts joined by `|`; session and message ids cannot hold `|`. */
+export function fifoKey(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("|")).digest("hex");
+}
+
+/** One FIFO message group per session of a user: a session's events stay in order, another user's session id never shares the group. */
+export function sessionGroupId(userId: string, sessionId: string): string {
+  return fifoKey(userId, sessionId);
+}
+
+/** Dedup id of the inbound work request: one per message of a user's session. */
+export function workRequestDeduplicationId(request: Pick<WorkRequest, "userId" | "sessionId" | "messageId">): string {
+  return fifoKey(request.userId, request.sessionId, request.messageId);
+}
 
 export function isFifoTopic(topicArn: string): boolean {
   return topicArn.endsWith(".fifo");
@@ -21,15 +38,16 @@ export function topicPublishInput(topicArn: string, message: string, groupId: st
   return input;
 }
 
-/** messageId + sequence number for tokens; final and error events get their own suffix (they carry no sequence number). */
+/** Dedup id of a stream event: user, session, message, run and the sequence number (tokens) or `final`/`error`. */
 export function eventDeduplicationId(event: StreamEvent): string {
+  const { userId, data } = event;
   switch (event.action) {
     case EVENT_ACTIONS.token:
-      return `${event.data.messageId}-${event.data.token.sequenceNumber}`;
+      return fifoKey(userId, data.sessionId, data.messageId, event.data.token.runId, String(event.data.token.sequenceNumber));
     case EVENT_ACTIONS.final:
-      return `${event.data.messageId}-final`;
+      return fifoKey(userId, data.sessionId, data.messageId, event.data.runId ?? "", "final");
     case EVENT_ACTIONS.error:
-      return `${event.data.messageId}-error`;
+      return fifoKey(userId, data.sessionId, data.messageId, event.data.runId ?? "", "error");
   }
 }
 
@@ -42,7 +60,7 @@ export interface QueuePublisherOptions {
 export function createQueuePublisher({ sns, topicArn }: QueuePublisherOptions): EventPublisher {
   return {
     async publish(event: StreamEvent): Promise<void> {
-      await sns.send(new PublishCommand(topicPublishInput(topicArn, serializeEvent(event), event.data.sessionId, eventDeduplicationId(event))));
+      await sns.send(new PublishCommand(topicPublishInput(topicArn, serializeEvent(event), sessionGroupId(event.userId, event.data.sessionId), eventDeduplicationId(event))));
     },
   };
 }

@@ -16,21 +16,22 @@ import type { GenerationFailure } from "./generationErrors";
 /** Ends a cut `content` for readers that ignore the `truncated` flag; the token chunks carry the whole answer. */
 export const TRUNCATION_MARKER = "\n\n[truncated: the full answer is longer than one event can carry; it was streamed in full as tokens]";
 
-export function tokenEvent(request: WorkRequest, sequenceNumber: number, value: string, timestamp: string): TokenEvent {
+/** `runId` identifies one generation run of the message (a rerun gets a new one), so clients and FIFO dedup ids tell runs apart. */
+export function tokenEvent(request: WorkRequest, runId: string, sequenceNumber: number, value: string, timestamp: string): TokenEvent {
   return {
     action: EVENT_ACTIONS.token,
     userId: request.userId,
     timestamp,
-    data: { sessionId: request.sessionId, messageId: request.messageId, token: { runId: request.messageId, sequenceNumber, value } },
+    data: { sessionId: request.sessionId, messageId: request.messageId, token: { runId, sequenceNumber, value } },
   };
 }
 
-export function errorEvent(request: WorkRequest, failure: GenerationFailure, timestamp: string): ErrorEvent {
+export function errorEvent(request: WorkRequest, runId: string, failure: GenerationFailure, timestamp: string): ErrorEvent {
   return {
     action: EVENT_ACTIONS.error,
     userId: request.userId,
     timestamp,
-    data: { sessionId: request.sessionId, messageId: request.messageId, message: failure.message, code: failure.code, retryable: failure.retryable },
+    data: { sessionId: request.sessionId, messageId: request.messageId, message: failure.message, code: failure.code, retryable: failure.retryable, runId },
   };
 }
 
@@ -50,8 +51,8 @@ export interface FittedFinalEvent {
 
 const fits = (event: FinalEvent) => byteLength(serializeEvent(event)) <= MAX_EVENT_BYTES;
 
-export function finalEvent(request: WorkRequest, final: FinalContent, timestamp: string): FittedFinalEvent {
-  const data = {
+export function finalEvent(request: WorkRequest, runId: string, final: FinalContent, timestamp: string): FittedFinalEvent {
+  const data: FinalEvent["data"] = {
     sessionId: request.sessionId,
     messageId: request.messageId,
     content: final.content,
@@ -59,6 +60,7 @@ export function finalEvent(request: WorkRequest, final: FinalContent, timestamp:
     usage: final.usage,
     stopReason: final.stopReason,
     lastSequenceNumber: final.lastSequenceNumber,
+    runId,
   };
   const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: request.userId, timestamp, data };
   if (fits(event)) return { event, trimmed: "none" };

@@ -3,6 +3,7 @@
  * queued, ended by a final_response or an error event, the exchange written to history. Generation failures are
  * reported to the user and returned, never thrown, so a failed answer is not re-run by SQS.
  */
+import { randomUUID } from "node:crypto";
 import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamOutput, type Message } from "@aws-sdk/client-bedrock-runtime";
 import type { StreamEvent, Usage, WorkRequest } from "../shared/envelope";
 import type { RuntimeSettings } from "../shared/environment";
@@ -32,11 +33,15 @@ export interface GenerationDeps {
   metrics: RuntimeMetrics;
   /** Clock (ms), for tests. */
   now?: () => number;
+  /** Id of one generation run (default crypto.randomUUID), for tests. */
+  newRunId?: () => string;
 }
 
 /** What the idempotency record stores for a message: a redelivery returns this instead of generating again. */
 export interface GenerationSummary {
   messageId: string;
+  /** This run's id, as in its events. */
+  runId: string;
   outcome: "completed" | "failed";
   errorCode?: string;
   delivery: DeliveryMode;
@@ -70,7 +75,9 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
   const started = now();
   const delivery: DeliveryMode = request.delivery ?? (settings.directSend ? "direct" : "queued");
   const router = createDeliveryRouter({ mode: delivery, direct: deps.direct, queue: deps.queue, fallbackToQueue: settings.fallbackToQueue, logger, metrics });
-  const ids = { sessionId: request.sessionId, messageId: request.messageId };
+  // A fresh id per run: a rerun of the message (e.g. after a timed-out attempt) is told apart by clients and FIFO dedup.
+  const runId = (deps.newRunId ?? randomUUID)();
+  const ids = { sessionId: request.sessionId, messageId: request.messageId, runId };
 
   let chunksPublished = 0;
   let eventsLost = 0;
@@ -93,7 +100,7 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
     maxDelayMs: settings.batchMaxDelayMs,
     maxChars: settings.batchMaxChars,
     onChunk: async (text, sequenceNumber) => {
-      if (await emit(tokenEvent(request, sequenceNumber, text, iso()))) chunksPublished++;
+      if (await emit(tokenEvent(request, runId, sequenceNumber, text, iso()))) chunksPublished++;
     },
   });
 
@@ -160,9 +167,9 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
     errorCode = mapped.code;
     metrics.countError(mapped.code);
     logger.error("generation failed", { ...ids, code: mapped.code, error: failure });
-    await emit(errorEvent(request, mapped, iso()));
+    await emit(errorEvent(request, runId, mapped, iso()));
   } else {
-    const fitted = finalEvent(request, { content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber }, iso());
+    const fitted = finalEvent(request, runId, { content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber }, iso());
     if (fitted.trimmed !== "none") logger.warn("final event trimmed to fit the event size limit", { ...ids, trimmed: fitted.trimmed, contentChars: content.length });
     await emit(fitted.event);
     metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
@@ -181,6 +188,7 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
 
   const summary: GenerationSummary = {
     messageId: request.messageId,
+    runId,
     outcome: failure === undefined ? "completed" : "failed",
     ...(errorCode ? { errorCode } : {}),
     delivery,

@@ -133,6 +133,29 @@ describe("MessageAssembler", () => {
     expect(a.chunkCount).toBe(2);
   });
 
+  it("ignores a final of a superseded run, and a newer run's final drops the older run's chunks", () => {
+    const finalOf = (runId: string, content: string, lastSequenceNumber: number) =>
+      parseEvent(
+        serializeEvent({
+          action: "final_response",
+          ...base,
+          data: { sessionId: SESSION, messageId: MESSAGE, content, usage: { inputTokens: 1, outputTokens: 1 }, stopReason: "end_turn", lastSequenceNumber, runId },
+        }),
+      );
+    const a = new MessageAssembler(MESSAGE);
+    a.accept(token(0, "old ", "run-1"));
+    a.accept(token(0, "new ", "run-2"));
+    expect(a.accept(finalOf("run-1", "old answer", 0))).toBe("stale");
+    expect(a.accept(finalOf("run-2", "new answer", 1))).toBe("final");
+    expect(a.text).toBe("new answer");
+
+    const b = new MessageAssembler(MESSAGE);
+    b.accept(token(0, "old ", "run-1"));
+    expect(b.accept(finalOf("run-3", "rerun answer", 0))).toBe("final");
+    expect(b.missingSequenceNumbers).toEqual([0]);
+    expect(b.text).toBe("rerun answer");
+  });
+
   it("uses the given clock for arrival times", () => {
     let t = 1000;
     const a = new MessageAssembler(MESSAGE, { now: () => t });

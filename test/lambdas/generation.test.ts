@@ -5,7 +5,7 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-d
 import { mockClient } from "aws-sdk-client-mock";
 import { createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
 import { MAX_EVENT_BYTES, byteLength, parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
-import { createQueuePublisher } from "../../lambdas/shared/queuePublisher";
+import { createQueuePublisher, eventDeduplicationId, sessionGroupId } from "../../lambdas/shared/queuePublisher";
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
 import { HistoryStore } from "../../lambdas/stream-worker/history";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
@@ -99,6 +99,21 @@ describe("runGeneration", () => {
     expect(summary).toMatchObject({ outcome: "failed", errorCode: code, lastSequenceNumber: sent.length - 1 });
     expect(telemetry.errorCodes).toEqual([code]);
     expect(JSON.stringify(telemetry.logs.filter((l) => l.level === "error"))).toContain(code);
+  });
+
+  it("each run gets its own runId (not the messageId), carried by every token, the final and the error event", async () => {
+    givenStream(textStream(["a", "b"]));
+    const first = deps();
+    const s1 = await runGeneration(request, first.d);
+    givenStream([{ contentBlockDelta: { contentBlockIndex: 0, delta: { text: "x" } } }, { throw: namedError("ThrottlingException") }]);
+    const second = deps();
+    const s2 = await runGeneration(request, second.d);
+    const runIds = (events: StreamEvent[]) => new Set(events.map((e) => (e.action === "on_new_llm_token" ? e.data.token.runId : e.data.runId)));
+    expect(runIds(first.queue.events)).toEqual(new Set([s1.runId]));
+    expect(runIds(second.queue.events)).toEqual(new Set([s2.runId]));
+    expect(s1.runId).not.toBe(s2.runId);
+    expect(s1.runId).not.toBe(request.messageId);
+    expect(s1.runId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("a stream that ends without messageStop is not a complete answer: MODEL_STREAM_ERROR after the tokens so far", async () => {
@@ -216,8 +231,8 @@ describe("runGeneration, direct to a real HTTP AppSync stand-in", () => {
     expect(tokens(direct).map((t) => t.sequenceNumber)).toEqual([0, 1]);
     const viaQueue = queued().map((input) => parseEvent(input.Message!) as StreamEvent);
     expect(viaQueue.map((e) => (e.action === "on_new_llm_token" ? e.data.token.sequenceNumber : e.action))).toEqual([2, 3, "final_response"]);
-    expect(queued().map((i) => i.MessageDeduplicationId)).toEqual(["message-0001-2", "message-0001-3", "message-0001-final"]);
-    expect(queued().every((i) => i.MessageGroupId === request.sessionId)).toBe(true);
+    expect(queued().map((i) => i.MessageDeduplicationId)).toEqual(viaQueue.map(eventDeduplicationId));
+    expect(new Set(queued().map((i) => i.MessageGroupId))).toEqual(new Set([sessionGroupId(request.userId, request.sessionId)]));
     // Only the first failing event was tried directly: later ones went straight to the queue.
     expect(server.requests).toHaveLength(3);
     expect(summary).toMatchObject({ fellBackToQueue: true, eventsLost: 0 });

@@ -2,7 +2,10 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import type { StreamEvent } from "../../lambdas/shared/envelope";
 import { parseEvent } from "../../lambdas/shared/envelope";
-import { createQueuePublisher, topicPublishInput } from "../../lambdas/shared/queuePublisher";
+import { createQueuePublisher, eventDeduplicationId, topicPublishInput } from "../../lambdas/shared/queuePublisher";
+import { createHash } from "node:crypto";
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const snsMock = mockClient(SNSClient);
 beforeEach(() => snsMock.reset());
@@ -12,19 +15,31 @@ const ids = { sessionId: "session-0001", messageId: "message-0001" };
 const events: StreamEvent[] = [
   { action: "on_new_llm_token", ...base, data: { ...ids, token: { runId: "r", sequenceNumber: 0, value: 'a "quoted"\nline' } } },
   { action: "on_new_llm_token", ...base, data: { ...ids, token: { runId: "r", sequenceNumber: 1, value: "🚀" } } },
-  { action: "final_response", ...base, data: { ...ids, content: 'a "quoted"\nline🚀', usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn", lastSequenceNumber: 1 } },
-  { action: "error", ...base, data: { ...ids, message: "m", code: "THROTTLED", retryable: true } },
+  { action: "final_response", ...base, data: { ...ids, content: 'a "quoted"\nline🚀', usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn", lastSequenceNumber: 1, runId: "r" } },
+  { action: "error", ...base, data: { ...ids, message: "m", code: "THROTTLED", retryable: true, runId: "r" } },
 ];
 
 describe("queuePublisher", () => {
-  it("on a FIFO topic: group = sessionId, dedup = messageId-sequence, distinct ids for final and error", async () => {
+  it("on a FIFO topic: group = hash(user|session), dedup = hash(user|session|message|run|sequence or final/error)", async () => {
     snsMock.on(PublishCommand).resolves({ MessageId: "x" });
     const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out.fifo" });
     for (const e of events) await publisher.publish(e);
     const inputs = snsMock.commandCalls(PublishCommand).map((c) => c.args[0].input);
-    expect(inputs.map((i) => i.MessageGroupId)).toEqual(Array(4).fill("session-0001"));
-    expect(inputs.map((i) => i.MessageDeduplicationId)).toEqual(["message-0001-0", "message-0001-1", "message-0001-final", "message-0001-error"]);
+    expect(inputs.map((i) => i.MessageGroupId)).toEqual(Array(4).fill(sha256("user-1|session-0001")));
+    const key = "user-1|session-0001|message-0001|r|";
+    expect(inputs.map((i) => i.MessageDeduplicationId)).toEqual([sha256(`${key}0`), sha256(`${key}1`), sha256(`${key}final`), sha256(`${key}error`)]);
     expect(inputs.map((i) => parseEvent(i.Message!))).toEqual(events);
+  });
+
+  it("dedup ids differ across users (same session and message ids) and across runs of one message", () => {
+    const ids = (e: StreamEvent[]) => e.map(eventDeduplicationId);
+    const otherUser = events.map((e) => ({ ...e, userId: "user-2" }) as StreamEvent);
+    const rerun = events.map((e) =>
+      e.action === "on_new_llm_token" ? { ...e, data: { ...e.data, token: { ...e.data.token, runId: "r2" } } } : ({ ...e, data: { ...e.data, runId: "r2" } } as StreamEvent),
+    );
+    const all = [...ids(events), ...ids(otherUser), ...ids(rerun)];
+    expect(new Set(all).size).toBe(all.length);
+    for (const id of all) expect(id.length).toBeLessThanOrEqual(128);
   });
 
   it("on a standard topic: no FIFO fields", async () => {

@@ -2,6 +2,9 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { workRequestSchema } from "../../lambdas/shared/envelope";
 import { sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
+import { createHash } from "node:crypto";
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 
 const snsMock = mockClient(SNSClient);
 const sns = new SNSClient({ region: "us-east-1" });
@@ -39,7 +42,28 @@ describe("sendQuery", () => {
       modelId: settings.defaultModelId,
       requestedAt: "2026-11-23T12:00:00.000Z",
     });
-    expect(inputs[0]).toMatchObject({ TopicArn: settings.inboundTopicArn, MessageGroupId: "session-0001", MessageDeduplicationId: "generated-msg-0001" });
+    expect(inputs[0]).toMatchObject({
+      TopicArn: settings.inboundTopicArn,
+      MessageGroupId: sha256("sub-from-cognito|session-0001"),
+      MessageDeduplicationId: sha256("sub-from-cognito|session-0001|generated-msg-0001"),
+    });
+  });
+
+  it("on FIFO, two users with the same session and message ids get distinct groups and dedup ids (neither suppresses the other)", async () => {
+    const input = { sessionId: "session-0001", messageId: "client-msg-0001", prompt: "hi" };
+    await sendQuery({ arguments: { input }, identity: { sub: "user-a" } }, deps);
+    await sendQuery({ arguments: { input }, identity: { sub: "user-b" } }, deps);
+    await sendQuery({ arguments: { input: { ...input, messageId: "client-msg-0002" } }, identity: { sub: "user-a" } }, deps);
+    const [a1, b1, a2] = published();
+    expect(a1!.MessageDeduplicationId).not.toBe(b1!.MessageDeduplicationId);
+    expect(a1!.MessageGroupId).not.toBe(b1!.MessageGroupId);
+    // Still one group per session of a user, so the session's messages stay in order.
+    expect(a2!.MessageGroupId).toBe(a1!.MessageGroupId);
+    expect(a2!.MessageDeduplicationId).not.toBe(a1!.MessageDeduplicationId);
+    for (const i of [a1, b1, a2]) {
+      expect(i!.MessageGroupId).toMatch(/^[0-9a-f]{64}$/);
+      expect(i!.MessageDeduplicationId).toMatch(/^[0-9a-f]{64}$/);
+    }
   });
 
   it("keeps a client messageId and an allowed modelId; without FIFO no group/dedup fields", async () => {
