@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
-import { ID_PATTERN, workRequestSchema, type WorkRequest } from "../shared/envelope";
+import { ID_PATTERN, byteLength, workRequestSchema, type WorkRequest } from "../shared/envelope";
 import type { RuntimeSettings } from "../shared/environment";
 import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/queuePublisher";
 
@@ -49,6 +49,9 @@ function inputSchema(s: SendQuerySettings) {
   });
 }
 
+/** SNS's largest message (256 KiB of UTF-8): a larger Publish fails, so such a prompt is rejected as invalid input instead. */
+export const MAX_WORK_REQUEST_BYTES = 256 * 1024;
+
 const invalid = (message: string): SendQueryResult => ({ error: { message, type: "ValidationError" } });
 
 export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Promise<SendQueryResult> {
@@ -69,6 +72,12 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
     requestedAt: (deps.now?.() ?? new Date()).toISOString(),
     ...(input.delivery ? { delivery: input.delivery === "DIRECT" ? "direct" : "queued" } : {}),
   });
-  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, JSON.stringify(request), sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
+  const body = JSON.stringify(request);
+  // The char limit alone does not bound bytes: 100,000 CJK characters are ~300 KB of UTF-8.
+  const bytes = byteLength(body);
+  if (bytes > MAX_WORK_REQUEST_BYTES) {
+    return invalid(`prompt is too large: the request would be ${bytes} bytes of UTF-8, over the 256 KiB (${MAX_WORK_REQUEST_BYTES} bytes) message limit; shorten the prompt`);
+  }
+  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
   return { sessionId: request.sessionId, messageId: request.messageId };
 }

@@ -1,7 +1,7 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import { workRequestSchema } from "../../lambdas/shared/envelope";
-import { sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
+import { MAX_WORK_REQUEST_BYTES, sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
 import { createHash } from "node:crypto";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -75,6 +75,20 @@ describe("sendQuery", () => {
     const [input] = published();
     expect(input!.MessageGroupId).toBeUndefined();
     expect(JSON.parse(input!.Message!)).toMatchObject({ messageId: "client-msg-0001", modelId: settings.allowedModelIds[1] });
+  });
+
+  it("rejects a prompt within the character limit whose work request exceeds SNS's 256 KiB, naming the limit, and publishes nothing", async () => {
+    const wide = { ...settings, maxPromptChars: 100_000 };
+    const cjk = "漢".repeat(100_000); // 3 bytes each in UTF-8: ~300 KB
+    const result = await sendQuery({ arguments: { input: { sessionId: "session-0001", prompt: cjk } }, identity }, { ...deps, settings: wide });
+    expect(result).toMatchObject({ error: { type: "ValidationError" } });
+    expect("error" in result && result.error.message).toMatch(/256 KiB/);
+    expect(published()).toHaveLength(0);
+    // The same number of ASCII characters fits and is published.
+    const ascii = await sendQuery({ arguments: { input: { sessionId: "session-0001", prompt: "a".repeat(100_000) } }, identity }, { ...deps, settings: wide });
+    expect(ascii).toEqual({ sessionId: "session-0001", messageId: "generated-msg-0001" });
+    expect(published()).toHaveLength(1);
+    expect(Buffer.byteLength(published()[0]!.Message!, "utf8")).toBeLessThanOrEqual(MAX_WORK_REQUEST_BYTES);
   });
 
   it("uses crypto.randomUUID when no messageId generator is injected", async () => {
