@@ -39,6 +39,15 @@ const stateSchema = z.discriminatedUnion("backend", [
 
 const region = text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1");
 
+/**
+ * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
+ * other variables take at most about 1,100 bytes (their names; 5 apply-time ARNs, URLs and table names counted at
+ * 128 bytes; 20-character project and environment names; flags and numbers), so 2,000 bytes of prompt leave about
+ * 1,000 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (18 ids of 50 characters, tested). Longer model lists still fail
+ * the synth in modules/lambda-function.ts.
+ */
+export const SYSTEM_PROMPT_MAX_BYTES = 2000;
+
 export const environmentConfigSchema = z
   .object({
     /** Environment name; must equal the file's base name. */
@@ -102,7 +111,14 @@ export const environmentConfigSchema = z
         max_prompt_chars: intBetween(1, 100000).default(8000),
         max_tokens: intBetween(1, 64000).default(1024),
         temperature: z.number({ invalid_type_error: "must be a number" }).min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").default(0.5),
-        system_prompt: text().max(20000).default("You are a helpful assistant. Answer in markdown."),
+        system_prompt: text()
+          .superRefine((v, ctx) => {
+            const bytes = new TextEncoder().encode(v).length;
+            if (bytes > SYSTEM_PROMPT_MAX_BYTES) {
+              ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be at most ${SYSTEM_PROMPT_MAX_BYTES} characters (UTF-8 bytes) so each function's environment fits Lambda's 4 KB, got ${bytes}` });
+            }
+          })
+          .default("You are a helpful assistant. Answer in markdown."),
       })
       .strict()
       .default({}),

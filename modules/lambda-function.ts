@@ -61,7 +61,12 @@ export class BundledFunction extends Construct {
 
     const envBytes = environmentSize(props.environment);
     if (envBytes > LAMBDA_ENVIRONMENT_LIMIT) {
-      throw new Error(`${id}: environment variables take about ${envBytes} bytes, over Lambda's 4 KB limit (a long generation.system_prompt is the usual cause)`);
+      const largest = Object.entries(props.environment)
+        .map(([k, v]) => [k, Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v))] as const)
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 2)
+        .map(([k, n]) => `${k} ${n} bytes`);
+      throw new Error(`${id}: environment variables take about ${envBytes} bytes, over Lambda's 4 KB limit (largest: ${largest.join(", ")})`);
     }
 
     const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });

@@ -5,8 +5,8 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import { PlatformStack } from "../../modules/platform-stack";
 import { terraform, terraformEnvironment } from "../../scripts/terraform";
-import { loadEnvironment } from "../../config/load";
-import { EnvironmentConfig, stackName, stateKey } from "../../config/schema";
+import { loadEnvironment, validateEnvironment } from "../../config/load";
+import { EnvironmentConfig, stackName, stateKey, SYSTEM_PROMPT_MAX_BYTES } from "../../config/schema";
 import { resourceNames } from "../../config/names";
 import { RESOLVERS, RESOLVERS_DIR } from "../../graphql/api";
 import { PolicyStatement, StackView, Synthesized, synthesizeToTemp } from "./stackView";
@@ -344,3 +344,47 @@ test("the client id regex, as Terraform renders it, matches only the platform's 
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+describe("the Lambda environment's 4 KB", () => {
+  const longest = (n: number) => "z".repeat(n);
+  /** Every bounded key at its longest value: what the system_prompt cap was computed against. */
+  const worstCase = (): EnvironmentConfig => {
+    const prod = configs.prod;
+    // 50-character ids within the 1,000 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
+    const ids = Array.from({ length: 18 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
+    return {
+      ...prod,
+      project: longest(20),
+      name: longest(20),
+      models: { default_model_id: ids[0], allowed_model_ids: ids },
+      client_delivery_choice: false,
+      batching: { max_delay_ms: 1000, max_chars: 8000 },
+      history: { enabled: true, ttl_days: 3650 },
+      generation: { max_prompt_chars: 100000, max_tokens: 64000, temperature: 1.2345678901234566e-7, system_prompt: "é".repeat(SYSTEM_PROMPT_MAX_BYTES / 2) },
+    };
+  };
+
+  test("the worst case the system_prompt cap allows still fits every function", () => {
+    const c = worstCase();
+    expect(validateEnvironment("environments/worst.tfvars", { ...c })).toMatchObject({ generation: { system_prompt: c.generation.system_prompt } });
+    const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), "infra-env-size-")) });
+    try {
+      expect(() => new PlatformStack(app, { config: c })).not.toThrow();
+    } finally {
+      rmSync(app.outdir, { recursive: true, force: true });
+    }
+  });
+
+  test("a model list beyond the cap's allowance still fails the synth, naming the largest variables", () => {
+    const c = worstCase();
+    const ids = Array.from({ length: 60 }, (_, i) => `anthropic.claude-model-${String(i).padStart(2, "0")}-v1:0`.padEnd(50, "x"));
+    const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), "infra-env-size-")) });
+    try {
+      expect(() => new PlatformStack(app, { config: { ...c, models: { default_model_id: ids[0], allowed_model_ids: ids } } })).toThrow(
+        /^send-query: environment variables take about \d+ bytes, over Lambda's 4 KB limit \(largest: ALLOWED_MODEL_IDS 3076 bytes, SYSTEM_PROMPT 2013 bytes\)$/,
+      );
+    } finally {
+      rmSync(app.outdir, { recursive: true, force: true });
+    }
+  });
+});
