@@ -9,7 +9,7 @@ import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
 import { PUBLISH_RESPONSE_MUTATION, toPublishVariables, type PublishVariables, type StreamEvent } from "./envelope";
-import type { EventPublisher } from "./eventPublisher";
+import type { EventPublisher, PublishOptions } from "./eventPublisher";
 import { silentLogger, type RuntimeLogger } from "./telemetry";
 
 export interface AppSyncPublisherOptions {
@@ -57,7 +57,20 @@ export class AppSyncPublishError extends Error {
 
 export interface AppSyncPublisher extends EventPublisher {
   /** Sends raw variables (the relay and the worker go through `publish`). */
-  publishVariables(variables: PublishVariables): Promise<void>;
+  publishVariables(variables: PublishVariables, options?: PublishOptions): Promise<void>;
+}
+
+/** Waits `ms`, or less when `signal` fires first (a plain timer, so fake timers drive it too). */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 const APPSYNC_HOST = /\.appsync-api\.([a-z0-9-]+)\.amazonaws\.com$/;
@@ -69,6 +82,11 @@ export function signingRegion(endpoint: string, fallback = process.env.AWS_REGIO
   const region = match?.[1] ?? fallback;
   if (!region) throw new Error(`Cannot tell the signing region of ${endpoint}: set AWS_REGION`);
   return region;
+}
+
+function stopReason(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error ? reason.message || reason.name : String(reason ?? "aborted");
 }
 
 type Outcome = { ok: true } | { ok: false; retryable: boolean; reason: string; status?: number; errors?: GraphQLErrorShape[]; cause?: unknown };
@@ -90,7 +108,7 @@ export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyn
   const totalTimeoutMs = options.totalTimeoutMs ?? 8000;
   const attemptTimeoutMs = options.attemptTimeoutMs ?? 3000;
 
-  async function attempt(body: string): Promise<Outcome> {
+  async function attempt(body: string, stop?: AbortSignal): Promise<Outcome> {
     const request = new HttpRequest({
       method: "POST",
       protocol: url.protocol,
@@ -108,7 +126,7 @@ export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyn
         method: "POST",
         headers: signed.headers as Record<string, string>,
         body,
-        signal: AbortSignal.timeout(attemptTimeoutMs),
+        signal: stop ? AbortSignal.any([AbortSignal.timeout(attemptTimeoutMs), stop]) : AbortSignal.timeout(attemptTimeoutMs),
       });
     } catch (cause) {
       return { ok: false, retryable: true, reason: `network error: ${(cause as Error).message}`, cause };
@@ -136,15 +154,19 @@ export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyn
     return { ok: true };
   }
 
-  async function publishVariables(variables: PublishVariables): Promise<void> {
+  async function publishVariables(variables: PublishVariables, options: PublishOptions = {}): Promise<void> {
+    const { signal } = options;
+    const attemptsAllowed = Math.max(1, Math.min(maxAttempts, options.maxAttempts ?? maxAttempts));
     const body = JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, operationName: "PublishResponse", variables });
     const started = Date.now();
     for (let n = 1; ; n++) {
-      const outcome = await attempt(body);
+      if (signal?.aborted) throw new AppSyncPublishError(`publishResponse stopped before attempt ${n}: ${stopReason(signal)}`, n - 1, true);
+      const outcome = await attempt(body, signal);
       if (outcome.ok) return;
       const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1));
       const outOfTime = Date.now() - started + delay > totalTimeoutMs;
-      if (!outcome.retryable || n >= maxAttempts || outOfTime) {
+      if (signal?.aborted) outcome.reason = `stopped (${stopReason(signal)}) after ${outcome.reason}`;
+      if (!outcome.retryable || n >= attemptsAllowed || outOfTime || signal?.aborted) {
         throw new AppSyncPublishError(
           `publishResponse failed after ${n} attempt(s): ${outcome.reason}`,
           n,
@@ -155,12 +177,12 @@ export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyn
         );
       }
       logger.debug("publishResponse attempt failed; retrying", { attempt: n, reason: outcome.reason, delayMs: Math.round(delay) });
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await pause(delay, signal);
     }
   }
 
   return {
     publishVariables,
-    publish: (event: StreamEvent) => publishVariables(toPublishVariables(event)),
+    publish: (event: StreamEvent, options?: PublishOptions) => publishVariables(toPublishVariables(event), options),
   };
 }

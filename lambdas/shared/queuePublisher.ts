@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { PublishCommand, type PublishCommandInput, type SNSClient } from "@aws-sdk/client-sns";
 import { EVENT_ACTIONS, serializeEvent, type StreamEvent, type WorkRequest } from "./envelope";
-import type { EventPublisher } from "./eventPublisher";
+import type { EventPublisher, PublishOptions } from "./eventPublisher";
 
 /** sha256 hex (64 characters, within SNS's 128) of the parts joined by `|`; session and message ids cannot hold `|`. */
 export function fifoKey(...parts: string[]): string {
@@ -59,8 +59,10 @@ export interface QueuePublisherOptions {
 
 export function createQueuePublisher({ sns, topicArn }: QueuePublisherOptions): EventPublisher {
   return {
-    async publish(event: StreamEvent): Promise<void> {
-      await sns.send(new PublishCommand(topicPublishInput(topicArn, serializeEvent(event), sessionGroupId(event.userId, event.data.sessionId), eventDeduplicationId(event))));
+    async publish(event: StreamEvent, options: PublishOptions = {}): Promise<void> {
+      options.signal?.throwIfAborted();
+      const input = topicPublishInput(topicArn, serializeEvent(event), sessionGroupId(event.userId, event.data.sessionId), eventDeduplicationId(event));
+      await sns.send(new PublishCommand(input), options.signal ? { abortSignal: options.signal } : {});
     },
   };
 }

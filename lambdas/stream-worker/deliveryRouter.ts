@@ -1,9 +1,12 @@
 /**
  * Routes one message's events: queued -> outbound topic; direct -> AppSync, and when a direct publish finally fails
  * and fallback is on, that event and every later event of the message go to the topic, so the relay keeps their order.
+ * With fallback off, once a direct publish of the message failed for good, later token events get one attempt each
+ * (until one succeeds again), so an AppSync outage costs one retry budget per message, not one per chunk; the final
+ * or error event keeps the full budget.
  */
-import type { EventPublisher } from "../shared/eventPublisher";
-import type { StreamEvent } from "../shared/envelope";
+import type { EventPublisher, PublishOptions } from "../shared/eventPublisher";
+import { EVENT_ACTIONS, type StreamEvent } from "../shared/envelope";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 
 export type DeliveryMode = "direct" | "queued";
@@ -24,20 +27,29 @@ export interface DeliveryRouter extends EventPublisher {
 
 export function createDeliveryRouter(options: DeliveryRouterOptions): DeliveryRouter {
   let fellBack = false;
+  /** A direct publish of this message failed for good (fallback off) and none has succeeded since. */
+  let directFailing = false;
   return {
     get fellBack() {
       return fellBack;
     },
-    async publish(event: StreamEvent): Promise<void> {
-      if (options.mode === "queued" || fellBack) return options.queue.publish(event);
+    async publish(event: StreamEvent, publishOptions: PublishOptions = {}): Promise<void> {
+      const { signal } = publishOptions;
+      if (options.mode === "queued" || fellBack) return options.queue.publish(event, { signal });
+      const oneAttempt = directFailing && event.action === EVENT_ACTIONS.token;
       try {
-        await options.direct.publish(event);
+        await options.direct.publish(event, oneAttempt ? { signal, maxAttempts: 1 } : { signal });
+        directFailing = false;
       } catch (error) {
-        if (!options.fallbackToQueue) throw error;
+        // Past the deadline there is no time for the queue either.
+        if (!options.fallbackToQueue || signal?.aborted) {
+          directFailing = true;
+          throw error;
+        }
         fellBack = true;
         options.metrics.addMetric("Fallbacks", "Count", 1);
         options.logger.warn("direct publish failed; this message continues through the outbound queue", { error, messageId: event.data.messageId });
-        await options.queue.publish(event);
+        await options.queue.publish(event, { signal });
       }
     },
   };

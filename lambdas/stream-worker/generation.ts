@@ -66,6 +66,21 @@ function streamException(item: ConverseStreamOutput): Error | undefined {
 export interface GenerationOptions {
   /** Aborts the Bedrock call (e.g. shortly before the Lambda times out), so the message still ends with an error event. */
   abortSignal?: AbortSignal;
+  /**
+   * The publishing deadline (set it to fire after `abortSignal`, leaving time for the error event): once it fires no
+   * publish starts, one in flight stops with its retries, and the events not sent are counted lost (`DEADLINE`).
+   */
+  publishSignal?: AbortSignal;
+}
+
+/** Resolves `work`, or rejects with the signal's reason as soon as `signal` fires (the work's own outcome is then ignored). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => {}); // a late rejection after the deadline won the race is expected, not unhandled
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
@@ -81,13 +96,32 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
 
   let chunksPublished = 0;
   let eventsLost = 0;
+  let deadlineLogged = false;
+  const publishSignal = options.publishSignal;
+  const lostToDeadline = (event: StreamEvent, error?: unknown) => {
+    eventsLost++;
+    metrics.countError("DEADLINE");
+    if (!deadlineLogged) logger.error("publishing deadline reached: this and any later events of the message are not sent", { ...ids, action: event.action, error });
+    deadlineLogged = true;
+  };
   const emit = async (event: StreamEvent): Promise<boolean> => {
+    // Past the deadline a publish would run into the Lambda timeout, and SQS would re-run the whole generation.
+    if (publishSignal?.aborted) {
+      lostToDeadline(event);
+      return false;
+    }
     const t0 = now();
     try {
-      await router.publish(event);
+      const published = router.publish(event, { signal: publishSignal });
+      // Returns at the deadline even from a sink that ignores the signal.
+      await (publishSignal ? untilAborted(published, publishSignal) : published);
       metrics.addMetric("PublishLatency", "Milliseconds", now() - t0);
       return true;
     } catch (error) {
+      if (publishSignal?.aborted) {
+        lostToDeadline(event, error);
+        return false;
+      }
       // Nothing left to try for this event: count it and go on, so the rest of the answer still arrives.
       eventsLost++;
       metrics.countError("PUBLISH_FAILED");

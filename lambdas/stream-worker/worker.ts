@@ -8,7 +8,7 @@ import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempo
 import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { workRequestSchema, type WorkRequest } from "../shared/envelope";
-import { runGeneration, type GenerationDeps, type GenerationSummary } from "./generation";
+import { runGeneration, type GenerationDeps, type GenerationOptions, type GenerationSummary } from "./generation";
 
 /** Parses a record body into a work request; throws (so the record fails and eventually dead-letters) when malformed. */
 export function parseWorkRequest(body: string): WorkRequest {
@@ -21,8 +21,13 @@ export interface StreamWorkerOptions {
   persistenceStore: BasePersistenceLayer;
   /** How long a finished message is remembered (default 3600 s). */
   idempotencyExpirySeconds?: number;
-  /** Time kept back before the Lambda's deadline to end the message with an error event (default 6000 ms). */
+  /** Time kept back before the Lambda's deadline to end the message with an error event: Bedrock is aborted then (default 6000 ms). */
   shutdownMarginMs?: number;
+  /**
+   * Time kept back after which no publish starts and in-flight ones stop (default 3000 ms; at most shutdownMarginMs):
+   * enough for the history and idempotency writes, so the invocation never times out and SQS never re-runs the message.
+   */
+  publishMarginMs?: number;
 }
 
 export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -31,8 +36,9 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
   // Keyed on the messageId, scoped to its user and session: a client-chosen id can never suppress someone else's message.
   const config = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
   const marginMs = options.shutdownMarginMs ?? 6000;
+  const publishMarginMs = Math.min(marginMs, options.publishMarginMs ?? 3000);
   // Only the first argument (the request) is hashed into the idempotency key.
-  const generateOnce = makeIdempotent((request: WorkRequest, abortSignal?: AbortSignal): Promise<GenerationSummary> => runGeneration(request, options.generation, { abortSignal }), {
+  const generateOnce = makeIdempotent((request: WorkRequest, deadlines: GenerationOptions = {}): Promise<GenerationSummary> => runGeneration(request, options.generation, deadlines), {
     persistenceStore: options.persistenceStore,
     config,
   });
@@ -46,8 +52,12 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
       throw error;
     }
     const remaining = context?.getRemainingTimeInMillis?.();
-    const abortSignal = remaining === undefined ? undefined : AbortSignal.timeout(Math.max(1000, remaining - marginMs));
-    return generateOnce(request, abortSignal);
+    if (remaining === undefined) return generateOnce(request);
+    const generateMs = Math.max(1000, remaining - marginMs);
+    return generateOnce(request, {
+      abortSignal: AbortSignal.timeout(generateMs),
+      publishSignal: AbortSignal.timeout(Math.max(generateMs, remaining - publishMarginMs)),
+    });
   };
 
   return async (event, context) => {

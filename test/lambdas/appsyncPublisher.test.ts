@@ -136,4 +136,41 @@ describe("appsyncPublisher", () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(server.requests.length).toBeLessThanOrEqual(2);
   });
+
+  it("a signal that fires stops the retries: no attempt starts after it, the backoff wait is cut short", async () => {
+    const controller = new AbortController();
+    // Fires while the first 503 is on its way back; the publisher would otherwise retry for a minute.
+    server.reply = () => {
+      controller.abort(new Error("deadline"));
+      return { status: 503, body: {} };
+    };
+    const publisher = createAppSyncPublisher({ endpoint: server.endpoint, ...fast, baseDelayMs: 30_000, maxDelayMs: 30_000, maxAttempts: 50, totalTimeoutMs: 60_000, random: () => 1 });
+    const started = Date.now();
+    await expect(publisher.publish(tokenEvent("x"), { signal: controller.signal })).rejects.toMatchObject({ name: "AppSyncPublishError", attempts: 1 });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(server.requests).toHaveLength(1);
+    // Already fired: nothing is sent at all.
+    await expect(publisher.publish(tokenEvent("y"), { signal: controller.signal })).rejects.toMatchObject({ attempts: 0 });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("a signal that fires cancels an attempt in flight", async () => {
+    const controller = new AbortController();
+    server.reply = () => {
+      setImmediate(() => controller.abort(new Error("deadline")));
+      return { hang: true };
+    };
+    const publisher = createAppSyncPublisher({ endpoint: server.endpoint, ...fast, attemptTimeoutMs: 60_000, totalTimeoutMs: 120_000 });
+    const started = Date.now();
+    await expect(publisher.publish(tokenEvent("x"), { signal: controller.signal })).rejects.toBeInstanceOf(AppSyncPublishError);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it("maxAttempts per call caps the attempts below the publisher's own", async () => {
+    server.reply = () => ({ status: 500, body: {} });
+    const publisher = createAppSyncPublisher({ endpoint: server.endpoint, ...fast, maxAttempts: 4 });
+    await expect(publisher.publish(tokenEvent("x"), { maxAttempts: 1 })).rejects.toMatchObject({ attempts: 1, retryable: true });
+    expect(server.requests).toHaveLength(1);
+  });
 });

@@ -3,7 +3,8 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient, PublishCommand } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
+import { AppSyncPublishError, createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
+import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
 import { MAX_EVENT_BYTES, byteLength, parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
 import { createQueuePublisher, eventDeduplicationId, sessionGroupId } from "../../lambdas/shared/queuePublisher";
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
@@ -186,6 +187,63 @@ describe("runGeneration", () => {
     expect(queue.events).toHaveLength(0);
     expect(summary).toMatchObject({ eventsLost: 1, chunksPublished: 2 });
     expect(telemetry.errorCodes).toEqual(["PUBLISH_FAILED"]);
+  });
+
+  it("once the publishing deadline fires, no publish starts, the one in flight is abandoned, and runGeneration returns", async () => {
+    givenStream(textStream(["a", "b", "c"]));
+    const deadline = new AbortController();
+    const calls: { event: StreamEvent; signal?: AbortSignal }[] = [];
+    // AppSync hangs, and this sink even ignores the signal: the deadline alone must end the wait.
+    const hanging: EventPublisher = {
+      publish(event, options) {
+        calls.push({ event, signal: options?.signal });
+        if (calls.length === 1) queueMicrotask(() => deadline.abort(Object.assign(new Error("publishing deadline"), { name: "TimeoutError" })));
+        return new Promise<void>(() => {});
+      },
+    };
+    const { d, queue, telemetry } = deps({ direct: hanging, settings: { ...settings, directSend: true, fallbackToQueue: true } });
+    const summary = await runGeneration(request, d, { publishSignal: deadline.signal });
+    // Only the first token was ever tried, with the deadline handed down so a real sink stops its retries.
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.signal).toBe(deadline.signal);
+    // No fallback past the deadline either.
+    expect(queue.events).toHaveLength(0);
+    expect(summary).toMatchObject({ eventsLost: 4, chunksPublished: 0, fellBackToQueue: false, lastSequenceNumber: 2 });
+    expect(telemetry.errorCodes).toEqual(["DEADLINE", "DEADLINE", "DEADLINE", "DEADLINE"]);
+  });
+
+  it("without fallback, after the first event that failed for good, later tokens get one attempt each; the final keeps the full budget", async () => {
+    givenStream(textStream(["a", "b", "c", "d"]));
+    const budgets: (number | undefined)[] = [];
+    const down: EventPublisher = {
+      async publish(event, options) {
+        budgets.push(options?.maxAttempts);
+        // AppSync is back for the last token.
+        if (event.action === "on_new_llm_token" && event.data.token.sequenceNumber === 3) return;
+        throw new AppSyncPublishError("publishResponse failed after 4 attempt(s): HTTP 503", 4, true, 503);
+      },
+    };
+    const { d, telemetry } = deps({ direct: down, settings: { ...settings, directSend: true, fallbackToQueue: false } });
+    const summary = await runGeneration(request, d);
+    // token 0: full budget (fails); 1, 2: one attempt; 3: one attempt (succeeds, so the budget is restored); final: full.
+    expect(budgets).toEqual([undefined, 1, 1, 1, undefined]);
+    expect(summary).toMatchObject({ eventsLost: 4, chunksPublished: 1 });
+    expect(telemetry.errorCodes).toEqual(Array(4).fill("PUBLISH_FAILED"));
+  });
+
+  it("one attempt per later token holds against a real AppSync stand-in that is down: requests = budget + chunks - 1 + budget", async () => {
+    const server = await startFakeAppSync();
+    try {
+      server.reply = () => ({ status: 503, body: {} });
+      givenStream(textStream(["a", "b", "c", "d", "e"]));
+      const direct = createAppSyncPublisher({ endpoint: server.endpoint, region: "us-east-1", credentials: { accessKeyId: "a", secretAccessKey: "b" }, baseDelayMs: 1, maxDelayMs: 2, maxAttempts: 4 });
+      const { d } = deps({ direct, settings: { ...settings, directSend: true, fallbackToQueue: false } });
+      const summary = await runGeneration(request, d);
+      expect(summary.eventsLost).toBe(6);
+      expect(server.requests).toHaveLength(4 + 4 + 4);
+    } finally {
+      await server.close();
+    }
   });
 });
 

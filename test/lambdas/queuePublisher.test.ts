@@ -50,6 +50,18 @@ describe("queuePublisher", () => {
     expect(input).toEqual({ TopicArn: "arn:aws:sns:us-east-1:000000000000:out", Message: JSON.stringify(events[0]) });
   });
 
+  it("does not publish once the signal has fired, and hands the signal to the SDK call", async () => {
+    snsMock.on(PublishCommand).resolves({ MessageId: "x" });
+    const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out" });
+    const live = new AbortController();
+    await publisher.publish(events[0]!, { signal: live.signal });
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+    const fired = new AbortController();
+    fired.abort(new Error("deadline"));
+    await expect(publisher.publish(events[1]!, { signal: fired.signal })).rejects.toThrow("deadline");
+    expect(snsMock.commandCalls(PublishCommand)).toHaveLength(1);
+  });
+
   it("surfaces a publish failure to the caller", async () => {
     snsMock.on(PublishCommand).rejects(new Error("sns down"));
     const publisher = createQueuePublisher({ sns: new SNSClient({ region: "us-east-1" }), topicArn: "arn:aws:sns:us-east-1:000000000000:out" });

@@ -5,6 +5,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import type { AddressInfo } from "node:net";
 import { IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
 
@@ -27,7 +28,7 @@ afterAll(async () => {
 });
 beforeEach(() => bedrockMock.reset());
 
-async function newWorker(shutdownMarginMs?: number) {
+async function newWorker(shutdownMarginMs?: number, extra: { publishMarginMs?: number; queue?: EventPublisher } = {}) {
   const tableName = `idempotency-${++tableCount}`;
   await dynamo.send(
     new CreateTableCommand({
@@ -42,8 +43,9 @@ async function newWorker(shutdownMarginMs?: number) {
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const worker = createStreamWorker({
     persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
-    generation: { bedrock, settings, direct: recordingPublisher(), queue, logger: telemetry.logger, metrics: telemetry.metrics },
+    generation: { bedrock, settings, direct: recordingPublisher(), queue: extra.queue ?? queue, logger: telemetry.logger, metrics: telemetry.metrics },
     shutdownMarginMs,
+    publishMarginMs: extra.publishMarginMs,
   });
   return { worker, queue, errorCodes: telemetry.errorCodes };
 }
@@ -143,6 +145,41 @@ describe("stream-worker", () => {
     expect(Date.now() - started).toBeLessThan(3000);
     expect(queue.events.at(-1)).toMatchObject({ action: "error", data: { code: "MODEL_TIMEOUT" } });
     expect(queue.events.length).toBeGreaterThan(1);
+  });
+
+  it("with the sink down (every publish hangs), stops publishing at the publishing deadline and returns before the Lambda would time out", async () => {
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({
+      stream: (async function* () {
+        for (let i = 0; ; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          yield { contentBlockDelta: { contentBlockIndex: 0, delta: { text: `t${i} ` } } };
+        }
+      })(),
+    }));
+    let started = 0;
+    let startedAfterDeadline = 0;
+    let deadlineFired = false;
+    const hanging: EventPublisher = {
+      publish(_event, options) {
+        started++;
+        if (deadlineFired) startedAfterDeadline++;
+        options?.signal?.addEventListener("abort", () => (deadlineFired = true), { once: true });
+        return new Promise<void>(() => {});
+      },
+    };
+    // 5 s left: Bedrock is aborted at 1 s (4 s kept back), publishing stops at 2 s (3 s kept back).
+    const { worker, errorCodes } = await newWorker(4000, { publishMarginMs: 3000, queue: hanging });
+    const t0 = Date.now();
+    const result = await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-down")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
+    const elapsed = Date.now() - t0;
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(elapsed).toBeGreaterThanOrEqual(1900);
+    expect(elapsed).toBeLessThan(3500);
+    expect(started).toBe(1);
+    expect(startedAfterDeadline).toBe(0);
+    // The hung token, the chunks behind it and the error event: all counted lost to the deadline.
+    expect(errorCodes.filter((c) => c === "DEADLINE").length).toBeGreaterThan(2);
+    expect(errorCodes).toContain("MODEL_TIMEOUT");
   });
 
   it("handles N records: reports only the malformed ones and generates the rest", async () => {
