@@ -4,6 +4,8 @@
  * request (local.tfvars sets client_delivery_choice). Same prompts and stand-in pace for every mode.
  */
 import * as os from "node:os";
+import * as v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { performance } from "node:perf_hooks";
 import { PurgeQueueCommand } from "@aws-sdk/client-sqs";
 import type { StandInRequest } from "../local/bedrock";
@@ -112,6 +114,13 @@ export interface DeliveryResults {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// A full collection before each measured batch, so one batch's garbage is not collected during the next one's timing.
+v8.setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as (() => void) | undefined;
+function collectGarbage(): void {
+  if (typeof gc === "function") gc();
+}
 
 /** Waits (bounded) until every invocation has finished, so durations and counters of a batch are complete. */
 async function drained(counters: StackCounters, timeoutMs = 5000): Promise<void> {
@@ -226,6 +235,7 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
     if (purged) purges.push(`after ${after}: purged ${purged}`);
   };
   await settle("warm-up");
+  collectGarbage();
   const before = counters.snapshot();
   const loadBefore = os.loadavg()[0]!;
   const main = await batch(stack, counters, plan, { count: plan.mainStreams, tokens: plan.mainTokens, delivery: spec.delivery, tag: spec.id, sequential: true });
@@ -236,38 +246,7 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
   if (delta.failedRecords || delta.handlerErrors) f.errors.push(`${delta.failedRecords} failed records, ${delta.handlerErrors} handler errors: SNS/SQS counts include retries`);
   const requests = awsRequests(delta, f.realtimeUpdates, memoryMb);
   const publishesPerStreamSecond = f.streamSeconds > 0 ? delta.publishResponse / f.streamSeconds : Number.NaN;
-  log(`  ${spec.id}: ${f.completed}/${f.streams} streams, ${f.outputTokens} tokens, ${delta.publishResponse} publishResponse, p50 ${round(f.latencyMs.p50)} ms, p99 ${round(f.latencyMs.p99)} ms`);
-
-  const sweep: SweepPoint[] = [];
-  // The single-stream p99 comes from the main run (streams one after another, many more tokens than one sweep stream).
-  const single: number | undefined = f.completed === f.streams ? f.latencyMs.p99 : undefined;
-  let sustained = 0;
-  let passedAt: number | undefined;
-  for (const level of plan.sweepLevels) {
-    if (passedAt !== undefined && !plan.requiredSweepLevels.includes(level)) {
-      sweep.push({ streams: level, skipped: `not run: ${passedAt} streams already passed 2x` });
-      continue;
-    }
-    if (Date.now() > plan.deadlineAt) {
-      sweep.push({ streams: level, skipped: "not run: time budget spent" });
-      continue;
-    }
-    const s = await batch(stack, counters, plan, { count: level, tokens: plan.sweepTokens, delivery: spec.delivery, tag: `${spec.id}-c${level}` });
-    await settle(`${level} streams`);
-    const g = s.figures;
-    const within = single !== undefined && g.completed === level && g.latencyMs.p99 <= 2 * single;
-    sweep.push({ streams: level, completed: g.completed, p50Ms: g.latencyMs.p50, p99Ms: g.latencyMs.p99, wallMs: g.wallMs, withinTwiceSingle: within });
-    log(`    ${level} streams: ${g.completed}/${level} completed, p99 ${round(g.latencyMs.p99)} ms${within ? "" : " (past 2x)"}`);
-    // Sustained means this level and every level before it stayed within 2x.
-    if (within && passedAt === undefined) sustained = level;
-    else passedAt ??= level;
-  }
-  const note =
-    single === undefined
-      ? "no single-stream baseline"
-      : passedAt === undefined
-        ? `>= ${sustained} (every level run stayed within 2x of ${round(single)} ms)`
-        : `${sustained} (${passedAt} streams passed 2x of ${round(single)} ms)`;
+  log(`  ${spec.id} (main): ${f.completed}/${f.streams} streams, ${f.outputTokens} tokens, ${delta.publishResponse} publishResponse, p50 ${round(f.latencyMs.p50)} ms, p99 ${round(f.latencyMs.p99)} ms`);
 
   return {
     id: spec.id,
@@ -289,11 +268,55 @@ async function measureMode(stack: LocalStack, counters: StackCounters, spec: Mod
     costPerMillionTokens: costPerMillionTokens(requests, f.outputTokens, prices, stack.config.queue.fifo),
     publishesPerStreamSecond,
     capacityStreamsPerApi: Math.floor(prices.appsyncInboundMessagesPerSecond.value / publishesPerStreamSecond),
-    sweep,
-    sustainedStreams: sustained,
-    sustainedNote: note,
+    sweep: [],
+    sustainedStreams: 0,
+    sustainedNote: "",
     purges,
   };
+}
+
+/** Concurrency sweep for one mode, after every mode's main run on this stack (so no sweep's garbage or backlog touches a main run). */
+async function sweepMode(stack: LocalStack, counters: StackCounters, spec: ModeSpec, result: ModeResult, plan: DeliveryPlan, log: (s: string) => void): Promise<void> {
+  const f = result.main;
+  const settle = async (after: string) => {
+    const purged = await settleQueues(stack, counters, plan.drainTimeoutMs);
+    if (purged) result.purges.push(`after ${after}: purged ${purged}`);
+  };
+  const sweep: SweepPoint[] = [];
+  // The single-stream p99 comes from the main run (streams one after another, many more tokens than one sweep stream).
+  const single: number | undefined = f.completed === f.streams ? f.latencyMs.p99 : undefined;
+  let sustained = 0;
+  let passedAt: number | undefined;
+  for (const level of plan.sweepLevels) {
+    if (passedAt !== undefined && !plan.requiredSweepLevels.includes(level)) {
+      sweep.push({ streams: level, skipped: `not run: ${passedAt} streams already passed 2x` });
+      continue;
+    }
+    if (Date.now() > plan.deadlineAt) {
+      sweep.push({ streams: level, skipped: "not run: time budget spent" });
+      continue;
+    }
+    collectGarbage();
+    const s = await batch(stack, counters, plan, { count: level, tokens: plan.sweepTokens, delivery: spec.delivery, tag: `${spec.id}-c${level}` });
+    await settle(`${level} streams`);
+    const g = s.figures;
+    const within = single !== undefined && g.completed === level && g.latencyMs.p99 <= 2 * single;
+    sweep.push({ streams: level, completed: g.completed, p50Ms: g.latencyMs.p50, p99Ms: g.latencyMs.p99, wallMs: g.wallMs, withinTwiceSingle: within });
+    log(`  ${spec.id} (sweep) ${level} streams: ${g.completed}/${level} completed, p99 ${round(g.latencyMs.p99)} ms${within ? "" : " (past 2x)"}`);
+    // Sustained means this level and every level before it stayed within 2x.
+    if (within && passedAt === undefined) sustained = level;
+    else passedAt ??= level;
+  }
+  const note =
+    single === undefined
+      ? "no single-stream baseline"
+      : passedAt === undefined
+        ? `>= ${sustained} (every level run stayed within 2x of ${round(single)} ms)`
+        : `${sustained} (${passedAt} streams passed 2x of ${round(single)} ms)`;
+
+  result.sweep = sweep;
+  result.sustainedStreams = sustained;
+  result.sustainedNote = note;
 }
 
 export async function benchDelivery(plan: DeliveryPlan, prices: PriceTable, log: (s: string) => void): Promise<DeliveryResults> {
@@ -312,7 +335,11 @@ export async function benchDelivery(plan: DeliveryPlan, prices: PriceTable, log:
     log(`stack up: max_delay_ms ${stack.config.batching.max_delay_ms}, max_chars ${stack.config.batching.max_chars}`);
     const counters = attachCounters(stack);
     try {
-      for (const spec of MODES.filter((m) => m.coalesced === coalesced)) results.push(await measureMode(stack, counters, spec, plan, prices, log));
+      const specs = MODES.filter((m) => m.coalesced === coalesced);
+      const measured: ModeResult[] = [];
+      for (const spec of specs) measured.push(await measureMode(stack, counters, spec, plan, prices, log));
+      for (const [i, spec] of specs.entries()) await sweepMode(stack, counters, spec, measured[i]!, plan, log);
+      results.push(...measured);
     } finally {
       counters.detach();
       await stack.stop();
