@@ -120,6 +120,15 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
       stateKey: stateKey(c),
     });
   }
+  for (const account of accounts.values()) {
+    for (const role of account.roles) {
+      for (const roleName of [role.name, role.planRoleName]) {
+        // The deploy role manages `<prefix>-*` roles and policies: its own (and its plan role's) must never match.
+        const owner = account.roles.flatMap((r) => r.environments).find((e) => roleName.startsWith(`${e.prefix}-`));
+        if (owner) throw new BootstrapConfigError(`environments/${role.environments[0].name}.tfvars: the role ${roleName} (from assume_role_arn) must not start with "${owner.prefix}-": the deploy role manages every role and policy named so, and could rewrite its own`);
+      }
+    }
+  }
   return [...accounts.values()];
 }
 

@@ -4,7 +4,8 @@
  * Actions are listed one by one (no wildcards): the calls the AWS provider makes to create, read, update and delete
  * what the platform stack declares. Resources are scoped to `<project>-<env>` names wherever the ARN carries a name.
  */
-import { AccountBootstrap, DeployRole } from "./config";
+import { permissionsBoundaryArn, permissionsBoundaryName } from "../modules/arns";
+import { AccountBootstrap, BootstrapEnvironment, DeployRole } from "./config";
 
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
 export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
@@ -246,29 +247,62 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
   ];
 
   const roles = each((e) => `arn:${p}:iam::${acct}:role/${e.prefix}-*`);
+  const ownPolicies = each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`);
+  const boundaries = each((e) => boundaryArnOf(a, e));
   const iam: PolicyStatement[] = [
     {
+      // Nothing here grants permissions: reads, deletes, trust and tags. Granting calls need the boundary (below).
       Sid: "FunctionAndServiceRoles",
       Effect: "Allow",
       Action: [
-        "iam:CreateRole", "iam:GetRole", "iam:UpdateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
-        "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+        "iam:GetRole", "iam:UpdateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
+        "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
       ],
       Resource: roles,
     },
+    // Per environment: its roles may only be created or given permissions while they carry its boundary, so no
+    // policy the deploy role writes can reach beyond what the boundary allows (no iam:*, only the stack's services).
+    ...envs.flatMap((e, i): PolicyStatement[] => {
+      const tag = statementTag(e.name, i, envs.map((x) => x.name));
+      const envRoles = [`arn:${p}:iam::${acct}:role/${e.prefix}-*`];
+      const bounded = { StringEquals: { "iam:PermissionsBoundary": boundaryArnOf(a, e) } };
+      return [
+        { Sid: `BoundedRoles${tag}`, Effect: "Allow", Action: ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"], Resource: envRoles, Condition: bounded },
+        {
+          // Only policies of our own environments, and only onto bounded roles: no AdministratorAccess through a function role.
+          Sid: `AttachOwnPoliciesToBoundedRoles${tag}`,
+          Effect: "Allow",
+          Action: ["iam:AttachRolePolicy"],
+          Resource: envRoles,
+          Condition: { ...bounded, ArnLike: { "iam:PolicyARN": [`arn:${p}:iam::${acct}:policy/${e.prefix}-*`] } },
+        },
+      ];
+    }),
     {
-      // Only policies of our own environments can be attached: no AdministratorAccess through a function role.
-      Sid: "AttachOwnPoliciesOnly",
+      Sid: "DetachOwnPolicies",
       Effect: "Allow",
-      Action: ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+      Action: ["iam:DetachRolePolicy"],
       Resource: roles,
-      Condition: { ArnLike: { "iam:PolicyARN": each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`) } },
+      Condition: { ArnLike: { "iam:PolicyARN": ownPolicies } },
     },
     {
       Sid: "OwnManagedPolicies",
       Effect: "Allow",
       Action: ["iam:CreatePolicy", "iam:GetPolicy", "iam:DeletePolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions", "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
-      Resource: each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`),
+      Resource: ownPolicies,
+    },
+    {
+      // The boundary matches `<prefix>-*` above, so it is carved out explicitly: only the bootstrap stack writes it.
+      Sid: "BoundaryPoliciesStayAsBootstrapped",
+      Effect: "Deny",
+      Action: ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
+      Resource: boundaries,
+    },
+    {
+      Sid: "RolesKeepTheirBoundary",
+      Effect: "Deny",
+      Action: ["iam:DeleteRolePermissionsBoundary"],
+      Resource: roles,
     },
     {
       Sid: "PassRolesToLambdaAndAppSync",
@@ -286,6 +320,65 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
     { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc(api) },
     { concern: "iam", description: "The environments' own roles and policies", document: doc(iam) },
   ];
+}
+
+/** The environment's boundary ARN: the same function the platform stack uses, so both name one policy. */
+export function boundaryArnOf(a: AccountBootstrap, e: BootstrapEnvironment): string {
+  return permissionsBoundaryArn(e.region, a.accountId, e.prefix);
+}
+
+/** An environment name as a Sid part (IAM allows only letters and digits); the index keeps two names apart. */
+function statementTag(name: string, index: number, all: string[]): string {
+  const tag = (n: string) => n.split("-").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join("");
+  const clash = all.some((other, j) => j !== index && tag(other) === tag(name));
+  return clash ? `${tag(name)}${index}` : tag(name);
+}
+
+/**
+ * What any role of one environment may ever do, whatever policy the deploy role writes onto it: the data-plane calls
+ * its functions and its AppSync API make, on that environment's resources. No iam:* at all.
+ */
+export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { name: string; document: PolicyDocument } {
+  const p = a.partition;
+  const at = (service: string, rest: string) => `arn:${p}:${service}:${e.region}:${a.accountId}:${rest}`;
+  const statements: PolicyStatement[] = [
+    {
+      // Functions write to /aws/lambda/<prefix>-*; AppSync to /aws/appsync/apis/<generated id>, which cannot carry our prefix.
+      Sid: "WriteLogs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: [at("logs", `log-group:/aws/lambda/${e.prefix}-*`), at("logs", "log-group:/aws/appsync/apis/*")],
+    },
+    // X-Ray's trace APIs have no resource-level permissions: AWS requires Resource "*".
+    { Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
+    { Sid: "PublishToOwnTopics", Effect: "Allow", Action: ["sns:Publish"], Resource: [at("sns", `${e.prefix}-*`)] },
+    {
+      Sid: "ConsumeOwnQueues",
+      Effect: "Allow",
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+      Resource: [at("sqs", `${e.prefix}-*`)],
+    },
+    {
+      Sid: "OwnTableItems",
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+      Resource: [at("dynamodb", `table/${e.prefix}-*`)],
+    },
+    {
+      // The role policy names the allowed models; the boundary stays valid when the model list changes (no re-bootstrap).
+      // A cross-region profile routes to its foundation model in any region, hence the region wildcard there.
+      Sid: "StreamModels",
+      Effect: "Allow",
+      Action: ["bedrock:InvokeModelWithResponseStream"],
+      Resource: [`arn:${p}:bedrock:*::foundation-model/*`, at("bedrock", "inference-profile/*")],
+    },
+    // API ARNs carry generated ids: any API of the account in this region, but only its publishResponse field.
+    { Sid: "PublishResponseOnly", Effect: "Allow", Action: ["appsync:GraphQL"], Resource: [at("appsync", "apis/*/types/Mutation/fields/publishResponse")] },
+    { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`)] },
+    // Key ARNs carry generated ids; the role policies name the environment's key.
+    { Sid: "UseKeys", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [at("kms", "key/*")] },
+  ];
+  return { name: permissionsBoundaryName(e.prefix), document: doc(statements) };
 }
 
 const READ_ONLY_ACTION = /^[a-z0-9-]+:(Get|Describe|List)[A-Za-z]*$/;

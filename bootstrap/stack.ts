@@ -18,7 +18,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy-attachment";
 import { AccountBootstrap, bootstrapStackName } from "./config";
-import { DeployPolicy, GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, deployPolicies, oidcProviderArn, planPolicies, planTrustPolicy, stateBucketPolicy, trustPolicy } from "./policies";
+import { DeployPolicy, GITHUB_OIDC_AUDIENCE, GITHUB_OIDC_HOST, boundaryPolicy, deployPolicies, oidcProviderArn, planPolicies, planTrustPolicy, stateBucketPolicy, trustPolicy } from "./policies";
 
 /**
  * GitHub's published intermediate-CA thumbprints. AWS validates GitHub's tokens against its own trusted CAs and
@@ -130,6 +130,11 @@ export class BootstrapStack extends TerraformStack {
 
     const repo = `${a.github.owner}/${a.github.repo}`;
     for (const role of a.roles) {
+      for (const e of role.environments) {
+        // Path "/" so the platform stack can compute the ARN from config; only this stack writes it (the deploy role is denied).
+        const boundary = boundaryPolicy(a, e);
+        new IamPolicy(this, `boundary-${e.name}`, { name: boundary.name, path: "/", description: `Permissions boundary of every ${e.prefix} role`, policy: JSON.stringify(boundary.document) });
+      }
       const prefixes = role.environments.map((e) => e.prefix).join(", ");
       roleWithPolicies(`role-${role.name}`, role.name, role.path, `Deploys ${prefixes} from GitHub Actions of ${repo}`, trustPolicy(a, role), deployPolicies(a, role));
       roleWithPolicies(`role-${role.planRoleName}`, role.planRoleName, role.path, `Plans ${prefixes} (read-only) from pull requests and drift checks of ${repo}`, planTrustPolicy(a), planPolicies(a, role));

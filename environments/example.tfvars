@@ -13,7 +13,9 @@ account_id = "123456789012"
 # Region of every resource. Required.
 region = "us-east-1"
 
-# Optional: the deploy role the provider assumes in account_id.
+# Optional: the deploy role the provider assumes in account_id (the bootstrap stack creates it; its name must not start
+# with <project>-<name>-). Every role the stack creates carries the permissions boundary <project>-<name>-boundary,
+# which the bootstrap stack creates: the deploy role may only create or grant to roles that carry it.
 assume_role_arn = "arn:aws:iam::123456789012:role/llm-stream-deploy"
 
 # Extra tags on every resource (default {}), beside Project, Environment and ManagedBy.

@@ -32,3 +32,16 @@ export function bedrockModelArns(modelIds: string[], region: string, accountId: 
 export function publishResponseFieldArn(region: string, accountId: string, apiId: string): string {
   return `arn:${partitionOf(region)}:appsync:${region}:${accountId}:apis/${apiId}/types/Mutation/fields/publishResponse`;
 }
+
+/** Name of the managed policy that bounds every role of an environment (`<project>-<env>-boundary`). */
+export function permissionsBoundaryName(prefix: string): string {
+  return `${prefix}-boundary`;
+}
+
+/**
+ * The boundary's ARN, from config alone (no lookup, so it plans offline). The bootstrap stack creates the policy; the
+ * deploy role may only create or change roles that carry it.
+ */
+export function permissionsBoundaryArn(region: string, accountId: string, prefix: string): string {
+  return `arn:${partitionOf(region)}:iam::${accountId}:policy/${permissionsBoundaryName(prefix)}`;
+}

@@ -31,6 +31,8 @@ export interface StreamingApiProps {
   readonly introspection: boolean;
   /** Retention of the API's log group. */
   readonly logRetentionDays: number;
+  /** Managed policy that bounds the API's roles (logging, data source). */
+  readonly permissionsBoundaryArn: string;
 }
 
 /**
@@ -67,7 +69,11 @@ export class StreamingApi extends Construct {
     const p = partitionOf(props.region);
 
     const clientRegex = exactClientIdRegex(props.userPoolClientId);
-    const logRole = new IamRole(this, "log-role", { name: `${props.name}-logs`, assumeRolePolicy: assumableBy(this, "log-trust", "appsync.amazonaws.com", props.accountId).json });
+    const logRole = new IamRole(this, "log-role", {
+      name: `${props.name}-logs`,
+      assumeRolePolicy: assumableBy(this, "log-trust", "appsync.amazonaws.com", props.accountId).json,
+      permissionsBoundary: props.permissionsBoundaryArn,
+    });
     const api = new AppsyncGraphqlApi(this, "api", {
       name: props.name,
       schema: readFileSync(SCHEMA_FILE, "utf8"),
@@ -103,6 +109,7 @@ export class StreamingApi extends Construct {
     const invokeRole = new IamRole(this, "send-query-invoke-role", {
       name: `${props.name}-send-query`,
       assumeRolePolicy: assumableBy(this, "invoke-trust", "appsync.amazonaws.com", props.accountId).json,
+      permissionsBoundary: props.permissionsBoundaryArn,
     });
     const invokePolicy = policyDocument(this, "invoke-permissions", [{ actions: ["lambda:InvokeFunction"], resources: [sources.sendQueryFunctionArn] }]);
     const invoke = new IamRolePolicy(this, "invoke-policy", { name: "invoke-send-query", role: invokeRole.id, policy: invokePolicy.json });

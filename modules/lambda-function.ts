@@ -38,6 +38,8 @@ export interface BundledFunctionProps {
   readonly environment: Record<string, string>;
   /** What this function may do beyond writing its logs and traces. */
   readonly statements: Statement[];
+  /** Managed policy that bounds the role (the deploy role may only create roles that carry it). */
+  readonly permissionsBoundaryArn: string;
 }
 
 /** A Node.js 22 arm64 Lambda bundled from TypeScript, with its own role, log group and X-Ray tracing. */
@@ -74,7 +76,7 @@ export class BundledFunction extends Construct {
 
     // Only Lambda assumes the role; iam:PassRole already keeps other accounts' functions from using it.
     const trust = policyDocument(this, "trust", [{ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }] }]);
-    const role = new IamRole(this, "role", { name: props.functionName, assumeRolePolicy: trust.json });
+    const role = new IamRole(this, "role", { name: props.functionName, assumeRolePolicy: trust.json, permissionsBoundary: props.permissionsBoundaryArn });
     const permissions = policyDocument(this, "permissions", [
       // Log streams are created on demand inside the function's own group: `:*` is the stream part of the ARN.
       { sid: "WriteOwnLogs", actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${logGroup.arn}:*`] },

@@ -13,7 +13,7 @@ import { UserDirectory } from "./user-directory";
 import { StreamingApi } from "./graphql-api";
 import { BundledFunction } from "./lambda-function";
 import { PlatformAlarms } from "./alarms";
-import { bedrockModelArns, publishResponseFieldArn } from "./arns";
+import { bedrockModelArns, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
@@ -49,6 +49,9 @@ export class PlatformStack extends TerraformStack {
     // Production data and users survive an accidental destroy.
     const protect = c.name === "prod";
 
+    // Every role carries the environment's boundary (bootstrap stack): the deploy role cannot create an unbounded one.
+    const boundary = permissionsBoundaryArn(region, account, prefix);
+
     new AwsEnvironment(this, "aws", { config: c });
     const key = new EncryptionKey(this, "key", { alias: prefix, accountId: account, region });
     const messaging = new Messaging(this, "messaging", {
@@ -77,6 +80,7 @@ export class PlatformStack extends TerraformStack {
       fieldLogLevel: c.appsync.field_log_level,
       introspection: c.appsync.introspection,
       logRetentionDays: c.lambda.log_retention_days,
+      permissionsBoundaryArn: boundary,
     });
 
     const environment = toEnvironmentVariables(
@@ -107,6 +111,7 @@ export class PlatformStack extends TerraformStack {
         logRetentionDays: c.lambda.log_retention_days,
         environment: { ...environment, POWERTOOLS_SERVICE_NAME: dir, POWERTOOLS_METRICS_NAMESPACE: c.project, ENVIRONMENT: c.name },
         statements,
+        permissionsBoundaryArn: boundary,
       });
 
     const sendQuery = fn("send-query", names.functions.sendQuery, "send-query", [publishTo(messaging.inboundTopic.topicArn), useKey]);

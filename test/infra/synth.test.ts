@@ -5,6 +5,8 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import { PlatformStack } from "../../modules/platform-stack";
 import { terraform, terraformEnvironment } from "../../scripts/terraform";
+import { planAccounts } from "../../bootstrap/config";
+import { boundaryArnOf } from "../../bootstrap/policies";
 import { loadEnvironment, validateEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName, stateKey, SYSTEM_PROMPT_MAX_BYTES } from "../../config/schema";
 import { resourceNames } from "../../config/names";
@@ -220,6 +222,15 @@ describe.each(DEPLOYED)("%s", (env) => {
     for (const fn of Object.values(names.functions)) {
       expect(perms(fn).filter((s) => s.resources?.includes("*")).flatMap((s) => s.actions)).toEqual(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]);
     }
+  });
+
+  test("every role carries the environment's permissions boundary, the one the bootstrap stack creates", async () => {
+    const roles = v.list("aws_iam_role");
+    expect(roles).toHaveLength(5); // 3 functions, AppSync logging, AppSync's sendQuery data source
+    const expected = `arn:aws:iam::${c.account_id}:policy/llm-stream-${env}-boundary`;
+    for (const r of roles) expect([r.name, r.permissions_boundary]).toEqual([r.name, expected]);
+    const [account] = planAccounts([c], { owner: "acme", repo: "llm-stream" });
+    expect(boundaryArnOf(account, account.roles[0].environments[0])).toBe(expected);
   });
 
   test("event sources: worker one request at a time, relay batches of 10, both reporting partial failures", () => {

@@ -152,13 +152,17 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
   it("limits the deploy role to named actions on the environment's resources", () => {
     const policies = only(resources, "aws_iam_policy");
     expect(policiesOf("llm-stream-deploy").map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state"].map((c) => `llm-stream-deploy-${c}`));
-    expect(only(resources, "aws_iam_role_policy_attachment")).toHaveLength(policies.length);
+    // Every policy but the boundary (never attached as a permission policy) is attached to its role.
+    expect(only(resources, "aws_iam_role_policy_attachment")).toHaveLength(policies.length - 1);
     for (const p of policies) expect(p.policy.length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
     const statements = statementsOf("llm-stream-deploy");
     for (const s of statements) {
-      expect(s.Effect).toBe("Allow");
       for (const a of s.Action) expect(a).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
     }
+    expect(statements.filter((s) => s.Effect !== "Allow").map((s) => [s.Sid, s.Effect])).toEqual([
+      ["BoundaryPoliciesStayAsBootstrapped", "Deny"],
+      ["RolesKeepTheirBoundary", "Deny"],
+    ]);
     // "*" resources only where AWS has nothing narrower, each commented in bootstrap/policies.ts.
     expect(statements.filter((s) => s.Resource === "*").map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "CreateUserPool", "ListKeyAliases", "QueueTriggers"]);
     const byName = (sid: string) => statements.find((s) => s.Sid === sid)!;
@@ -173,6 +177,58 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     expect(byName("PassRolesToLambdaAndAppSync").Condition).toEqual({ StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "appsync.amazonaws.com"] } });
   });
 
+  const BOUNDARY = "arn:aws:iam::111111111111:policy/llm-stream-dev-boundary";
+
+  it("creates the environment's permissions boundary: only the stack's service calls on its own resources, no IAM", () => {
+    const boundary = only(resources, "aws_iam_policy").find((p) => p.name === "llm-stream-dev-boundary")!;
+    expect(boundary.path).toBe("/");
+    expect(`arn:aws:iam::111111111111:policy${boundary.path}${boundary.name}`).toBe(BOUNDARY);
+    const statements = (JSON.parse(boundary.policy) as PolicyDocument).Statement;
+    const actions = statements.flatMap((s) => s.Action);
+    expect(actions.filter((a) => a.startsWith("iam:") || a.startsWith("sts:") || a.includes("*"))).toEqual([]);
+    expect(new Set(actions.map((a) => a.split(":")[0]))).toEqual(new Set(["logs", "xray", "sns", "sqs", "dynamodb", "bedrock", "appsync", "lambda", "kms"]));
+    for (const s of statements) expect(s.Effect).toBe("Allow");
+    // Names carry the environment prefix wherever the ARN has a name; "*" only for X-Ray, which has no resources.
+    expect(statements.filter((s) => s.Resource === "*").map((s) => s.Sid)).toEqual(["WriteTraces"]);
+    const byName = (sid: string) => statements.find((s) => s.Sid === sid)!;
+    expect(byName("PublishToOwnTopics").Resource).toEqual(["arn:aws:sns:us-east-1:111111111111:llm-stream-dev-*"]);
+    expect(byName("ConsumeOwnQueues").Resource).toEqual(["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"]);
+    expect(byName("OwnTableItems").Resource).toEqual(["arn:aws:dynamodb:us-east-1:111111111111:table/llm-stream-dev-*"]);
+    expect(byName("InvokeOwnFunctions").Resource).toEqual(["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"]);
+    expect(byName("PublishResponseOnly").Resource).toEqual(["arn:aws:appsync:us-east-1:111111111111:apis/*/types/Mutation/fields/publishResponse"]);
+  });
+
+  it("lets the deploy role grant permissions only to roles that carry the boundary, and never lift or rewrite it", () => {
+    const statements = statementsOf("llm-stream-deploy");
+    const GRANTING = ["iam:CreateRole", "iam:PutRolePolicy", "iam:AttachRolePolicy", "iam:PutRolePermissionsBoundary"];
+    const allowing = (action: string) => statements.filter((s) => s.Effect === "Allow" && s.Action.includes(action));
+    for (const action of GRANTING) {
+      const grants = allowing(action);
+      expect([action, grants.length]).toEqual([action, 1]);
+      expect(grants[0].Resource).toEqual(["arn:aws:iam::111111111111:role/llm-stream-dev-*"]);
+      expect(grants[0].Condition?.StringEquals).toEqual({ "iam:PermissionsBoundary": BOUNDARY });
+    }
+    expect(allowing("iam:AttachRolePolicy")[0].Condition?.ArnLike).toEqual({ "iam:PolicyARN": ["arn:aws:iam::111111111111:policy/llm-stream-dev-*"] });
+    expect(allowing("iam:DeleteRolePermissionsBoundary")).toEqual([]);
+    const denied = (action: string, resource: string) =>
+      statements.some((s) => s.Effect === "Deny" && s.Action.includes(action) && ([] as string[]).concat(s.Resource ?? []).includes(resource));
+    expect(denied("iam:DeleteRolePermissionsBoundary", "arn:aws:iam::111111111111:role/llm-stream-dev-*")).toBe(true);
+    // The boundary matches the role's own-policy pattern (llm-stream-dev-*), so every write to it is denied explicitly.
+    expect(allowing("iam:CreatePolicyVersion")[0].Resource).toEqual(["arn:aws:iam::111111111111:policy/llm-stream-dev-*"]);
+    for (const action of ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion"]) {
+      expect([action, denied(action, BOUNDARY)]).toEqual([action, true]);
+    }
+  });
+
+  it("refuses a deploy role named under an environment's prefix (it would manage its own policies)", async () => {
+    const dev = await loadEnvironment("dev");
+    expect(() => planAccounts([{ ...dev, assume_role_arn: "arn:aws:iam::111111111111:role/llm-stream-dev-deployer" }], GITHUB)).toThrow(
+      new BootstrapConfigError('environments/dev.tfvars: the role llm-stream-dev-deployer (from assume_role_arn) must not start with "llm-stream-dev-": the deploy role manages every role and policy named so, and could rewrite its own'),
+    );
+    const deploy: EnvironmentConfig = { ...dev, name: "deploy" };
+    expect(() => planAccounts([dev, deploy], GITHUB)).toThrow(/the role llm-stream-deploy-plan \(from assume_role_arn\) must not start with "llm-stream-deploy-"/);
+  });
+
   it("validates and plans offline with terraform: creates only", async () => {
     const env = terraformEnvironment(path.join(work, "cli"));
     writeOfflineOverride(stackDir);
@@ -185,7 +241,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     await run(["validate", "-no-color"]);
     await run(["plan", "-input=false", "-no-color", "-out=plan.tfplan"]);
     const summary = summarizePlan("dev-account", JSON.parse(await run(["show", "-json", "plan.tfplan"])));
-    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, 2 roles with 5 policies + 5 attachments each.
-    expect(summary.counts).toEqual({ add: 7 + 1 + 2 * (1 + 5 + 5), change: 0, destroy: 0, replace: 0 });
+    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, the boundary, 2 roles with 5 policies + 5 attachments each.
+    expect(summary.counts).toEqual({ add: 7 + 1 + 1 + 2 * (1 + 5 + 5), change: 0, destroy: 0, replace: 0 });
   }, 120_000);
 });
