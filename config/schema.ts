@@ -98,7 +98,10 @@ export const environmentConfigSchema = z
         /** At least 30: the worker stops Bedrock 6 s before its deadline and the relay keeps 10 s to publish with retries. */
         timeout_seconds: intBetween(30, 900).default(60),
         /** -1 leaves the function unreserved. */
-        reserved_concurrency: intBetween(-1, 1000).default(-1),
+        /** -1 or 2-1000: it also caps the SQS event sources, whose maximum_concurrency is at least 2. */
+        reserved_concurrency: intBetween(-1, 1000)
+          .refine((v) => v !== 0 && v !== 1, { message: "must be -1 (unreserved) or between 2 and 1000 (the SQS event source's maximum_concurrency range)" })
+          .default(-1),
         log_retention_days: z
           .number({ invalid_type_error: "must be a number" })
           .refine((v) => LOG_RETENTION_DAYS.includes(v), { message: "must be one of CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)" })

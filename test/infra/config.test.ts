@@ -62,6 +62,7 @@ const BAD: [string, (c: Record<string, any>) => void, string][] = [
   ["fractional memory", (c) => (c.lambda = { memory_mb: 512.5 }), "lambda.memory_mb must be a whole number"],
   ["tag not a string", (c) => (c.tags = { Team: 5 }), "tags.Team must be a map of strings, got 5"],
   ["reserved concurrency", (c) => (c.lambda = { reserved_concurrency: -2 }), "lambda.reserved_concurrency must be between -1 and 1000, got -2"],
+  ["reserved concurrency below the event source minimum", (c) => (c.lambda = { reserved_concurrency: 1 }), "lambda.reserved_concurrency must be -1 (unreserved) or between 2 and 1000 (the SQS event source's maximum_concurrency range)"],
   ["temperature", (c) => (c.generation = { temperature: 2 }), "generation.temperature must be between 0 and 1, got 2"],
   ["system prompt over the environment budget", (c) => (c.generation = { system_prompt: "x".repeat(2001) }), "generation.system_prompt must be at most 2000 characters (UTF-8 bytes) so each function's environment fits Lambda's 4 KB, got 2001"],
   ["system prompt counted in UTF-8 bytes", (c) => (c.generation = { system_prompt: "é".repeat(1001) }), "generation.system_prompt must be at most 2000 characters (UTF-8 bytes) so each function's environment fits Lambda's 4 KB, got 2002"],
