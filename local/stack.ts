@@ -47,7 +47,10 @@ export interface LocalStackOptions {
   ports?: LocalStackPorts;
   /** Bedrock stand-in pacing; default 200 ms to the first token, 50 tokens/s. */
   bedrock?: { firstTokenMs?: number; tokensPerSecond?: number };
-  /** Failed records come back after this many seconds instead of the queue's visibility timeout (default 2). */
+  /**
+   * Failed work-queue records come back after this many seconds instead of the queue's visibility timeout (default 2).
+   * The relay sets its own backoff on the outbound queue (ChangeMessageVisibility, as deployed), so this does not apply there.
+   */
   retryDelaySeconds?: number;
   /** Path for the client config file; default client-config.local.json at the repo root; false = do not write. */
   writeClientConfig?: string | false;
@@ -261,7 +264,6 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const pollerCommon = {
       sqs: messaging.clients.sqs,
       region: config.region,
-      retryDelaySeconds: opts.retryDelaySeconds ?? 2,
       timeoutMs: config.lambda.timeout_seconds * 1000,
       memoryLimitInMB: config.lambda.memory_mb,
     };
@@ -270,6 +272,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       ...pollerCommon,
       queueUrl: messaging.queues.work.url,
       queueArn: messaging.queues.work.arn,
+      // Only the work queue: the worker has no backoff of its own, and SQS-level retries must fit in a local session.
+      retryDelaySeconds: opts.retryDelaySeconds ?? 2,
       batchSize: 1,
       reportBatchItemFailures: true,
       concurrency: opts.workerConcurrency ?? 10,

@@ -6,22 +6,24 @@ import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
 import { readRuntimeSettings } from "../shared/environment";
 import { powertoolsMetrics } from "../shared/telemetry";
+import { createRedeliveryScheduler, createRelaySqsClient } from "./redelivery";
 import { relayBatch } from "./relay";
 
 const serviceName = "outbound-relay";
 const logger = new Logger({ serviceName });
 const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "LlmStreamPlatform" });
-// Kept for the Lambda's active tracing segment and annotations; the publisher uses fetch, not an SDK client.
+// The publisher uses fetch, not an SDK client; the SQS client (endpoint from AWS_ENDPOINT_URL_SQS locally) is traced.
 const tracer = new Tracer({ serviceName });
 const settings = readRuntimeSettings();
 const publisher = createAppSyncPublisher({ endpoint: settings.appsyncEndpoint, logger });
+const redelivery = createRedeliveryScheduler({ sqs: tracer.captureAWSv3Client(createRelaySqsClient()), logger });
 const runtimeMetrics = powertoolsMetrics(metrics);
 
 export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
   logger.addContext(context);
   tracer.putAnnotation("records", event.Records.length);
   try {
-    return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics, remainingTimeMs: () => context.getRemainingTimeInMillis() });
+    return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics, remainingTimeMs: () => context.getRemainingTimeInMillis(), redelivery });
   } finally {
     metrics.publishStoredMetrics();
   }

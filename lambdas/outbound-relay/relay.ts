@@ -4,12 +4,14 @@
  * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ; a transient failure holds back
  * the rest of that session only. On a FIFO queue, once a
  * record of a message group fails, every later record of that group is reported too, so order holds across batches.
+ * Failed records come back after a short backoff (see redelivery.ts) instead of the queue's long visibility timeout.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../shared/envelope";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { AppSyncPublishError } from "../shared/appsyncPublisher";
+import { retryDelaySeconds, type RedeliveryScheduler, type RetryDelay } from "./redelivery";
 
 export interface RelayDeps {
   publisher: EventPublisher;
@@ -17,6 +19,8 @@ export interface RelayDeps {
   metrics: RuntimeMetrics;
   /** Milliseconds left in this invocation (Lambda's context.getRemainingTimeInMillis); unbounded when absent. */
   remainingTimeMs?: () => number;
+  /** Shortens the failed records' visibility timeout; absent = they wait the queue's full timeout. */
+  redelivery?: RedeliveryScheduler;
 }
 
 /** Time one publish may take with all its retries (the publisher's total budget) plus a margin to answer SQS. */
@@ -54,7 +58,11 @@ const fifoGroup = (record: SQSRecord): string | undefined => record.attributes?.
 export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSBatchResponse> {
   const { publisher, logger, metrics } = deps;
   const failures: SQSBatchItemFailure[] = [];
-  const fail = (record: SQSRecord) => failures.push({ itemIdentifier: record.messageId });
+  const delays: RetryDelay[] = [];
+  const fail = (record: SQSRecord, delaySeconds = retryDelaySeconds(Number(record.attributes?.ApproximateReceiveCount))) => {
+    failures.push({ itemIdentifier: record.messageId });
+    delays.push({ record, delaySeconds });
+  };
 
   const parsed: Parsed[] = [];
   /** FIFO groups blocked from a given arrival position on (a malformed record there). */
@@ -66,7 +74,8 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
     } catch (error) {
       metrics.countError("MALFORMED_EVENT");
       logger.error("malformed event; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
-      fail(record);
+      // It can never succeed: no reason to wait before the receives that take it to the DLQ.
+      fail(record, 0);
       if (group !== undefined && !blockedFrom.has(group)) blockedFrom.set(group, arrival);
     }
   });
@@ -97,5 +106,6 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
     }
   }
   metrics.addMetric("EventsRelayed", "Count", relayed);
+  if (delays.length && deps.redelivery) await deps.redelivery(delays);
   return { batchItemFailures: failures };
 }

@@ -18,7 +18,8 @@ let stack: StackProcess;
 let driver: LocalStackDriver;
 
 beforeAll(async () => {
-  // Failed records come back after 1 s (not the 360 s visibility timeout), so SQS-level retries fit in a test.
+  // Failed work records come back after 1 s (not the 360 s visibility timeout), so SQS-level retries fit in a test;
+  // failed relay records come back after the relay's own backoff (2 s x receive count), as deployed.
   stack = await startStackProcess(["--first-token-ms", "20", "--tokens-per-second", "400", "--retry-delay-seconds", "1"]);
   driver = new LocalStackDriver(stack);
 });

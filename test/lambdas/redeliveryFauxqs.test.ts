@@ -1,0 +1,75 @@
+/** The relay's redelivery backoff against fauxqs, the local SQS (its own file: aws-sdk-client-mock would mock every SQSClient). */
+import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import type { SQSRecord } from "aws-lambda";
+import { loadEnvironment } from "../../config/load";
+import { serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
+import { relayBatch } from "../../lambdas/outbound-relay/relay";
+import { startMessaging, type LocalMessaging } from "../../local/messaging";
+import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";
+
+const token = (sessionId: string, sequenceNumber: number): StreamEvent => ({
+  action: "on_new_llm_token",
+  userId: "user-1",
+  timestamp: "2026-01-01T00:00:00.000Z",
+  data: { sessionId, messageId: "message-0001", token: { runId: "run-1", sequenceNumber, value: `v${sequenceNumber}` } },
+});
+
+function record(body: string, messageId: string, receiptHandle: string, eventSourceARN: string, region: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle,
+    body,
+    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
+    messageAttributes: {},
+    md5OfBody: "",
+    eventSource: "aws:sqs",
+    eventSourceARN,
+    awsRegion: region,
+  };
+}
+
+describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
+  let messaging: LocalMessaging;
+  beforeAll(async () => {
+    messaging = await startMessaging(await loadEnvironment("local"));
+  });
+  afterAll(async () => messaging?.close());
+
+  it("a failed record is visible again after its backoff, though the queue's visibility timeout is minutes", async () => {
+    const { sqs } = messaging.clients;
+    const { url, arn } = messaging.queues.outbound;
+    const isFifo = url.endsWith(".fifo");
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: serializeEvent(token("session-live", 0)), ...(isFifo ? { MessageGroupId: "g", MessageDeduplicationId: "d" } : {}) }));
+    const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 2, VisibilityTimeout: 600, MessageSystemAttributeNames: ["All"] }));
+    const m = first.Messages![0]!;
+    const rec = record(m.Body!, m.MessageId!, m.ReceiptHandle!, arn, messaging.region);
+    const { logger, metrics, logs } = recordingTelemetry();
+    // The client as the handler builds it, its endpoint from AWS_ENDPOINT_URL_SQS as in the local stack (fauxqs's queue
+    // URLs name sqs.<region>.localhost, which does not resolve).
+    const saved = { endpoint: process.env.AWS_ENDPOINT_URL_SQS, region: process.env.AWS_REGION };
+    process.env.AWS_ENDPOINT_URL_SQS = messaging.endpoint;
+    process.env.AWS_REGION = messaging.region;
+    const client = createRelaySqsClient({ credentials: { accessKeyId: "a", secretAccessKey: "b" } });
+    try {
+      const started = Date.now();
+      const result = await relayBatch({ Records: [rec] }, { publisher: recordingPublisher(() => new Error("down")), logger, metrics, redelivery: createRedeliveryScheduler({ sqs: client, logger }) });
+      expect(result.batchItemFailures).toHaveLength(1);
+      expect(logs.filter((l) => l.level === "warn")).toEqual([]);
+      let again: string | undefined;
+      while (!again && Date.now() - started < 10_000) {
+        const res = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 1, MessageSystemAttributeNames: ["All"] }));
+        again = res.Messages?.[0]?.Attributes?.ApproximateReceiveCount;
+      }
+      expect(again).toBe("2");
+      // 2 s for the first receive: not sooner.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+    } finally {
+      client.destroy();
+      for (const [key, value] of [["AWS_ENDPOINT_URL_SQS", saved.endpoint], ["AWS_REGION", saved.region]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
+  });
+});
