@@ -355,7 +355,7 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
     {
       Sid: "ConsumeOwnQueues",
       Effect: "Allow",
-      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
       Resource: [at("sqs", `${e.prefix}-*`)],
     },
     {

@@ -137,7 +137,9 @@ export class PlatformStack extends TerraformStack {
     // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
     streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
 
-    const outboundRelay = fn("outbound-relay", names.functions.outboundRelay, "outbound-relay", [consume(messaging.outboundQueue.queueArn), publishResponse, useKey]);
+    // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL.
+    const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn] };
+    const outboundRelay = fn("outbound-relay", names.functions.outboundRelay, "outbound-relay", [consume(messaging.outboundQueue.queueArn), findOwnQueue, publishResponse, useKey]);
     outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
 
     api.connect({ sendQueryFunctionArn: sendQuery.functionArn });

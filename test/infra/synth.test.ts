@@ -215,7 +215,10 @@ describe.each(DEPLOYED)("%s", (env) => {
     expect(resourcesFor(names.functions.outboundRelay, "sns:")).toEqual([]);
     expect(resourcesFor(names.functions.sendQuery, "sqs:")).toEqual([]);
     expect(resourcesFor(names.functions.streamWorker, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_work_queue_/)]);
-    expect(resourcesFor(names.functions.outboundRelay, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_outbound-queue_[^_]+\.arn\}$/)]);
+    // Consume, plus GetQueueUrl to shorten the visibility of failed records: both only on the outbound queue.
+    const outboundQueue = expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_outbound-queue_[^_]+\.arn\}$/);
+    expect(resourcesFor(names.functions.outboundRelay, "sqs:")).toEqual([outboundQueue, outboundQueue]);
+    expect(perms(names.functions.outboundRelay).find((st) => st.actions?.includes("sqs:GetQueueUrl"))?.resources).toEqual([outboundQueue]);
     expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([expect.stringMatching(/tables_history_/), expect.stringMatching(/tables_idempotency_/)]);
     for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(resourcesFor(fn, "dynamodb:")).toEqual([]);
     // Resource "*" only where AWS requires it (X-Ray).
