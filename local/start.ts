@@ -14,7 +14,7 @@ const USAGE = `Usage: npm start -- [options]
   --dynamo-port <n>          dynalite, default ephemeral
   --first-token-ms <n>       stand-in delay before the first token, default 200
   --tokens-per-second <n>    stand-in token rate, default 50 (0 = as fast as possible)
-  --retry-delay-seconds <n>  failed records come back after n s instead of the visibility timeout, default 2
+  --retry-delay-seconds <n>  failed work-queue records come back after n s instead of the visibility timeout, default 2 (the relay sets its own backoff)
   --config-overrides <json>  merged into environments/local.tfvars, e.g. '{"queue":{"fifo":true}}'
   --client-config <path>     where to write the client config, default client-config.local.json
   --no-client-config         do not write the client config file

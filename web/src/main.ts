@@ -180,7 +180,8 @@ function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement;
       `${a.chunkCount} ${a.chunkCount === 1 ? "chunk" : "chunks"}`,
     ];
     if (a.final) parts.push(`${a.final.usage.outputTokens} tokens`);
-    if (a.missingSequenceNumbers.length) parts.push(`${a.missingSequenceNumbers.length} missing chunks filled from the final answer`);
+    if (a.incomplete) parts.push(`${a.missingSequenceNumbers.length} chunks missing; the answer was too long to resend whole`);
+    else if (a.missingSequenceNumbers.length) parts.push(`${a.missingSequenceNumbers.length} missing chunks filled from the final answer`);
     status.textContent = parts.join(" · ");
   };
   render();
