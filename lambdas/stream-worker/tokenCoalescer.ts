@@ -1,6 +1,7 @@
 /**
  * Collects model deltas into chunks, so a stream costs one publish per chunk instead of one per token.
- * A chunk is flushed `maxDelayMs` after its first delta arrived, or as soon as it holds `maxChars` characters
+ * The message's first delta is its own chunk, sent at once (time to first token). After it,
+ * a chunk is flushed `maxDelayMs` after its first delta arrived, or as soon as it holds `maxChars` characters
  * (cut at a whitespace or line boundary when one is near the limit), and always at the end. `maxDelayMs = 0` gives
  * one chunk per delta. Chunks are also kept under a byte budget so every event fits AppSync's payload limit.
  * Chunks are handed to `onChunk` one at a time, in order, with sequence numbers 0, 1, 2, ...; the concatenation of
@@ -84,7 +85,8 @@ export class TokenCoalescer {
   push(delta: string): void {
     if (this.ended) throw new Error("TokenCoalescer: push after end");
     if (delta === "") return;
-    if (this.maxDelayMs === 0) {
+    // The first delta goes out at once: time to first token is what users feel most; coalescing starts after it.
+    if (this.maxDelayMs === 0 || this.nextSequence === 0) {
       this.emit(delta);
       return;
     }

@@ -56,17 +56,20 @@ describe("TokenCoalescer", () => {
     }
   });
 
-  it("does not emit before the delay when the chunk is small, and emits right at the bound", async () => {
+  it("sends the first delta at once, then does not emit before the delay when the chunk is small, and emits right at the bound", async () => {
     const { chunks, onChunk } = recorder();
     const coalescer = new TokenCoalescer({ maxDelayMs: 40, maxChars: 100, onChunk });
+    coalescer.push("Hi");
+    await jest.advanceTimersByTimeAsync(0);
+    expect(chunks).toEqual([{ text: "Hi", sequenceNumber: 0, at: 1_000_000 }]);
     coalescer.push("a");
     await jest.advanceTimersByTimeAsync(39);
     coalescer.push("b");
-    expect(chunks).toHaveLength(0);
-    await jest.advanceTimersByTimeAsync(1);
-    expect(chunks).toEqual([{ text: "ab", sequenceNumber: 0, at: 1_000_040 }]);
-    await coalescer.end();
     expect(chunks).toHaveLength(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(chunks[1]).toEqual({ text: "ab", sequenceNumber: 1, at: 1_000_040 });
+    await coalescer.end();
+    expect(chunks).toHaveLength(2);
   });
 
   it("flushes at maxChars, breaking at whitespace near the limit, and the rest keeps its own delay bound", async () => {
