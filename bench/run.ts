@@ -28,8 +28,9 @@ function deliveryPlan(quick: boolean, startedAt: number): DeliveryPlan {
     ? { ...MODEL_PACE, mainStreams: 2, mainTokens: 60, sweepLevels: [1, 3], requiredSweepLevels: [1, 3], sweepTokens: 30, batchDeadlineMs: 10_000, drainTimeoutMs: 5_000, deadlineAt: startedAt + 30_000, workerConcurrency: 10, relayConcurrency: 5 }
     : {
         ...MODEL_PACE,
-        mainStreams: 5,
-        mainTokens: 160,
+        // A typical chat answer (about 5 s at the model pace): per-message overhead (first chunk, final) weighs as in use.
+        mainStreams: 3,
+        mainTokens: 400,
         sweepLevels: [1, 2, 5, 10, 25, 50, 100],
         requiredSweepLevels: [1, 25, 100],
         sweepTokens: 40,

@@ -77,7 +77,7 @@ export const environmentConfigSchema = z
     batching: z
       .object({
         /** Longest a chunk waits after its first delta; 0 = one message per delta. */
-        max_delay_ms: intBetween(0, 1000).default(50),
+        max_delay_ms: intBetween(0, 1000).default(250),
         /** A chunk is flushed when it reaches this many characters. */
         max_chars: intBetween(1, 8000).default(400),
       })

@@ -19,7 +19,7 @@ fallback_to_queue = true
 client_delivery_choice = true
 
 batching = {
-  max_delay_ms = 50
+  max_delay_ms = 250
   max_chars    = 400
 }
 

@@ -24,7 +24,7 @@ direct_send       = true
 fallback_to_queue = true
 
 batching = {
-  max_delay_ms = 40
+  max_delay_ms = 250
   max_chars    = 400
 }
 

@@ -88,7 +88,7 @@ describe("synth with a bad environment", () => {
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), "infra-envs-"));
     writeFileSync(path.join(dir, "good.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "dev.tfvars"), "utf8").replace('name            = "dev"', 'name = "good"'));
-    writeFileSync(path.join(dir, "bad.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "prod.tfvars"), "utf8").replace('name            = "prod"', 'name = "bad"').replace("max_delay_ms = 40", "max_delay_ms = 5000"));
+    writeFileSync(path.join(dir, "bad.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "prod.tfvars"), "utf8").replace('name            = "prod"', 'name = "bad"').replace("max_delay_ms = 250", "max_delay_ms = 5000"));
     writeFileSync(path.join(dir, "broken.tfvars"), 'name = "broken"\nregion = \n');
     // Over the schema's cap, which keeps the Lambda environment (4 KB) within bounds.
     writeFileSync(path.join(dir, "longprompt.tfvars"), readFileSync(path.join(ENVIRONMENTS_DIR, "dev.tfvars"), "utf8").replace('name            = "dev"', 'name = "longprompt"') + `generation = {\n  system_prompt = "${"x".repeat(5000)}"\n}\n`);
