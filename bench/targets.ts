@@ -44,7 +44,9 @@ export function judgeTargets(d: DeliveryResults, bundles: BundleFigures[]): Targ
       reason:
         ratio <= MUTATION_RATIO_LIMIT
           ? undefined
-          : `max_delay_ms ${windowMs} at ${tps} tokens/s holds about ${round(1 + (tps * windowMs) / 1000, 1)} tokens a chunk, so the best possible ratio is about 1/${round(1 / bestRatio, 1)}; 1/20 needs max_delay_ms >= ${neededWindow} at this rate (or a faster model), which adds that much latency`,
+          : bestRatio > MUTATION_RATIO_LIMIT
+            ? `max_delay_ms ${windowMs} at ${tps} tokens/s holds about ${round(1 + (tps * windowMs) / 1000, 1)} tokens a chunk, so the best possible ratio is about 1/${round(1 / bestRatio, 1)}; 1/20 needs max_delay_ms >= ${neededWindow} at this rate (or a faster model), which adds that much latency`
+            : `steady-state chunks hold about ${round(1 + (tps * windowMs) / 1000, 1)} tokens (1/${round(1 / bestRatio, 1)}), but every message also pays a first chunk sent at once (time to first token), a final event and a partly filled last chunk; over ${round(coalesced.main.outputTokens / coalesced.main.streams, 0)}-token answers that overhead takes the ratio to 1/${round(1 / ratio, 1)}; longer answers approach the steady state`,
     });
   }
   for (const id of ["queued-coalesced", "direct-coalesced"] as const) {

@@ -25,6 +25,7 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
   try {
     return await relayBatch(event, { publisher, logger, metrics: runtimeMetrics, remainingTimeMs: () => context.getRemainingTimeInMillis(), redelivery });
   } finally {
-    metrics.publishStoredMetrics();
+    // Nothing to publish is normal (e.g. a batch with no events); Powertools would warn on every such invocation.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };

@@ -27,6 +27,7 @@ export const handler = async (event: SendQueryEvent, context: Context): Promise<
     }
     return result;
   } finally {
-    metrics.publishStoredMetrics();
+    // Nothing to publish is normal (e.g. a batch with no events); Powertools would warn on every such invocation.
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };
