@@ -6,6 +6,7 @@ import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { denyInsecureTransport, policyDocument, Statement } from "./policy";
+import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, redrivePolicy } from "../config/messaging";
 
 /** Every SNS topic action, named, so the TLS deny covers them without a wildcard. */
 export const SNS_TOPIC_ACTIONS = [
@@ -21,9 +22,6 @@ export const SQS_QUEUE_ACTIONS = [
   "sqs:ListQueueTags", "sqs:PurgeQueue", "sqs:ReceiveMessage", "sqs:RemovePermission", "sqs:SendMessage",
   "sqs:SetQueueAttributes", "sqs:StartMessageMoveTask", "sqs:TagQueue", "sqs:UntagQueue",
 ];
-
-/** DLQs keep failed messages for the longest time SQS allows, for inspection and redrive. */
-const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
 
 export interface SecureTopicProps {
   /** Topic name; must end in .fifo when fifo is set. */
@@ -48,8 +46,7 @@ export class SecureTopic extends Construct {
       name: props.name,
       kmsMasterKeyId: props.kmsKeyArn,
       fifoTopic: props.fifo || undefined,
-      // Publishers set explicit deduplication ids (messageId + sequence number).
-      contentBasedDeduplication: props.fifo ? false : undefined,
+      contentBasedDeduplication: props.fifo ? CONTENT_BASED_DEDUPLICATION : undefined,
     });
     const policy = policyDocument(this, "policy", [denyInsecureTransport(SNS_TOPIC_ACTIONS, [topic.arn]), ...(props.extraStatements?.(topic.arn) ?? [])]);
     new SnsTopicPolicy(this, "topic-policy", { arn: topic.arn, policy: policy.json });
@@ -95,7 +92,7 @@ export class QueueWithDeadLetter extends Construct {
     if (props.visibilityTimeoutSeconds < 6 * props.consumerTimeoutSeconds) {
       throw new Error(`${id}: visibilityTimeoutSeconds must be at least 6 x the consumer timeout (${6 * props.consumerTimeoutSeconds}), got ${props.visibilityTimeoutSeconds}`);
     }
-    const fifoSettings = fifo ? { fifoQueue: true, contentBasedDeduplication: false, deduplicationScope: "messageGroup", fifoThroughputLimit: "perMessageGroupId" } : {};
+    const fifoSettings = fifo ? { fifoQueue: true, contentBasedDeduplication: CONTENT_BASED_DEDUPLICATION, ...FIFO_QUEUE_SETTINGS } : {};
     const encryption = { kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 };
 
     const dlq = new SqsQueue(this, "dlq", { name: props.deadLetterName, messageRetentionSeconds: DLQ_RETENTION_SECONDS, ...encryption, ...fifoSettings });
@@ -103,7 +100,7 @@ export class QueueWithDeadLetter extends Construct {
       name: props.name,
       visibilityTimeoutSeconds: props.visibilityTimeoutSeconds,
       receiveWaitTimeSeconds: 20,
-      redrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: props.maxReceiveCount }),
+      redrivePolicy: redrivePolicy(dlq.arn, props.maxReceiveCount),
       ...encryption,
       ...fifoSettings,
     });
@@ -124,8 +121,7 @@ export class QueueWithDeadLetter extends Construct {
     const dlqPolicy = policyDocument(this, "dlq-policy-document", [denyInsecureTransport(SQS_QUEUE_ACTIONS, [dlq.arn])]);
     new SqsQueuePolicy(this, "dlq-policy", { queueUrl: dlq.url, policy: dlqPolicy.json });
 
-    // Raw delivery: the consumer reads the publisher's body and attributes, not an SNS envelope.
-    new SnsTopicSubscription(this, "subscription", { topicArn: props.sourceTopicArn, protocol: "sqs", endpoint: queue.arn, rawMessageDelivery: true });
+    new SnsTopicSubscription(this, "subscription", { topicArn: props.sourceTopicArn, protocol: "sqs", endpoint: queue.arn, rawMessageDelivery: RAW_MESSAGE_DELIVERY });
 
     this.queueArn = queue.arn;
     this.queueUrl = queue.url;

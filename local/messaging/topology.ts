@@ -5,6 +5,7 @@
  */
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
+import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, redrivePolicy } from "../../config/messaging";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
 
@@ -22,9 +23,6 @@ export interface MessagingTopology {
   queues: { work: QueuePair; outbound: QueuePair };
 }
 
-/** AWS's longest retention: a DLQ keeps its messages for inspection and redrive. */
-const DLQ_RETENTION_SECONDS = 1209600;
-
 async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
   const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
   const { Attributes } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ["QueueArn"] }));
@@ -34,18 +32,22 @@ async function createQueue(sqs: SQSClient, name: string, attributes: Record<stri
 export async function provisionTopology(config: EnvironmentConfig, clients: { sns: SNSClient; sqs: SQSClient }): Promise<MessagingTopology> {
   const { sns, sqs } = clients;
   const names = resourceNames(config);
-  // The publishers always send a deduplication id (FIFO), so content-based deduplication stays off, as deployed.
   const fifoQueue: Record<string, string> = config.queue.fifo
-    ? { FifoQueue: "true", ContentBasedDeduplication: "false", DeduplicationScope: "messageGroup", FifoThroughputLimit: "perMessageGroupId" }
+    ? {
+        FifoQueue: "true",
+        ContentBasedDeduplication: String(CONTENT_BASED_DEDUPLICATION),
+        DeduplicationScope: FIFO_QUEUE_SETTINGS.deduplicationScope,
+        FifoThroughputLimit: FIFO_QUEUE_SETTINGS.fifoThroughputLimit,
+      }
     : {};
-  const fifoTopic: Record<string, string> = config.queue.fifo ? { FifoTopic: "true", ContentBasedDeduplication: "false" } : {};
+  const fifoTopic: Record<string, string> = config.queue.fifo ? { FifoTopic: "true", ContentBasedDeduplication: String(CONTENT_BASED_DEDUPLICATION) } : {};
 
   const pair = async (queueName: string, dlqName: string): Promise<QueuePair> => {
     const dlq = await createQueue(sqs, dlqName, { ...fifoQueue, MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
     const queue = await createQueue(sqs, queueName, {
       ...fifoQueue,
       VisibilityTimeout: String(config.queue.visibility_timeout_seconds),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.arn, maxReceiveCount: config.queue.max_receive_count }),
+      RedrivePolicy: redrivePolicy(dlq.arn, config.queue.max_receive_count),
     });
     // The deployed DLQ also gets a RedriveAllowPolicy (byQueue); fauxqs rejects that attribute, and nothing here depends on it.
     return { url: queue.url, arn: queue.arn, dlqUrl: dlq.url, dlqArn: dlq.arn, name: queueName };
@@ -53,8 +55,7 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
 
   const topic = async (name: string, queueArn: string): Promise<string> => {
     const { TopicArn } = await sns.send(new CreateTopicCommand({ Name: name, Attributes: fifoTopic }));
-    // Raw delivery: the consumers read the published JSON itself as the SQS body, not an SNS envelope.
-    await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: queueArn, Attributes: { RawMessageDelivery: "true" }, ReturnSubscriptionArn: true }));
+    await sns.send(new SubscribeCommand({ TopicArn, Protocol: "sqs", Endpoint: queueArn, Attributes: { RawMessageDelivery: String(RAW_MESSAGE_DELIVERY) }, ReturnSubscriptionArn: true }));
     return TopicArn!;
   };
 

@@ -1,0 +1,18 @@
+/** Topic and queue settings shared by the deployed stack (modules/messaging.ts) and the local one (local/messaging/topology.ts). */
+
+/** DLQs keep failed messages for the longest time SQS allows (14 days), for inspection and redrive. */
+export const DLQ_RETENTION_SECONDS = 14 * 24 * 3600;
+
+/** FIFO topics and queues: the publishers always send a deduplication id (messageId + sequence number), so content-based deduplication stays off. */
+export const CONTENT_BASED_DEDUPLICATION = false;
+
+/** FIFO queues in high-throughput mode: deduplication and throughput per MessageGroupId (= sessionId). */
+export const FIFO_QUEUE_SETTINGS = { deduplicationScope: "messageGroup", fifoThroughputLimit: "perMessageGroupId" } as const;
+
+/** Raw delivery: the consumer reads the publisher's body and attributes, not an SNS envelope. */
+export const RAW_MESSAGE_DELIVERY = true;
+
+/** The queue's RedrivePolicy attribute: after maxReceiveCount receives a message moves to the DLQ. */
+export function redrivePolicy(deadLetterTargetArn: string, maxReceiveCount: number): string {
+  return JSON.stringify({ deadLetterTargetArn, maxReceiveCount });
+}
