@@ -5,7 +5,7 @@
 import type { Message } from "@aws-sdk/client-bedrock-runtime";
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Usage, WorkRequest } from "../shared/envelope";
-import { HISTORY_TABLE } from "../shared/tables";
+import { HISTORY_TABLE, historyPartitionKey, historySortKey } from "../shared/tables";
 
 export interface AssistantTurn {
   content: string;
@@ -34,9 +34,6 @@ interface TurnItem {
   content: string;
   errorCode?: string;
 }
-
-export const historyPartitionKey = (userId: string, sessionId: string) => `USER#${userId}#SESSION#${sessionId}`;
-export const historySortKey = (isoTime: string, messageId: string, role: "user" | "assistant") => `${isoTime}#${messageId}#${role}`;
 
 export class HistoryStore {
   private readonly maxExchanges: number;
