@@ -14,7 +14,7 @@ import { ConfigError, ENVIRONMENTS_DIR, validateEnvironment } from "../config/lo
 import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { toEnvironmentVariables } from "../lambdas/shared/environment";
+import { DEFAULT_METRICS_NAMESPACE, observabilityEnvironment, toEnvironmentVariables } from "../lambdas/shared/environment";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
@@ -252,7 +252,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
       POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
       LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
-      POWERTOOLS_METRICS_NAMESPACE: "LlmStreamPlatformLocal",
+      ...observabilityEnvironment({ metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}Local` }),
       POWERTOOLS_METRICS_DISABLED: "true",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",

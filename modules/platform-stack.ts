@@ -4,7 +4,7 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
-import { toEnvironmentVariables } from "../lambdas/shared/environment";
+import { observabilityEnvironment, toEnvironmentVariables } from "../lambdas/shared/environment";
 import { AwsEnvironment } from "./provider";
 import { EncryptionKey } from "./encryption-key";
 import { Messaging } from "./messaging";
@@ -109,7 +109,7 @@ export class PlatformStack extends TerraformStack {
         timeoutSeconds: c.lambda.timeout_seconds,
         reservedConcurrency: c.lambda.reserved_concurrency,
         logRetentionDays: c.lambda.log_retention_days,
-        environment: { ...environment, POWERTOOLS_SERVICE_NAME: dir, POWERTOOLS_METRICS_NAMESPACE: c.project, ENVIRONMENT: c.name },
+        environment: { ...environment, ...observabilityEnvironment({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements,
         permissionsBoundaryArn: boundary,
       });

@@ -4,14 +4,14 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
-import { readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { createRedeliveryScheduler, createRelaySqsClient } from "./redelivery";
 import { relayBatch } from "./relay";
 
 const serviceName = "outbound-relay";
 const logger = new Logger({ serviceName });
-const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "LlmStreamPlatform" });
+const metrics = new Metrics({ serviceName, namespace: metricsNamespace() });
 // The publisher uses fetch, not an SDK client; the SQS client (endpoint from AWS_ENDPOINT_URL_SQS locally) is traced.
 const tracer = new Tracer({ serviceName });
 const settings = readRuntimeSettings();

@@ -4,12 +4,12 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
-import { readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
 
 const serviceName = "send-query";
 const logger = new Logger({ serviceName });
-const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "LlmStreamPlatform" });
+const metrics = new Metrics({ serviceName, namespace: metricsNamespace() });
 const tracer = new Tracer({ serviceName });
 const sns = tracer.captureAWSv3Client(new SNSClient({}));
 const settings = readRuntimeSettings();

@@ -63,6 +63,31 @@ export function toEnvironmentVariables(s: RuntimeSettings): Record<string, strin
   return out;
 }
 
+/** Metrics namespace the handlers use when POWERTOOLS_METRICS_NAMESPACE is not set. */
+export const DEFAULT_METRICS_NAMESPACE = "LlmStreamPlatform";
+
+export interface ObservabilitySettings {
+  /** Powertools service name (one per function); left out where several handlers share one process (local stack). */
+  serviceName?: string;
+  metricsNamespace: string;
+  /** Environment name (dev, staging, ...), for log and metric context. */
+  environment?: string;
+}
+
+/** The Powertools variables (service name, metrics namespace) and ENVIRONMENT, written next to toEnvironmentVariables. */
+export function observabilityEnvironment(o: ObservabilitySettings): Record<string, string> {
+  return {
+    ...(o.serviceName !== undefined ? { POWERTOOLS_SERVICE_NAME: o.serviceName } : {}),
+    POWERTOOLS_METRICS_NAMESPACE: o.metricsNamespace,
+    ...(o.environment !== undefined ? { ENVIRONMENT: o.environment } : {}),
+  };
+}
+
+/** The handlers' metrics namespace: the configured one, else the default. */
+export function metricsNamespace(env: NodeJS.ProcessEnv = process.env): string {
+  return env.POWERTOOLS_METRICS_NAMESPACE ?? DEFAULT_METRICS_NAMESPACE;
+}
+
 const flag = z.enum(["true", "false"]).transform((v) => v === "true");
 const int = z.coerce.number().int().min(0);
 

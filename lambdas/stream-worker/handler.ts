@@ -9,7 +9,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
-import { readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { HistoryStore } from "./history";
@@ -17,7 +17,7 @@ import { createStreamWorker } from "./worker";
 
 const serviceName = "stream-worker";
 const logger = new Logger({ serviceName });
-const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? "LlmStreamPlatform" });
+const metrics = new Metrics({ serviceName, namespace: metricsNamespace() });
 const tracer = new Tracer({ serviceName });
 const settings = readRuntimeSettings();
 
