@@ -8,9 +8,11 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context, SQSEvent } from "aws-lambda";
 import type { AddressInfo } from "node:net";
+import { loadEnvironment } from "../../config/load";
+import { resourceNames, type ResourceNames } from "../../config/names";
 import { toEnvironmentVariables, type RuntimeSettings } from "../../lambdas/shared/environment";
 import { parseEvent, serializeEvent, workRequestSchema } from "../../lambdas/shared/envelope";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+import { tableDefinitions } from "../../local/dynamo";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { verifySigV4 } from "./support/sigv4Verifier";
 import { converseStream, request, textStream } from "./support/workerFixtures";
@@ -23,11 +25,15 @@ const savedEnv = { ...process.env };
 let appsync: FakeAppSync;
 let ddbServer: { listen: (p: number, h: string, cb: () => void) => void; address: () => AddressInfo; close: (cb: () => void) => void };
 let ddb: DynamoDBClient;
+let names: ResourceNames;
 
 const secret = "handler-test-secret";
 const context = { functionName: "fn", awsRequestId: "req-1", getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 
 beforeAll(async () => {
+  // The local environment's tables, created as the local stack creates them.
+  const config = await loadEnvironment("local");
+  names = resourceNames(config);
   appsync = await startFakeAppSync();
   ddbServer = dynalite({ createTableMs: 0 });
   await new Promise<void>((resolve) => ddbServer.listen(0, "127.0.0.1", resolve));
@@ -43,8 +49,8 @@ beforeAll(async () => {
     batchMaxChars: 400,
     inboundTopicArn: "arn:aws:sns:us-east-1:000000000000:inbound",
     outboundTopicArn: "arn:aws:sns:us-east-1:000000000000:outbound",
-    idempotencyTableName: "idempotency",
-    historyTableName: "history",
+    idempotencyTableName: names.idempotencyTable,
+    historyTableName: names.historyTable,
     historyTtlDays: 1,
     maxPromptChars: 1000,
     maxTokens: 100,
@@ -62,21 +68,7 @@ beforeAll(async () => {
   delete process.env.AWS_SESSION_TOKEN;
   delete process.env.AWS_PROFILE;
   ddb = new DynamoDBClient({ endpoint: ddbEndpoint, region: "us-east-1" });
-  await ddb.send(new CreateTableCommand({ TableName: "idempotency", KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }], AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }], BillingMode: "PAY_PER_REQUEST" }));
-  await ddb.send(
-    new CreateTableCommand({
-      TableName: "history",
-      KeySchema: [
-        { AttributeName: HISTORY_TABLE.partitionKey, KeyType: "HASH" },
-        { AttributeName: HISTORY_TABLE.sortKey, KeyType: "RANGE" },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: HISTORY_TABLE.partitionKey, AttributeType: "S" },
-        { AttributeName: HISTORY_TABLE.sortKey, AttributeType: "S" },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
+  for (const table of tableDefinitions(config)) await ddb.send(new CreateTableCommand(table));
 });
 
 afterAll(async () => {
@@ -117,9 +109,9 @@ describe("handlers wired by environment variables", () => {
     const events = appsync.requests.map((r) => parseEvent(JSON.parse(r.body.toString()).variables.data));
     expect(events.at(-1)).toMatchObject({ action: "final_response", data: { content: "Hi there" } });
     for (const r of appsync.requests) expect(verifySigV4(r, secret)).toMatchObject({ valid: true, accessKeyId: "AKIDHANDLERTEST", service: "appsync" });
-    const history = await ddb.send(new ScanCommand({ TableName: "history" }));
+    const history = await ddb.send(new ScanCommand({ TableName: names.historyTable }));
     expect(history.Items?.map((i) => i.role?.S).sort()).toEqual(["assistant", "user"]);
-    const idempotency = await ddb.send(new ScanCommand({ TableName: "idempotency" }));
+    const idempotency = await ddb.send(new ScanCommand({ TableName: names.idempotencyTable }));
     expect(idempotency.Items?.[0]?.status?.S).toBe("COMPLETED");
   });
 
