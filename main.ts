@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import { ConfigError, deployedEnvironmentNames, ENVIRONMENTS_DIR, loadEnvironment } from "./config/load";
 import { stackName } from "./config/schema";
-import { PlatformStack } from "./modules/platform-stack";
+import { PlatformStack } from "./modules/platformStack";
 
 export interface SynthResult {
   /** Stack names written. */

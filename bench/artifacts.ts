@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { deployedEnvironmentNames, loadEnvironment } from "../config/load";
 import { runtimeSettingsFor } from "../config/runtime";
 import { resourceNames } from "../config/names";
-import { observabilityEnvironment, toEnvironmentVariables } from "../lambdas/shared/environment";
+import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { bundleHandler } from "../modules/bundle";
 import { median } from "./stats";
 
@@ -68,9 +68,9 @@ async function lambdaEnvironment(functionName: string): Promise<Record<string, s
     AWS_ACCESS_KEY_ID: "AKIDBENCHFAKE",
     AWS_SECRET_ACCESS_KEY: "bench-fake-secret",
     AWS_SESSION_TOKEN: "bench-fake-session",
-    ...observabilityEnvironment({ serviceName: functionName, metricsNamespace: config.project }),
+    ...observabilityVariables({ serviceName: functionName, metricsNamespace: config.project }),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
-    ...toEnvironmentVariables(settings),
+    ...runtimeVariables(settings),
   };
 }
 

@@ -8,7 +8,8 @@ import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { graphqlRequest } from "../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../client/realtime";
-import { parseEvent, RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../lambdas/shared/envelope";
+import { parseEvent } from "../contracts/streamEvents";
+import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import type { LocalStack } from "../local/stack";
 import type { ReceivedChunk } from "./latency";
 

@@ -55,7 +55,7 @@ function githubStatement(a: AccountBootstrap, subjects: string[]): PolicyStateme
 
 /**
  * Deploy role trust: only the environments' deploy jobs of this repository. CI jobs use their OIDC session directly
- * (bootstrap/ci-role.ts --session-override), so the role never needs to trust itself or any other principal.
+ * (bootstrap/ciRole.ts --session-override), so the role never needs to trust itself or any other principal.
  */
 export function trustPolicy(a: AccountBootstrap, role: DeployRole): PolicyDocument {
   return doc([githubStatement(a, deploySubjects(a, role))]);

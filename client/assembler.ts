@@ -7,7 +7,7 @@
  * fills them, and a truncated one is used only where it covers more than the streamed prefix.
  * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
  */
-import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../lambdas/shared/envelope";
+import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../contracts/streamEvents";
 
 /** One token chunk as it arrived, for latency charts. */
 export interface ChunkArrival {

@@ -1,5 +1,5 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
-import type { RuntimeSettings } from "../lambdas/shared/environment";
+import type { RuntimeSettings } from "../contracts/runtimeSettings";
 import type { EnvironmentConfig } from "./schema";
 
 /** Names and addresses only known once resources exist (Terraform tokens when synthesized, real values locally). */

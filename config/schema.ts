@@ -44,7 +44,7 @@ const region = text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS regio
  * other variables take at most about 1,100 bytes (their names; 5 apply-time ARNs, URLs and table names counted at
  * 128 bytes; 20-character project and environment names; flags and numbers), so 2,000 bytes of prompt leave about
  * 1,000 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (18 ids of 50 characters, tested). Longer model lists still fail
- * the synth in modules/lambda-function.ts.
+ * the synth in modules/bundledFunction.ts.
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 

@@ -14,8 +14,10 @@ import { MessageAssembler } from "../client/assembler";
 import { parseClientConfig, type ClientConfig } from "../client/config";
 import { graphqlRequest } from "../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../client/realtime";
-import { ID_PATTERN, parseEvent, RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION, type StreamEvent } from "../lambdas/shared/envelope";
-import { requestToken } from "./issuer/token-cli";
+import { ID_PATTERN } from "../contracts/ids";
+import { parseEvent, type StreamEvent } from "../contracts/streamEvents";
+import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
+import { requestToken } from "./issuer/tokenCli";
 
 export const DEFAULT_CONFIG_FILE = path.resolve(__dirname, "..", "client-config.local.json");
 const DEFAULT_TIMEOUT_S = 120;

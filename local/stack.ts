@@ -14,7 +14,7 @@ import { ConfigError, ENVIRONMENTS_DIR, validateEnvironment } from "../config/lo
 import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { DEFAULT_METRICS_NAMESPACE, observabilityEnvironment, toEnvironmentVariables } from "../lambdas/shared/environment";
+import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
@@ -248,11 +248,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       AWS_ENDPOINT_URL_SQS: messaging.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.endpoint,
-      ...toEnvironmentVariables(settings),
+      ...runtimeVariables(settings),
       // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
       POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
       LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
-      ...observabilityEnvironment({ metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}Local` }),
+      ...observabilityVariables({ metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}Local` }),
       POWERTOOLS_METRICS_DISABLED: "true",
       POWERTOOLS_TRACE_ENABLED: "false",
       POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
@@ -267,7 +267,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
       timeoutMs: config.lambda.timeout_seconds * 1000,
       memoryLimitInMB: config.lambda.memory_mb,
     };
-    // Batch sizes and ReportBatchItemFailures as the deployed event source mappings (modules/platform-stack.ts).
+    // Batch sizes and ReportBatchItemFailures as the deployed event source mappings (modules/platformStack.ts).
     const work = startEventSourcePoller({
       ...pollerCommon,
       queueUrl: messaging.queues.work.url,

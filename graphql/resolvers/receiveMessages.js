@@ -1,6 +1,6 @@
 import { util, extensions } from "@aws-appsync/utils";
 
-// Same pattern as ID_PATTERN in lambdas/shared/envelope.ts (a test keeps them equal).
+// Same pattern as ID_PATTERN in contracts/ids.ts (a test keeps them equal).
 const SESSION_ID = "^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$";
 
 /** Rejects malformed session ids before the subscription is registered. */

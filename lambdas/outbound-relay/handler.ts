@@ -4,7 +4,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
-import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../../contracts/runtimeSettings";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { createRedeliveryScheduler, createRelaySqsClient } from "./redelivery";
 import { relayBatch } from "./relay";

@@ -7,7 +7,7 @@
  * Failed records come back after a short backoff (see redelivery.ts) instead of the queue's long visibility timeout.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../shared/envelope";
+import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../../contracts/streamEvents";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { AppSyncPublishError } from "../shared/appsyncPublisher";

@@ -4,7 +4,7 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Tracer } from "@aws-lambda-powertools/tracer";
 import { SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
-import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../../contracts/runtimeSettings";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
 
 const serviceName = "send-query";

@@ -6,9 +6,11 @@
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
-import { ID_PATTERN, byteLength, workRequestSchema, type WorkRequest } from "../shared/envelope";
-import type { RuntimeSettings } from "../shared/environment";
-import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/queuePublisher";
+import { ID_PATTERN } from "../../contracts/ids";
+import { byteLength } from "../../contracts/utf8";
+import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest";
+import type { RuntimeSettings } from "../../contracts/runtimeSettings";
+import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/fifoIds";
 
 /** The AppSync Lambda resolver payload built by graphql/resolvers/sendQuery.js. */
 export interface SendQueryEvent {

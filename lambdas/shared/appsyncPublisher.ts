@@ -8,7 +8,8 @@ import { defaultProvider } from "@aws-sdk/credential-provider-node";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from "@smithy/types";
-import { PUBLISH_RESPONSE_MUTATION, toPublishVariables, type PublishVariables, type StreamEvent } from "./envelope";
+import { PUBLISH_RESPONSE_MUTATION } from "../../contracts/graphqlOperations";
+import { toPublishVariables, type PublishVariables, type StreamEvent } from "../../contracts/streamEvents";
 import type { EventPublisher, PublishOptions } from "./eventPublisher";
 import { silentLogger, type RuntimeLogger } from "./telemetry";
 

@@ -1,5 +1,5 @@
 /** The one interface every event sink implements: the AppSync publisher (direct), the topic publisher (queued), the worker's delivery router. */
-import type { StreamEvent } from "./envelope";
+import type { StreamEvent } from "../../contracts/streamEvents";
 
 export interface PublishOptions {
   /** Once it fires no attempt or retry starts, and an attempt in flight is cancelled (e.g. the Lambda's deadline). */

@@ -6,7 +6,7 @@
  * or error event keeps the full budget.
  */
 import type { EventPublisher, PublishOptions } from "../shared/eventPublisher";
-import { EVENT_ACTIONS, type StreamEvent } from "../shared/envelope";
+import { EVENT_ACTIONS, type StreamEvent } from "../../contracts/streamEvents";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 
 export type DeliveryMode = "direct" | "queued";

@@ -1,16 +1,7 @@
-/** Builds the stream events of one message (envelope in ../shared/envelope.ts), keeping the final event within MAX_EVENT_BYTES. */
-import {
-  EVENT_ACTIONS,
-  MAX_EVENT_BYTES,
-  byteLength,
-  serializeEvent,
-  splitByBytes,
-  type ErrorEvent,
-  type FinalEvent,
-  type TokenEvent,
-  type Usage,
-  type WorkRequest,
-} from "../shared/envelope";
+/** Builds the stream events of one message (contracts/streamEvents.ts), keeping the final event within MAX_EVENT_BYTES. */
+import { EVENT_ACTIONS, MAX_EVENT_BYTES, serializeEvent, type ErrorEvent, type FinalEvent, type TokenEvent, type Usage } from "../../contracts/streamEvents";
+import { byteLength, splitByBytes } from "../../contracts/utf8";
+import { type WorkRequest } from "../../contracts/workRequest";
 import type { GenerationFailure } from "./generationErrors";
 
 /** Ends a cut `content` for readers that ignore the `truncated` flag; the token chunks carry the whole answer. */

@@ -5,8 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamOutput, type Message } from "@aws-sdk/client-bedrock-runtime";
-import type { StreamEvent, Usage, WorkRequest } from "../shared/envelope";
-import type { RuntimeSettings } from "../shared/environment";
+import type { StreamEvent, Usage } from "../../contracts/streamEvents";
+import type { WorkRequest } from "../../contracts/workRequest";
+import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { createDeliveryRouter, type DeliveryMode } from "./deliveryRouter";

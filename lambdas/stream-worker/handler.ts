@@ -9,7 +9,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
-import { metricsNamespace, readRuntimeSettings } from "../shared/environment";
+import { metricsNamespace, readRuntimeSettings } from "../../contracts/runtimeSettings";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { HistoryStore } from "./history";

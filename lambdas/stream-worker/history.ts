@@ -1,11 +1,12 @@
 /**
- * Chat history in DynamoDB (key schema in ../shared/tables.ts): one item per turn. The worker loads a session's earlier
+ * Chat history in DynamoDB (key schema in contracts/tables.ts): one item per turn. The worker loads a session's earlier
  * turns as Bedrock conversation messages and writes the user turn and the assistant turn of each message, with a TTL.
  */
 import type { Message } from "@aws-sdk/client-bedrock-runtime";
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Usage, WorkRequest } from "../shared/envelope";
-import { HISTORY_TABLE, historyPartitionKey, historySortKey } from "../shared/tables";
+import type { Usage } from "../../contracts/streamEvents";
+import type { WorkRequest } from "../../contracts/workRequest";
+import { HISTORY_TABLE, historyPartitionKey, historySortKey } from "../../contracts/tables";
 
 export interface AssistantTurn {
   content: string;

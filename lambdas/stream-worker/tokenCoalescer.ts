@@ -7,7 +7,8 @@
  * Chunks are handed to `onChunk` one at a time, in order, with sequence numbers 0, 1, 2, ...; the concatenation of
  * all chunks is exactly the concatenation of all deltas.
  */
-import { MAX_EVENT_BYTES, byteLength, splitByBytes } from "../shared/envelope";
+import { MAX_EVENT_BYTES } from "../../contracts/streamEvents";
+import { byteLength, splitByBytes } from "../../contracts/utf8";
 
 /**
  * Largest chunk text in UTF-8 bytes: JSON escaping can grow a byte to six (`\u0001`), and the envelope around the

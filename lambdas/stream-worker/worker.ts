@@ -7,7 +7,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
 import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
-import { workRequestSchema, type WorkRequest } from "../shared/envelope";
+import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest";
 import { runGeneration, type GenerationDeps, type GenerationOptions, type GenerationSummary } from "./generation";
 
 /** Parses a record body into a work request; throws (so the record fails and eventually dead-letters) when malformed. */

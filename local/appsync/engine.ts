@@ -31,10 +31,10 @@ import {
   type DataSourceCall,
   type ResolverContext,
   type ResolverModule,
-} from "./appsync-js-runtime";
+} from "./appsyncJsRuntime";
 import { modeAllowed, notAuthorizedMessage, type Caller } from "./identity";
 import { buildAppSyncSchema, fieldAuth, subscriptionBindings, type AuthMode } from "./schema";
-import type { SubscriptionFilter } from "./subscription-filter";
+import type { SubscriptionFilter } from "./subscriptionFilter";
 
 export type DataSourceKind = "none" | "lambda:sendQuery";
 

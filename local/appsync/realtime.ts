@@ -9,7 +9,7 @@ import { appSyncError, type AppSyncErrorEntry, type GraphQLEngine, type Register
 import type { GatewayStats } from "./faults";
 import type { AuthResult, IdentityVerifier } from "./identity";
 import { isSigV4Authorization } from "./sigv4";
-import { matchesArguments, matchesFilter } from "./subscription-filter";
+import { matchesArguments, matchesFilter } from "./subscriptionFilter";
 
 export interface RealtimeOptions {
   engine: GraphQLEngine;

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../contracts/tables";
 
 // dynalite ships no type declarations.
 const dynalite: (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server = require("dynalite");
@@ -28,7 +28,7 @@ export interface DynamoOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** The tables as the stacks create them (on-demand billing; the key schemas come from lambdas/shared/tables.ts). */
+/** The tables as the stacks create them (on-demand billing; the key schemas come from contracts/tables.ts). */
 export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandInput[] {
   const names = resourceNames(config);
   return [

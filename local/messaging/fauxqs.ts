@@ -21,7 +21,7 @@ export interface FauxqsOptions {
   mode?: "auto" | "in-process" | "child-process";
 }
 
-const CHILD_SCRIPT = path.join(__dirname, "fauxqs-child.mjs");
+const CHILD_SCRIPT = path.join(__dirname, "fauxqsChild.mjs");
 
 async function startInProcess(port: number): Promise<FauxqsHandle> {
   const { buildApp } = await import("fauxqs");

@@ -1,9 +1,9 @@
 /**
  * Turns Terraform JSON plans into the Markdown a reviewer reads in the pull request: counts per environment,
  * warnings for stateful resources that would lose data, IAM statement diffs, and the platform settings that change.
- * Plain functions over the parsed plan so tests call them directly; scripts/plan-summary.ts is the CLI.
+ * Plain functions over the parsed plan so tests call them directly; scripts/planSummary.ts is the CLI.
  */
-import { ENV_NAMES } from "../../lambdas/shared/environment";
+import { RUNTIME_VARIABLE_NAMES } from "../../contracts/runtimeSettings";
 import { ChangeKind, ResourceChange, TerraformPlan, changeKind, formatPath, isMarked, valueAt } from "./planJson";
 import { KNOWN_AFTER_APPLY, NormalizedStatement, PolicyDiff, diffLines, diffPolicies, diffStatements, fromPolicyDocumentStatement, isEmptyDiff, parsePolicy, resourcesGranting } from "./policyDiff";
 
@@ -95,7 +95,7 @@ interface SettingValue {
 /** The Lambda settings reviewers must notice, each with its plain-word sentence. */
 const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: string | undefined, after: string) => string | undefined }[] = [
   {
-    variable: ENV_NAMES.directSend,
+    variable: RUNTIME_VARIABLE_NAMES.directSend,
     describe: (env, b, a) => {
       const on = a === "true";
       if (b === undefined) return `directSend starts **${on ? "on" : "off"}** in ${env}`;
@@ -106,7 +106,7 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
     },
   },
   {
-    variable: ENV_NAMES.fallbackToQueue,
+    variable: RUNTIME_VARIABLE_NAMES.fallbackToQueue,
     describe: (env, b, a) => {
       if (b === undefined || b === a) return undefined;
       return a === "true"
@@ -115,11 +115,11 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
     },
   },
   {
-    variable: ENV_NAMES.defaultModelId,
+    variable: RUNTIME_VARIABLE_NAMES.defaultModelId,
     describe: (env, b, a) => (b === undefined ? `the default model in ${env} is \`${a}\`` : b === a ? undefined : `the default model in ${env} changes from \`${b}\` to \`${a}\``),
   },
   {
-    variable: ENV_NAMES.allowedModelIds,
+    variable: RUNTIME_VARIABLE_NAMES.allowedModelIds,
     describe: (env, b, a) => {
       const after = a.split(",").filter(Boolean);
       if (b === undefined) return `the allowed models in ${env} are ${after.map((m) => `\`${m}\``).join(", ")}`;
@@ -132,7 +132,7 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
     },
   },
   {
-    variable: ENV_NAMES.batchMaxDelayMs,
+    variable: RUNTIME_VARIABLE_NAMES.batchMaxDelayMs,
     describe: (env, b, a) => {
       const words = (v: string) => (v === "0" ? "0 ms (one message per token)" : `${v} ms`);
       if (b === undefined) return `batching in ${env}: a chunk waits at most ${words(a)}`;
@@ -140,7 +140,7 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
     },
   },
   {
-    variable: ENV_NAMES.batchMaxChars,
+    variable: RUNTIME_VARIABLE_NAMES.batchMaxChars,
     describe: (env, b, a) => (b === undefined ? `batching in ${env}: a chunk holds at most ${a} characters` : b === a ? undefined : `batching in ${env}: a chunk now holds at most ${a} characters, was ${b}`),
   },
 ];

@@ -1,5 +1,5 @@
 import { MessageAssembler } from "../../client/assembler";
-import { parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { parseEvent, serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 
 const SESSION = "session-0001";
 const MESSAGE = "message-0001";

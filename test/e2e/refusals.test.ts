@@ -12,7 +12,8 @@ import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from "jose
 import WebSocket from "ws";
 import { subscribe, SubscriptionError, type WebSocketConstructor } from "../../client/realtime";
 import { AppSyncPublishError, createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
-import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION, type StreamEvent } from "../../lambdas/shared/envelope";
+import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../contracts/graphqlOperations";
+import { type StreamEvent } from "../../contracts/streamEvents";
 import { answerFor } from "../../local/bedrock";
 import { subjectFor } from "../../local/issuer";
 import { graphqlRequest } from "../../client/graphql";

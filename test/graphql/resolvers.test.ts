@@ -2,14 +2,14 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { RESOLVERS, RESOLVERS_DIR } from "../../graphql/api";
-import { ID_PATTERN } from "../../lambdas/shared/envelope";
+import { ID_PATTERN } from "../../contracts/ids";
 import {
   AppSyncResolverError,
   loadResolverModule,
   runUnitResolver,
   type ResolverContext,
-} from "../../local/appsync/appsync-js-runtime";
-import { matchesFilter, type SubscriptionFilter } from "../../local/appsync/subscription-filter";
+} from "../../local/appsync/appsyncJsRuntime";
+import { matchesFilter, type SubscriptionFilter } from "../../local/appsync/subscriptionFilter";
 
 const USER_A = "0b7e5d2e-1111-5aaa-8bbb-000000000001";
 const USER_B = "0b7e5d2e-2222-5aaa-8bbb-000000000002";
@@ -73,7 +73,7 @@ describe("the session id pattern is one pattern", () => {
   const source = readFileSync(path.join(RESOLVERS_DIR, "receiveMessages.js"), "utf8");
   const literal = /const SESSION_ID = ("(?:[^"\\]|\\.)*");/.exec(source);
 
-  it("SESSION_ID in receiveMessages.js equals ID_PATTERN in lambdas/shared/envelope.ts", () => {
+  it("SESSION_ID in receiveMessages.js equals ID_PATTERN in contracts/ids.ts", () => {
     expect(literal).not.toBeNull();
     const sessionId = JSON.parse((literal as RegExpExecArray)[1]) as string;
     expect(sessionId).toBe(ID_PATTERN.source);

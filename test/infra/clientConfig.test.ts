@@ -1,11 +1,11 @@
-/** scripts/client-config.ts: a deployed stack's `terraform output -json` becomes a valid client-config.json. */
+/** scripts/clientConfig.ts: a deployed stack's `terraform output -json` becomes a valid client-config.json. */
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parseClientConfig } from "../../client/config";
-import { clientConfigFromOutputs, TerraformOutputs } from "../../scripts/client-config";
+import { clientConfigFromOutputs, TerraformOutputs } from "../../scripts/clientConfig";
 
 /** Shaped like `terraform output -json` for a deployed llm-stream-prod. */
 const outputs: TerraformOutputs = {
@@ -41,7 +41,7 @@ test("npm run client-config -- <env> --outputs <file> writes a file the clients 
     const out = path.join(dir, "client-config.json");
     writeFileSync(input, JSON.stringify(outputs));
     const tsx = path.resolve(__dirname, "../../node_modules/.bin/tsx");
-    await promisify(execFile)(tsx, [path.resolve(__dirname, "../../scripts/client-config.ts"), "prod", "--outputs", input, "--out", out], { timeout: 30_000 });
+    await promisify(execFile)(tsx, [path.resolve(__dirname, "../../scripts/clientConfig.ts"), "prod", "--outputs", input, "--out", out], { timeout: 30_000 });
     const written = parseClientConfig(readFileSync(out, "utf8"));
     expect(written.graphqlUrl).toBe(outputs.graphql_url.value);
     expect(written.auth).toEqual({ type: "cognito", userPoolId: "us-east-1_AbCdEf123", userPoolClientId: "4example5client6id" });

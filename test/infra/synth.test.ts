@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
-import { PlatformStack } from "../../modules/platform-stack";
+import { PlatformStack } from "../../modules/platformStack";
 import { terraform, terraformEnvironment } from "../../scripts/terraform";
 import { planAccounts } from "../../bootstrap/config";
 import { boundaryArnOf } from "../../bootstrap/policies";
@@ -140,7 +140,7 @@ describe.each(DEPLOYED)("%s", (env) => {
     deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", 4);
   });
 
-  test("tables: on demand, PITR, TTL, keys from lambdas/shared/tables.ts", () => {
+  test("tables: on demand, PITR, TTL, keys from contracts/tables.ts", () => {
     const history = v.one("aws_dynamodb_table", (t) => t.name === names.historyTable);
     expect(history).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
     const idem = v.one("aws_dynamodb_table", (t) => t.name === names.idempotencyTable);

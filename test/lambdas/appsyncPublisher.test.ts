@@ -1,5 +1,6 @@
 import { AppSyncPublishError, createAppSyncPublisher, signingRegion } from "../../lambdas/shared/appsyncPublisher";
-import { PUBLISH_RESPONSE_MUTATION, parseEvent, type TokenEvent } from "../../lambdas/shared/envelope";
+import { PUBLISH_RESPONSE_MUTATION } from "../../contracts/graphqlOperations";
+import { parseEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { verifySigV4 } from "./support/sigv4Verifier";
 

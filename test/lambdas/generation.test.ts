@@ -5,8 +5,10 @@ import { DynamoDBDocumentClient, PutCommand, QueryCommand } from "@aws-sdk/lib-d
 import { mockClient } from "aws-sdk-client-mock";
 import { AppSyncPublishError, createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
 import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
-import { MAX_EVENT_BYTES, byteLength, parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
-import { createQueuePublisher, eventDeduplicationId, sessionGroupId } from "../../lambdas/shared/queuePublisher";
+import { MAX_EVENT_BYTES, parseEvent, serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import { byteLength } from "../../contracts/utf8";
+import { createQueuePublisher } from "../../lambdas/shared/queuePublisher";
+import { eventDeduplicationId, sessionGroupId } from "../../lambdas/shared/fifoIds";
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
 import { HistoryStore } from "../../lambdas/stream-worker/history";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";

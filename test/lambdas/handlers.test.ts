@@ -10,8 +10,9 @@ import type { Context, SQSEvent } from "aws-lambda";
 import type { AddressInfo } from "node:net";
 import { loadEnvironment } from "../../config/load";
 import { resourceNames, type ResourceNames } from "../../config/names";
-import { toEnvironmentVariables, type RuntimeSettings } from "../../lambdas/shared/environment";
-import { parseEvent, serializeEvent, workRequestSchema } from "../../lambdas/shared/envelope";
+import { runtimeVariables, type RuntimeSettings } from "../../contracts/runtimeSettings";
+import { parseEvent, serializeEvent } from "../../contracts/streamEvents";
+import { workRequestSchema } from "../../contracts/workRequest";
 import { tableDefinitions } from "../../local/dynamo";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { verifySigV4 } from "./support/sigv4Verifier";
@@ -57,7 +58,7 @@ beforeAll(async () => {
     temperature: 0.5,
     systemPrompt: "Be brief.",
   };
-  Object.assign(process.env, toEnvironmentVariables(settings), {
+  Object.assign(process.env, runtimeVariables(settings), {
     AWS_REGION: "us-east-1",
     AWS_ACCESS_KEY_ID: "AKIDHANDLERTEST",
     AWS_SECRET_ACCESS_KEY: secret,

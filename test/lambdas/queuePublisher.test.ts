@@ -1,8 +1,9 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import type { StreamEvent } from "../../lambdas/shared/envelope";
-import { parseEvent } from "../../lambdas/shared/envelope";
-import { createQueuePublisher, eventDeduplicationId, topicPublishInput } from "../../lambdas/shared/queuePublisher";
+import type { StreamEvent } from "../../contracts/streamEvents";
+import { parseEvent } from "../../contracts/streamEvents";
+import { createQueuePublisher } from "../../lambdas/shared/queuePublisher";
+import { eventDeduplicationId, topicPublishInput } from "../../lambdas/shared/fifoIds";
 import { createHash } from "node:crypto";
 
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -1,7 +1,7 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { createRedeliveryScheduler, parseQueueArn, retryDelaySeconds } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";

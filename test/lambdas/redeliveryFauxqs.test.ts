@@ -2,7 +2,7 @@
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import { loadEnvironment } from "../../config/load";
-import { serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { startMessaging, type LocalMessaging } from "../../local/messaging";

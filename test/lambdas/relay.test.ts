@@ -1,6 +1,6 @@
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { AppSyncPublishError, createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
-import { parseEvent, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { parseEvent, serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";

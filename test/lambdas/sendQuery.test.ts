@@ -1,6 +1,6 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import { workRequestSchema } from "../../lambdas/shared/envelope";
+import { workRequestSchema } from "../../contracts/workRequest";
 import { MAX_WORK_REQUEST_BYTES, sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
 import { createHash } from "node:crypto";
 

@@ -4,7 +4,7 @@ import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
 import type { AddressInfo } from "node:net";
-import { IDEMPOTENCY_TABLE } from "../../lambdas/shared/tables";
+import { IDEMPOTENCY_TABLE } from "../../contracts/tables";
 import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";

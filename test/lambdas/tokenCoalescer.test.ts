@@ -1,4 +1,4 @@
-import { byteLength } from "../../lambdas/shared/envelope";
+import { byteLength } from "../../contracts/utf8";
 import { TokenCoalescer, chunkBoundary } from "../../lambdas/stream-worker/tokenCoalescer";
 
 interface Emitted {

@@ -10,19 +10,11 @@ import WebSocket from "ws";
 import { MessageAssembler } from "../../client/assembler";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../../client/realtime";
-import {
-  EVENT_ACTIONS,
-  parseEvent,
-  RECEIVE_MESSAGES_SUBSCRIPTION,
-  SEND_QUERY_MUTATION,
-  type ErrorEvent,
-  type FinalEvent,
-  type StreamEvent,
-  type TokenEvent,
-} from "../../lambdas/shared/envelope";
+import { EVENT_ACTIONS, parseEvent, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
+import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
 import type { GatewayStats, PublishFaultOptions } from "../../local/appsync/faults";
 import type { StandInRequest } from "../../local/bedrock";
-import { requestToken } from "../../local/issuer/token-cli";
+import { requestToken } from "../../local/issuer/tokenCli";
 import { queueDepths, type QueueDepth } from "../../local/messaging/depths";
 import type { StackProcess } from "./localStackProcess";
 import { waitFor } from "./waitFor";

@@ -1,7 +1,8 @@
 import type { ClientConfig } from "../../client/config";
 import type { GraphQLResponse } from "../../client/graphql";
 import type { SubscribeOptions } from "../../client/realtime";
-import { SEND_QUERY_MUTATION, serializeEvent, type StreamEvent } from "../../lambdas/shared/envelope";
+import { SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
+import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { StreamSession, describeSendFailure, type StreamDeps } from "../../web/src/streamSession";
 
 const config: ClientConfig = {

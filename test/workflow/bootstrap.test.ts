@@ -9,7 +9,7 @@ import { deployedEnvironmentNames, loadEnvironment } from "../../config/load";
 import { EnvironmentConfig } from "../../config/schema";
 import { BootstrapConfigError, GithubRepository, loadAccounts, planAccounts, resolveGithubRepository } from "../../bootstrap/config";
 import { synthesizeBootstrap } from "../../bootstrap/main";
-import { ciRoleOutput, sessionOverride } from "../../bootstrap/ci-role";
+import { ciRoleOutput, sessionOverride } from "../../bootstrap/ciRole";
 import { MANAGED_POLICY_MAX_CHARS, PolicyDocument } from "../../bootstrap/policies";
 import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { summarizePlan } from "../../scripts/plan-summary/summary";

@@ -2,11 +2,11 @@
  * The plan summary's rules on small hand-written plans (shape of `terraform show -json`); the test against real
  * offline Terraform plans is realPlans.test.ts.
  */
-import { ENV_NAMES } from "../../lambdas/shared/environment";
+import { RUNTIME_VARIABLE_NAMES } from "../../contracts/runtimeSettings";
 import { ResourceChange, TerraformPlan } from "../../scripts/plan-summary/planJson";
 import { diffPolicies } from "../../scripts/plan-summary/policyDiff";
 import { environmentFromFileName, renderMarkdown, summarizePlan } from "../../scripts/plan-summary/summary";
-import { parseArgs } from "../../scripts/plan-summary";
+import { parseArgs } from "../../scripts/planSummary";
 
 const rc = (address: string, actions: ResourceChange["change"]["actions"], before: Record<string, unknown> | null, after: Record<string, unknown> | null, extra: Partial<ResourceChange["change"]> = {}): ResourceChange => {
   const [type, name] = address.split(".").slice(-2);
@@ -143,8 +143,8 @@ describe("policy documents Terraform reads only at apply", () => {
 
 describe("platform settings in plain words", () => {
   it("calls out directSend, model ids and batching from the Lambda environment", () => {
-    const before = { [ENV_NAMES.directSend]: "false", [ENV_NAMES.defaultModelId]: "m.a", [ENV_NAMES.allowedModelIds]: "m.a,m.b", [ENV_NAMES.batchMaxDelayMs]: "50", [ENV_NAMES.batchMaxChars]: "400" };
-    const after = { [ENV_NAMES.directSend]: "true", [ENV_NAMES.defaultModelId]: "m.c", [ENV_NAMES.allowedModelIds]: "m.a,m.c", [ENV_NAMES.batchMaxDelayMs]: "0", [ENV_NAMES.batchMaxChars]: "400" };
+    const before = { [RUNTIME_VARIABLE_NAMES.directSend]: "false", [RUNTIME_VARIABLE_NAMES.defaultModelId]: "m.a", [RUNTIME_VARIABLE_NAMES.allowedModelIds]: "m.a,m.b", [RUNTIME_VARIABLE_NAMES.batchMaxDelayMs]: "50", [RUNTIME_VARIABLE_NAMES.batchMaxChars]: "400" };
+    const after = { [RUNTIME_VARIABLE_NAMES.directSend]: "true", [RUNTIME_VARIABLE_NAMES.defaultModelId]: "m.c", [RUNTIME_VARIABLE_NAMES.allowedModelIds]: "m.a,m.c", [RUNTIME_VARIABLE_NAMES.batchMaxDelayMs]: "0", [RUNTIME_VARIABLE_NAMES.batchMaxChars]: "400" };
     const s = summarizePlan("prod", plan(rc("aws_lambda_function.worker", ["update"], lambda(before), lambda(after))));
     expect(s.callouts).toEqual([
       "directSend turns **on** in prod: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on `llm-stream-prod-stream-worker`).",
@@ -161,7 +161,7 @@ describe("platform settings in plain words", () => {
       ...plan(created),
       configuration: {
         root_module: {
-          resources: [{ address: "aws_lambda_function.worker", mode: "managed", type: "aws_lambda_function", expressions: { environment: [{ variables: { constant_value: { [ENV_NAMES.directSend]: "true", [ENV_NAMES.defaultModelId]: "${var.model}" } } }] } }],
+          resources: [{ address: "aws_lambda_function.worker", mode: "managed", type: "aws_lambda_function", expressions: { environment: [{ variables: { constant_value: { [RUNTIME_VARIABLE_NAMES.directSend]: "true", [RUNTIME_VARIABLE_NAMES.defaultModelId]: "${var.model}" } } }] } }],
         },
       },
     };
@@ -170,8 +170,8 @@ describe("platform settings in plain words", () => {
   });
 
   it("says nothing about a value known only at apply, and nothing when the value is unchanged", () => {
-    const vars = { [ENV_NAMES.directSend]: "true" };
-    const unknown = rc("aws_lambda_function.a", ["update"], lambda(vars), lambda({}), { after_unknown: { environment: [{ variables: { [ENV_NAMES.directSend]: true } }] } });
+    const vars = { [RUNTIME_VARIABLE_NAMES.directSend]: "true" };
+    const unknown = rc("aws_lambda_function.a", ["update"], lambda(vars), lambda({}), { after_unknown: { environment: [{ variables: { [RUNTIME_VARIABLE_NAMES.directSend]: true } }] } });
     const same = rc("aws_lambda_function.b", ["update"], lambda(vars), lambda(vars));
     expect(summarizePlan("dev", plan(unknown, same)).callouts).toEqual([]);
   });

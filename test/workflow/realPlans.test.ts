@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import { loadEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName } from "../../config/schema";
-import { PlatformStack } from "../../modules/platform-stack";
+import { PlatformStack } from "../../modules/platformStack";
 import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { TerraformPlan } from "../../scripts/plan-summary/planJson";
 import { KNOWN_AFTER_APPLY } from "../../scripts/plan-summary/policyDiff";

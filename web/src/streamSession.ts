@@ -7,7 +7,8 @@ import { MessageAssembler } from "../../client/assembler";
 import type { ClientConfig } from "../../client/config";
 import type { GraphQLResponse } from "../../client/graphql";
 import type { SubscribeOptions, Subscription } from "../../client/realtime";
-import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION, parseEvent } from "../../lambdas/shared/envelope";
+import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
+import { parseEvent } from "../../contracts/streamEvents";
 import type { DeliveryPath } from "./requestEstimate";
 
 export interface StreamDeps {
@@ -47,7 +48,7 @@ export interface SendOptions {
   idleTimeoutMs?: number;
 }
 
-/** UUIDs match the envelope's ID_PATTERN; crypto.randomUUID needs a secure context (https or loopback). */
+/** UUIDs match ID_PATTERN (contracts/ids.ts); crypto.randomUUID needs a secure context (https or loopback). */
 export function newId(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));

@@ -1,6 +1,7 @@
 /** Shared fixtures for the worker tests: a scripted Bedrock stream, recording publishers and telemetry. */
 import type { ConverseStreamOutput } from "@aws-sdk/client-bedrock-runtime";
-import type { StreamEvent, WorkRequest } from "../../../lambdas/shared/envelope";
+import type { StreamEvent } from "../../../contracts/streamEvents";
+import type { WorkRequest } from "../../../contracts/workRequest";
 import type { EventPublisher } from "../../../lambdas/shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../../../lambdas/shared/telemetry";
 import type { GenerationSettings } from "../../../lambdas/stream-worker/generation";

@@ -1,5 +1,5 @@
 import WebSocket from "ws";
-import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../lambdas/shared/envelope";
+import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../contracts/graphqlOperations";
 import { subjectFor } from "../../../local/issuer";
 import { subscribe, type Subscription } from "../../../client/realtime";
 import { signedFetch, startHarness, waitFor, type Harness } from "./harness";

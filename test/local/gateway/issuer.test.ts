@@ -70,7 +70,7 @@ describe("local issuer", () => {
         models: { defaultModelId: "m", allowedModelIds: ["m"] },
       }),
     );
-    const cli = path.resolve(__dirname, "../../../local/issuer/token-cli.ts");
+    const cli = path.resolve(__dirname, "../../../local/issuer/tokenCli.ts");
     const tsx = path.resolve(__dirname, "../../../node_modules/.bin/tsx");
     const { stdout } = await promisify(execFile)(tsx, [cli, "bob", "--config", file], { timeout: 20_000 });
     expect(decodeJwt(stdout.trim())).toMatchObject({ sub: subjectFor("bob"), aud: "test-client", token_use: "id" });

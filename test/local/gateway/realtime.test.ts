@@ -1,5 +1,5 @@
 import WebSocket, { WebSocketServer } from "ws";
-import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../lambdas/shared/envelope";
+import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../contracts/graphqlOperations";
 import { subjectFor } from "../../../local/issuer";
 import { subscribe, SubscriptionError, type Subscription } from "../../../client/realtime";
 import { Sha256 } from "@aws-crypto/sha256-js";

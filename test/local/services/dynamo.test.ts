@@ -3,7 +3,7 @@ import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { resourceNames } from "../../../config/names";
 import { LocalDynamo, startDynamo } from "../../../local/dynamo";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../../lambdas/shared/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../../contracts/tables";
 import { localConfig } from "./localConfig";
 
 let dynamo: LocalDynamo;

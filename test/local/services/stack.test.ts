@@ -9,7 +9,8 @@ import WebSocket from "ws";
 import { parseClientConfig } from "../../../client/config";
 import { graphqlRequest } from "../../../client/graphql";
 import { subscribe, type WebSocketConstructor } from "../../../client/realtime";
-import { parseEvent, RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION, type FinalEvent } from "../../../lambdas/shared/envelope";
+import { parseEvent, type FinalEvent } from "../../../contracts/streamEvents";
+import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../../contracts/graphqlOperations";
 import { answerFor } from "../../../local/bedrock";
 import { LocalStack, startLocalStack } from "../../../local/stack";
 

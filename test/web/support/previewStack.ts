@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { createAppSyncPublisher } from "../../../lambdas/shared/appsyncPublisher";
-import type { StreamEvent } from "../../../lambdas/shared/envelope";
+import type { StreamEvent } from "../../../contracts/streamEvents";
 import { startGateway } from "../../../local/appsync";
 import { answerFor } from "../../../local/bedrock/answer";
 import { startIssuer } from "../../../local/issuer";

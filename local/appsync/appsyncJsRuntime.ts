@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as vm from "node:vm";
 import { buildSync } from "esbuild";
-import { toSubscriptionFilter, validateFilter, type SubscriptionFilter } from "./subscription-filter";
+import { toSubscriptionFilter, validateFilter, type SubscriptionFilter } from "./subscriptionFilter";
 
 /** util.error / util.unauthorized abort the field with this; it becomes one AppSync-shaped GraphQL error. */
 export class AppSyncResolverError extends Error {

@@ -5,7 +5,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ClientConfig, clientConfigSchema } from "../client/config";
-import { OUTPUTS } from "../modules/platform-stack";
+import { OUTPUTS } from "../modules/platformStack";
 import { loadEnvironment } from "../config/load";
 import { stackName } from "../config/schema";
 import { terraform, terraformEnvironment } from "./terraform";

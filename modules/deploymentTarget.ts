@@ -3,18 +3,18 @@ import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { EnvironmentConfig, stateKey } from "../config/schema";
 
-export interface AwsEnvironmentProps {
+export interface DeploymentTargetProps {
   /** The validated environment config: region, account, role, tags and state backend come from it. */
   readonly config: EnvironmentConfig;
 }
 
-/** Provider and backend of one environment: pinned to its account, tagged, state in its own key. */
-export class AwsEnvironment extends Construct {
+/** Where one environment deploys: the AWS provider pinned to its account and region, tagged, and the state backend with its own key. */
+export class DeploymentTarget extends Construct {
   public readonly provider: AwsProvider;
   /** Tags every resource gets through the provider's default_tags. */
   public readonly defaultTags: Record<string, string>;
 
-  constructor(scope: Construct, id: string, props: AwsEnvironmentProps) {
+  constructor(scope: Construct, id: string, props: DeploymentTargetProps) {
     super(scope, id);
     const c = props.config;
     this.defaultTags = { ...c.tags, Project: c.project, Environment: c.name, ManagedBy: "cdktf" };

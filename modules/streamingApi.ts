@@ -103,7 +103,7 @@ export class StreamingApi extends Construct {
   }
 
   /** Creates the data sources and one APPSYNC_JS unit resolver per entry of RESOLVERS. */
-  connect(sources: { sendQueryFunctionArn: string }): void {
+  attachResolvers(sources: { sendQueryFunctionArn: string }): void {
     const { props } = this;
     const none = new AppsyncDatasource(this, "none", { apiId: this.apiId, name: "NoneSource", type: "NONE" });
     const invokeRole = new IamRole(this, "send-query-invoke-role", {

@@ -4,21 +4,21 @@ import { TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
-import { observabilityEnvironment, toEnvironmentVariables } from "../lambdas/shared/environment";
-import { AwsEnvironment } from "./provider";
-import { EncryptionKey } from "./encryption-key";
+import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { DeploymentTarget } from "./deploymentTarget";
+import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
-import { ConversationTables } from "./tables";
-import { UserDirectory } from "./user-directory";
-import { StreamingApi } from "./graphql-api";
-import { BundledFunction } from "./lambda-function";
-import { PlatformAlarms } from "./alarms";
+import { ConversationTables } from "./conversationTables";
+import { UserDirectory } from "./userDirectory";
+import { StreamingApi } from "./streamingApi";
+import { BundledFunction } from "./bundledFunction";
+import { PlatformAlarms } from "./platformAlarms";
 import { bedrockModelArns, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
 
-/** Names of the stack outputs: scripts/client-config.ts reads them back from `terraform output -json`. */
+/** Names of the stack outputs: scripts/clientConfig.ts reads them back from `terraform output -json`. */
 export const OUTPUTS = {
   environment: "environment",
   region: "region",
@@ -52,7 +52,7 @@ export class PlatformStack extends TerraformStack {
     // Every role carries the environment's boundary (bootstrap stack): the deploy role cannot create an unbounded one.
     const boundary = permissionsBoundaryArn(region, account, prefix);
 
-    new AwsEnvironment(this, "aws", { config: c });
+    new DeploymentTarget(this, "aws", { config: c });
     const key = new EncryptionKey(this, "key", { alias: prefix, accountId: account, region });
     const messaging = new Messaging(this, "messaging", {
       names,
@@ -83,7 +83,7 @@ export class PlatformStack extends TerraformStack {
       permissionsBoundaryArn: boundary,
     });
 
-    const environment = toEnvironmentVariables(
+    const variables = runtimeVariables(
       runtimeSettingsFor(c, {
         appsyncEndpoint: api.graphqlUrl,
         inboundTopicArn: messaging.inboundTopic.topicArn,
@@ -109,7 +109,7 @@ export class PlatformStack extends TerraformStack {
         timeoutSeconds: c.lambda.timeout_seconds,
         reservedConcurrency: c.lambda.reserved_concurrency,
         logRetentionDays: c.lambda.log_retention_days,
-        environment: { ...environment, ...observabilityEnvironment({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
+        variables: { ...variables, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements,
         permissionsBoundaryArn: boundary,
       });
@@ -142,7 +142,7 @@ export class PlatformStack extends TerraformStack {
     const outboundRelay = fn("outbound-relay", names.functions.outboundRelay, "outbound-relay", [consume(messaging.outboundQueue.queueArn), findOwnQueue, publishResponse, useKey]);
     outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
 
-    api.connect({ sendQueryFunctionArn: sendQuery.functionArn });
+    api.attachResolvers({ sendQueryFunctionArn: sendQuery.functionArn });
 
     if (c.alarms) {
       new PlatformAlarms(this, "alarms", {

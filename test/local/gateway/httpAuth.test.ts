@@ -1,5 +1,5 @@
 import { generateKeyPair, SignJWT } from "jose";
-import { PUBLISH_RESPONSE_MUTATION, SEND_QUERY_MUTATION } from "../../../lambdas/shared/envelope";
+import { PUBLISH_RESPONSE_MUTATION, SEND_QUERY_MUTATION } from "../../../contracts/graphqlOperations";
 import { subjectFor } from "../../../local/issuer";
 import { CREDENTIALS, postJwt, signedFetch, startHarness, type Harness } from "./harness";
 

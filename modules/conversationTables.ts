@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../lambdas/shared/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../contracts/tables";
 
 export interface EncryptedTableProps {
   /** Table name. */
@@ -54,7 +54,7 @@ export interface ConversationTablesProps {
   readonly deletionProtection: boolean;
 }
 
-/** The worker's tables, with the key schemas from lambdas/shared/tables.ts. */
+/** The worker's tables, with the key schemas from contracts/tables.ts. */
 export class ConversationTables extends Construct {
   public readonly history?: EncryptedTable;
   public readonly idempotency: EncryptedTable;

@@ -1,7 +1,9 @@
 /**
- * The Lambdas' environment variables: their names, how they are written (by the stacks and the local stack, from
- * the environment config) and how the handlers read them. One home, so the writer and the reader cannot drift.
- * No secrets travel here: credentials come from the execution role (or, locally, the SDK's default chain).
+ * The runtime settings: the functions' Lambda environment variables, their names, how they are written (by the stacks
+ * and the local stack, from the environment config) and how the handlers read them. One home, so the writer and the
+ * reader cannot drift. "Environment" alone means a deployment environment (environments/<env>.tfvars); here the
+ * variables are "runtime variables". No secrets travel here: credentials come from the execution role (or, locally,
+ * the SDK's default chain).
  */
 import { z } from "zod";
 
@@ -32,7 +34,8 @@ export interface RuntimeSettings {
   systemPrompt: string;
 }
 
-const NAMES: Record<keyof RuntimeSettings, string> = {
+/** The variable name of each setting. */
+export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   appsyncEndpoint: "APPSYNC_ENDPOINT",
   directSend: "DIRECT_SEND",
   fallbackToQueue: "FALLBACK_TO_QUEUE",
@@ -51,14 +54,13 @@ const NAMES: Record<keyof RuntimeSettings, string> = {
   temperature: "TEMPERATURE",
   systemPrompt: "SYSTEM_PROMPT",
 };
-export const ENV_NAMES = NAMES;
 
 /** Every function gets the same settings; each reads the part it needs. Values are strings, as Lambda requires. */
-export function toEnvironmentVariables(s: RuntimeSettings): Record<string, string> {
+export function runtimeVariables(s: RuntimeSettings): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of Object.keys(NAMES) as (keyof RuntimeSettings)[]) {
+  for (const key of Object.keys(RUNTIME_VARIABLE_NAMES) as (keyof RuntimeSettings)[]) {
     const v = s[key];
-    out[NAMES[key]] = Array.isArray(v) ? v.join(",") : String(v);
+    out[RUNTIME_VARIABLE_NAMES[key]] = Array.isArray(v) ? v.join(",") : String(v);
   }
   return out;
 }
@@ -74,8 +76,8 @@ export interface ObservabilitySettings {
   environment?: string;
 }
 
-/** The Powertools variables (service name, metrics namespace) and ENVIRONMENT, written next to toEnvironmentVariables. */
-export function observabilityEnvironment(o: ObservabilitySettings): Record<string, string> {
+/** The Powertools variables (service name, metrics namespace) and ENVIRONMENT, written next to runtimeVariables. */
+export function observabilityVariables(o: ObservabilitySettings): Record<string, string> {
   return {
     ...(o.serviceName !== undefined ? { POWERTOOLS_SERVICE_NAME: o.serviceName } : {}),
     POWERTOOLS_METRICS_NAMESPACE: o.metricsNamespace,
@@ -114,10 +116,10 @@ const runtimeSchema = z.object({
 /** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */
 export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
   const input: Record<string, unknown> = {};
-  for (const key of Object.keys(NAMES) as (keyof RuntimeSettings)[]) input[key] = env[NAMES[key]];
+  for (const key of Object.keys(RUNTIME_VARIABLE_NAMES) as (keyof RuntimeSettings)[]) input[key] = env[RUNTIME_VARIABLE_NAMES[key]];
   const parsed = runtimeSchema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${NAMES[i.path[0] as keyof RuntimeSettings]}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `${RUNTIME_VARIABLE_NAMES[i.path[0] as keyof RuntimeSettings]}: ${i.message}`);
     throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
   }
   return parsed.data;

@@ -17,7 +17,7 @@ export const MAX_QUEUE_CONCURRENCY = 1000;
 /** Room for a value only known at apply time (an ARN, a URL, a table name). */
 const UNRESOLVED_VALUE_BYTES = 128;
 
-function environmentSize(env: Record<string, string>): number {
+function variablesSize(env: Record<string, string>): number {
   return Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v)), 0);
 }
 
@@ -34,8 +34,8 @@ export interface BundledFunctionProps {
   readonly reservedConcurrency: number;
   /** One of CloudWatch's retention periods. */
   readonly logRetentionDays: number;
-  /** Environment variables (no secrets: credentials come from the role). */
-  readonly environment: Record<string, string>;
+  /** The function's Lambda environment variables (no secrets: credentials come from the role). */
+  readonly variables: Record<string, string>;
   /** What this function may do beyond writing its logs and traces. */
   readonly statements: Statement[];
   /** Managed policy that bounds the role (the deploy role may only create roles that carry it). */
@@ -61,9 +61,9 @@ export class BundledFunction extends Construct {
     if (props.reservedConcurrency < -1) throw new Error(`${id}: reservedConcurrency must be -1 (unreserved) or more, got ${props.reservedConcurrency}`);
     if (!LOG_RETENTION_DAYS.includes(props.logRetentionDays)) throw new Error(`${id}: logRetentionDays must be a CloudWatch retention period, got ${props.logRetentionDays}`);
 
-    const envBytes = environmentSize(props.environment);
+    const envBytes = variablesSize(props.variables);
     if (envBytes > LAMBDA_ENVIRONMENT_LIMIT) {
-      const largest = Object.entries(props.environment)
+      const largest = Object.entries(props.variables)
         .map(([k, v]) => [k, Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v))] as const)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 2)
@@ -99,7 +99,7 @@ export class BundledFunction extends Construct {
       reservedConcurrentExecutions: props.reservedConcurrency === -1 ? undefined : props.reservedConcurrency,
       tracingConfig: { mode: "Active" },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
-      environment: { variables: props.environment },
+      environment: { variables: props.variables },
       // The log group and the permissions exist before the first invocation.
       dependsOn: [logGroup, policy],
     });

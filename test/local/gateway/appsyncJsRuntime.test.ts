@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { AppSyncResolverError, loadResolverModule, localUtil, runUnitResolver, type ResolverContext } from "../../../local/appsync/appsync-js-runtime";
+import { AppSyncResolverError, loadResolverModule, localUtil, runUnitResolver, type ResolverContext } from "../../../local/appsync/appsyncJsRuntime";
 
 const dir = mkdtempSync(path.join(tmpdir(), "appsync-js-"));
 function resolverFile(name: string, code: string): string {

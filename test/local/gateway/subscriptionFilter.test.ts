@@ -1,4 +1,4 @@
-import { FilterDefinitionError, matchesArguments, matchesFilter, toSubscriptionFilter } from "../../../local/appsync/subscription-filter";
+import { FilterDefinitionError, matchesArguments, matchesFilter, toSubscriptionFilter } from "../../../local/appsync/subscriptionFilter";
 
 const one = (fieldName: string, operator: string, value: unknown) => ({ filterGroup: [{ filters: [{ fieldName, operator, value: value as never }] }] });
 
