@@ -8,7 +8,7 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { answerFor, BedrockStandIn, startBedrockStandIn, TOKENS_BEFORE_FAULT } from "../../../local/bedrock";
+import { answerFor, BedrockStandIn, converseScript, readConverseRequest, startBedrockStandIn, TOKENS_BEFORE_FAULT } from "../../../local/bedrock";
 
 const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
 const PROFILE = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
@@ -202,5 +202,35 @@ describe("control routes (for tests that run the stack as a child process)", () 
   test("converse-stream over HTTP/1.1 is refused with 505", async () => {
     const res = await fetch(`${standIn.endpoint}/model/${encodeURIComponent(MODEL)}/converse-stream`, { method: "POST", body: "{}" });
     expect(res.status).toBe(505);
+  });
+});
+
+describe("the answer and fault script (no server)", () => {
+  const requestFor = (prompt: string, maxTokens?: number) => readConverseRequest(MODEL, { messages: [{ role: "user", content: [{ text: prompt }] }], inferenceConfig: { maxTokens } });
+
+  test("a normal answer: messageStart, paced deltas, block stop, messageStop, metadata, then the end", () => {
+    const steps = [...converseScript(requestFor("plan", 4), { firstTokenMs: 50, tokensPerSecond: 100 })];
+    expect(steps.map((s) => (s.kind === "event" ? s.type : s.kind))).toEqual(["messageStart", ...Array(4).fill("contentBlockDelta"), "contentBlockStop", "messageStop", "metadata", "end"]);
+    expect(steps.map((s) => (s.kind === "event" ? s.delayMs : 0))).toEqual([0, 50, 10, 10, 10, 0, 0, 0, 0]);
+    expect(steps.flatMap((s) => (s.kind === "event" && s.token !== undefined ? [s.token] : []))).toEqual(answerFor("plan", MODEL).slice(0, 4));
+    expect(steps.at(-1)).toEqual({ kind: "end", stopReason: "max_tokens" });
+  });
+
+  test("each delay is read from the live timing when its step is taken", () => {
+    const timing = { firstTokenMs: 0, tokensPerSecond: 0 };
+    const script = converseScript(requestFor("live", 3), timing);
+    script.next(); // messageStart
+    script.next(); // first delta
+    timing.tokensPerSecond = 50;
+    expect(script.next().value).toMatchObject({ kind: "event", type: "contentBlockDelta", delayMs: 20 });
+  });
+
+  test("pre-stream faults are one httpError; mid-stream faults cut the deltas with an exception", () => {
+    expect([...converseScript(requestFor("no [[fault:access-denied]]"), { firstTokenMs: 0, tokensPerSecond: 0 })]).toEqual([
+      { kind: "httpError", status: 403, type: "AccessDeniedException", message: expect.any(String) },
+    ]);
+    const cut = [...converseScript(requestFor("busy [[fault:throttle-mid-stream]]"), { firstTokenMs: 0, tokensPerSecond: 0 })];
+    expect(cut.filter((s) => s.kind === "event" && s.token !== undefined)).toHaveLength(TOKENS_BEFORE_FAULT);
+    expect(cut.at(-1)).toMatchObject({ kind: "exception", type: "throttlingException" });
   });
 });
