@@ -59,77 +59,102 @@ function deps(app: App): StreamDeps {
 
 // ---------- sign-in ----------
 
+type CognitoAuth = Extract<ClientConfig["auth"], { type: "cognito" }>;
+
+/** What a sign-in form reports to: the shared status line and the app that receives the signed-in user. */
+interface SignInOutcome {
+  status: HTMLElement;
+  signedIn(user: SignedIn): void;
+  fail(err: unknown): void;
+}
+
+/** Runs one sign-in attempt with the button disabled and the status cleared; the user or the error goes to `outcome`. */
+function attemptSignIn(button: HTMLButtonElement, outcome: SignInOutcome, signIn: () => Promise<SignedIn>): void {
+  button.disabled = true;
+  outcome.status.textContent = "";
+  signIn()
+    .then(outcome.signedIn)
+    .catch(outcome.fail)
+    .finally(() => (button.disabled = false));
+}
+
+/** Local stack: pick a test user; the local issuer mints the token. */
+function localSignInForm(issuerUrl: string, outcome: SignInOutcome): HTMLFormElement {
+  const select = h("select", { id: "local-user", "data-testid": "local-user" }, ...LOCAL_TEST_USERS.map((u) => h("option", { value: u }, u)));
+  const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
+  const form = h("form", { class: "signin-form" }, h("label", { for: "local-user" }, "Test user"), select, button);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    attemptSignIn(button, outcome, () => signInLocal(issuerUrl, select.value));
+  });
+  return form;
+}
+
+/**
+ * Cognito user pool: username and password (SRP). When the pool asks for a new password, the hidden row appears and
+ * the next submit answers that challenge instead of starting a new sign-in.
+ */
+function cognitoSignInForm(auth: CognitoAuth, outcome: SignInOutcome): HTMLFormElement {
+  const username = h("input", { id: "username", name: "username", autocomplete: "username", required: "" });
+  const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: "" });
+  const newPassword = h("input", { id: "new-password", type: "password", autocomplete: "new-password" });
+  const newPasswordRow = h("div", { class: "row", hidden: "" }, h("label", { for: "new-password" }, "New password"), newPassword);
+  const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
+  let pendingNew: ((pw: string | undefined) => void) | undefined;
+  const form = h(
+    "form",
+    { class: "signin-form" },
+    h("div", { class: "row" }, h("label", { for: "username" }, "Username"), username),
+    h("div", { class: "row" }, h("label", { for: "password" }, "Password"), password),
+    newPasswordRow,
+    button,
+  );
+  const askForNewPassword = (): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      newPasswordRow.hidden = false;
+      outcome.status.textContent = "Choose a new password to finish signing in.";
+      button.disabled = false;
+      pendingNew = resolve;
+    });
+  // Passwords leave the form as soon as they are no longer needed.
+  const signedIn = (user: SignedIn): void => {
+    password.value = "";
+    newPassword.value = "";
+    outcome.signedIn(user);
+  };
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (pendingNew) {
+      pendingNew(newPassword.value || undefined);
+      pendingNew = undefined;
+      return;
+    }
+    const credentials = { username: username.value.trim(), password: password.value, newPassword: askForNewPassword };
+    attemptSignIn(button, { ...outcome, signedIn }, () => signInCognito(auth, credentials));
+  });
+  return form;
+}
+
+/** Renders the sign-in box for the environment's kind of auth; `onSignedIn` runs once `app.user` is set. */
 function renderSignIn(app: App, onSignedIn: () => void): void {
   const box = $("signin");
   const status = h("p", { class: "form-error", role: "alert", "data-testid": "signin-error" });
-  const fail = (err: unknown): void => {
-    status.textContent = err instanceof SignInError ? err.message : "Sign-in failed. Try again.";
+  const outcome: SignInOutcome = {
+    status,
+    signedIn: (user) => {
+      app.user = user;
+      onSignedIn();
+    },
+    fail: (err) => {
+      status.textContent = err instanceof SignInError ? err.message : "Sign-in failed. Try again.";
+    },
   };
-  if (app.config.auth.type === "local") {
-    const issuerUrl = app.config.auth.issuerUrl;
-    const select = h("select", { id: "local-user", "data-testid": "local-user" }, ...LOCAL_TEST_USERS.map((u) => h("option", { value: u }, u)));
-    const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
-    const form = h("form", { class: "signin-form" }, h("label", { for: "local-user" }, "Test user"), select, button);
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      button.disabled = true;
-      status.textContent = "";
-      signInLocal(issuerUrl, select.value)
-        .then((user) => {
-          app.user = user;
-          onSignedIn();
-        })
-        .catch(fail)
-        .finally(() => (button.disabled = false));
-    });
-    box.replaceChildren(h("h2", {}, "Sign in"), h("p", { class: "hint" }, "Local stack: tokens come from the local issuer."), form, status);
-  } else {
-    const auth = app.config.auth;
-    const username = h("input", { id: "username", name: "username", autocomplete: "username", required: "" });
-    const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: "" });
-    const newPassword = h("input", { id: "new-password", type: "password", autocomplete: "new-password" });
-    const newPasswordRow = h("div", { class: "row", hidden: "" }, h("label", { for: "new-password" }, "New password"), newPassword);
-    const button = h("button", { type: "submit", "data-testid": "signin" }, "Sign in");
-    let pendingNew: ((pw: string | undefined) => void) | undefined;
-    const form = h(
-      "form",
-      { class: "signin-form" },
-      h("div", { class: "row" }, h("label", { for: "username" }, "Username"), username),
-      h("div", { class: "row" }, h("label", { for: "password" }, "Password"), password),
-      newPasswordRow,
-      button,
-    );
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      if (pendingNew) {
-        pendingNew(newPassword.value || undefined);
-        pendingNew = undefined;
-        return;
-      }
-      button.disabled = true;
-      status.textContent = "";
-      signInCognito(auth, {
-        username: username.value.trim(),
-        password: password.value,
-        newPassword: () =>
-          new Promise((resolve) => {
-            newPasswordRow.hidden = false;
-            status.textContent = "Choose a new password to finish signing in.";
-            button.disabled = false;
-            pendingNew = resolve;
-          }),
-      })
-        .then((user) => {
-          password.value = "";
-          newPassword.value = "";
-          app.user = user;
-          onSignedIn();
-        })
-        .catch(fail)
-        .finally(() => (button.disabled = false));
-    });
-    box.replaceChildren(h("h2", {}, "Sign in"), h("p", { class: "hint" }, `Cognito user pool ${auth.userPoolId}`), form, status);
-  }
+  const auth = app.config.auth;
+  const [hint, form] =
+    auth.type === "local"
+      ? ["Local stack: tokens come from the local issuer.", localSignInForm(auth.issuerUrl, outcome)]
+      : [`Cognito user pool ${auth.userPoolId}`, cognitoSignInForm(auth, outcome)];
+  box.replaceChildren(h("h2", {}, "Sign in"), h("p", { class: "hint" }, hint), form, status);
 }
 
 // ---------- chat ----------
