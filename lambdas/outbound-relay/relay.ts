@@ -2,9 +2,16 @@
  * The outbound queue consumer: publishes each queued event to AppSync with the same signed publisher the worker uses.
  * A batch is ordered by session, message and sequence number (final/error last); failures are reported per record
  * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ; a transient failure holds back
- * the rest of that session only. On a FIFO queue, once a
- * record of a message group fails, every later record of that group is reported too, so order holds across batches.
- * Failed records come back after a short backoff (see redelivery.ts) instead of the queue's long visibility timeout.
+ * the rest of that session only. On a FIFO queue, once a record of a message group fails, every later record of that
+ * group is reported too, so order holds across batches. Failed records come back after a short backoff (see
+ * redelivery.ts) instead of the queue's long visibility timeout.
+ *
+ * Hand-rolled on purpose, not Powertools' `SqsFifoPartialProcessor({ skipGroupOnError })`, which takes records in
+ * arrival order and knows only FIFO message groups. This relay also: reorders a batch by session, message and
+ * sequence number (final/error last), since a standard queue hands a message's events over in any order;
+ * holds back the rest of a session after a transient failure on standard (non-FIFO) queues too; watches the
+ * invocation deadline and reports what it cannot publish in time; and sets a visibility backoff on the records it
+ * reports. "Simplifying" it to the processor loses the order of a stream.
  */
 import type { SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../../contracts/streamEvents";
@@ -55,17 +62,40 @@ export function orderForPublishing<T extends { event: StreamEvent; arrival: numb
 
 const fifoGroup = (record: SQSRecord): string | undefined => record.attributes?.MessageGroupId || undefined;
 
+/**
+ * Relays one batch: parses every record, publishes the events in order and reports the records that failed or were
+ * held back, after asking for their visibility backoff.
+ */
 export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSBatchResponse> {
-  const { publisher, logger, metrics } = deps;
-  const failures: SQSBatchItemFailure[] = [];
-  const delays: RetryDelay[] = [];
-  const fail = (record: SQSRecord, delaySeconds = retryDelaySeconds(Number(record.attributes?.ApproximateReceiveCount))) => {
-    failures.push({ itemIdentifier: record.messageId });
-    delays.push({ record, delaySeconds });
-  };
+  const failed = new FailedRecords();
+  const { parsed, blockedFrom } = parseRecords(batch, deps, failed);
+  const relayed = await publishInOrder(parsed, blockedFrom, deps, failed);
+  deps.metrics.addMetric("EventsRelayed", "Count", relayed);
+  if (failed.delays.length && deps.redelivery) await deps.redelivery(failed.delays);
+  return { batchItemFailures: failed.items };
+}
 
-  const parsed: Parsed[] = [];
+/** The records reported back to SQS, each with the visibility backoff it gets. */
+class FailedRecords {
+  readonly items: SQSBatchItemFailure[] = [];
+  readonly delays: RetryDelay[] = [];
+
+  /** Reports `record`; by default it comes back after the backoff of its receive count. */
+  add(record: SQSRecord, delaySeconds = retryDelaySeconds(Number(record.attributes?.ApproximateReceiveCount))): void {
+    this.items.push({ itemIdentifier: record.messageId });
+    this.delays.push({ record, delaySeconds });
+  }
+}
+
+interface ParsedBatch {
+  parsed: Parsed[];
   /** FIFO groups blocked from a given arrival position on (a malformed record there). */
+  blockedFrom: Map<string, number>;
+}
+
+/** Parses every record; a malformed one is reported at once (no backoff) and blocks the later records of its FIFO group. */
+function parseRecords(batch: SQSEvent, { logger, metrics }: RelayDeps, failed: FailedRecords): ParsedBatch {
+  const parsed: Parsed[] = [];
   const blockedFrom = new Map<string, number>();
   batch.Records.forEach((record, arrival) => {
     const group = fifoGroup(record);
@@ -75,23 +105,27 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
       metrics.countError("MALFORMED_EVENT");
       logger.error("malformed event; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
       // It can never succeed: no reason to wait before the receives that take it to the DLQ.
-      fail(record, 0);
+      failed.add(record, 0);
       if (group !== undefined && !blockedFrom.has(group)) blockedFrom.set(group, arrival);
     }
   });
+  return { parsed, blockedFrom };
+}
 
+/** Publishes the events in order, one at a time, skipping (and reporting) what a failure or the deadline holds back; returns how many went out. */
+async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>, deps: RelayDeps, failed: FailedRecords): Promise<number> {
+  const { publisher, logger, metrics } = deps;
   const failedGroups = new Set<string>();
   // A transient failure holds back the rest of its session (its order holds) but never another session's events;
   // a permanent rejection does not, or the session's later events would follow it to the DLQ.
   const failedSessions = new Set<string>();
   const outOfTime = () => (deps.remainingTimeMs?.() ?? Infinity) < PUBLISH_TIME_RESERVE_MS;
   let relayed = 0;
-  for (const item of orderForPublishing(parsed)) {
-    const { record, event, group, arrival } = item;
+  for (const { record, event, group, arrival } of orderForPublishing(parsed)) {
     const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
     // Out of time (e.g. a long AppSync outage): leave the rest for SQS to redeliver rather than be cut off mid-batch.
     if (groupBlocked || failedSessions.has(event.data.sessionId) || outOfTime()) {
-      fail(record);
+      failed.add(record);
       continue;
     }
     try {
@@ -100,12 +134,10 @@ export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSB
     } catch (error) {
       metrics.countError("RELAY_PUBLISH_FAILED");
       logger.error("event could not be published; reported for retry", { sqsMessageId: record.messageId, sessionId: event.data.sessionId, messageId: event.data.messageId, action: event.action, error });
-      fail(record);
+      failed.add(record);
       if (!(error instanceof AppSyncPublishError) || error.retryable) failedSessions.add(event.data.sessionId);
       if (group !== undefined) failedGroups.add(group);
     }
   }
-  metrics.addMetric("EventsRelayed", "Count", relayed);
-  if (delays.length && deps.redelivery) await deps.redelivery(delays);
-  return { batchItemFailures: failures };
+  return relayed;
 }

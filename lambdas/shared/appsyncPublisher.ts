@@ -56,11 +56,6 @@ export class AppSyncPublishError extends Error {
   }
 }
 
-export interface AppSyncPublisher extends EventPublisher {
-  /** Sends raw variables (the relay and the worker go through `publish`). */
-  publishVariables(variables: PublishVariables, options?: PublishOptions): Promise<void>;
-}
-
 /** Waits `ms`, or less when `signal` fires first (a plain timer, so fake timers drive it too). */
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -90,100 +85,121 @@ function stopReason(signal: AbortSignal): string {
   return reason instanceof Error ? reason.message || reason.name : String(reason ?? "aborted");
 }
 
+/** How one attempt ended: delivered, or why not and whether another attempt may work. */
 type Outcome = { ok: true } | { ok: false; retryable: boolean; reason: string; status?: number; errors?: GraphQLErrorShape[]; cause?: unknown };
 
-export function createAppSyncPublisher(options: AppSyncPublisherOptions): AppSyncPublisher {
-  const url = new URL(options.endpoint);
-  const signer = new SignatureV4({
-    service: "appsync",
-    region: options.region ?? signingRegion(options.endpoint),
-    credentials: options.credentials ?? defaultProvider(),
-    sha256: Sha256,
-  });
-  const doFetch = options.fetch ?? fetch;
-  const random = options.random ?? Math.random;
-  const logger = options.logger ?? silentLogger;
-  const maxAttempts = options.maxAttempts ?? 4;
-  const baseDelayMs = options.baseDelayMs ?? 50;
-  const maxDelayMs = options.maxDelayMs ?? 1000;
-  const totalTimeoutMs = options.totalTimeoutMs ?? 8000;
-  const attemptTimeoutMs = options.attemptTimeoutMs ?? 3000;
+/** The publisher's options with their defaults applied, and the signer built once. */
+interface PublisherConfig {
+  url: URL;
+  signer: SignatureV4;
+  fetch: typeof fetch;
+  random: () => number;
+  logger: RuntimeLogger;
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  totalTimeoutMs: number;
+  attemptTimeoutMs: number;
+}
 
-  async function attempt(body: string, stop?: AbortSignal): Promise<Outcome> {
-    const request = new HttpRequest({
-      method: "POST",
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: url.port ? Number(url.port) : undefined,
-      path: url.pathname,
-      // `url.host` keeps a non-default port: the signature covers it and a local gateway verifies it.
-      headers: { "content-type": "application/json", accept: "application/json", host: url.host },
-      body,
-    });
-    const signed = await signer.sign(request);
-    let response: Response;
-    try {
-      response = await doFetch(url, {
-        method: "POST",
-        headers: signed.headers as Record<string, string>,
-        body,
-        signal: stop ? AbortSignal.any([AbortSignal.timeout(attemptTimeoutMs), stop]) : AbortSignal.timeout(attemptTimeoutMs),
-      });
-    } catch (cause) {
-      return { ok: false, retryable: true, reason: `network error: ${(cause as Error).message}`, cause };
-    }
-    const text = await response.text().catch(() => "");
-    if (response.status === 429 || response.status >= 500) {
-      return { ok: false, retryable: true, reason: `HTTP ${response.status}`, status: response.status };
-    }
-    if (response.status < 200 || response.status >= 300) {
-      return { ok: false, retryable: false, reason: `HTTP ${response.status}: ${text.slice(0, 200)}`, status: response.status };
-    }
-    let parsed: { errors?: GraphQLErrorShape[] };
-    try {
-      parsed = JSON.parse(text);
-    } catch (cause) {
-      // A 2xx that is not JSON comes from something in between (proxy, gateway hiccup): worth another try.
-      return { ok: false, retryable: true, reason: "response is not JSON", status: response.status, cause };
-    }
-    if (Array.isArray(parsed.errors) && parsed.errors.length > 0) {
-      const errors = parsed.errors.map((e) => ({ message: e.message, errorType: e.errorType }));
-      const retryable = errors.some((e) => TRANSIENT_GRAPHQL.test(`${e.errorType ?? ""} ${e.message ?? ""}`));
-      const summary = errors.map((e) => `${e.errorType ?? "Error"}: ${e.message ?? ""}`).join("; ");
-      return { ok: false, retryable, reason: `GraphQL errors: ${summary}`, status: response.status, errors };
-    }
-    return { ok: true };
-  }
-
-  async function publishVariables(variables: PublishVariables, options: PublishOptions = {}): Promise<void> {
-    const { signal } = options;
-    const attemptsAllowed = Math.max(1, Math.min(maxAttempts, options.maxAttempts ?? maxAttempts));
-    const body = JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, operationName: "PublishResponse", variables });
-    const started = Date.now();
-    for (let n = 1; ; n++) {
-      if (signal?.aborted) throw new AppSyncPublishError(`publishResponse stopped before attempt ${n}: ${stopReason(signal)}`, n - 1, true);
-      const outcome = await attempt(body, signal);
-      if (outcome.ok) return;
-      const delay = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1));
-      const outOfTime = Date.now() - started + delay > totalTimeoutMs;
-      if (signal?.aborted) outcome.reason = `stopped (${stopReason(signal)}) after ${outcome.reason}`;
-      if (!outcome.retryable || n >= attemptsAllowed || outOfTime || signal?.aborted) {
-        throw new AppSyncPublishError(
-          `publishResponse failed after ${n} attempt(s): ${outcome.reason}`,
-          n,
-          outcome.retryable,
-          outcome.status,
-          outcome.errors,
-          { cause: outcome.cause },
-        );
-      }
-      logger.debug("publishResponse attempt failed; retrying", { attempt: n, reason: outcome.reason, delayMs: Math.round(delay) });
-      await pause(delay, signal);
-    }
-  }
-
+/** A publisher for one AppSync endpoint; every event is sent as the `publishResponse` mutation's variables. */
+export function createAppSyncPublisher(options: AppSyncPublisherOptions): EventPublisher {
+  const config = resolveConfig(options);
   return {
-    publishVariables,
-    publish: (event: StreamEvent, options?: PublishOptions) => publishVariables(toPublishVariables(event), options),
+    publish: (event: StreamEvent, publishOptions: PublishOptions = {}) => publishWithRetries(config, requestBody(toPublishVariables(event)), publishOptions),
   };
+}
+
+function resolveConfig(options: AppSyncPublisherOptions): PublisherConfig {
+  return {
+    url: new URL(options.endpoint),
+    signer: new SignatureV4({
+      service: "appsync",
+      region: options.region ?? signingRegion(options.endpoint),
+      credentials: options.credentials ?? defaultProvider(),
+      sha256: Sha256,
+    }),
+    fetch: options.fetch ?? fetch,
+    random: options.random ?? Math.random,
+    logger: options.logger ?? silentLogger,
+    maxAttempts: options.maxAttempts ?? 4,
+    baseDelayMs: options.baseDelayMs ?? 50,
+    maxDelayMs: options.maxDelayMs ?? 1000,
+    totalTimeoutMs: options.totalTimeoutMs ?? 8000,
+    attemptTimeoutMs: options.attemptTimeoutMs ?? 3000,
+  };
+}
+
+/** The GraphQL request body: the mutation document, with every value in the variables. */
+function requestBody(variables: PublishVariables): string {
+  return JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, operationName: "PublishResponse", variables });
+}
+
+/**
+ * Attempts until one succeeds, the failure is permanent, the attempts (the call's `maxAttempts` or fewer) or the
+ * total time are used up, or `signal` fires; waits a full-jitter exponential backoff between attempts.
+ */
+async function publishWithRetries(config: PublisherConfig, body: string, options: PublishOptions): Promise<void> {
+  const { signal } = options;
+  const attemptsAllowed = Math.max(1, Math.min(config.maxAttempts, options.maxAttempts ?? config.maxAttempts));
+  const started = Date.now();
+  for (let n = 1; ; n++) {
+    if (signal?.aborted) throw new AppSyncPublishError(`publishResponse stopped before attempt ${n}: ${stopReason(signal)}`, n - 1, true);
+    const outcome = await attemptOnce(config, body, signal);
+    if (outcome.ok) return;
+    const delay = config.random() * Math.min(config.maxDelayMs, config.baseDelayMs * 2 ** (n - 1));
+    const outOfTime = Date.now() - started + delay > config.totalTimeoutMs;
+    if (signal?.aborted) outcome.reason = `stopped (${stopReason(signal)}) after ${outcome.reason}`;
+    if (!outcome.retryable || n >= attemptsAllowed || outOfTime || signal?.aborted) {
+      throw new AppSyncPublishError(`publishResponse failed after ${n} attempt(s): ${outcome.reason}`, n, outcome.retryable, outcome.status, outcome.errors, { cause: outcome.cause });
+    }
+    config.logger.debug("publishResponse attempt failed; retrying", { attempt: n, reason: outcome.reason, delayMs: Math.round(delay) });
+    await pause(delay, signal);
+  }
+}
+
+/** One signed POST, cancelled after `attemptTimeoutMs` or when `stop` fires; a network failure is a retryable outcome. */
+async function attemptOnce(config: PublisherConfig, body: string, stop?: AbortSignal): Promise<Outcome> {
+  const headers = await signedHeaders(config, body);
+  const timeout = AbortSignal.timeout(config.attemptTimeoutMs);
+  let response: Response;
+  try {
+    response = await config.fetch(config.url, { method: "POST", headers, body, signal: stop ? AbortSignal.any([timeout, stop]) : timeout });
+  } catch (cause) {
+    return { ok: false, retryable: true, reason: `network error: ${(cause as Error).message}`, cause };
+  }
+  return classifyResponse(response.status, await response.text().catch(() => ""));
+}
+
+/** SigV4 headers (service appsync) for one POST of `body`; each attempt is signed afresh. */
+async function signedHeaders({ url, signer }: PublisherConfig, body: string): Promise<Record<string, string>> {
+  const request = new HttpRequest({
+    method: "POST",
+    protocol: url.protocol,
+    hostname: url.hostname,
+    port: url.port ? Number(url.port) : undefined,
+    path: url.pathname,
+    // `url.host` keeps a non-default port: the signature covers it and a local gateway verifies it.
+    headers: { "content-type": "application/json", accept: "application/json", host: url.host },
+    body,
+  });
+  return (await signer.sign(request)).headers as Record<string, string>;
+}
+
+/** What an AppSync answer means: 429/5xx and transient GraphQL `errors` may work later; other 4xx and errors do not. */
+function classifyResponse(status: number, text: string): Outcome {
+  if (status === 429 || status >= 500) return { ok: false, retryable: true, reason: `HTTP ${status}`, status };
+  if (status < 200 || status >= 300) return { ok: false, retryable: false, reason: `HTTP ${status}: ${text.slice(0, 200)}`, status };
+  let parsed: { errors?: GraphQLErrorShape[] };
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    // A 2xx that is not JSON comes from something in between (proxy, gateway hiccup): worth another try.
+    return { ok: false, retryable: true, reason: "response is not JSON", status, cause };
+  }
+  if (!Array.isArray(parsed.errors) || parsed.errors.length === 0) return { ok: true };
+  const errors = parsed.errors.map((e) => ({ message: e.message, errorType: e.errorType }));
+  const retryable = errors.some((e) => TRANSIENT_GRAPHQL.test(`${e.errorType ?? ""} ${e.message ?? ""}`));
+  const summary = errors.map((e) => `${e.errorType ?? "Error"}: ${e.message ?? ""}`).join("; ");
+  return { ok: false, retryable, reason: `GraphQL errors: ${summary}`, status, errors };
 }

@@ -22,8 +22,6 @@ export interface RuntimeMetrics {
   countError(code: string): void;
 }
 
-export const noMetrics: RuntimeMetrics = { addMetric() {}, countError() {} };
-
 /** EMF through Powertools: plain metrics go to the invocation's batch, errors as single metrics with their code dimension. */
 export function powertoolsMetrics(metrics: Metrics): RuntimeMetrics {
   return {

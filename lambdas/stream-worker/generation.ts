@@ -2,25 +2,32 @@
  * One generation: Bedrock ConverseStream for a work request, deltas coalesced into token events, delivered direct or
  * queued, ended by a final_response or an error event, the exchange written to history. Generation failures are
  * reported to the user and returned, never thrown, so a failed answer is not re-run by SQS.
+ *
+ * `runGeneration` is the sequence; its parts live apart: converseStream.ts reads the model's deltas,
+ * tokenCoalescer.ts cuts them into chunks, messageEmitter.ts stamps and sends the events under the publishing deadline
+ * through deliveryRouter.ts, history.ts loads and saves the conversation.
  */
 import { randomUUID } from "node:crypto";
-import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamOutput, type Message } from "@aws-sdk/client-bedrock-runtime";
-import type { StreamEvent, Usage } from "../../contracts/streamEvents";
+import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
+import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
-import { createDeliveryRouter, type DeliveryMode } from "./deliveryRouter";
-import { errorEvent, finalEvent, tokenEvent } from "./events";
+import { readConverseStream, type ConverseDelta } from "./converseStream";
+import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
 import { mapGenerationError } from "./generationErrors";
 import type { HistoryStore } from "./history";
+import { MessageEmitter } from "./messageEmitter";
 import { TokenCoalescer } from "./tokenCoalescer";
 
+/** The runtime settings a generation reads. */
 export type GenerationSettings = Pick<
   RuntimeSettings,
   "directSend" | "fallbackToQueue" | "batchMaxDelayMs" | "batchMaxChars" | "maxTokens" | "temperature" | "systemPrompt"
 >;
 
+/** Clients, sinks and telemetry of a generation, passed in (the handler builds them; tests pass fakes). */
 export interface GenerationDeps {
   bedrock: BedrockRuntimeClient;
   settings: GenerationSettings;
@@ -52,18 +59,7 @@ export interface GenerationSummary {
   lastSequenceNumber: number;
 }
 
-/** A union member of the stream that carries an exception (the SDK usually throws these itself). */
-function streamException(item: ConverseStreamOutput): Error | undefined {
-  for (const [key, value] of Object.entries(item)) {
-    if (key.endsWith("Exception") && value) {
-      const error = value instanceof Error ? value : Object.assign(new Error(String((value as { message?: string }).message ?? key)), value);
-      if (!error.name || error.name === "Error") error.name = key[0]!.toUpperCase() + key.slice(1);
-      return error;
-    }
-  }
-  return undefined;
-}
-
+/** The deadlines of one run, from the Lambda's remaining time (see worker.ts). */
 export interface GenerationOptions {
   /** Aborts the Bedrock call (e.g. shortly before the Lambda times out), so the message still ends with an error event. */
   abortSignal?: AbortSignal;
@@ -74,164 +70,149 @@ export interface GenerationOptions {
   publishSignal?: AbortSignal;
 }
 
-/** Resolves `work`, or rejects with the signal's reason as soon as `signal` fires (the work's own outcome is then ignored). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => {}); // a late rejection after the deadline won the race is expected, not unhandled
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+/**
+ * Runs one generation: loads the session's history, streams the model's answer as coalesced token events, ends the
+ * message with a final_response or an error event, writes the exchange to history and returns the summary.
+ * Generation failures are reported to the user and in the summary, never thrown; a history read failure throws.
+ */
+export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
+  const run = startRun(request, deps, options);
+  const coalescer = new TokenCoalescer({
+    maxDelayMs: deps.settings.batchMaxDelayMs,
+    maxChars: deps.settings.batchMaxChars,
+    onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
   });
+  const history = await loadHistory(run);
+  const turn = { modelId: request.modelId, history, prompt: request.prompt };
+  const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, options.abortSignal), coalescer);
+  const lastSequenceNumber = await flushChunks(coalescer);
+  const errorCode = await endMessage(run, answer, lastSequenceNumber);
+  deps.metrics.addMetric("ChunksPublished", "Count", run.emitter.chunksPublished);
+  await saveHistory(run, answer, errorCode);
+  return finishRun(run, answer, errorCode, lastSequenceNumber);
 }
 
-export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
+/** What every step of one run shares. */
+interface GenerationRun {
+  request: WorkRequest;
+  deps: GenerationDeps;
+  now: () => number;
+  /** When the run started (ms): time to first token and the duration count from here. */
+  started: number;
+  delivery: DeliveryMode;
+  router: DeliveryRouter;
+  emitter: MessageEmitter;
+}
+
+/** The answer as the stream produced it, up to the failure that ended it early (if any). */
+interface Answer {
+  content: string;
+  reasoning: string;
+  usage: Usage;
+  stopReason: string;
+  /** What ended the stream early; undefined for a complete answer. */
+  failure?: unknown;
+}
+
+/** Picks the delivery (the request's choice, else DIRECT_SEND) and builds the message's router and emitter. */
+function startRun(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions): GenerationRun {
   const { settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
-  const iso = () => new Date(now()).toISOString();
   const started = now();
   const delivery: DeliveryMode = request.delivery ?? (settings.directSend ? "direct" : "queued");
   const router = createDeliveryRouter({ mode: delivery, direct: deps.direct, queue: deps.queue, fallbackToQueue: settings.fallbackToQueue, logger, metrics });
   // A fresh id per run: a rerun of the message (e.g. after a timed-out attempt) is told apart by clients and FIFO dedup.
   const runId = (deps.newRunId ?? randomUUID)();
-  const ids = { sessionId: request.sessionId, messageId: request.messageId, runId };
+  const emitter = new MessageEmitter({ request, runId, router, publishSignal: options.publishSignal, logger, metrics, now });
+  return { request, deps, now, started, delivery, router, emitter };
+}
 
-  let chunksPublished = 0;
-  let eventsLost = 0;
-  let deadlineLogged = false;
-  const publishSignal = options.publishSignal;
-  const lostToDeadline = (event: StreamEvent, error?: unknown) => {
-    eventsLost++;
-    metrics.countError("DEADLINE");
-    if (!deadlineLogged) logger.error("publishing deadline reached: this and any later events of the message are not sent", { ...ids, action: event.action, error });
-    deadlineLogged = true;
-  };
-  const emit = async (event: StreamEvent): Promise<boolean> => {
-    // Past the deadline a publish would run into the Lambda timeout, and SQS would re-run the whole generation.
-    if (publishSignal?.aborted) {
-      lostToDeadline(event);
-      return false;
-    }
-    const t0 = now();
-    try {
-      const published = router.publish(event, { signal: publishSignal });
-      // Returns at the deadline even from a sink that ignores the signal.
-      await (publishSignal ? untilAborted(published, publishSignal) : published);
-      metrics.addMetric("PublishLatency", "Milliseconds", now() - t0);
-      return true;
-    } catch (error) {
-      if (publishSignal?.aborted) {
-        lostToDeadline(event, error);
-        return false;
-      }
-      // Nothing left to try for this event: count it and go on, so the rest of the answer still arrives.
-      eventsLost++;
-      metrics.countError("PUBLISH_FAILED");
-      logger.error("event could not be delivered", { ...ids, action: event.action, error });
-      return false;
-    }
-  };
+/** The session's earlier turns, none when history is off. A read failure throws, so SQS retries the record. */
+async function loadHistory({ request, deps }: GenerationRun): Promise<Message[]> {
+  return deps.history ? deps.history.loadConversation(request.userId, request.sessionId, request.messageId) : [];
+}
 
-  const coalescer = new TokenCoalescer({
-    maxDelayMs: settings.batchMaxDelayMs,
-    maxChars: settings.batchMaxChars,
-    onChunk: async (text, sequenceNumber) => {
-      if (await emit(tokenEvent(request, runId, sequenceNumber, text, iso()))) chunksPublished++;
-    },
-  });
-
-  const history: Message[] = deps.history ? await deps.history.loadConversation(request.userId, request.sessionId, request.messageId) : [];
-
-  let content = "";
-  let reasoning = "";
-  let usage: Usage = { inputTokens: 0, outputTokens: 0 };
-  let stopReason = "unknown";
-  let firstTokenAt: number | undefined;
-  let sawMessageStop = false;
-  let failure: unknown;
+/** Reads the stream to its end: text goes to the coalescer as it arrives; a stream failure is kept, not thrown. */
+async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseDelta>, coalescer: TokenCoalescer): Promise<Answer> {
+  const answer: Answer = { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "unknown" };
   try {
-    const response = await deps.bedrock.send(
-      new ConverseStreamCommand({
-        modelId: request.modelId,
-        messages: [...history, { role: "user", content: [{ text: request.prompt }] }],
-        ...(settings.systemPrompt ? { system: [{ text: settings.systemPrompt }] } : {}),
-        inferenceConfig: { maxTokens: settings.maxTokens, temperature: settings.temperature },
-      }),
-      options.abortSignal ? { abortSignal: options.abortSignal } : {},
-    );
-    if (!response.stream) throw new Error("ConverseStream returned no stream");
-    for await (const item of response.stream) {
-      options.abortSignal?.throwIfAborted();
-      const delta = item.contentBlockDelta?.delta;
-      if (delta?.text) {
-        if (firstTokenAt === undefined) {
-          firstTokenAt = now();
-          metrics.addMetric("TimeToFirstToken", "Milliseconds", firstTokenAt - started);
-        }
-        content += delta.text;
-        coalescer.push(delta.text);
-      } else if (delta?.reasoningContent?.text) {
-        reasoning += delta.reasoningContent.text;
-      } else if (item.messageStop) {
-        sawMessageStop = true;
-        stopReason = item.messageStop.stopReason ?? stopReason;
-      } else if (item.metadata?.usage) {
-        usage = { inputTokens: item.metadata.usage.inputTokens ?? 0, outputTokens: item.metadata.usage.outputTokens ?? 0 };
-      } else {
-        const exception = streamException(item);
-        if (exception) throw exception;
+    for await (const delta of deltas) {
+      switch (delta.kind) {
+        case "text":
+          // Text deltas are never empty, so empty content means this is the first one.
+          if (answer.content === "") run.deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started);
+          answer.content += delta.text;
+          coalescer.push(delta.text);
+          break;
+        case "reasoning":
+          answer.reasoning += delta.text;
+          break;
+        case "stop":
+          answer.stopReason = delta.stopReason ?? answer.stopReason;
+          break;
+        case "usage":
+          answer.usage = delta.usage;
+          break;
       }
     }
-    // An aborted request can end the stream quietly; so can a dropped connection: neither is a complete answer.
-    options.abortSignal?.throwIfAborted();
-    if (!sawMessageStop) throw Object.assign(new Error("the stream ended before messageStop"), { name: "ModelStreamErrorException" });
   } catch (error) {
-    failure = error;
+    answer.failure = error;
   }
+  return answer;
+}
 
+/** Sends what is still buffered and returns the last sequence number handed out. */
+async function flushChunks(coalescer: TokenCoalescer): Promise<number> {
   // What was generated before a failure still goes out first, so the user sees it followed by the error.
-  let lastSequenceNumber: number;
   try {
-    lastSequenceNumber = await coalescer.end();
+    return await coalescer.end();
   } catch {
-    lastSequenceNumber = coalescer.lastSequenceNumber;
+    return coalescer.lastSequenceNumber;
   }
+}
 
-  let errorCode: string | undefined;
-  if (failure !== undefined) {
-    const mapped = mapGenerationError(failure);
-    errorCode = mapped.code;
-    metrics.countError(mapped.code);
-    logger.error("generation failed", { ...ids, code: mapped.code, error: failure });
-    await emit(errorEvent(request, runId, mapped, iso()));
-  } else {
-    const fitted = finalEvent(request, runId, { content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber }, iso());
-    if (fitted.trimmed !== "none") logger.warn("final event trimmed to fit the event size limit", { ...ids, trimmed: fitted.trimmed, contentChars: content.length });
-    await emit(fitted.event);
-    metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
+/** Ends the message: the error event of a failed stream (returns its code), else the final_response. */
+async function endMessage({ deps, emitter }: GenerationRun, answer: Answer, lastSequenceNumber: number): Promise<string | undefined> {
+  if (answer.failure !== undefined) {
+    const mapped = mapGenerationError(answer.failure);
+    deps.metrics.countError(mapped.code);
+    deps.logger.error("generation failed", { ...emitter.ids, code: mapped.code, error: answer.failure });
+    await emitter.error(mapped);
+    return mapped.code;
   }
-  metrics.addMetric("ChunksPublished", "Count", chunksPublished);
+  const { content, reasoning, usage, stopReason } = answer;
+  await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber });
+  deps.metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
+  return undefined;
+}
 
-  if (deps.history) {
-    try {
-      await deps.history.saveExchange(request, { content, reasoningContent: reasoning || undefined, usage, stopReason, errorCode, completedAt: iso() });
-    } catch (error) {
-      // The answer already reached the user; a missing history item must not re-run the generation.
-      metrics.countError("HISTORY_WRITE_FAILED");
-      logger.error("history write failed", { ...ids, error });
-    }
+/** Writes the exchange to history when it is on; a failure is counted and logged, never thrown. */
+async function saveHistory({ request, deps, emitter }: GenerationRun, answer: Answer, errorCode: string | undefined): Promise<void> {
+  if (!deps.history) return;
+  const { content, reasoning, usage, stopReason } = answer;
+  try {
+    await deps.history.saveExchange(request, { content, reasoningContent: reasoning || undefined, usage, stopReason, errorCode, completedAt: emitter.timestamp() });
+  } catch (error) {
+    // The answer already reached the user; a missing history item must not re-run the generation.
+    deps.metrics.countError("HISTORY_WRITE_FAILED");
+    deps.logger.error("history write failed", { ...emitter.ids, error });
   }
+}
 
+/** Builds the run's summary and logs it. */
+function finishRun(run: GenerationRun, answer: Answer, errorCode: string | undefined, lastSequenceNumber: number): GenerationSummary {
+  const { request, emitter } = run;
   const summary: GenerationSummary = {
     messageId: request.messageId,
-    runId,
-    outcome: failure === undefined ? "completed" : "failed",
+    runId: emitter.ids.runId,
+    outcome: answer.failure === undefined ? "completed" : "failed",
     ...(errorCode ? { errorCode } : {}),
-    delivery,
-    fellBackToQueue: router.fellBack,
-    chunksPublished,
-    eventsLost,
+    delivery: run.delivery,
+    fellBackToQueue: run.router.fellBack,
+    chunksPublished: emitter.chunksPublished,
+    eventsLost: emitter.eventsLost,
     lastSequenceNumber,
   };
-  logger.info("generation finished", { ...summary, sessionId: request.sessionId, durationMs: now() - started });
+  run.deps.logger.info("generation finished", { ...summary, sessionId: request.sessionId, durationMs: run.now() - run.started });
   return summary;
 }

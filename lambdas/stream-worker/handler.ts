@@ -1,24 +1,19 @@
-/** stream-worker: work queue consumer (see worker.ts and generation.ts). Clients, settings and Powertools singletons live at module scope. */
+/** stream-worker: work queue consumer (see worker.ts and generation.ts). Clients, settings and Powertools live at module scope. */
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
-import { Logger } from "@aws-lambda-powertools/logger";
-import { Metrics } from "@aws-lambda-powertools/metrics";
-import { Tracer } from "@aws-lambda-powertools/tracer";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { Context, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import { readRuntimeSettings } from "../../contracts/runtimeSettings";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
-import { metricsNamespace, readRuntimeSettings } from "../../contracts/runtimeSettings";
+import { createPowertools, withPowertools } from "../shared/powertools";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { HistoryStore } from "./history";
 import { createStreamWorker } from "./worker";
 
-const serviceName = "stream-worker";
-const logger = new Logger({ serviceName });
-const metrics = new Metrics({ serviceName, namespace: metricsNamespace() });
-const tracer = new Tracer({ serviceName });
+const powertools = createPowertools("stream-worker");
+const { logger, metrics, tracer } = powertools;
 const settings = readRuntimeSettings();
 
 // Endpoints come from the SDK's own variables (AWS_ENDPOINT_URL_BEDROCK_RUNTIME, ..._SNS, ..._DYNAMODB); the Bedrock
@@ -42,12 +37,4 @@ const worker = createStreamWorker({
   },
 });
 
-export const handler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  logger.addContext(context);
-  try {
-    return await worker(event, context);
-  } finally {
-    // Nothing to publish is normal (e.g. a batch with no events); Powertools would warn on every such invocation.
-    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
-  }
-};
+export const handler = withPowertools(powertools, worker);

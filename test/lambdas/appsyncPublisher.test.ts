@@ -2,7 +2,7 @@ import { AppSyncPublishError, createAppSyncPublisher, signingRegion } from "../.
 import { PUBLISH_RESPONSE_MUTATION } from "../../contracts/graphqlOperations";
 import { parseEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
-import { verifySigV4 } from "./support/sigv4Verifier";
+import { sigv4Oracle } from "./support/sigv4Oracle";
 
 const credentials = { accessKeyId: "AKIDEXAMPLETEST", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", sessionToken: "session-token-example" };
 
@@ -58,7 +58,7 @@ describe("appsyncPublisher", () => {
     const publisher = createAppSyncPublisher({ endpoint: server.endpoint, ...fast });
     await publisher.publish(tokenEvent("signed"));
     const [req] = server.requests;
-    const check = verifySigV4(req!, credentials.secretAccessKey);
+    const check = sigv4Oracle(req!, credentials.secretAccessKey);
     expect(check.expected).toBe(check.actual);
     expect(check.valid).toBe(true);
     expect(check).toMatchObject({ accessKeyId: credentials.accessKeyId, region: "us-east-1", service: "appsync" });
@@ -67,8 +67,8 @@ describe("appsyncPublisher", () => {
     expect(req!.headers["x-amz-security-token"]).toBe(credentials.sessionToken);
 
     // The verifier is not a rubber stamp: a changed body or a wrong secret fails it.
-    expect(verifySigV4({ ...req!, body: Buffer.concat([req!.body, Buffer.from(" ")]) }, credentials.secretAccessKey).valid).toBe(false);
-    expect(verifySigV4(req!, "another-secret").valid).toBe(false);
+    expect(sigv4Oracle({ ...req!, body: Buffer.concat([req!.body, Buffer.from(" ")]) }, credentials.secretAccessKey).valid).toBe(false);
+    expect(sigv4Oracle(req!, "another-secret").valid).toBe(false);
   });
 
   it("takes the signing region from an AppSync host name, else AWS_REGION", () => {
@@ -84,7 +84,7 @@ describe("appsyncPublisher", () => {
     expect(server.requests).toHaveLength(3);
     // Each attempt is signed afresh and carries the same body.
     expect(new Set(server.requests.map((r) => r.body.toString()))).toEqual(new Set([server.requests[0]!.body.toString()]));
-    for (const r of server.requests) expect(verifySigV4(r, credentials.secretAccessKey).valid).toBe(true);
+    for (const r of server.requests) expect(sigv4Oracle(r, credentials.secretAccessKey).valid).toBe(true);
   });
 
   it("treats a 200 carrying `errors` as a failure: no retry for a permanent error", async () => {

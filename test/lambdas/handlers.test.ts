@@ -6,7 +6,7 @@ import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bed
 import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
-import type { Context, SQSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import type { AddressInfo } from "node:net";
 import { loadEnvironment } from "../../config/load";
 import { resourceNames, type ResourceNames } from "../../config/names";
@@ -14,8 +14,9 @@ import { runtimeVariables, type RuntimeSettings } from "../../contracts/runtimeS
 import { parseEvent, serializeEvent } from "../../contracts/streamEvents";
 import { workRequestSchema } from "../../contracts/workRequest";
 import { tableDefinitions } from "../../local/dynamo";
+import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
-import { verifySigV4 } from "./support/sigv4Verifier";
+import { sigv4Oracle } from "./support/sigv4Oracle";
 import { converseStream, request, textStream } from "./support/workerFixtures";
 
 const dynalite = require("dynalite");
@@ -85,9 +86,7 @@ beforeEach(() => {
   snsMock.on(PublishCommand).resolves({ MessageId: "m" });
 });
 
-const sqs = (body: string, id = "sqs-1"): SQSEvent => ({
-  Records: [{ messageId: id, receiptHandle: "rh", body, attributes: {} as never, messageAttributes: {}, md5OfBody: "", eventSource: "aws:sqs", eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:q", awsRegion: "us-east-1" }],
-});
+const sqs = (body: string) => sqsEvent(sqsRecord({ body, messageId: "sqs-1" }));
 
 describe("handlers wired by environment variables", () => {
   it("send-query publishes the work request to INBOUND_TOPIC_ARN", async () => {
@@ -109,7 +108,7 @@ describe("handlers wired by environment variables", () => {
 
     const events = appsync.requests.map((r) => parseEvent(JSON.parse(r.body.toString()).variables.data));
     expect(events.at(-1)).toMatchObject({ action: "final_response", data: { content: "Hi there" } });
-    for (const r of appsync.requests) expect(verifySigV4(r, secret)).toMatchObject({ valid: true, accessKeyId: "AKIDHANDLERTEST", service: "appsync" });
+    for (const r of appsync.requests) expect(sigv4Oracle(r, secret)).toMatchObject({ valid: true, accessKeyId: "AKIDHANDLERTEST", service: "appsync" });
     const history = await ddb.send(new ScanCommand({ TableName: names.historyTable }));
     expect(history.Items?.map((i) => i.role?.S).sort()).toEqual(["assistant", "user"]);
     const idempotency = await ddb.send(new ScanCommand({ TableName: names.idempotencyTable }));

@@ -1,9 +1,9 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
-import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import type { StreamEvent } from "../../contracts/streamEvents";
 import { createRedeliveryScheduler, parseQueueArn, retryDelaySeconds } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
+import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";
 
 const QUEUE_ARN = "arn:aws:sqs:eu-west-1:123456789012:llm-outbound";
@@ -14,22 +14,7 @@ const token = (sessionId: string, sequenceNumber: number): StreamEvent => ({
   data: { sessionId, messageId: "message-0001", token: { runId: "run-1", sequenceNumber, value: `v${sequenceNumber}` } },
 });
 
-let ids = 0;
-function record(body: StreamEvent | string, receiveCount: number, eventSourceARN = QUEUE_ARN): SQSRecord {
-  const id = `sqs-${++ids}`;
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: typeof body === "string" ? body : serializeEvent(body),
-    attributes: { ApproximateReceiveCount: String(receiveCount), SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN,
-    awsRegion: "eu-west-1",
-  };
-}
-const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+const record = (body: StreamEvent | string, receiveCount: number, eventSourceARN = QUEUE_ARN) => sqsRecord({ body, receiveCount, eventSourceARN });
 
 describe("relay redelivery backoff", () => {
   const sqsMock = mockClient(SQSClient);
@@ -54,7 +39,7 @@ describe("relay redelivery backoff", () => {
     const sink = recordingPublisher((e) => (e.data.sessionId === "session-aaaa" ? new Error("appsync down") : undefined));
     const { logger, metrics } = recordingTelemetry();
     const redelivery = createRedeliveryScheduler({ sqs, logger });
-    const result = await relayBatch(batch(failing[0]!, fine, poison, failing[1]!), { publisher: sink, logger, metrics, redelivery });
+    const result = await relayBatch(sqsEvent(failing[0]!, fine, poison, failing[1]!), { publisher: sink, logger, metrics, redelivery });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([failing[0]!.messageId, failing[1]!.messageId, poison.messageId].sort());
 
     expect(sqsMock.commandCalls(GetQueueUrlCommand).map((c) => c.args[0].input)).toEqual([{ QueueName: "llm-outbound", QueueOwnerAWSAccountId: "123456789012" }]);
@@ -65,7 +50,7 @@ describe("relay redelivery backoff", () => {
     expect(byHandle).toEqual({ [failing[0]!.receiptHandle]: 2, [failing[1]!.receiptHandle]: 6, [poison.receiptHandle]: 0 });
 
     // The queue URL is asked once per queue, not per invocation.
-    await relayBatch(batch(record(token("session-aaaa", 2), 20)), { publisher: sink, logger, metrics, redelivery });
+    await relayBatch(sqsEvent(record(token("session-aaaa", 2), 20)), { publisher: sink, logger, metrics, redelivery });
     expect(sqsMock.commandCalls(GetQueueUrlCommand)).toHaveLength(1);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[1]!.args[0].input.Entries![0]!.VisibilityTimeout).toBe(30);
   });
@@ -76,7 +61,7 @@ describe("relay redelivery backoff", () => {
     const failing = record(token("session-aaaa", 0), 1);
     const sink = recordingPublisher(() => new Error("appsync down"));
     const { logger, metrics, logs } = recordingTelemetry();
-    const result = await relayBatch(batch(failing), { publisher: sink, logger, metrics, redelivery: createRedeliveryScheduler({ sqs, logger }) });
+    const result = await relayBatch(sqsEvent(failing), { publisher: sink, logger, metrics, redelivery: createRedeliveryScheduler({ sqs, logger }) });
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: failing.messageId }] });
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.QueueUrl).toBe("https://sqs.eu-west-1.amazonaws.com/123456789012/llm-outbound");
     expect(logs.filter((l) => l.level === "warn").map((l) => l.message)).toEqual([expect.stringMatching(/GetQueueUrl/), expect.stringMatching(/full timeout/)]);
@@ -86,10 +71,10 @@ describe("relay redelivery backoff", () => {
     const records = Array.from({ length: 12 }, (_, i) => record(token(`session-${String(i).padStart(4, "0")}`, 0), 1));
     const { logger, metrics } = recordingTelemetry();
     const redelivery = createRedeliveryScheduler({ sqs, logger });
-    await relayBatch(batch(...records), { publisher: recordingPublisher(() => new Error("down")), logger, metrics, redelivery });
+    await relayBatch(sqsEvent(...records), { publisher: recordingPublisher(() => new Error("down")), logger, metrics, redelivery });
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input.Entries!.length)).toEqual([10, 2]);
     sqsMock.resetHistory();
-    await relayBatch(batch(record(token("session-ok00", 0), 1)), { publisher: recordingPublisher(), logger, metrics, redelivery });
+    await relayBatch(sqsEvent(record(token("session-ok00", 0), 1)), { publisher: recordingPublisher(), logger, metrics, redelivery });
     expect(sqsMock.calls()).toHaveLength(0);
   });
 });

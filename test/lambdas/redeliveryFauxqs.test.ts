@@ -1,11 +1,11 @@
 /** The relay's redelivery backoff against fauxqs, the local SQS (its own file: aws-sdk-client-mock would mock every SQSClient). */
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
-import type { SQSRecord } from "aws-lambda";
 import { loadEnvironment } from "../../config/load";
 import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { startMessaging, type LocalMessaging } from "../../local/messaging";
+import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";
 
 const token = (sessionId: string, sequenceNumber: number): StreamEvent => ({
@@ -14,20 +14,6 @@ const token = (sessionId: string, sequenceNumber: number): StreamEvent => ({
   timestamp: "2026-01-01T00:00:00.000Z",
   data: { sessionId, messageId: "message-0001", token: { runId: "run-1", sequenceNumber, value: `v${sequenceNumber}` } },
 });
-
-function record(body: string, messageId: string, receiptHandle: string, eventSourceARN: string, region: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle,
-    body,
-    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN,
-    awsRegion: region,
-  };
-}
 
 describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
   let messaging: LocalMessaging;
@@ -43,7 +29,7 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
     await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: serializeEvent(token("session-live", 0)), ...(isFifo ? { MessageGroupId: "g", MessageDeduplicationId: "d" } : {}) }));
     const first = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 2, VisibilityTimeout: 600, MessageSystemAttributeNames: ["All"] }));
     const m = first.Messages![0]!;
-    const rec = record(m.Body!, m.MessageId!, m.ReceiptHandle!, arn, messaging.region);
+    const rec = sqsRecord({ body: m.Body!, messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, eventSourceARN: arn, region: messaging.region });
     const { logger, metrics, logs } = recordingTelemetry();
     // The client as the handler builds it, its endpoint from AWS_ENDPOINT_URL_SQS as in the local stack (fauxqs's queue
     // URLs name sqs.<region>.localhost, which does not resolve).
@@ -53,7 +39,7 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
     const client = createRelaySqsClient({ credentials: { accessKeyId: "a", secretAccessKey: "b" } });
     try {
       const started = Date.now();
-      const result = await relayBatch({ Records: [rec] }, { publisher: recordingPublisher(() => new Error("down")), logger, metrics, redelivery: createRedeliveryScheduler({ sqs: client, logger }) });
+      const result = await relayBatch(sqsEvent(rec), { publisher: recordingPublisher(() => new Error("down")), logger, metrics, redelivery: createRedeliveryScheduler({ sqs: client, logger }) });
       expect(result.batchItemFailures).toHaveLength(1);
       expect(logs.filter((l) => l.level === "warn")).toEqual([]);
       let again: string | undefined;

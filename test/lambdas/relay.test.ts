@@ -1,7 +1,7 @@
-import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { AppSyncPublishError, createAppSyncPublisher } from "../../lambdas/shared/appsyncPublisher";
-import { parseEvent, serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import { parseEvent, type StreamEvent } from "../../contracts/streamEvents";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
+import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";
 
@@ -17,22 +17,7 @@ const final = (sessionId: string, messageId: string, content: string, lastSequen
   data: { sessionId, messageId, content, usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn", lastSequenceNumber },
 });
 
-let ids = 0;
-function record(body: StreamEvent | string, group?: string): SQSRecord {
-  const id = `sqs-${++ids}`;
-  return {
-    messageId: id,
-    receiptHandle: `rh-${id}`,
-    body: typeof body === "string" ? body : serializeEvent(body),
-    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0", ...(group ? { MessageGroupId: group, SequenceNumber: String(ids) } : {}) },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:outbound${group ? ".fifo" : ""}`,
-    awsRegion: "us-east-1",
-  };
-}
-const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+const record = (body: StreamEvent | string, group?: string) => sqsRecord({ body, messageGroupId: group, eventSourceARN: `arn:aws:sqs:us-east-1:000000000000:outbound${group ? ".fifo" : ""}` });
 const label = (e: StreamEvent) => `${e.data.sessionId}/${e.data.messageId}/${e.action === "on_new_llm_token" ? e.data.token.sequenceNumber : e.action}`;
 
 describe("outbound-relay", () => {
@@ -55,7 +40,7 @@ describe("outbound-relay", () => {
       token("session-aaaa", "message-a1", 1, tricky[1]),
     ];
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(...events.map((e) => record(e))), { publisher: publisher(), logger, metrics });
+    const result = await relayBatch(sqsEvent(...events.map((e) => record(e))), { publisher: publisher(), logger, metrics });
     expect(result).toEqual({ batchItemFailures: [] });
     const received = server.requests.map((r) => parseEvent(JSON.parse(r.body.toString("utf8")).variables.data));
     expect(received.map(label)).toEqual([
@@ -81,7 +66,7 @@ describe("outbound-relay", () => {
       return label(event).endsWith("/1") ? { status: 200, body: { errors: [{ errorType: "BadRequest", message: "rejected" }] } } : { status: 200, body: { data: {} } };
     };
     const { logger, metrics, errorCodes } = recordingTelemetry();
-    const result = await relayBatch(batch(bad, fine[0]!, rejected, wrongShape, fine[1]!, fine[2]!), { publisher: publisher(), logger, metrics });
+    const result = await relayBatch(sqsEvent(bad, fine[0]!, rejected, wrongShape, fine[1]!, fine[2]!), { publisher: publisher(), logger, metrics });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([bad.messageId, rejected.messageId, wrongShape.messageId].sort());
     expect(server.requests).toHaveLength(4);
     expect(errorCodes.sort()).toEqual(["MALFORMED_EVENT", "MALFORMED_EVENT", "RELAY_PUBLISH_FAILED"]);
@@ -93,7 +78,7 @@ describe("outbound-relay", () => {
     const b = [0, 1].map((n) => record(token("session-bbbb", "message-b1", n), "session-bbbb"));
     const sink = recordingPublisher((e) => (label(e) === "session-aaaa/message-a1/1" ? new Error("rejected") : undefined));
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, aFinal), { publisher: sink, logger, metrics });
+    const result = await relayBatch(sqsEvent(a[0]!, b[0]!, a[1]!, a[2]!, b[1]!, aFinal), { publisher: sink, logger, metrics });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a[1]!.messageId, a[2]!.messageId, aFinal.messageId]);
     expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0", "session-bbbb/message-b1/1"]);
   });
@@ -105,7 +90,7 @@ describe("outbound-relay", () => {
     const other = record(token("session-bbbb", "message-b1", 0), "session-bbbb");
     const sink = recordingPublisher();
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(before, poison, other, after), { publisher: sink, logger, metrics });
+    const result = await relayBatch(sqsEvent(before, poison, other, after), { publisher: sink, logger, metrics });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([poison.messageId, after.messageId].sort());
     expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0"]);
   });
@@ -115,7 +100,7 @@ describe("outbound-relay", () => {
     const b = [0, 1].map((n) => record(token("session-bbbb", "message-b1", n)));
     const sink = recordingPublisher((e) => (label(e) === "session-aaaa/message-a1/1" ? new AppSyncPublishError("HTTP 503", 4, true, 503) : undefined));
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(a[0]!, b[0]!, a[1]!, a[2]!, b[1]!), { publisher: sink, logger, metrics });
+    const result = await relayBatch(sqsEvent(a[0]!, b[0]!, a[1]!, a[2]!, b[1]!), { publisher: sink, logger, metrics });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a[1]!.messageId, a[2]!.messageId]);
     expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0", "session-bbbb/message-b1/1"]);
   });
@@ -128,7 +113,7 @@ describe("outbound-relay", () => {
       return undefined;
     });
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(batch(...records), { publisher: sink, logger, metrics, remainingTimeMs: () => remaining });
+    const result = await relayBatch(sqsEvent(...records), { publisher: sink, logger, metrics, remainingTimeMs: () => remaining });
     expect(sink.events).toHaveLength(2);
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(records.slice(2).map((r) => r.messageId));
   });

@@ -2,11 +2,12 @@ import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dyn
 import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import type { Context, SQSEvent, SQSRecord } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import type { AddressInfo } from "node:net";
 import { IDEMPOTENCY_TABLE } from "../../contracts/tables";
 import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
+import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
 
 // dynalite is a real DynamoDB-compatible server (the local stack uses it too): the idempotency records go through real conditional writes.
@@ -56,20 +57,7 @@ const context = {
   getRemainingTimeInMillis: () => 60_000,
 } as unknown as Context;
 
-function sqsRecord(body: string, messageId: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: { ApproximateReceiveCount: "1", SentTimestamp: "0", SenderId: "x", ApproximateFirstReceiveTimestamp: "0" },
-    messageAttributes: {},
-    md5OfBody: "",
-    eventSource: "aws:sqs",
-    eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:work",
-    awsRegion: "us-east-1",
-  };
-}
-const sqsEvent = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+const workRecord = (body: string, messageId: string) => sqsRecord({ body, messageId, eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:work" });
 
 describe("stream-worker", () => {
   it("a redelivered work request (same messageId) does not call Bedrock again or publish again", async () => {
@@ -77,17 +65,17 @@ describe("stream-worker", () => {
     const { worker, queue } = await newWorker();
     const body = JSON.stringify(request);
 
-    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
     const afterFirst = queue.events.length;
     expect(tokens(queue.events).map((t) => t.value)).toEqual(["Hello", " there"]);
 
     // SQS redelivers the same message (e.g. the first invocation's delete was lost).
-    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
     expect(queue.events).toHaveLength(afterFirst);
 
     // A different messageId is a new generation.
-    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, messageId: "message-0002" }), "sqs-2")), context);
+    await worker(sqsEvent(workRecord(JSON.stringify({ ...request, messageId: "message-0002" }), "sqs-2")), context);
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(2);
   });
 
@@ -95,15 +83,15 @@ describe("stream-worker", () => {
     bedrockMock.on(ConverseStreamCommand).rejects(Object.assign(new Error("Too many requests"), { name: "ThrottlingException" }));
     const { worker, queue } = await newWorker();
     const body = JSON.stringify(request);
-    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
-    expect(await worker(sqsEvent(sqsRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
     expect(queue.events.map((e) => e.action)).toEqual(["error"]);
   });
 
   it("a batch of only a malformed record returns it as a failure (no throw) and counts the error", async () => {
     const { worker, errorCodes } = await newWorker();
-    expect(await worker(sqsEvent(sqsRecord('{"sessionId":"x"}', "sqs-only")), context)).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-only" }] });
+    expect(await worker(sqsEvent(workRecord('{"sessionId":"x"}', "sqs-only")), context)).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-only" }] });
     expect(errorCodes).toEqual(["MALFORMED_REQUEST"]);
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(0);
   });
@@ -111,9 +99,9 @@ describe("stream-worker", () => {
   it("the same messageId from another user or session is a different message", async () => {
     bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["ok"])) }));
     const { worker } = await newWorker();
-    await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-1")), context);
-    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, userId: "someone-else" }), "sqs-2")), context);
-    await worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, sessionId: "session-0002" }), "sqs-3")), context);
+    await worker(sqsEvent(workRecord(JSON.stringify(request), "sqs-1")), context);
+    await worker(sqsEvent(workRecord(JSON.stringify({ ...request, userId: "someone-else" }), "sqs-2")), context);
+    await worker(sqsEvent(workRecord(JSON.stringify({ ...request, sessionId: "session-0002" }), "sqs-3")), context);
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(3);
   });
 
@@ -121,8 +109,8 @@ describe("stream-worker", () => {
     bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["a", "b", "c"])) }));
     const { worker } = await newWorker();
     const [good, bad] = await Promise.all([
-      worker(sqsEvent(sqsRecord(JSON.stringify({ ...request, messageId: "message-par1" }), "sqs-good")), context),
-      worker(sqsEvent(sqsRecord("nope", "sqs-bad")), context),
+      worker(sqsEvent(workRecord(JSON.stringify({ ...request, messageId: "message-par1" }), "sqs-good")), context),
+      worker(sqsEvent(workRecord("nope", "sqs-bad")), context),
     ]);
     expect(good).toEqual({ batchItemFailures: [] });
     expect(bad).toEqual({ batchItemFailures: [{ itemIdentifier: "sqs-bad" }] });
@@ -140,7 +128,7 @@ describe("stream-worker", () => {
     const { worker, queue } = await newWorker(4000);
     const started = Date.now();
     // 5 s left, 4 s kept back: the generation is cut after about 1 s.
-    const result = await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-slow")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
+    const result = await worker(sqsEvent(workRecord(JSON.stringify(request), "sqs-slow")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
     expect(result).toEqual({ batchItemFailures: [] });
     expect(Date.now() - started).toBeLessThan(3000);
     expect(queue.events.at(-1)).toMatchObject({ action: "error", data: { code: "MODEL_TIMEOUT" } });
@@ -170,7 +158,7 @@ describe("stream-worker", () => {
     // 5 s left: Bedrock is aborted at 1 s (4 s kept back), publishing stops at 2 s (3 s kept back).
     const { worker, errorCodes } = await newWorker(4000, { publishMarginMs: 3000, queue: hanging });
     const t0 = Date.now();
-    const result = await worker(sqsEvent(sqsRecord(JSON.stringify(request), "sqs-down")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
+    const result = await worker(sqsEvent(workRecord(JSON.stringify(request), "sqs-down")), { ...context, getRemainingTimeInMillis: () => 5000 } as Context);
     const elapsed = Date.now() - t0;
     expect(result).toEqual({ batchItemFailures: [] });
     expect(elapsed).toBeGreaterThanOrEqual(1900);
@@ -187,10 +175,10 @@ describe("stream-worker", () => {
     const { worker, queue } = await newWorker();
     const result = await worker(
       sqsEvent(
-        sqsRecord(JSON.stringify({ ...request, messageId: "message-000a" }), "sqs-a"),
-        sqsRecord("{not json", "sqs-bad-json"),
-        sqsRecord(JSON.stringify({ ...request, messageId: "bad id!" }), "sqs-bad-id"),
-        sqsRecord(JSON.stringify({ ...request, messageId: "message-000b" }), "sqs-b"),
+        workRecord(JSON.stringify({ ...request, messageId: "message-000a" }), "sqs-a"),
+        workRecord("{not json", "sqs-bad-json"),
+        workRecord(JSON.stringify({ ...request, messageId: "bad id!" }), "sqs-bad-id"),
+        workRecord(JSON.stringify({ ...request, messageId: "message-000b" }), "sqs-b"),
       ),
       context,
     );

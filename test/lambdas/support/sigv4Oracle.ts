@@ -1,7 +1,7 @@
 /**
- * Independent SigV4 check for the tests: recomputes the signature of a received request from the known credentials
- * (canonical request -> string to sign -> HMAC chain, with node:crypto only), so the publisher's signer is tested
- * against the specification rather than against itself.
+ * The tests' SigV4 oracle: recomputes the signature of a received request from the known credentials (canonical
+ * request -> string to sign -> HMAC chain, with node:crypto only), so the publisher's signer is tested against the
+ * specification rather than against itself. Not a verifier to serve with: the gateway's is local/appsync/sigv4.ts.
  */
 import { createHash, createHmac } from "node:crypto";
 import type { ReceivedRequest } from "./fakeAppSync";
@@ -9,7 +9,8 @@ import type { ReceivedRequest } from "./fakeAppSync";
 const sha256Hex = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data, "utf8").digest();
 
-export interface VerifiedSignature {
+/** The oracle's verdict, with both signatures for a readable failure. */
+export interface OracleVerdict {
   valid: boolean;
   accessKeyId: string;
   region: string;
@@ -19,7 +20,8 @@ export interface VerifiedSignature {
   actual: string;
 }
 
-export function verifySigV4(req: ReceivedRequest, secretAccessKey: string): VerifiedSignature {
+/** Recomputes `req`'s signature with `secretAccessKey` and says whether the one it carries is that one. */
+export function sigv4Oracle(req: ReceivedRequest, secretAccessKey: string): OracleVerdict {
   const auth = String(req.headers.authorization ?? "");
   const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(auth);
   if (!match) throw new Error(`not a SigV4 Authorization header: ${auth}`);
