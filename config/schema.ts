@@ -3,15 +3,23 @@
  * The stacks (main.ts, modules/), the Lambdas' environment wiring and the local stack all read it from here.
  */
 import { z } from "zod";
+import {
+  alarmTargetProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_RECEIVE_COUNT, queueConcurrencyProblem,
+  rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem,
+} from "./rules";
+
+/** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
+const rule =
+  <T>(problemOf: (value: T) => string | undefined) =>
+  (value: T, ctx: z.RefinementCtx) => {
+    const problem = problemOf(value);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  };
+
+const wholeNumber = () => z.number({ invalid_type_error: "must be a number" }).refine(Number.isInteger, { message: "must be a whole number" });
 
 /** An integer key with an inclusive range; the message is the one a reviewer reads in CI. */
-const intBetween = (min: number, max: number) =>
-  z
-    .number({ invalid_type_error: "must be a number" })
-    .refine(Number.isInteger, { message: "must be a whole number" })
-    .superRefine((v, ctx) => {
-      if (v < min || v > max) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be between ${min} and ${max}, got ${v}` });
-    });
+const intBetween = (min: number, max: number) => wholeNumber().superRefine(rule((v: number) => rangeProblem(v, { min, max })));
 
 const bool = () => z.boolean({ invalid_type_error: "must be true or false" });
 const text = (what = "must be a string") => z.string({ invalid_type_error: what, required_error: "is required" });
@@ -20,8 +28,11 @@ const text = (what = "must be a string") => z.string({ invalid_type_error: what,
 export const MODEL_ID_PATTERN = /^(?:(?:us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
 const modelId = text().regex(MODEL_ID_PATTERN, "must be a Bedrock model id such as anthropic.claude-3-5-haiku-20241022-v1:0");
 
-/** Environment names become resource names and state keys. */
+/** Environment and project names become resource names and state keys. */
 export const ENV_NAME_PATTERN = /^[a-z][a-z0-9-]{1,19}$/;
+const shortName = () => text().regex(ENV_NAME_PATTERN, "must be lower-case letters, digits and dashes, 2-20 characters");
+
+const region = text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1");
 
 const stateSchema = z.discriminatedUnion("backend", [
   z
@@ -31,13 +42,11 @@ const stateSchema = z.discriminatedUnion("backend", [
       bucket: text().min(3, "must be an S3 bucket name"),
       /** Key becomes `<key_prefix>/<env>/platform.tfstate`. */
       key_prefix: text().regex(/^[A-Za-z0-9._-]+$/, "must be a plain path segment").default("llm-stream"),
-      region: text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1"),
+      region,
     })
     .strict(),
   z.object({ backend: z.literal("local") }).strict(),
 ]);
-
-const region = text().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, "must be an AWS region such as us-east-1");
 
 /**
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
@@ -51,9 +60,9 @@ export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 export const environmentConfigSchema = z
   .object({
     /** Environment name; must equal the file's base name. */
-    name: text().regex(ENV_NAME_PATTERN, "must be lower-case letters, digits and dashes, 2-20 characters"),
+    name: shortName(),
     /** Project name: prefixes resource names and the state key. */
-    project: text().regex(/^[a-z][a-z0-9-]{1,19}$/, "must be lower-case letters, digits and dashes, 2-20 characters").default("llm-stream"),
+    project: shortName().default("llm-stream"),
     /** The only account this environment may deploy into. */
     account_id: text().regex(/^\d{12}$/, "must be a 12-digit AWS account id"),
     region,
@@ -86,26 +95,23 @@ export const environmentConfigSchema = z
     queue: z
       .object({
         fifo: bool().default(false),
-        max_receive_count: intBetween(1, 20).default(3),
-        /** At least 6x the consumer Lambda's timeout (AWS guidance). */
+        max_receive_count: intBetween(MAX_RECEIVE_COUNT.min, MAX_RECEIVE_COUNT.max).default(3),
+        /** At least 6x the consumer Lambda's timeout (AWS guidance; checked below, with lambda.timeout_seconds). */
         visibility_timeout_seconds: intBetween(30, 43200).default(360),
       })
       .strict()
       .default({}),
     lambda: z
       .object({
-        memory_mb: intBetween(128, 10240).default(512),
+        memory_mb: intBetween(LAMBDA_MEMORY_MB.min, LAMBDA_MEMORY_MB.max).default(512),
         /** At least 30: the worker stops Bedrock 6 s before its deadline and the relay keeps 10 s to publish with retries. */
-        timeout_seconds: intBetween(30, 900).default(60),
-        /** -1 leaves the function unreserved. */
-        /** -1 or 2-1000: it also caps the SQS event sources, whose maximum_concurrency is at least 2. */
-        reserved_concurrency: intBetween(-1, 1000)
-          .refine((v) => v !== 0 && v !== 1, { message: "must be -1 (unreserved) or between 2 and 1000 (the SQS event source's maximum_concurrency range)" })
+        timeout_seconds: intBetween(30, LAMBDA_TIMEOUT_SECONDS.max).default(60),
+        /** -1 (unreserved) or 2-1000: it also caps the SQS event sources, whose maximum_concurrency is at least 2. */
+        reserved_concurrency: wholeNumber()
+          // A fraction is already reported as not whole; the event-source rule is about whole numbers.
+          .superRefine(rule((v: number) => rangeProblem(v, RESERVED_CONCURRENCY) ?? (Number.isInteger(v) ? queueConcurrencyProblem(v) : undefined)))
           .default(-1),
-        log_retention_days: z
-          .number({ invalid_type_error: "must be a number" })
-          .refine((v) => LOG_RETENTION_DAYS.includes(v), { message: "must be one of CloudWatch's retention periods (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, ...)" })
-          .default(30),
+        log_retention_days: z.number({ invalid_type_error: "must be a number" }).superRefine(rule(logRetentionProblem)).default(30),
       })
       .strict()
       .default({}),
@@ -160,21 +166,11 @@ export const environmentConfigSchema = z
     if (c.models && !c.models.allowed_model_ids.includes(c.models.default_model_id)) {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["models", "default_model_id"], message: `must be one of models.allowed_model_ids, got ${c.models.default_model_id}` });
     }
-    if (c.alarms?.email && c.alarms?.sns_topic_arn) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["alarms"], message: "set email or sns_topic_arn, not both" });
-    }
-    const minVisibility = 6 * c.lambda.timeout_seconds;
-    if (c.queue.visibility_timeout_seconds < minVisibility) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ["queue", "visibility_timeout_seconds"],
-        message: `must be at least 6 x lambda.timeout_seconds (${minVisibility}), got ${c.queue.visibility_timeout_seconds}`,
-      });
-    }
+    const alarmTarget = c.alarms && alarmTargetProblem(c.alarms.email, c.alarms.sns_topic_arn, { email: "email", topicArn: "sns_topic_arn" });
+    if (alarmTarget) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["alarms"], message: alarmTarget });
+    const visibility = visibilityTimeoutProblem(c.queue.visibility_timeout_seconds, c.lambda.timeout_seconds, "lambda.timeout_seconds");
+    if (visibility) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["queue", "visibility_timeout_seconds"], message: visibility });
   });
-
-/** CloudWatch Logs accepts only these retention periods. */
-export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
 export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
 

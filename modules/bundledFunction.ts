@@ -5,20 +5,30 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
-import { LOG_RETENTION_DAYS } from "../config/schema";
+import {
+  enforce, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, UNRESERVED,
+} from "../config/rules";
 import { bundleHandler } from "./bundle";
 import { policyDocument, Statement } from "./policy";
 
 /** Lambda rejects environments whose keys and values together exceed 4 KB. */
 export const LAMBDA_ENVIRONMENT_LIMIT = 4096;
-/** The range AWS accepts for an SQS event source's scaling_config.maximum_concurrency. */
-export const MIN_QUEUE_CONCURRENCY = 2;
-export const MAX_QUEUE_CONCURRENCY = 1000;
 /** Room for a value only known at apply time (an ARN, a URL, a table name). */
 const UNRESOLVED_VALUE_BYTES = 128;
+/** An SQS event source's batch size without a batching window. */
+const SQS_BATCH_SIZE = { min: 1, max: 10 };
 
-function variablesSize(env: Record<string, string>): number {
-  return Object.entries(env).reduce((n, [k, v]) => n + Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v)), 0);
+function variableBytes(name: string, value: string): number {
+  return Buffer.byteLength(name) + (Token.isUnresolved(value) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(value));
+}
+
+/** The check the schema cannot make: the whole environment's size, with apply-time values estimated. */
+function environmentSizeProblem(variables: Record<string, string>): string | undefined {
+  const sizes = Object.entries(variables).map(([k, v]) => [k, variableBytes(k, v)] as const);
+  const total = sizes.reduce((n, [, bytes]) => n + bytes, 0);
+  if (total <= LAMBDA_ENVIRONMENT_LIMIT) return undefined;
+  const largest = [...sizes].sort((a, b) => b[1] - a[1]).slice(0, 2).map(([k, n]) => `${k} ${n} bytes`);
+  return `environment variables take about ${total} bytes, over Lambda's 4 KB limit (largest: ${largest.join(", ")})`;
 }
 
 export interface BundledFunctionProps {
@@ -26,11 +36,11 @@ export interface BundledFunctionProps {
   readonly functionName: string;
   /** TypeScript entry point exporting `handler`, bundled by esbuild at synth. */
   readonly entry: string;
-  /** 128-10240 MB. */
+  /** 128-10240 MB (config/rules.ts LAMBDA_MEMORY_MB). */
   readonly memoryMb: number;
-  /** 1-900 s. */
+  /** 1-900 s (LAMBDA_TIMEOUT_SECONDS). */
   readonly timeoutSeconds: number;
-  /** Reserved concurrency; -1 leaves the function unreserved. */
+  /** Reserved concurrency, at most 1000; -1 leaves the function unreserved. */
   readonly reservedConcurrency: number;
   /** One of CloudWatch's retention periods. */
   readonly logRetentionDays: number;
@@ -48,28 +58,17 @@ export class BundledFunction extends Construct {
   public readonly functionName: string;
   public readonly roleArn: string;
   public readonly logGroupName: string;
-  /** Content hash of the bundle (changes only when the code does). */
-  public readonly codeHash: string;
   private readonly fn: LambdaFunction;
   private readonly reservedConcurrency: number;
 
   constructor(scope: Construct, id: string, props: BundledFunctionProps) {
     super(scope, id);
-    if (props.memoryMb < 128 || props.memoryMb > 10240) throw new Error(`${id}: memoryMb must be between 128 and 10240, got ${props.memoryMb}`);
-    if (props.timeoutSeconds < 1 || props.timeoutSeconds > 900) throw new Error(`${id}: timeoutSeconds must be between 1 and 900, got ${props.timeoutSeconds}`);
+    enforce(id, rangeProblem(props.memoryMb, LAMBDA_MEMORY_MB), "memoryMb");
+    enforce(id, rangeProblem(props.timeoutSeconds, LAMBDA_TIMEOUT_SECONDS), "timeoutSeconds");
+    enforce(id, rangeProblem(props.reservedConcurrency, RESERVED_CONCURRENCY), "reservedConcurrency");
+    enforce(id, logRetentionProblem(props.logRetentionDays), "logRetentionDays");
+    enforce(id, environmentSizeProblem(props.variables));
     this.reservedConcurrency = props.reservedConcurrency;
-    if (props.reservedConcurrency < -1) throw new Error(`${id}: reservedConcurrency must be -1 (unreserved) or more, got ${props.reservedConcurrency}`);
-    if (!LOG_RETENTION_DAYS.includes(props.logRetentionDays)) throw new Error(`${id}: logRetentionDays must be a CloudWatch retention period, got ${props.logRetentionDays}`);
-
-    const envBytes = variablesSize(props.variables);
-    if (envBytes > LAMBDA_ENVIRONMENT_LIMIT) {
-      const largest = Object.entries(props.variables)
-        .map(([k, v]) => [k, Buffer.byteLength(k) + (Token.isUnresolved(v) ? UNRESOLVED_VALUE_BYTES : Buffer.byteLength(v))] as const)
-        .sort((a, b) => b[1] - a[1])
-        .slice(0, 2)
-        .map(([k, n]) => `${k} ${n} bytes`);
-      throw new Error(`${id}: environment variables take about ${envBytes} bytes, over Lambda's 4 KB limit (largest: ${largest.join(", ")})`);
-    }
 
     const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });
     const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays });
@@ -96,7 +95,7 @@ export class BundledFunction extends Construct {
       sourceCodeHash: asset.assetHash,
       memorySize: props.memoryMb,
       timeout: props.timeoutSeconds,
-      reservedConcurrentExecutions: props.reservedConcurrency === -1 ? undefined : props.reservedConcurrency,
+      reservedConcurrentExecutions: props.reservedConcurrency === UNRESERVED ? undefined : props.reservedConcurrency,
       tracingConfig: { mode: "Active" },
       loggingConfig: { logFormat: "JSON", logGroup: logGroup.name, applicationLogLevel: "INFO", systemLogLevel: "WARN" },
       environment: { variables: props.variables },
@@ -107,7 +106,6 @@ export class BundledFunction extends Construct {
     this.functionName = this.fn.functionName;
     this.roleArn = role.arn;
     this.logGroupName = logGroup.name;
-    this.codeHash = asset.assetHash;
   }
 
   /**
@@ -116,20 +114,17 @@ export class BundledFunction extends Construct {
    * scales past it, throttled invocations still count as receives, and a burst dead-letters work nobody processed.
    */
   consumeQueue(id: string, opts: { queueArn: string; batchSize: number; reportBatchItemFailures: boolean }): LambdaEventSourceMapping {
-    if (opts.batchSize < 1 || opts.batchSize > 10) throw new Error(`${id}: batchSize must be between 1 and 10, got ${opts.batchSize}`);
+    enforce(id, rangeProblem(opts.batchSize, SQS_BATCH_SIZE), "batchSize");
     const reserved = this.reservedConcurrency;
-    // SQS maximum_concurrency is 2-1000: a reservation of 0 or 1 cannot be matched, and a cap of 2 over 1 would throttle.
-    if (reserved !== -1 && (reserved < MIN_QUEUE_CONCURRENCY || reserved > MAX_QUEUE_CONCURRENCY)) {
-      throw new Error(
-        `${id}: lambda.reserved_concurrency must be -1 (unreserved) or between ${MIN_QUEUE_CONCURRENCY} and ${MAX_QUEUE_CONCURRENCY} for a queue consumer (the SQS event source's maximum_concurrency range), got ${reserved}`,
-      );
-    }
+    const concurrency = queueConcurrencyProblem(reserved, "for a queue consumer");
+    // Named by the config key that sets it, which the schema checks with the same rule.
+    if (concurrency) throw new Error(`${id}: lambda.reserved_concurrency ${concurrency}, got ${reserved}`);
     return new LambdaEventSourceMapping(this, id, {
       functionName: this.fn.arn,
       eventSourceArn: opts.queueArn,
       batchSize: opts.batchSize,
       functionResponseTypes: opts.reportBatchItemFailures ? ["ReportBatchItemFailures"] : undefined,
-      scalingConfig: reserved === -1 ? undefined : { maximumConcurrency: reserved },
+      scalingConfig: reserved === UNRESERVED ? undefined : { maximumConcurrency: reserved },
     });
   }
 }

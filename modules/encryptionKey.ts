@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
+import { enforce, rangeProblem } from "../config/rules";
 import { partitionOf } from "./arns";
 import { policyDocument } from "./policy";
 
@@ -34,7 +35,7 @@ export class EncryptionKey extends Construct {
   constructor(scope: Construct, id: string, props: EncryptionKeyProps) {
     super(scope, id);
     const window = props.deletionWindowDays ?? 30;
-    if (window < 7 || window > 30) throw new Error(`${id}: deletionWindowDays must be between 7 and 30, got ${window}`);
+    enforce(id, rangeProblem(window, { min: 7, max: 30 }), "deletionWindowDays");
     const p = partitionOf(props.region);
     const sameAccount = [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }];
     // In a key policy, Resource "*" means "this key": a key policy cannot name its own ARN.

@@ -7,6 +7,7 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { denyInsecureTransport, policyDocument, Statement } from "./policy";
 import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, redrivePolicy } from "../config/messaging";
+import { enforce, MAX_RECEIVE_COUNT, rangeProblem, visibilityTimeoutProblem } from "../config/rules";
 
 /** Every SNS topic action, named, so the TLS deny covers them without a wildcard. */
 export const SNS_TOPIC_ACTIONS = [
@@ -88,10 +89,8 @@ export class QueueWithDeadLetter extends Construct {
     for (const n of [props.name, props.deadLetterName]) {
       if (fifo !== n.endsWith(".fifo")) throw new Error(`${id}: a FIFO queue name must end in .fifo (and only a FIFO one), got ${n}`);
     }
-    if (props.maxReceiveCount < 1 || props.maxReceiveCount > 20) throw new Error(`${id}: maxReceiveCount must be between 1 and 20, got ${props.maxReceiveCount}`);
-    if (props.visibilityTimeoutSeconds < 6 * props.consumerTimeoutSeconds) {
-      throw new Error(`${id}: visibilityTimeoutSeconds must be at least 6 x the consumer timeout (${6 * props.consumerTimeoutSeconds}), got ${props.visibilityTimeoutSeconds}`);
-    }
+    enforce(id, rangeProblem(props.maxReceiveCount, MAX_RECEIVE_COUNT), "maxReceiveCount");
+    enforce(id, visibilityTimeoutProblem(props.visibilityTimeoutSeconds, props.consumerTimeoutSeconds, "consumerTimeoutSeconds"), "visibilityTimeoutSeconds");
     const fifoSettings = fifo ? { fifoQueue: true, contentBasedDeduplication: CONTENT_BASED_DEDUPLICATION, ...FIFO_QUEUE_SETTINGS } : {};
     const encryption = { kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 };
 

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
+import { alarmTargetProblem, enforce } from "../config/rules";
 import { SecureTopic } from "./messaging";
 
 export interface PlatformAlarmsProps {
@@ -22,50 +23,62 @@ export interface PlatformAlarmsProps {
   readonly apiId: string;
 }
 
+/** What every alarm shares: it fires on any non-zero value within a minute and notifies on recovery too. */
+function alarmDefaults(topicArn: string) {
+  return {
+    alarmActions: [topicArn],
+    okActions: [topicArn],
+    comparisonOperator: "GreaterThanThreshold",
+    threshold: 0,
+    evaluationPeriods: 1,
+    period: 60,
+    statistic: "Sum",
+    treatMissingData: "notBreaching",
+  };
+}
+
+type AlarmDefaults = ReturnType<typeof alarmDefaults>;
+
 /** Alarms on what users notice: lost work (DLQ), failing or throttled functions, AppSync server errors. */
 export class PlatformAlarms extends Construct {
   /** Where alarms go. */
   public readonly topicArn: string;
-  public readonly alarmCount: number;
 
   constructor(scope: Construct, id: string, props: PlatformAlarmsProps) {
     super(scope, id);
-    if (!!props.email === !!props.snsTopicArn) throw new Error(`${id}: set exactly one of email and snsTopicArn`);
-    if (props.email) {
-      const topic = new SecureTopic(this, "topic", {
-        name: `${props.prefix}-alarms`,
-        fifo: false,
-        kmsKeyArn: props.kmsKeyArn,
-        extraStatements: (topicArn) => [
-          {
-            sid: "CloudWatchPublishesAlarms",
-            principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }],
-            actions: ["sns:Publish"],
-            resources: [topicArn],
-            condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
-          },
-        ],
-      });
-      new SnsTopicSubscription(this, "email", { topicArn: topic.topicArn, protocol: "email", endpoint: props.email });
-      this.topicArn = topic.topicArn;
-    } else {
-      this.topicArn = props.snsTopicArn!;
-    }
-    const common = {
-      alarmActions: [this.topicArn],
-      okActions: [this.topicArn],
-      comparisonOperator: "GreaterThanThreshold",
-      threshold: 0,
-      evaluationPeriods: 1,
-      period: 60,
-      statistic: "Sum",
-      treatMissingData: "notBreaching",
-    };
-    let count = 0;
-    props.deadLetterQueueNames.forEach((queueName, i) => {
-      count++;
+    enforce(id, alarmTargetProblem(props.email, props.snsTopicArn, { email: "email", topicArn: "snsTopicArn" }));
+    this.topicArn = props.email ? this.emailTopic(props, props.email) : props.snsTopicArn!;
+    const defaults = alarmDefaults(this.topicArn);
+    this.deadLetterAlarms(defaults, props.deadLetterQueueNames);
+    this.functionAlarms(defaults, props.functionNames);
+    this.apiAlarm(defaults, props.prefix, props.apiId);
+  }
+
+  /** An encrypted topic CloudWatch of this account may publish to, with the email subscribed. */
+  private emailTopic(props: PlatformAlarmsProps, email: string): string {
+    const topic = new SecureTopic(this, "topic", {
+      name: `${props.prefix}-alarms`,
+      fifo: false,
+      kmsKeyArn: props.kmsKeyArn,
+      extraStatements: (topicArn) => [
+        {
+          sid: "CloudWatchPublishesAlarms",
+          principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }],
+          actions: ["sns:Publish"],
+          resources: [topicArn],
+          condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [props.accountId] }],
+        },
+      ],
+    });
+    new SnsTopicSubscription(this, "email", { topicArn: topic.topicArn, protocol: "email", endpoint: email });
+    return topic.topicArn;
+  }
+
+  /** A message in a DLQ is work that failed after all retries: the highest count in the minute, not the sum. */
+  private deadLetterAlarms(defaults: AlarmDefaults, queueNames: string[]): void {
+    queueNames.forEach((queueName, i) => {
       new CloudwatchMetricAlarm(this, `dlq-${i}`, {
-        ...common,
+        ...defaults,
         alarmName: `${queueName}-visible-messages`,
         alarmDescription: `Messages in dead-letter queue ${queueName}: work failed after all retries`,
         namespace: "AWS/SQS",
@@ -74,11 +87,13 @@ export class PlatformAlarms extends Construct {
         dimensions: { QueueName: queueName },
       });
     });
-    props.functionNames.forEach((functionName, i) => {
+  }
+
+  private functionAlarms(defaults: AlarmDefaults, functionNames: string[]): void {
+    functionNames.forEach((functionName, i) => {
       for (const metric of ["Errors", "Throttles"]) {
-        count++;
         new CloudwatchMetricAlarm(this, `fn-${i}-${metric.toLowerCase()}`, {
-          ...common,
+          ...defaults,
           alarmName: `${functionName}-${metric.toLowerCase()}`,
           alarmDescription: `${metric} of Lambda ${functionName}`,
           namespace: "AWS/Lambda",
@@ -87,15 +102,16 @@ export class PlatformAlarms extends Construct {
         });
       }
     });
-    count++;
+  }
+
+  private apiAlarm(defaults: AlarmDefaults, prefix: string, apiId: string): void {
     new CloudwatchMetricAlarm(this, "api-5xx", {
-      ...common,
-      alarmName: `${props.prefix}-api-5xx`,
+      ...defaults,
+      alarmName: `${prefix}-api-5xx`,
       alarmDescription: "AppSync server errors",
       namespace: "AWS/AppSync",
       metricName: "5XXError",
-      dimensions: { GraphQLAPIId: props.apiId },
+      dimensions: { GraphQLAPIId: apiId },
     });
-    this.alarmCount = count;
   }
 }

@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
-import { resourceNames } from "../config/names";
+import { ResourceNames, resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
 import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
@@ -34,55 +34,133 @@ export interface PlatformStackProps {
   readonly config: EnvironmentConfig;
 }
 
+/** What the functions' grants and settings refer to. */
+interface PlatformResources {
+  readonly key: EncryptionKey;
+  readonly messaging: Messaging;
+  readonly tables: ConversationTables;
+  readonly api: StreamingApi;
+}
+
+interface PlatformFunctions {
+  readonly sendQuery: BundledFunction;
+  readonly streamWorker: BundledFunction;
+  readonly outboundRelay: BundledFunction;
+}
+
+/** Production data and users survive an accidental destroy. */
+function deletionProtected(c: EnvironmentConfig): boolean {
+  return c.name === "prod";
+}
+
+/** What each function may do beyond writing its logs and traces: named actions on named resources only. */
+function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<keyof PlatformFunctions, Statement[]> {
+  const useKey: Statement = { sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] };
+  const publishTo = (topicArn: string): Statement => ({ sid: "PublishToTopic", actions: ["sns:Publish"], resources: [topicArn] });
+  const consume = (queueArn: string): Statement => ({
+    sid: "ConsumeOwnQueue",
+    actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+    resources: [queueArn],
+  });
+  const publishResponse: Statement = { sid: "PublishResponseOnly", actions: ["appsync:GraphQL"], resources: [publishResponseFieldArn(c.region, c.account_id, api.apiId)] };
+  // The worker signs publishResponse itself only when it may send directly; it needs the outbound topic unless it never queues.
+  const workerSendsDirect = c.direct_send || c.client_delivery_choice;
+  const workerQueues = !c.direct_send || c.fallback_to_queue || c.client_delivery_choice;
+  const stateTables = [
+    { sid: "IdempotencyRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.idempotency.tableArn] },
+    ...(tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : []),
+  ];
+  // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL.
+  const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn] };
+  return {
+    sendQuery: [publishTo(messaging.inboundTopic.topicArn), useKey],
+    streamWorker: [
+      consume(messaging.workQueue.queueArn),
+      { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) },
+      ...stateTables,
+      ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
+      ...(workerSendsDirect ? [publishResponse] : []),
+      useKey,
+    ],
+    outboundRelay: [consume(messaging.outboundQueue.queueArn), findOwnQueue, publishResponse, useKey],
+  };
+}
+
 /** One environment's whole platform, self-contained: its own provider, backend, key, messaging, API, functions and alarms. */
 export class PlatformStack extends TerraformStack {
   public readonly config: EnvironmentConfig;
+  private readonly names: ResourceNames;
+  /** `<project>-<env>`: the stack's name and the prefix of the names config/names.ts does not give. */
+  private readonly prefix: string;
+  /** Every role carries the environment's boundary (bootstrap stack): the deploy role cannot create an unbounded one. */
+  private readonly boundaryArn: string;
 
   constructor(scope: Construct, props: PlatformStackProps) {
     const c = props.config;
     super(scope, stackName(c));
     this.config = c;
-    const names = resourceNames(c);
-    const prefix = stackName(c);
-    const account = c.account_id;
-    const region = c.region;
-    // Production data and users survive an accidental destroy.
-    const protect = c.name === "prod";
-
-    // Every role carries the environment's boundary (bootstrap stack): the deploy role cannot create an unbounded one.
-    const boundary = permissionsBoundaryArn(region, account, prefix);
+    this.names = resourceNames(c);
+    this.prefix = stackName(c);
+    this.boundaryArn = permissionsBoundaryArn(c.region, c.account_id, this.prefix);
 
     new DeploymentTarget(this, "aws", { config: c });
-    const key = new EncryptionKey(this, "key", { alias: prefix, accountId: account, region });
-    const messaging = new Messaging(this, "messaging", {
-      names,
-      fifo: c.queue.fifo,
+    const key = new EncryptionKey(this, "key", { alias: this.prefix, accountId: c.account_id, region: c.region });
+    const messaging = this.messaging(key);
+    const tables = this.tables(key);
+    const users = new UserDirectory(this, "users", { name: this.prefix, existingUserPoolId: c.cognito.existing_user_pool_id, deletionProtection: deletionProtected(c) });
+    const api = this.api(users);
+    const functions = this.functions({ key, messaging, tables, api });
+    this.consumeQueues(functions, messaging);
+    api.attachResolvers({ sendQueryFunctionArn: functions.sendQuery.functionArn });
+    if (c.alarms) this.alarms(c.alarms, key, api);
+    this.outputs(api, users);
+  }
+
+  /** Inbound topic -> work queue and outbound topic -> outbound queue, each queue with its DLQ. */
+  private messaging(key: EncryptionKey): Messaging {
+    const { queue, lambda } = this.config;
+    return new Messaging(this, "messaging", {
+      names: this.names,
+      fifo: queue.fifo,
       kmsKeyArn: key.keyArn,
-      maxReceiveCount: c.queue.max_receive_count,
-      visibilityTimeoutSeconds: c.queue.visibility_timeout_seconds,
-      consumerTimeoutSeconds: c.lambda.timeout_seconds,
+      maxReceiveCount: queue.max_receive_count,
+      visibilityTimeoutSeconds: queue.visibility_timeout_seconds,
+      consumerTimeoutSeconds: lambda.timeout_seconds,
     });
-    const tables = new ConversationTables(this, "tables", {
-      historyTableName: names.historyTable,
-      idempotencyTableName: names.idempotencyTable,
-      historyEnabled: c.history.enabled,
+  }
+
+  /** The worker's history (unless disabled) and idempotency tables. */
+  private tables(key: EncryptionKey): ConversationTables {
+    return new ConversationTables(this, "tables", {
+      historyTableName: this.names.historyTable,
+      idempotencyTableName: this.names.idempotencyTable,
+      historyEnabled: this.config.history.enabled,
       kmsKeyArn: key.keyArn,
-      deletionProtection: protect,
+      deletionProtection: deletionProtected(this.config),
     });
-    const users = new UserDirectory(this, "users", { name: prefix, existingUserPoolId: c.cognito.existing_user_pool_id, deletionProtection: protect });
-    const api = new StreamingApi(this, "api", {
-      name: names.api,
-      accountId: account,
-      region,
+  }
+
+  /** The GraphQL API, signed in through the user directory; its resolvers come once send-query exists. */
+  private api(users: UserDirectory): StreamingApi {
+    const c = this.config;
+    return new StreamingApi(this, "api", {
+      name: this.names.api,
+      accountId: c.account_id,
+      region: c.region,
       userPoolId: users.userPoolId,
       userPoolClientId: users.userPoolClientId,
       xray: c.appsync.xray,
       fieldLogLevel: c.appsync.field_log_level,
       introspection: c.appsync.introspection,
       logRetentionDays: c.lambda.log_retention_days,
-      permissionsBoundaryArn: boundary,
+      permissionsBoundaryArn: this.boundaryArn,
     });
+  }
 
+  /** send-query, stream-worker and outbound-relay: the same runtime settings, each with its own grants. */
+  private functions(resources: PlatformResources): PlatformFunctions {
+    const c = this.config;
+    const { messaging, tables, api } = resources;
     const variables = runtimeVariables(
       runtimeSettingsFor(c, {
         appsyncEndpoint: api.graphqlUrl,
@@ -92,17 +170,10 @@ export class PlatformStack extends TerraformStack {
         historyTableName: tables.history?.tableName ?? "",
       }),
     );
-    const useKey: Statement = { sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] };
-    const publishTo = (topicArn: string): Statement => ({ sid: "PublishToTopic", actions: ["sns:Publish"], resources: [topicArn] });
-    const consume = (queueArn: string): Statement => ({
-      sid: "ConsumeOwnQueue",
-      actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-      resources: [queueArn],
-    });
-    const publishResponse: Statement = { sid: "PublishResponseOnly", actions: ["appsync:GraphQL"], resources: [publishResponseFieldArn(region, account, api.apiId)] };
-
-    const fn = (id: string, functionName: string, dir: string, statements: Statement[]) =>
-      new BundledFunction(this, id, {
+    const statements = functionStatements(c, resources);
+    // The directory under lambdas/ is also the construct id and the Powertools service name.
+    const fn = (dir: string, functionName: string, grants: Statement[]) =>
+      new BundledFunction(this, dir, {
         functionName,
         entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
         memoryMb: c.lambda.memory_mb,
@@ -110,55 +181,44 @@ export class PlatformStack extends TerraformStack {
         reservedConcurrency: c.lambda.reserved_concurrency,
         logRetentionDays: c.lambda.log_retention_days,
         variables: { ...variables, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
-        statements,
-        permissionsBoundaryArn: boundary,
+        statements: grants,
+        permissionsBoundaryArn: this.boundaryArn,
       });
+    return {
+      sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
+      streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker),
+      outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
+    };
+  }
 
-    const sendQuery = fn("send-query", names.functions.sendQuery, "send-query", [publishTo(messaging.inboundTopic.topicArn), useKey]);
-
-    // The worker signs publishResponse itself only when it may send directly; it needs the outbound topic unless it never queues.
-    const workerSendsDirect = c.direct_send || c.client_delivery_choice;
-    const workerQueues = !c.direct_send || c.fallback_to_queue || c.client_delivery_choice;
-    const stateTables = [
-      { sid: "IdempotencyRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.idempotency.tableArn] },
-      ...(tables.history
-        ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }]
-        : []),
-    ];
-    const streamWorker = fn("stream-worker", names.functions.streamWorker, "stream-worker", [
-      consume(messaging.workQueue.queueArn),
-      { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, region, account) },
-      ...stateTables,
-      ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
-      ...(workerSendsDirect ? [publishResponse] : []),
-      useKey,
-    ]);
+  /** The worker polls the work queue, the relay the outbound queue; both report failed records one by one. */
+  private consumeQueues(functions: PlatformFunctions, messaging: Messaging): void {
     // One request at a time: a generation is long and must not be retried with unrelated messages. The worker answers
     // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
-    streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
+    functions.streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
+    functions.outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
+  }
 
-    // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL.
-    const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn] };
-    const outboundRelay = fn("outbound-relay", names.functions.outboundRelay, "outbound-relay", [consume(messaging.outboundQueue.queueArn), findOwnQueue, publishResponse, useKey]);
-    outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
+  /** DLQ, function and API alarms to the configured email or topic. */
+  private alarms(target: NonNullable<EnvironmentConfig["alarms"]>, key: EncryptionKey, api: StreamingApi): void {
+    const { names } = this;
+    new PlatformAlarms(this, "alarms", {
+      prefix: this.prefix,
+      accountId: this.config.account_id,
+      email: target.email,
+      snsTopicArn: target.sns_topic_arn,
+      kmsKeyArn: key.keyArn,
+      deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue],
+      functionNames: [names.functions.sendQuery, names.functions.streamWorker, names.functions.outboundRelay],
+      apiId: api.apiId,
+    });
+  }
 
-    api.attachResolvers({ sendQueryFunctionArn: sendQuery.functionArn });
-
-    if (c.alarms) {
-      new PlatformAlarms(this, "alarms", {
-        prefix,
-        accountId: account,
-        email: c.alarms.email,
-        snsTopicArn: c.alarms.sns_topic_arn,
-        kmsKeyArn: key.keyArn,
-        deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue],
-        functionNames: [names.functions.sendQuery, names.functions.streamWorker, names.functions.outboundRelay],
-        apiId: api.apiId,
-      });
-    }
-
+  /** What scripts/clientConfig.ts reads back to write a client config (OUTPUTS). */
+  private outputs(api: StreamingApi, users: UserDirectory): void {
+    const c = this.config;
     new TerraformOutput(this, OUTPUTS.environment, { value: c.name });
-    new TerraformOutput(this, OUTPUTS.region, { value: region });
+    new TerraformOutput(this, OUTPUTS.region, { value: c.region });
     new TerraformOutput(this, OUTPUTS.graphqlUrl, { value: api.graphqlUrl });
     new TerraformOutput(this, OUTPUTS.realtimeUrl, { value: api.realtimeUrl });
     new TerraformOutput(this, OUTPUTS.userPoolId, { value: users.userPoolId });

@@ -8,6 +8,7 @@ import { AppsyncResolver } from "@cdktf/provider-aws/lib/appsync-resolver";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { enforce, logRetentionProblem } from "../config/rules";
 import { DataSourceKind, RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE } from "../graphql/api";
 import { partitionOf } from "./arns";
 import { policyDocument } from "./policy";
@@ -29,7 +30,7 @@ export interface StreamingApiProps {
   readonly fieldLogLevel: string;
   /** Whether clients may introspect the schema (off in production). */
   readonly introspection: boolean;
-  /** Retention of the API's log group. */
+  /** Retention of the API's log group: one of CloudWatch's periods. */
   readonly logRetentionDays: number;
   /** Managed policy that bounds the API's roles (logging, data source). */
   readonly permissionsBoundaryArn: string;
@@ -65,6 +66,7 @@ export class StreamingApi extends Construct {
 
   constructor(scope: Construct, id: string, props: StreamingApiProps) {
     super(scope, id);
+    enforce(id, logRetentionProblem(props.logRetentionDays), "logRetentionDays");
     this.props = props;
     const p = partitionOf(props.region);
 

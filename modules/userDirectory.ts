@@ -15,12 +15,9 @@ export interface UserDirectoryProps {
 export class UserDirectory extends Construct {
   public readonly userPoolId: string;
   public readonly userPoolClientId: string;
-  /** False when an existing pool is used. */
-  public readonly createsUserPool: boolean;
 
   constructor(scope: Construct, id: string, props: UserDirectoryProps) {
     super(scope, id);
-    this.createsUserPool = !props.existingUserPoolId;
     if (props.existingUserPoolId) {
       this.userPoolId = props.existingUserPoolId;
     } else {

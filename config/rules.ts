@@ -1,0 +1,63 @@
+/**
+ * The rules that both the config schema (config/schema.ts) and the constructs (modules/) enforce, each in one place.
+ * A rule is a pure function that returns what is wrong, phrased to follow the name of the checked value, or undefined.
+ * The schema reports `<key> <problem>`; a construct throws `<id>: <prop> <problem>` through `enforce`.
+ */
+
+/** An inclusive range of whole numbers. */
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Lambda's memory sizes. */
+export const LAMBDA_MEMORY_MB: Range = { min: 128, max: 10240 };
+/** Lambda's timeouts; the schema asks for at least 30 s (the worker's and the relay's deadline budgets). */
+export const LAMBDA_TIMEOUT_SECONDS: Range = { min: 1, max: 900 };
+/** Receives before SQS moves a message to its DLQ. */
+export const MAX_RECEIVE_COUNT: Range = { min: 1, max: 20 };
+/** A function's reserved concurrency; -1 leaves it unreserved. */
+export const RESERVED_CONCURRENCY: Range = { min: -1, max: 1000 };
+export const UNRESERVED = -1;
+/** The range AWS accepts for an SQS event source's scaling_config.maximum_concurrency. */
+export const QUEUE_CONCURRENCY: Range = { min: 2, max: 1000 };
+/** AWS guidance: a queue's visibility timeout is at least this many times its consumer's timeout. */
+export const MIN_VISIBILITY_MULTIPLE = 6;
+/** CloudWatch Logs accepts only these retention periods. */
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export function rangeProblem(value: number, range: Range): string | undefined {
+  return value < range.min || value > range.max ? `must be between ${range.min} and ${range.max}, got ${value}` : undefined;
+}
+
+/** So a batch is not redelivered while its consumer still works on it; `timeoutName` names the timeout in the message. */
+export function visibilityTimeoutProblem(visibilitySeconds: number, consumerTimeoutSeconds: number, timeoutName: string): string | undefined {
+  const min = MIN_VISIBILITY_MULTIPLE * consumerTimeoutSeconds;
+  return visibilitySeconds < min ? `must be at least ${MIN_VISIBILITY_MULTIPLE} x ${timeoutName} (${min}), got ${visibilitySeconds}` : undefined;
+}
+
+/**
+ * A reservation also caps the function's SQS event sources, whose maximum_concurrency is 2-1000: a reservation of 0 or 1
+ * cannot be matched, and a cap of 2 over 1 would throttle. `appliesTo` narrows the message (e.g. "for a queue consumer").
+ */
+export function queueConcurrencyProblem(reserved: number, appliesTo?: string): string | undefined {
+  if (reserved === UNRESERVED || !rangeProblem(reserved, QUEUE_CONCURRENCY)) return undefined;
+  const scope = appliesTo ? ` ${appliesTo}` : "";
+  return `must be -1 (unreserved) or between ${QUEUE_CONCURRENCY.min} and ${QUEUE_CONCURRENCY.max}${scope} (the SQS event source's maximum_concurrency range)`;
+}
+
+export function logRetentionProblem(days: number): string | undefined {
+  return LOG_RETENTION_DAYS.includes(days) ? undefined : `must be one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.slice(0, 12).join(", ")}, ...)`;
+}
+
+/** Alarms go to exactly one target: a topic created for an email, or an existing topic. `names` are the caller's words for the two. */
+export function alarmTargetProblem(email: string | undefined, topicArn: string | undefined, names: { email: string; topicArn: string }): string | undefined {
+  if (email && topicArn) return `set ${names.email} or ${names.topicArn}, not both`;
+  if (!email && !topicArn) return `set ${names.email} or ${names.topicArn}`;
+  return undefined;
+}
+
+/** For constructs, which guard their own props with the same rules: throws `<id>: <prop> <problem>` (or `<id>: <problem>`). */
+export function enforce(id: string, problem: string | undefined, prop?: string): void {
+  if (problem !== undefined) throw new Error(prop ? `${id}: ${prop} ${problem}` : `${id}: ${problem}`);
+}
