@@ -66,17 +66,28 @@ export function validateEnvironment(file: string, raw: unknown, expectedName?: s
   return result.data;
 }
 
+/** A tfvars file parsed from HCL into plain JSON, not yet validated. */
+export interface ParsedTfvars {
+  /** The file as messages name it: relative to the working directory. */
+  displayName: string;
+  raw: unknown;
+}
+
+/** Reads and parses one tfvars file. Throws ConfigError when it does not exist or is not valid HCL. */
+export async function readTfvarsFile(file: string): Promise<ParsedTfvars> {
+  const displayName = path.relative(process.cwd(), file) || file;
+  if (!existsSync(file)) throw new ConfigError(displayName, ["does not exist"]);
+  try {
+    return { displayName, raw: await parse(path.basename(file), readFileSync(file, "utf8")) };
+  } catch (e) {
+    throw new ConfigError(displayName, [`is not valid HCL: ${(e as Error).message.replace(/^parse config: /, "")}`]);
+  }
+}
+
 /** Parses and validates one tfvars file. Throws ConfigError naming the file and every bad key. */
 export async function loadEnvironmentFile(file: string): Promise<EnvironmentConfig> {
-  const display = path.relative(process.cwd(), file) || file;
-  if (!existsSync(file)) throw new ConfigError(display, ["does not exist"]);
-  let raw: unknown;
-  try {
-    raw = await parse(path.basename(file), readFileSync(file, "utf8"));
-  } catch (e) {
-    throw new ConfigError(display, [`is not valid HCL: ${(e as Error).message.replace(/^parse config: /, "")}`]);
-  }
-  return validateEnvironment(display, raw, path.basename(file, ".tfvars"));
+  const { displayName, raw } = await readTfvarsFile(file);
+  return validateEnvironment(displayName, raw, path.basename(file, ".tfvars"));
 }
 
 /** Loads `environments/<name>.tfvars`. */

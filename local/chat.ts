@@ -158,48 +158,74 @@ function formatSummary(r: ChatResult): string {
   ].join("\n");
 }
 
-/** Runs one chat turn; resolves with the result or rejects with a ChatError. Prints the answer to `out` as it arrives. */
-export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
-  const config = readClientConfig(args.configPath);
-  const token = await tokenFor(config, args.user, io.env);
-  const sessionId = args.sessionId ?? `cli-${randomUUID()}`;
-  // Chosen here, so events can be matched to this question even before sendQuery's answer arrives.
-  const messageId = randomUUID();
-  const assembler = new MessageAssembler(messageId, { now: () => performance.now() });
-  const deadline = performance.now() + args.timeoutMs;
+/** The answer as it streams: reassembled in order (MessageAssembler), printed as it grows, settled by its last event. */
+class StreamedAnswer {
+  readonly assembler: MessageAssembler;
+  /** Resolves on the final or error event; rejects when the subscription fails. */
+  readonly settled: Promise<void>;
+  private settle!: (err?: Error) => void;
+  private printed = "";
 
-  let printed = "";
-  let settle!: (err?: Error) => void;
-  const finished = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
-  const show = () => {
-    const text = assembler.text;
-    if (text.startsWith(printed)) {
-      io.stdout.write(text.slice(printed.length));
+  constructor(
+    messageId: string,
+    private readonly out: Output,
+  ) {
+    this.assembler = new MessageAssembler(messageId, { now: () => performance.now() });
+    this.settled = new Promise<void>((resolve, reject) => (this.settle = (err) => (err ? reject(err) : resolve())));
+  }
+
+  accept(event: StreamEvent): void {
+    const outcome = this.assembler.accept(event);
+    if (outcome === "other-message" || outcome === "duplicate" || outcome === "stale") return;
+    if (outcome === "error") return this.settle();
+    this.show();
+    if (outcome === "final") this.settle();
+  }
+
+  fail(err: Error): void {
+    this.settle(err);
+  }
+
+  /** Ends the printed answer with a newline; throws a ChatError when the answer was an error event. */
+  end(): void {
+    const e = this.assembler.error;
+    if (e) {
+      if (this.printed) this.out.write("\n");
+      throw new ChatError(`the answer failed: ${e.message} (code ${e.code}${e.retryable ? ", retryable: try again" : ""})`);
+    }
+    if (!this.printed.endsWith("\n")) this.out.write("\n");
+  }
+
+  private show(): void {
+    const text = this.assembler.text;
+    if (text.startsWith(this.printed)) {
+      this.out.write(text.slice(this.printed.length));
     } else {
       // Only when gaps were reconciled differently by the final text: show the exact answer once more.
-      io.stdout.write(`\n[the streamed text had gaps; the exact answer follows]\n${text}`);
+      this.out.write(`\n[the streamed text had gaps; the exact answer follows]\n${text}`);
     }
-    printed = text;
-  };
-  const onEvent = (event: StreamEvent) => {
-    const outcome = assembler.accept(event);
-    if (outcome === "other-message" || outcome === "duplicate" || outcome === "stale") return;
-    if (outcome === "error") return settle();
-    show();
-    if (outcome === "final") settle();
-  };
+    this.printed = text;
+  }
+}
 
-  const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
-  let subscription: Subscription;
+/** Subscribes to the session's events (resolves on start_ack) and feeds them to `answer`. */
+async function subscribeToSession(
+  config: ClientConfig,
+  token: string,
+  sessionId: string,
+  answer: StreamedAnswer,
+  stderr: Output,
+  startTimeoutMs: number,
+): Promise<Subscription> {
   try {
-    subscription = await subscribe({
+    return await subscribe({
       realtimeUrl: config.realtimeUrl,
       graphqlUrl: config.graphqlUrl,
       authorization: token,
       query: RECEIVE_MESSAGES_SUBSCRIPTION,
       variables: { sessionId },
       WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
-      startTimeoutMs: Math.min(15_000, timeLeft()),
+      startTimeoutMs,
       onData: (data) => {
         const channel = data.receiveMessages as { data?: unknown } | null | undefined;
         if (typeof channel?.data !== "string") return;
@@ -207,68 +233,92 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
         try {
           event = parseEvent(channel.data);
         } catch {
-          io.stderr.write("warning: ignored a malformed event\n");
+          stderr.write("warning: ignored a malformed event\n");
           return;
         }
-        onEvent(event);
+        answer.accept(event);
       },
-      onError: (err) => settle(new ChatError(`the subscription failed: ${err.message}`)),
+      onError: (err) => answer.fail(new ChatError(`the subscription failed: ${err.message}`)),
     });
   } catch (e) {
     throw new ChatError(`could not subscribe at ${config.realtimeUrl}: ${(e as Error).message}`);
   }
+}
 
+/** Sends the question with sendQuery; throws a ChatError when the API cannot be reached or refuses it. */
+async function sendQuestion(config: ClientConfig, token: string, input: Record<string, unknown>, timeoutMs: number): Promise<void> {
+  let response;
+  try {
+    response = await graphqlRequest<{ sendQuery: { sessionId: string; messageId: string } }>(
+      config.graphqlUrl,
+      SEND_QUERY_MUTATION,
+      { input },
+      { authorization: token },
+      { timeoutMs },
+    );
+  } catch (e) {
+    throw new ChatError(`could not reach ${config.graphqlUrl}: ${(e as Error).message}`);
+  }
+  if (response.errors) {
+    const first = response.errors[0];
+    throw new ChatError(`sendQuery was refused: ${first.errorType ? `${first.errorType}: ` : ""}${first.message}`);
+  }
+}
+
+/** Waits for `promise`, or rejects with a ChatError saying `message` after `ms`. */
+async function within(promise: Promise<void>, ms: number, message: string): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ChatError(message)), ms);
+  });
+  try {
+    await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The figures of a finished answer, timed from `sentAt`. */
+function resultOf(args: ChatArgs, sessionId: string, assembler: MessageAssembler, sentAt: number): ChatResult {
+  const final = assembler.final!;
+  const first = assembler.firstChunkAt;
+  const streamingMs = first !== undefined && assembler.finishedAt !== undefined ? assembler.finishedAt - first : 0;
+  return {
+    sessionId,
+    messageId: assembler.messageId,
+    text: assembler.text,
+    timeToFirstTokenMs: first === undefined ? undefined : first - sentAt,
+    tokensPerSecond: streamingMs > 0 ? final.usage.outputTokens / (streamingMs / 1000) : undefined,
+    outputTokens: final.usage.outputTokens,
+    chunks: assembler.chunkCount,
+    duplicates: assembler.duplicateCount,
+    missing: assembler.missingSequenceNumbers.length,
+    path: args.delivery ? `${args.delivery.toLowerCase()} (requested)` : "the environment's default (its direct_send setting)",
+  };
+}
+
+/** Runs one chat turn; resolves with the result or rejects with a ChatError. Prints the answer to `out` as it arrives. */
+export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
+  const config = readClientConfig(args.configPath);
+  const token = await tokenFor(config, args.user, io.env);
+  const sessionId = args.sessionId ?? `cli-${randomUUID()}`;
+  // Chosen here, so events can be matched to this question even before sendQuery's answer arrives.
+  const messageId = randomUUID();
+  const deadline = performance.now() + args.timeoutMs;
+  const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
+
+  const answer = new StreamedAnswer(messageId, io.stdout);
+  const subscription = await subscribeToSession(config, token, sessionId, answer, io.stderr, Math.min(15_000, timeLeft()));
   try {
     const sentAt = performance.now();
     const input: Record<string, unknown> = { sessionId, messageId, prompt: args.prompt };
     if (args.modelId) input.modelId = args.modelId;
     if (args.delivery) input.delivery = args.delivery;
-    let response;
-    try {
-      response = await graphqlRequest<{ sendQuery: { sessionId: string; messageId: string } }>(
-        config.graphqlUrl,
-        SEND_QUERY_MUTATION,
-        { input },
-        { authorization: token },
-        { timeoutMs: Math.min(30_000, timeLeft()) },
-      );
-    } catch (e) {
-      throw new ChatError(`could not reach ${config.graphqlUrl}: ${(e as Error).message}`);
-    }
-    if (response.errors) {
-      const first = response.errors[0];
-      throw new ChatError(`sendQuery was refused: ${first.errorType ? `${first.errorType}: ` : ""}${first.message}`);
-    }
-
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ChatError(`no complete answer within ${args.timeoutMs / 1000} s`)), timeLeft());
-    });
-    await Promise.race([finished, timeout]);
-
-    if (assembler.error) {
-      const e = assembler.error;
-      if (printed) io.stdout.write("\n");
-      throw new ChatError(`the answer failed: ${e.message} (code ${e.code}${e.retryable ? ", retryable: try again" : ""})`);
-    }
-    if (!printed.endsWith("\n")) io.stdout.write("\n");
-    const final = assembler.final!;
-    const first = assembler.firstChunkAt;
-    const streamingMs = first !== undefined && assembler.finishedAt !== undefined ? assembler.finishedAt - first : 0;
-    return {
-      sessionId,
-      messageId,
-      text: assembler.text,
-      timeToFirstTokenMs: first === undefined ? undefined : first - sentAt,
-      tokensPerSecond: streamingMs > 0 ? final.usage.outputTokens / (streamingMs / 1000) : undefined,
-      outputTokens: final.usage.outputTokens,
-      chunks: assembler.chunkCount,
-      duplicates: assembler.duplicateCount,
-      missing: assembler.missingSequenceNumbers.length,
-      path: args.delivery ? `${args.delivery.toLowerCase()} (requested)` : "the environment's default (its direct_send setting)",
-    };
+    await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
+    await within(answer.settled, timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
+    answer.end();
+    return resultOf(args, sessionId, answer.assembler, sentAt);
   } finally {
-    clearTimeout(timer);
     subscription.close();
   }
 }

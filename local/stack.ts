@@ -4,13 +4,11 @@
  * Config comes from environments/local.tfvars through the same schema as every deployed environment.
  * Used by `npm start` (local/start.ts) and by end-to-end tests.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { parse } from "@cdktf/hcl2json";
-import type { Context, SQSEvent } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
-import { ConfigError, ENVIRONMENTS_DIR, validateEnvironment } from "../config/load";
 import { resourceNames } from "../config/names";
 import { runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
@@ -18,19 +16,21 @@ import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } f
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
+import { LOCAL_CREDENTIALS } from "./credentials";
 import { startDynamo, type LocalDynamo } from "./dynamo";
 import { startIssuer, type LocalIssuer } from "./issuer";
+import { loadLocalConfig } from "./localConfig";
 import { startMessaging, type LocalMessaging } from "./messaging";
 import { createLambdaContext, startEventSourcePoller, type EventSourcePoller, type SqsHandler } from "./poller";
 
+export { loadLocalConfig } from "./localConfig";
+
+/** The repository's root folder. */
 export const REPO_ROOT = path.resolve(__dirname, "..");
 /** Where `npm start` writes the client config (read by `npm run chat`, `npm run token`, the web page, the bench). */
 export const LOCAL_CLIENT_CONFIG_PATH = path.join(REPO_ROOT, "client-config.local.json");
-const LOCAL_TFVARS = path.join(ENVIRONMENTS_DIR, "local.tfvars");
 
-/** The one IAM identity of the local stack: the handlers sign publishResponse with it, the gateway accepts only it. Not a secret. */
-export const LOCAL_CREDENTIALS = { accessKeyId: "AKIDLOCALSTACK", secretAccessKey: "local-stack-secret-not-a-real-key" } as const;
-
+/** Fixed ports for the servers of the stack. */
 export interface LocalStackPorts {
   gateway?: number;
   issuer?: number;
@@ -40,6 +40,7 @@ export interface LocalStackPorts {
   dynamo?: number;
 }
 
+/** How startLocalStack starts the stack; every field is optional. */
 export interface LocalStackOptions {
   /** Deep-merged into environments/local.tfvars, then validated by the same schema (e.g. `{queue: {fifo: true}}`). */
   configOverrides?: object;
@@ -58,8 +59,15 @@ export interface LocalStackOptions {
   workerConcurrency?: number;
   /** Concurrent outbound-relay invocations (default 5). */
   relayConcurrency?: number;
+  /**
+   * Runs the loading of the handler modules in a fresh module registry, so a second stack in one process does not
+   * reuse modules that captured the first one's ports. Under jest pass `jest.isolateModules`; by default the
+   * lambdas/ entries are dropped from require's cache first.
+   */
+  isolateModules?: (load: () => void) => void;
 }
 
+/** Where each part of a running stack listens (all on 127.0.0.1). */
 export interface LocalStackEndpoints {
   /** The web console (GET / on the gateway). */
   webUrl: string;
@@ -73,6 +81,7 @@ export interface LocalStackEndpoints {
   dynamodb: string;
 }
 
+/** A running local stack: its config, its servers and pollers, and stop(). */
 export interface LocalStack {
   config: EnvironmentConfig;
   clientConfig: ClientConfig;
@@ -89,33 +98,192 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
-type Json = { [key: string]: unknown };
+/** Stops one started part of the stack. */
+type Stop = () => Promise<void> | void;
+/** What a starter started, with the one function that stops it again. */
+type Started<T> = T & { stop: Stop };
 
-function deepMerge(base: unknown, over: unknown): unknown {
-  const isMap = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
-  if (!isMap(base) || !isMap(over)) return over;
-  const out: Json = { ...base };
-  for (const [k, v] of Object.entries(over)) out[k] = v === undefined ? out[k] : deepMerge(out[k], v);
-  return out;
+/** Stop functions in start order. stopAll() runs them newest first, once each, logging a failure and going on. */
+class StopList {
+  private readonly stops: Stop[] = [];
+
+  /** Stopped before everything added so far. */
+  add(stop: Stop): void {
+    this.stops.push(stop);
+  }
+
+  /** Stopped after everything else, whenever it was added. */
+  addFinal(stop: Stop): void {
+    this.stops.unshift(stop);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) {
+      try {
+        await stop();
+      } catch (e) {
+        console.error("local stack: error while stopping", e);
+      }
+    }
+  }
 }
 
-/** environments/local.tfvars with overrides merged in before validation, so overrides get the same checks and defaults. */
-export async function loadLocalConfig(overrides: object = {}): Promise<EnvironmentConfig> {
-  const display = path.relative(process.cwd(), LOCAL_TFVARS) || LOCAL_TFVARS;
-  let raw: unknown;
-  try {
-    raw = await parse(path.basename(LOCAL_TFVARS), readFileSync(LOCAL_TFVARS, "utf8"));
-  } catch (e) {
-    throw new ConfigError(display, [`is not valid HCL: ${(e as Error).message}`]);
+/** The stand-ins for the AWS services the handlers call, and the issuer the gateway trusts. */
+interface BackingServices {
+  dynamo: LocalDynamo;
+  messaging: LocalMessaging;
+  bedrock: BedrockStandIn;
+  issuer: LocalIssuer;
+}
+
+/** Starts dynalite, fauxqs, the Bedrock stand-in and the issuer at once; when one fails, the others are stopped again. */
+async function startBackingServices(config: EnvironmentConfig, opts: LocalStackOptions): Promise<Started<BackingServices>> {
+  const ports = opts.ports ?? {};
+  const pacing = { firstTokenMs: opts.bedrock?.firstTokenMs ?? 200, tokensPerSecond: opts.bedrock?.tokensPerSecond ?? 50 };
+  // allSettled, so that whatever did start is stopped again when one service fails to start.
+  const settled = await Promise.allSettled([
+    startDynamo(config, { port: ports.dynamo }),
+    startMessaging(config, { port: ports.sqs }),
+    startBedrockStandIn({ port: ports.bedrock, ...pacing }),
+    startIssuer({ port: ports.issuer }),
+  ]);
+  const stops = new StopList();
+  for (const result of settled) if (result.status === "fulfilled") stops.add(() => result.value.close());
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await stops.stopAll();
+    throw failed.reason;
   }
-  return validateEnvironment(display, deepMerge(raw, overrides), "local");
+  const value = <T>(r: PromiseSettledResult<T>) => (r as PromiseFulfilledResult<T>).value;
+  const [dynamo, messaging, bedrock, issuer] = settled;
+  return { dynamo: value(dynamo), messaging: value(messaging), bedrock: value(bedrock), issuer: value(issuer), stop: () => stops.stopAll() };
 }
 
 type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+/** The real handlers of the three functions, as lambdas/ exports them. */
 interface Handlers {
   sendQuery: Handler;
   streamWorker: SqsHandler;
   outboundRelay: SqsHandler;
+}
+
+/** A context shaped like the one Lambda gives `functionName`, with the environment's timeout and memory. */
+function lambdaContext(config: EnvironmentConfig, functionName: string): Context {
+  return createLambdaContext({
+    functionName,
+    region: config.region,
+    accountId: config.account_id,
+    timeoutMs: config.lambda.timeout_seconds * 1000,
+    memoryLimitInMB: config.lambda.memory_mb,
+  });
+}
+
+/** The web console, bundled into a temporary folder, and the gateway that serves it next to GraphQL and real-time. */
+interface WebConsoleAndGateway {
+  gateway: LocalGateway;
+  /** Served at GET /; the client config is written here too. */
+  webDir: string;
+}
+
+/**
+ * Bundles the web console and starts the gateway. `sendQuery` gives the handler once it is loaded: the handlers
+ * load after the gateway (they read its URL), and until then the data source refuses calls.
+ */
+async function startWebConsoleAndGateway(
+  config: EnvironmentConfig,
+  issuer: LocalIssuer,
+  port: number | undefined,
+  sendQuery: () => Handler | undefined,
+): Promise<Started<WebConsoleAndGateway>> {
+  const functionName = resourceNames(config).functions.sendQuery;
+  const webDir = mkdtempSync(path.join(os.tmpdir(), "web-console-"));
+  const removeWebDir = () => rmSync(webDir, { recursive: true, force: true });
+  try {
+    await buildWebConsole(webDir);
+    const gateway = await startGateway({
+      staticDir: webDir,
+      port,
+      region: config.region,
+      credentials: { ...LOCAL_CREDENTIALS },
+      issuer: { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId },
+      accountId: config.account_id,
+      // The AppSync Lambda resolver payload ({arguments, identity, ...}) goes to the handler unchanged, as AppSync invokes it.
+      lambdaDataSources: {
+        sendQuery: async (payload) => {
+          const handler = sendQuery();
+          if (!handler) throw new Error("the local stack is still starting");
+          return handler(payload, lambdaContext(config, functionName));
+        },
+      },
+    });
+    const stop = async () => {
+      try {
+        await gateway.close();
+      } finally {
+        removeWebDir();
+      }
+    };
+    return { gateway, webDir, stop };
+  } catch (e) {
+    removeWebDir();
+    throw e;
+  }
+}
+
+/** Sets variables, remembering what was there; returns the function that puts process.env back. */
+function setProcessEnv(vars: Record<string, string | undefined>): () => void {
+  const previous: Record<string, string | undefined> = {};
+  const assign = (k: string, v: string | undefined) => {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  };
+  for (const [k, v] of Object.entries(vars)) {
+    previous[k] = process.env[k];
+    assign(k, v);
+  }
+  return () => {
+    for (const [k, v] of Object.entries(previous)) assign(k, v);
+  };
+}
+
+/**
+ * Points the handlers at the local services through the same variables the deployed functions get, plus the SDK's
+ * endpoint and credential variables. Returns the function that restores process.env.
+ */
+function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway): () => void {
+  const { messaging, dynamo, bedrock } = services;
+  const settings = runtimeSettingsFor(config, {
+    appsyncEndpoint: gateway.graphqlUrl,
+    inboundTopicArn: messaging.topics.inboundArn,
+    outboundTopicArn: messaging.topics.outboundArn,
+    idempotencyTableName: dynamo.tables.idempotency,
+    historyTableName: dynamo.tables.history,
+  });
+  const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
+  return setProcessEnv({
+    AWS_REGION: config.region,
+    AWS_DEFAULT_REGION: config.region,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    // A developer's own session or profile must not leak into local calls.
+    AWS_SESSION_TOKEN: undefined,
+    AWS_PROFILE: undefined,
+    AWS_ENDPOINT_URL: undefined,
+    AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
+    AWS_ENDPOINT_URL_SNS: messaging.endpoint,
+    AWS_ENDPOINT_URL_SQS: messaging.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.endpoint,
+    ...runtimeVariables(settings),
+    // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
+    POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
+    LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
+    ...observabilityVariables({ metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}Local` }),
+    POWERTOOLS_METRICS_DISABLED: "true",
+    POWERTOOLS_TRACE_ENABLED: "false",
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
+    POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: "false",
+  });
 }
 
 const HANDLER_MODULES = {
@@ -125,211 +293,138 @@ const HANDLER_MODULES = {
 } as const;
 const LAMBDAS_DIR = path.join(REPO_ROOT, "lambdas") + path.sep;
 
-/**
- * Loads the real handlers now, so their module-scope clients and settings see the environment just set. A second
- * stack in the same process must not reuse modules that captured the first one's ports: under jest a fresh module
- * registry, elsewhere the lambdas/ entries are dropped from require's cache.
- */
-function loadHandlers(): Handlers {
-  const load = (): Handlers => {
-    const pick = (id: string): Handler => {
-      const mod = require(id) as { handler?: Handler };
-      if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
-      return mod.handler;
-    };
-    return {
+/** The default for LocalStackOptions.isolateModules: drops the lambdas/ entries from require's cache, then loads. */
+function withFreshLambdaModules(load: () => void): void {
+  for (const key of Object.keys(require.cache)) if (key.startsWith(LAMBDAS_DIR)) delete require.cache[key];
+  load();
+}
+
+/** Loads the real handlers now, so their module-scope clients and settings see the variables just set. */
+function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
+  const pick = (id: string): Handler => {
+    const mod = require(id) as { handler?: Handler };
+    if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
+    return mod.handler;
+  };
+  let handlers: Handlers | undefined;
+  isolateModules(() => {
+    handlers = {
       sendQuery: pick(HANDLER_MODULES.sendQuery),
       streamWorker: pick(HANDLER_MODULES.streamWorker) as SqsHandler,
       outboundRelay: pick(HANDLER_MODULES.outboundRelay) as SqsHandler,
     };
-  };
-  if (typeof jest !== "undefined") {
-    let handlers: Handlers | undefined;
-    jest.isolateModules(() => {
-      handlers = load();
-    });
-    return handlers!;
-  }
-  for (const key of Object.keys(require.cache)) if (key.startsWith(LAMBDAS_DIR)) delete require.cache[key];
-  return load();
+  });
+  if (!handlers) throw new Error("isolateModules did not run the handler loader");
+  return handlers;
 }
 
-/** Sets variables, remembering what was there, so stop() can put process.env back. */
-function applyEnvironment(vars: Record<string, string | undefined>): () => void {
-  const previous: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(vars)) {
-    previous[k] = process.env[k];
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  return () => {
-    for (const [k, v] of Object.entries(previous)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
+/**
+ * The event source mappings: the work queue drives the stream worker, the outbound queue the relay, with the batch
+ * sizes and ReportBatchItemFailures of the deployed mappings (modules/platformStack.ts).
+ */
+function startPollers(config: EnvironmentConfig, messaging: LocalMessaging, handlers: Handlers, opts: LocalStackOptions): Started<LocalStack["pollers"]> {
+  const names = resourceNames(config);
+  const common = { sqs: messaging.clients.sqs, region: config.region, timeoutMs: config.lambda.timeout_seconds * 1000, memoryLimitInMB: config.lambda.memory_mb };
+  const work = startEventSourcePoller({
+    ...common,
+    queueUrl: messaging.queues.work.url,
+    queueArn: messaging.queues.work.arn,
+    // Only the work queue: the worker has no backoff of its own, and SQS-level retries must fit in a local session.
+    retryDelaySeconds: opts.retryDelaySeconds ?? 2,
+    batchSize: 1,
+    reportBatchItemFailures: true,
+    concurrency: opts.workerConcurrency ?? 10,
+    functionName: names.functions.streamWorker,
+    handler: handlers.streamWorker,
+  });
+  const outbound = startEventSourcePoller({
+    ...common,
+    queueUrl: messaging.queues.outbound.url,
+    queueArn: messaging.queues.outbound.arn,
+    batchSize: 10,
+    reportBatchItemFailures: true,
+    concurrency: opts.relayConcurrency ?? 5,
+    functionName: names.functions.outboundRelay,
+    handler: handlers.outboundRelay,
+  });
+  // Both at once: each may be in a long poll of up to a second.
+  return { work, outbound, stop: async () => void (await Promise.all([work.stop(), outbound.stop()])) };
+}
+
+/** Writes the client config where `target` says (LocalStackOptions.writeClientConfig) and beside the web console. */
+function writeClientConfig(
+  config: EnvironmentConfig,
+  issuer: LocalIssuer,
+  front: WebConsoleAndGateway,
+  target: string | false | undefined,
+): Pick<LocalStack, "clientConfig" | "clientConfigPath"> {
+  const clientConfig = clientConfigSchema.parse({
+    environment: config.name,
+    region: config.region,
+    graphqlUrl: front.gateway.graphqlUrl,
+    realtimeUrl: front.gateway.realtimeUrl,
+    auth: { type: "local", issuerUrl: issuer.issuerUrl },
+    models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
+  } satisfies ClientConfig);
+  const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
+  const clientConfigPath = target === false ? undefined : path.resolve(target ?? LOCAL_CLIENT_CONFIG_PATH);
+  if (clientConfigPath) writeFileSync(clientConfigPath, text);
+  writeFileSync(path.join(front.webDir, "client-config.json"), text);
+  return { clientConfig, clientConfigPath };
+}
+
+/** Every URL of the stack, as printed by `npm start` and its --ready-json line. */
+function endpointsOf(services: BackingServices, gateway: LocalGateway): LocalStackEndpoints {
+  return {
+    webUrl: new URL("/", gateway.graphqlUrl).toString(),
+    graphqlUrl: gateway.graphqlUrl,
+    realtimeUrl: gateway.realtimeUrl,
+    issuerUrl: services.issuer.issuerUrl,
+    bedrock: services.bedrock.endpoint,
+    sqs: services.messaging.endpoint,
+    sns: services.messaging.endpoint,
+    dynamodb: services.dynamo.endpoint,
   };
 }
 
+/**
+ * Starts the local stack: the backing services, then the web console and gateway, the handlers' variables, the
+ * handlers, their pollers and the client config. Whatever started is stopped again, newest first, on stop() or
+ * when a later step fails.
+ */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const config = await loadLocalConfig(opts.configOverrides);
-  const names = resourceNames(config);
-  const ports = opts.ports ?? {};
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const cleanup = async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        console.error("local stack: error while stopping", e);
-      }
-    }
-  };
-
+  const stops = new StopList();
   try {
-    const started = <T extends { close(): Promise<void> }>(service: T): T => {
-      cleanups.push(() => service.close());
-      return service;
-    };
-    // allSettled, so that whatever did start is stopped again when one service fails to start.
-    const [dynamoR, messagingR, bedrockR, issuerR] = await Promise.allSettled([
-      startDynamo(config, { port: ports.dynamo }).then(started),
-      startMessaging(config, { port: ports.sqs }).then(started),
-      startBedrockStandIn({ port: ports.bedrock, firstTokenMs: opts.bedrock?.firstTokenMs ?? 200, tokensPerSecond: opts.bedrock?.tokensPerSecond ?? 50 }).then(started),
-      startIssuer({ port: ports.issuer }).then(started),
-    ]);
-    const failed = [dynamoR, messagingR, bedrockR, issuerR].find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
-    const value = <T>(r: PromiseSettledResult<T>) => (r as PromiseFulfilledResult<T>).value;
-    const [dynamo, messaging, bedrock, issuer] = [value(dynamoR), value(messagingR), value(bedrockR), value(issuerR)];
-
-    // The gateway must exist before the handlers load (they read its URL); its data source calls them once they do.
+    const services = await startBackingServices(config, opts);
+    stops.add(services.stop);
+    // The gateway's sendQuery data source calls the handler once loadHandlers has run.
     let handlers: Handlers | undefined;
-    const accountId = config.account_id;
-    const invoke = async (functionName: string, handler: Handler | undefined, payload: unknown) => {
-      if (!handler) throw new Error("the local stack is still starting");
-      return handler(payload, createLambdaContext({ functionName, region: config.region, accountId, timeoutMs: config.lambda.timeout_seconds * 1000, memoryLimitInMB: config.lambda.memory_mb }));
-    };
-    // The web console is bundled at start and served by the gateway at GET / (with client-config.json beside it).
-    const webDir = mkdtempSync(path.join(os.tmpdir(), "web-console-"));
-    cleanups.push(() => rmSync(webDir, { recursive: true, force: true }));
-    await buildWebConsole(webDir);
-    const gateway = started(
-      await startGateway({
-        staticDir: webDir,
-        port: ports.gateway,
-        region: config.region,
-        credentials: { ...LOCAL_CREDENTIALS },
-        issuer: { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId },
-        accountId,
-        // The AppSync Lambda resolver payload ({arguments, identity, ...}) goes to the handler unchanged, as AppSync invokes it.
-        lambdaDataSources: { sendQuery: (payload) => invoke(names.functions.sendQuery, handlers?.sendQuery, payload) },
-      }),
-    );
-
-    const settings = runtimeSettingsFor(config, {
-      appsyncEndpoint: gateway.graphqlUrl,
-      inboundTopicArn: messaging.topics.inboundArn,
-      outboundTopicArn: messaging.topics.outboundArn,
-      idempotencyTableName: dynamo.tables.idempotency,
-      historyTableName: dynamo.tables.history,
-    });
-    const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
-    const restoreEnv = applyEnvironment({
-      AWS_REGION: config.region,
-      AWS_DEFAULT_REGION: config.region,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      // A developer's own session or profile must not leak into local calls.
-      AWS_SESSION_TOKEN: undefined,
-      AWS_PROFILE: undefined,
-      AWS_ENDPOINT_URL: undefined,
-      AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
-      AWS_ENDPOINT_URL_SNS: messaging.endpoint,
-      AWS_ENDPOINT_URL_SQS: messaging.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.endpoint,
-      ...runtimeVariables(settings),
-      // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
-      POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
-      LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
-      ...observabilityVariables({ metricsNamespace: `${DEFAULT_METRICS_NAMESPACE}Local` }),
-      POWERTOOLS_METRICS_DISABLED: "true",
-      POWERTOOLS_TRACE_ENABLED: "false",
-      POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
-      POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: "false",
-    });
-    cleanups.unshift(restoreEnv); // runs last: servers and pollers stop first
-
-    handlers = loadHandlers();
-    const pollerCommon = {
-      sqs: messaging.clients.sqs,
-      region: config.region,
-      timeoutMs: config.lambda.timeout_seconds * 1000,
-      memoryLimitInMB: config.lambda.memory_mb,
-    };
-    // Batch sizes and ReportBatchItemFailures as the deployed event source mappings (modules/platformStack.ts).
-    const work = startEventSourcePoller({
-      ...pollerCommon,
-      queueUrl: messaging.queues.work.url,
-      queueArn: messaging.queues.work.arn,
-      // Only the work queue: the worker has no backoff of its own, and SQS-level retries must fit in a local session.
-      retryDelaySeconds: opts.retryDelaySeconds ?? 2,
-      batchSize: 1,
-      reportBatchItemFailures: true,
-      concurrency: opts.workerConcurrency ?? 10,
-      functionName: names.functions.streamWorker,
-      handler: (event: SQSEvent, context: Context) => handlers!.streamWorker(event, context),
-    });
-    const outbound = startEventSourcePoller({
-      ...pollerCommon,
-      queueUrl: messaging.queues.outbound.url,
-      queueArn: messaging.queues.outbound.arn,
-      batchSize: 10,
-      reportBatchItemFailures: true,
-      concurrency: opts.relayConcurrency ?? 5,
-      functionName: names.functions.outboundRelay,
-      handler: (event: SQSEvent, context: Context) => handlers!.outboundRelay(event, context),
-    });
-    // Both at once: each may be in a long poll of up to a second.
-    cleanups.push(async () => void (await Promise.all([work.stop(), outbound.stop()])));
-
-    const clientConfig = clientConfigSchema.parse({
-      environment: config.name,
-      region: config.region,
-      graphqlUrl: gateway.graphqlUrl,
-      realtimeUrl: gateway.realtimeUrl,
-      auth: { type: "local", issuerUrl: issuer.issuerUrl },
-      models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
-    } satisfies ClientConfig);
-    const clientConfigPath = opts.writeClientConfig === false ? undefined : path.resolve(opts.writeClientConfig ?? LOCAL_CLIENT_CONFIG_PATH);
-    if (clientConfigPath) writeFileSync(clientConfigPath, `${JSON.stringify(clientConfig, null, 2)}\n`);
-    writeFileSync(path.join(webDir, "client-config.json"), `${JSON.stringify(clientConfig, null, 2)}\n`);
+    const front = await startWebConsoleAndGateway(config, services.issuer, opts.ports?.gateway, () => handlers?.sendQuery);
+    stops.add(front.stop);
+    // Restored last: in-flight invocations still read process.env while pollers and servers stop.
+    stops.addFinal(applyRuntimeVariables(config, services, front.gateway));
+    handlers = loadHandlers(opts.isolateModules ?? withFreshLambdaModules);
+    const pollers = startPollers(config, services.messaging, handlers, opts);
+    stops.add(pollers.stop);
+    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig);
 
     let stopping: Promise<void> | undefined;
+    const { dynamo, messaging, bedrock, issuer } = services;
     return {
       config,
-      clientConfig,
-      clientConfigPath,
-      endpoints: {
-        webUrl: new URL("/", gateway.graphqlUrl).toString(),
-        graphqlUrl: gateway.graphqlUrl,
-        realtimeUrl: gateway.realtimeUrl,
-        issuerUrl: issuer.issuerUrl,
-        bedrock: bedrock.endpoint,
-        sqs: messaging.endpoint,
-        sns: messaging.endpoint,
-        dynamodb: dynamo.endpoint,
-      },
-      gateway,
+      ...client,
+      endpoints: endpointsOf(services, front.gateway),
+      gateway: front.gateway,
       issuer,
       bedrock,
       messaging,
       dynamo,
-      pollers: { work, outbound },
-      stop: () => (stopping ??= cleanup()),
+      pollers: { work: pollers.work, outbound: pollers.outbound },
+      stop: () => (stopping ??= stops.stopAll()),
     };
   } catch (e) {
-    await cleanup();
+    await stops.stopAll();
     throw e;
   }
 }

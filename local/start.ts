@@ -3,7 +3,8 @@
  * `--ready-json` prints exactly one JSON line on stdout once ready (for tests that spawn the stack as a child).
  */
 import { parseArgs } from "node:util";
-import { LOCAL_CREDENTIALS, startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
+import { LOCAL_CREDENTIALS } from "./credentials";
+import { startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -41,13 +42,23 @@ export interface ReadyLine {
   clientConfig: LocalStack["clientConfig"];
 }
 
-function int(name: string, value: string | undefined): number | undefined {
+/** A TCP port flag: 0-65535 (0 = any free port); undefined when the flag is absent. */
+function port(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`--${name} must be a whole number between 0 and 65535, got ${value}`);
   return n;
 }
 
+/** A timing or count flag: a whole number of 0 or more; undefined when the flag is absent. */
+function wholeNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a whole number of 0 or more, got ${value}`);
+  return n;
+}
+
+/** The `npm start` flags as LocalStackOptions; throws an Error naming the flag when a value is wrong. */
 export function parseStartArgs(argv: string[]): { options: LocalStackOptions; readyJson: boolean; exitOnStdinClose: boolean; help: boolean } {
   const { values } = parseArgs({
     args: argv,
@@ -81,14 +92,17 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
     options: {
       configOverrides,
       ports: {
-        gateway: int("gateway-port", values["gateway-port"]) ?? 4000,
-        issuer: int("issuer-port", values["issuer-port"]) ?? 4001,
-        bedrock: int("bedrock-port", values["bedrock-port"]),
-        sqs: int("sqs-port", values["sqs-port"]),
-        dynamo: int("dynamo-port", values["dynamo-port"]),
+        gateway: port("gateway-port", values["gateway-port"]) ?? 4000,
+        issuer: port("issuer-port", values["issuer-port"]) ?? 4001,
+        bedrock: port("bedrock-port", values["bedrock-port"]),
+        sqs: port("sqs-port", values["sqs-port"]),
+        dynamo: port("dynamo-port", values["dynamo-port"]),
       },
-      bedrock: { firstTokenMs: int("first-token-ms", values["first-token-ms"]), tokensPerSecond: int("tokens-per-second", values["tokens-per-second"]) },
-      retryDelaySeconds: int("retry-delay-seconds", values["retry-delay-seconds"]),
+      bedrock: {
+        firstTokenMs: wholeNumber("first-token-ms", values["first-token-ms"]),
+        tokensPerSecond: wholeNumber("tokens-per-second", values["tokens-per-second"]),
+      },
+      retryDelaySeconds: wholeNumber("retry-delay-seconds", values["retry-delay-seconds"]),
       writeClientConfig: values["no-client-config"] ? false : values["client-config"],
     },
     readyJson: !!values["ready-json"],
@@ -97,6 +111,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
   };
 }
 
+/** What --ready-json prints: every endpoint, the local identity, the queues and tables of a running stack. */
 export function readyLine(stack: LocalStack): ReadyLine {
   const q = (p: LocalStack["messaging"]["queues"]["work"]) => ({ url: p.url, arn: p.arn, dlqUrl: p.dlqUrl, dlqArn: p.dlqArn });
   return {

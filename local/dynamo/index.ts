@@ -5,12 +5,10 @@ import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aw
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
 import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../contracts/tables";
+import { LOCAL_CREDENTIALS } from "../credentials";
 
 // dynalite ships no type declarations.
 const dynalite: (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server = require("dynalite");
-
-/** dynalite accepts any signature; these only have to be well-formed. */
-export const DYNALITE_CREDENTIALS = { accessKeyId: "AKIDLOCALSTACK", secretAccessKey: "local-stack-secret" };
 
 export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
@@ -61,7 +59,7 @@ export async function startDynamo(config: EnvironmentConfig, opts: DynamoOptions
     server.listen(opts.port ?? 0, "127.0.0.1", () => resolve());
   });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const client = new DynamoDBClient({ region: config.region, endpoint, credentials: opts.credentials ?? DYNALITE_CREDENTIALS });
+  const client = new DynamoDBClient({ region: config.region, endpoint, credentials: opts.credentials ?? LOCAL_CREDENTIALS });
   const close = async () => {
     client.destroy();
     server.closeAllConnections?.();

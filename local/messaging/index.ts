@@ -2,6 +2,7 @@
 import { SNSClient } from "@aws-sdk/client-sns";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { EnvironmentConfig } from "../../config/schema";
+import { LOCAL_CREDENTIALS } from "../credentials";
 import { QueueDepth, queueDepths } from "./depths";
 import { FauxqsOptions, startFauxqs } from "./fauxqs";
 import { MessagingTopology, provisionTopology } from "./topology";
@@ -12,9 +13,6 @@ export { provisionTopology } from "./topology";
 export { queueDepths } from "./depths";
 export type { QueueDepth } from "./depths";
 export type { MessagingTopology, QueuePair } from "./topology";
-
-/** fauxqs accepts any signature; these only have to be well-formed. */
-export const FAUXQS_CREDENTIALS = { accessKeyId: "AKIDLOCALSTACK", secretAccessKey: "local-stack-secret" };
 
 export interface LocalMessaging extends MessagingTopology {
   endpoint: string;
@@ -34,7 +32,7 @@ export interface MessagingOptions extends FauxqsOptions {
 
 export async function startMessaging(config: EnvironmentConfig, opts: MessagingOptions = {}): Promise<LocalMessaging> {
   const fauxqs = await startFauxqs(opts);
-  const common = { region: config.region, endpoint: fauxqs.endpoint, credentials: opts.credentials ?? FAUXQS_CREDENTIALS };
+  const common = { region: config.region, endpoint: fauxqs.endpoint, credentials: opts.credentials ?? LOCAL_CREDENTIALS };
   // Queue URLs name sqs.<region>.localhost: the explicit endpoint keeps every call on 127.0.0.1.
   const clients = { sns: new SNSClient(common), sqs: new SQSClient(common) };
   try {

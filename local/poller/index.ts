@@ -159,22 +159,82 @@ export function failedIds(records: SQSRecord[], result: unknown, reportBatchItem
   return all.filter((id) => ids.includes(id));
 }
 
+/** Starts `concurrency` poll loops on the queue at once, as the Lambda service runs an SQS event source mapping. */
 export function startEventSourcePoller(o: EventSourcePollerOptions): EventSourcePoller {
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1 || o.batchSize > 10) throw new Error(`batchSize must be 1-10, got ${o.batchSize}`);
-  const accountId = o.queueArn.split(":")[4] ?? "000000000000";
-  const concurrency = o.concurrency ?? 5;
-  const waitTimeSeconds = o.waitTimeSeconds ?? 1;
-  const timeoutMs = o.timeoutMs ?? 60000;
-  const report = o.reportBatchItemFailures ?? true;
-  const onError = o.onError ?? ((e: unknown) => console.error(`[poller ${o.functionName}]`, e));
-  const stats: EventSourcePollerStats = { invocations: 0, records: 0, deleted: 0, failedRecords: 0, handlerErrors: 0, inFlight: 0 };
-  const listeners = new Set<(outcome: BatchOutcome) => void>();
-  let stopping = false;
+  return new EventSourceMapping(o);
+}
 
-  const receive = async (max: number, wait: number): Promise<Message[]> => {
-    const res = await o.sqs.send(
+/** What one handler run came to: its result, or the error it threw or timed out with. */
+type HandlerRun = { threw: false; result: unknown } | { threw: true; error: unknown };
+
+/** The running poller: poll loops that receive a batch, invoke the handler, then delete or release its records. */
+class EventSourceMapping implements EventSourcePoller {
+  readonly stats: EventSourcePollerStats = { invocations: 0, records: 0, deleted: 0, failedRecords: 0, handlerErrors: 0, inFlight: 0 };
+  private readonly listeners = new Set<(outcome: BatchOutcome) => void>();
+  private readonly accountId: string;
+  private readonly timeoutMs: number;
+  private readonly onError: (error: unknown) => void;
+  private readonly loops: Promise<void>[];
+  private stopping = false;
+
+  constructor(private readonly o: EventSourcePollerOptions) {
+    this.accountId = o.queueArn.split(":")[4] ?? "000000000000";
+    this.timeoutMs = o.timeoutMs ?? 60000;
+    this.onError = o.onError ?? ((e: unknown) => console.error(`[poller ${o.functionName}]`, e));
+    this.loops = Array.from({ length: o.concurrency ?? 5 }, () => this.pollLoop());
+  }
+
+  onBatch(listener: (outcome: BatchOutcome) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all(this.loops);
+  }
+
+  /** One poll loop: receive a batch, invoke, repeat until stopped; receive errors are reported and retried. */
+  private async pollLoop(): Promise<void> {
+    while (!this.stopping) {
+      let batch: Message[];
+      try {
+        batch = await this.receiveBatch();
+      } catch (e) {
+        if (this.stopping) break;
+        this.onError(e);
+        await new Promise((r) => setTimeout(r, 250));
+        continue;
+      }
+      if (!batch.length) continue;
+      if (this.stopping) {
+        // Received while stopping: hand the messages straight back rather than hide them for a visibility timeout.
+        await this.changeVisibility(batch, 0).catch(this.onError);
+        break;
+      }
+      await this.invoke(batch);
+    }
+  }
+
+  /** A long poll for up to batchSize records, topped up by short polls within the batching window. */
+  private async receiveBatch(): Promise<Message[]> {
+    const { batchSize } = this.o;
+    const batch = await this.receive(batchSize, this.o.waitTimeSeconds ?? 1);
+    const windowEnd = Date.now() + (this.o.maxBatchingWindowMs ?? 0);
+    // Short polls, because a long poll could not be cut at the window's end.
+    while (batch.length && batch.length < batchSize && Date.now() < windowEnd && !this.stopping) {
+      const more = await this.receive(batchSize - batch.length, 0);
+      if (more.length) batch.push(...more);
+      else await new Promise((r) => setTimeout(r, Math.min(10, windowEnd - Date.now())));
+    }
+    return batch;
+  }
+
+  private async receive(max: number, wait: number): Promise<Message[]> {
+    const res = await this.o.sqs.send(
       new ReceiveMessageCommand({
-        QueueUrl: o.queueUrl,
+        QueueUrl: this.o.queueUrl,
         MaxNumberOfMessages: max,
         WaitTimeSeconds: wait,
         MessageSystemAttributeNames: ["All"],
@@ -182,107 +242,88 @@ export function startEventSourcePoller(o: EventSourcePollerOptions): EventSource
       }),
     );
     return res.Messages ?? [];
-  };
+  }
 
-  const changeVisibility = async (messages: Message[], seconds: number) => {
+  private async changeVisibility(messages: Message[], seconds: number): Promise<void> {
     if (!messages.length) return;
-    await o.sqs.send(
+    await this.o.sqs.send(
       new ChangeMessageVisibilityBatchCommand({
-        QueueUrl: o.queueUrl,
+        QueueUrl: this.o.queueUrl,
         Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: seconds })),
       }),
     );
-  };
+  }
 
-  const invoke = async (messages: Message[]) => {
-    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, o.queueArn, o.region)) };
+  /** One invocation: run the handler on the batch, settle its records, tell the listeners. */
+  private async invoke(messages: Message[]): Promise<void> {
+    const event: SQSEvent = { Records: messages.map((m) => toSqsRecord(m, this.o.queueArn, this.o.region)) };
     const started = Date.now();
-    stats.invocations++;
-    stats.records += messages.length;
-    stats.inFlight++;
-    let result: unknown;
-    let error: unknown;
-    let threw = false;
+    this.stats.invocations++;
+    this.stats.records += messages.length;
+    const run = await this.runHandler(event);
+    const failed = run.threw ? event.Records.map((r) => r.messageId) : failedIds(event.Records, run.result, this.o.reportBatchItemFailures ?? true);
+    const succeeded = await this.settle(messages, failed);
+    const outcome: BatchOutcome = {
+      event,
+      succeeded,
+      failed,
+      error: run.threw ? run.error : undefined,
+      result: run.threw ? undefined : run.result,
+      durationMs: Date.now() - started,
+    };
+    this.notify(outcome);
+  }
+
+  /** Runs the handler under the function's timeout; like Lambda, a run past it fails the whole batch. */
+  private async runHandler(event: SQSEvent): Promise<HandlerRun> {
+    const { functionName } = this.o;
     let timer: NodeJS.Timeout | undefined;
+    this.stats.inFlight++;
     try {
-      const running = Promise.resolve().then(() => o.handler(event, createLambdaContext({ ...o, timeoutMs, accountId })));
-      // Like Lambda, a run past the function's timeout fails the whole batch; the promise cannot be killed, only ignored.
+      const context = { ...this.o, timeoutMs: this.timeoutMs, accountId: this.accountId };
+      const running = Promise.resolve().then(() => this.o.handler(event, createLambdaContext(context)));
+      // The promise cannot be killed, only ignored.
       const timedOut = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${o.functionName}: Task timed out after ${timeoutMs / 1000} seconds`)), timeoutMs);
+        timer = setTimeout(() => reject(new Error(`${functionName}: Task timed out after ${this.timeoutMs / 1000} seconds`)), this.timeoutMs);
       });
       running.catch(() => undefined);
-      result = await Promise.race([running, timedOut]);
-    } catch (e) {
-      threw = true;
-      error = e;
-      stats.handlerErrors++;
+      return { threw: false, result: await Promise.race([running, timedOut]) };
+    } catch (error) {
+      this.stats.handlerErrors++;
       // Lambda logs a thrown error as the invocation's error; so does the poller.
-      onError(e);
+      this.onError(error);
+      return { threw: true, error };
     } finally {
       clearTimeout(timer);
-      stats.inFlight--;
+      this.stats.inFlight--;
     }
-    const failed = threw ? event.Records.map((r) => r.messageId) : failedIds(event.Records, result, report);
+  }
+
+  /** Deletes the records that succeeded and releases the failed ones after retryDelaySeconds; returns the deleted ids. */
+  private async settle(messages: Message[], failed: string[]): Promise<string[]> {
     const done = messages.filter((m) => !failed.includes(m.MessageId!));
     const retry = messages.filter((m) => failed.includes(m.MessageId!));
     try {
       if (done.length) {
-        await o.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: o.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })) }));
+        const entries = done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! }));
+        await this.o.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: entries }));
       }
-      if (o.retryDelaySeconds !== undefined) await changeVisibility(retry, o.retryDelaySeconds);
+      if (this.o.retryDelaySeconds !== undefined) await this.changeVisibility(retry, this.o.retryDelaySeconds);
     } catch (e) {
-      onError(e);
+      this.onError(e);
     }
-    stats.deleted += done.length;
-    stats.failedRecords += retry.length;
-    const outcome: BatchOutcome = { event, succeeded: done.map((m) => m.MessageId!), failed, error, result, durationMs: Date.now() - started };
-    for (const l of listeners) {
-      try {
-        l(outcome);
-      } catch (e) {
-        onError(e);
-      }
-    }
-  };
+    this.stats.deleted += done.length;
+    this.stats.failedRecords += retry.length;
+    return done.map((m) => m.MessageId!);
+  }
 
-  const loop = async () => {
-    while (!stopping) {
-      let batch: Message[];
+  private notify(outcome: BatchOutcome): void {
+    for (const listener of this.listeners) {
       try {
-        batch = await receive(o.batchSize, waitTimeSeconds);
-        const windowEnd = Date.now() + (o.maxBatchingWindowMs ?? 0);
-        // Within the batching window, short polls top the batch up (a long poll could not be cut at the window's end).
-        while (batch.length && batch.length < o.batchSize && Date.now() < windowEnd && !stopping) {
-          const more = await receive(o.batchSize - batch.length, 0);
-          if (more.length) batch.push(...more);
-          else await new Promise((r) => setTimeout(r, Math.min(10, windowEnd - Date.now())));
-        }
+        listener(outcome);
       } catch (e) {
-        if (stopping) break;
-        onError(e);
-        await new Promise((r) => setTimeout(r, 250));
-        continue;
+        this.onError(e);
       }
-      if (!batch.length) continue;
-      if (stopping) {
-        // Received while stopping: hand the messages straight back rather than hide them for a visibility timeout.
-        await changeVisibility(batch, 0).catch(onError);
-        break;
-      }
-      await invoke(batch);
     }
-  };
-
-  const loops = Array.from({ length: concurrency }, () => loop());
-  return {
-    stats,
-    onBatch(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    async stop() {
-      stopping = true;
-      await Promise.all(loops);
-    },
-  };
+  }
 }

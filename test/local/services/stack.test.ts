@@ -21,7 +21,7 @@ const envBefore = { ...process.env };
 const clientConfigFile = path.join(mkdtempSync(path.join(tmpdir(), "local-stack-")), "client-config.json");
 
 beforeAll(async () => {
-  stack = await startLocalStack({ bedrock: { firstTokenMs: 0, tokensPerSecond: 0 }, retryDelaySeconds: 0, writeClientConfig: clientConfigFile });
+  stack = await startLocalStack({ bedrock: { firstTokenMs: 0, tokensPerSecond: 0 }, retryDelaySeconds: 0, writeClientConfig: clientConfigFile, isolateModules: jest.isolateModules });
 });
 afterAll(async () => {
   await stack?.stop();

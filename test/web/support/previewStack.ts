@@ -10,10 +10,10 @@ import { createAppSyncPublisher } from "../../../lambdas/shared/appsyncPublisher
 import type { StreamEvent } from "../../../contracts/streamEvents";
 import { startGateway } from "../../../local/appsync";
 import { answerFor } from "../../../local/bedrock/answer";
+import { LOCAL_CREDENTIALS } from "../../../local/credentials";
 import { startIssuer } from "../../../local/issuer";
 import type { ClientConfig } from "../../../client/config";
 
-const CREDENTIALS = { accessKeyId: "AKIDLOCALPREVIEW", secretAccessKey: "local-preview-secret" };
 const REGION = "us-east-1";
 const MODELS = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"];
 
@@ -61,7 +61,7 @@ export async function startPreviewStack(staticDir: string): Promise<PreviewStack
   };
   const gateway = await startGateway({
     region: REGION,
-    credentials: CREDENTIALS,
+    credentials: { ...LOCAL_CREDENTIALS },
     issuer: { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId },
     staticDir,
     lambdaDataSources: {
@@ -72,7 +72,7 @@ export async function startPreviewStack(staticDir: string): Promise<PreviewStack
       },
     },
   });
-  const publisher = createAppSyncPublisher({ endpoint: gateway.graphqlUrl, region: REGION, credentials: CREDENTIALS });
+  const publisher = createAppSyncPublisher({ endpoint: gateway.graphqlUrl, region: REGION, credentials: LOCAL_CREDENTIALS });
   publish = (e) => publisher.publish(e);
   const config: ClientConfig = {
     environment: "preview",
