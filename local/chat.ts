@@ -18,8 +18,8 @@ import { ID_PATTERN } from "../contracts/ids";
 import { parseEvent, type StreamEvent } from "../contracts/streamEvents";
 import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import { requestToken } from "./issuer/tokenCli";
+import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 
-export const DEFAULT_CONFIG_FILE = path.resolve(__dirname, "..", "client-config.local.json");
 const DEFAULT_TIMEOUT_S = 120;
 
 export const USAGE = `Usage: npm run chat -- "prompt" [options]
@@ -85,7 +85,7 @@ export function parseChatArgs(argv: string[]): ChatArgs | "help" {
     delivery: values.direct ? "DIRECT" : values.queued ? "QUEUED" : undefined,
     modelId: values.model,
     sessionId: values.session,
-    configPath: path.resolve(values.config ?? DEFAULT_CONFIG_FILE),
+    configPath: path.resolve(values.config ?? LOCAL_CLIENT_CONFIG_PATH),
     timeoutMs: Math.round(timeoutS * 1000),
   };
 }

@@ -16,6 +16,7 @@ import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } f
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
+import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 import { LOCAL_CREDENTIALS } from "./credentials";
 import { startDynamo, type LocalDynamo } from "./dynamo";
 import { startIssuer, type LocalIssuer } from "./issuer";
@@ -24,11 +25,10 @@ import { startMessaging, type LocalMessaging } from "./messaging";
 import { createLambdaContext, startEventSourcePoller, type EventSourcePoller, type SqsHandler } from "./poller";
 
 export { loadLocalConfig } from "./localConfig";
+export { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 
 /** The repository's root folder. */
 export const REPO_ROOT = path.resolve(__dirname, "..");
-/** Where `npm start` writes the client config (read by `npm run chat`, `npm run token`, the web page, the bench). */
-export const LOCAL_CLIENT_CONFIG_PATH = path.join(REPO_ROOT, "client-config.local.json");
 
 /** Fixed ports for the servers of the stack. */
 export interface LocalStackPorts {

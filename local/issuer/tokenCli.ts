@@ -5,8 +5,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseClientConfig } from "../../client/config";
-
-export const LOCAL_CLIENT_CONFIG_FILE = "client-config.local.json";
+import { LOCAL_CLIENT_CONFIG_PATH } from "../clientConfigPath";
 
 export async function requestToken(issuerUrl: string, username: string, expiresInSeconds?: number): Promise<string> {
   const res = await fetch(new URL("/token", issuerUrl), {
@@ -23,7 +22,7 @@ export async function requestToken(issuerUrl: string, username: string, expiresI
 async function main(argv: string[]): Promise<void> {
   let username: string | undefined;
   let expires: number | undefined;
-  let configFile = path.resolve(__dirname, "..", "..", LOCAL_CLIENT_CONFIG_FILE);
+  let configFile = LOCAL_CLIENT_CONFIG_PATH;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--expires") expires = Number(argv[++i]);
