@@ -24,6 +24,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
+import type { DataSourceKind, ResolverBinding } from "../../graphql/api";
 import {
   AppSyncResolverError,
   loadResolverModule,
@@ -36,19 +37,10 @@ import { modeAllowed, notAuthorizedMessage, type Caller } from "./identity";
 import { buildAppSyncSchema, fieldAuth, subscriptionBindings, type AuthMode } from "./schema";
 import type { SubscriptionFilter } from "./subscriptionFilter";
 
-export type DataSourceKind = "none" | "lambda:sendQuery";
-
-export interface ResolverBindingLike {
-  typeName: string;
-  fieldName: string;
-  file: string;
-  dataSource: DataSourceKind;
-}
-
 export interface EngineOptions {
   schemaFile: string;
   resolversDir: string;
-  resolvers: ResolverBindingLike[];
+  resolvers: readonly ResolverBinding[];
   lambdaDataSources: { sendQuery: (payload: unknown) => Promise<unknown> };
   defaultMode?: AuthMode;
   /** Called for every field-level authorization failure (for stats). */

@@ -1,9 +1,10 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { AppSyncResolverError, loadResolverModule, localUtil, runUnitResolver, type ResolverContext } from "../../../local/appsync/appsyncJsRuntime";
 
 const dir = mkdtempSync(path.join(tmpdir(), "appsync-js-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function resolverFile(name: string, code: string): string {
   const file = path.join(dir, name);
   writeFileSync(file, code);

@@ -5,7 +5,21 @@ import { subscribe, SubscriptionError, type Subscription } from "../../../client
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { CREDENTIALS, REGION, signedFetch, startHarness, waitFor, type Harness } from "./harness";
+import {
+  CREDENTIALS,
+  REGION,
+  connectRealtime,
+  firstMessage,
+  initConnection,
+  opened,
+  sendStart,
+  signedFetch,
+  startHarness,
+  startSubscription,
+  userPoolAuth,
+  waitFor,
+  type Harness,
+} from "./harness";
 
 type Channel = { sessionId: string; userId: string; data: string };
 
@@ -93,32 +107,22 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
   });
 
   describe("raw protocol", () => {
-    function connect(token: string, protocol: string | undefined = "graphql-ws"): WebSocket {
-      const header = Buffer.from(JSON.stringify({ host: new URL(h.gateway.graphqlUrl).host, Authorization: token })).toString("base64");
-      return new WebSocket(`${h.gateway.realtimeUrl}?header=${header}&payload=e30=`, protocol ? [protocol] : []);
-    }
-    function messages(ws: WebSocket): Array<Record<string, any>> {
-      const list: Array<Record<string, any>> = [];
-      ws.on("message", (m) => list.push(JSON.parse(m.toString())));
-      return list;
-    }
+    const receiveMessages = (sessionId: string) => ({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId } });
+    /** A raw connection for `token`, whose header also authorizes its starts. */
+    const connectWith = (token: string, protocol?: string) => connectRealtime(h.gateway, userPoolAuth(h.gateway, token), protocol);
 
     it("speaks connection_init/ack with connectionTimeoutMs, periodic ka, start/start_ack, stop/complete", async () => {
       const token = await h.issuer.mintIdToken("alice");
-      const ws = connect(token);
-      const got = messages(ws);
-      await new Promise((r) => ws.once("open", r));
+      const conn = connectWith(token);
+      const { ws, got } = conn;
+      await opened(conn);
       expect(ws.protocol).toBe("graphql-ws");
-      ws.send(JSON.stringify({ type: "connection_init" }));
-      await waitFor(() => got.some((m) => m.type === "connection_ack"));
+      await initConnection(conn);
       expect(got.find((m) => m.type === "connection_ack")?.payload.connectionTimeoutMs).toBe(300000);
       await waitFor(() => got.filter((m) => m.type === "ka").length >= 2, 3000, "two ka messages");
-      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
-      ws.send(JSON.stringify({ id: "s1", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-01" } }), extensions: { authorization: auth } } }));
-      await waitFor(() => got.some((m) => m.type === "start_ack" && m.id === "s1"));
+      await startSubscription(conn, "s1", receiveMessages("session-raw-01"), userPoolAuth(h.gateway, token));
       await publish("session-raw-01", subjectFor("alice"), "hello");
-      await waitFor(() => got.some((m) => m.type === "data"));
-      expect(got.find((m) => m.type === "data")).toEqual({
+      expect(await firstMessage(conn, "data")).toEqual({
         type: "data",
         id: "s1",
         payload: { data: { receiveMessages: { sessionId: "session-raw-01", userId: subjectFor("alice"), data: "hello" } } },
@@ -130,42 +134,29 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
 
     it("selects only the fields the subscription asked for", async () => {
       const token = await h.issuer.mintIdToken("alice");
-      const ws = connect(token);
-      const got = messages(ws);
-      await new Promise((r) => ws.once("open", r));
-      ws.send(JSON.stringify({ type: "connection_init" }));
-      await waitFor(() => got.some((m) => m.type === "connection_ack"));
-      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
+      const conn = connectWith(token);
+      await initConnection(conn);
       const query = "subscription S($s: String!) { receiveMessages(sessionId: $s) { data } }";
-      ws.send(JSON.stringify({ id: "s2", type: "start", payload: { data: JSON.stringify({ query, variables: { s: "session-raw-02" } }), extensions: { authorization: auth } } }));
-      await waitFor(() => got.some((m) => m.type === "start_ack"));
+      await startSubscription(conn, "s2", { query, variables: { s: "session-raw-02" } }, userPoolAuth(h.gateway, token));
       await publish("session-raw-02", subjectFor("alice"), "only data");
-      await waitFor(() => got.some((m) => m.type === "data"));
-      expect(got.find((m) => m.type === "data")?.payload).toEqual({ data: { receiveMessages: { data: "only data" } } });
-      ws.close();
+      expect((await firstMessage(conn, "data")).payload).toEqual({ data: { receiveMessages: { data: "only data" } } });
+      conn.ws.close();
     });
 
     it("accepts a start without connection_init (documented as optional) once the connect header verifies", async () => {
       const token = await h.issuer.mintIdToken("alice");
-      const ws = connect(token);
-      const got = messages(ws);
-      await new Promise((r) => ws.once("open", r));
-      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
-      ws.send(JSON.stringify({ id: "n1", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-05" } }), extensions: { authorization: auth } } }));
-      await waitFor(() => got.some((m) => m.type === "start_ack" && m.id === "n1"));
-      ws.close();
+      const conn = connectWith(token);
+      await opened(conn);
+      await startSubscription(conn, "n1", receiveMessages("session-raw-05"), userPoolAuth(h.gateway, token));
+      conn.ws.close();
     });
 
     it("answers a start without extensions.authorization with an Unauthorized error", async () => {
-      const ws = connect(await h.issuer.mintIdToken("alice"));
-      const got = messages(ws);
-      await new Promise((r) => ws.once("open", r));
-      ws.send(JSON.stringify({ type: "connection_init" }));
-      await waitFor(() => got.some((m) => m.type === "connection_ack"));
-      ws.send(JSON.stringify({ id: "s3", type: "start", payload: { data: JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-raw-03" } }) } }));
-      await waitFor(() => got.some((m) => m.type === "error"));
-      expect(got.find((m) => m.type === "error")).toMatchObject({ id: "s3", payload: { errors: [{ errorType: "UnauthorizedException" }] } });
-      ws.close();
+      const conn = connectWith(await h.issuer.mintIdToken("alice"));
+      await initConnection(conn);
+      sendStart(conn, "s3", receiveMessages("session-raw-03"));
+      expect(await firstMessage(conn, "error")).toMatchObject({ id: "s3", payload: { errors: [{ errorType: "UnauthorizedException" }] } });
+      conn.ws.close();
     });
 
     it("verifies IAM (SigV4) connect headers and refuses IAM on the Cognito-only subscription field", async () => {
@@ -186,31 +177,27 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
         return signed.headers as Record<string, string>;
       };
       const open = async (header: Record<string, string>) => {
-        const ws = new WebSocket(`${h.gateway.realtimeUrl}?header=${Buffer.from(JSON.stringify(header)).toString("base64")}&payload=e30=`, ["graphql-ws"]);
-        const got = messages(ws);
-        await new Promise((r) => ws.once("open", r));
-        ws.send(JSON.stringify({ type: "connection_init" }));
-        await waitFor(() => got.some((m) => m.type === "connection_ack" || m.type === "connection_error"));
-        return { ws, got };
+        const conn = connectRealtime(h.gateway, header);
+        await initConnection(conn);
+        return conn;
       };
       const bad = await open(await iamHeaders("/graphql/connect", "{}", { ...CREDENTIALS, secretAccessKey: "wrong" }));
       expect(bad.got[0]).toMatchObject({ type: "connection_error", payload: { errors: [{ errorType: "UnauthorizedException", errorCode: 401 }] } });
       bad.ws.close();
 
-      const { ws, got } = await open(await iamHeaders("/graphql/connect", "{}"));
-      expect(got[0].type).toBe("connection_ack");
-      const data = JSON.stringify({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId: "session-iam-01" } });
-      ws.send(JSON.stringify({ id: "i1", type: "start", payload: { data, extensions: { authorization: await iamHeaders("/graphql", data) } } }));
-      await waitFor(() => got.some((m) => m.type === "error"));
-      expect(got.find((m) => m.type === "error")).toMatchObject({
+      const conn = await open(await iamHeaders("/graphql/connect", "{}"));
+      expect(conn.got[0].type).toBe("connection_ack");
+      const data = JSON.stringify(receiveMessages("session-iam-01"));
+      sendStart(conn, "i1", data, await iamHeaders("/graphql", data));
+      expect(await firstMessage(conn, "error")).toMatchObject({
         id: "i1",
         payload: { errors: [{ errorType: "Unauthorized", message: "Not Authorized to access receiveMessages on type Subscription" }] },
       });
-      ws.close();
+      conn.ws.close();
     });
 
     it("refuses a connection without the graphql-ws subprotocol", async () => {
-      const ws = connect(await h.issuer.mintIdToken("alice"), "graphql-transport-ws");
+      const { ws } = connectWith(await h.issuer.mintIdToken("alice"), "graphql-transport-ws");
       const status = await new Promise<number>((resolve) => {
         ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
         ws.once("error", () => resolve(-1));
@@ -220,16 +207,11 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
 
     it("answers a mutation sent over the socket with UnsupportedOperation", async () => {
       const token = await h.issuer.mintIdToken("alice");
-      const ws = connect(token);
-      const got = messages(ws);
-      await new Promise((r) => ws.once("open", r));
-      ws.send(JSON.stringify({ type: "connection_init" }));
-      await waitFor(() => got.some((m) => m.type === "connection_ack"));
-      const auth = { Authorization: token, host: new URL(h.gateway.graphqlUrl).host };
-      ws.send(JSON.stringify({ id: "s4", type: "start", payload: { data: JSON.stringify({ query: "query { whoami }" }), extensions: { authorization: auth } } }));
-      await waitFor(() => got.some((m) => m.type === "error"));
-      expect(got.find((m) => m.type === "error")?.payload.errors[0].errorType).toBe("UnsupportedOperation");
-      ws.close();
+      const conn = connectWith(token);
+      await initConnection(conn);
+      sendStart(conn, "s4", { query: "query { whoami }" }, userPoolAuth(h.gateway, token));
+      expect((await firstMessage(conn, "error")).payload.errors[0].errorType).toBe("UnsupportedOperation");
+      conn.ws.close();
     });
   });
 
