@@ -16,7 +16,7 @@ import { bundleHandler } from "../modules/bundle";
 import { median } from "./stats";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
-export const FUNCTIONS = ["send-query", "stream-worker", "outbound-relay"] as const;
+export const FUNCTIONS = ["send-query", "message-control", "stream-worker", "outbound-relay"] as const;
 
 export interface BundleFigures {
   name: (typeof FUNCTIONS)[number];
@@ -56,6 +56,7 @@ async function lambdaEnvironment(functionName: string): Promise<Record<string, s
     outboundTopicArn: arn("sns", names.outboundTopic),
     idempotencyTableName: names.idempotencyTable,
     historyTableName: names.historyTable,
+    messagesTableName: names.messagesTable,
   });
   return {
     PATH: process.env.PATH ?? "",

@@ -10,8 +10,9 @@ export interface ResourceNames {
   outboundDeadLetterQueue: string;
   historyTable: string;
   idempotencyTable: string;
+  messagesTable: string;
   api: string;
-  functions: { sendQuery: string; streamWorker: string; outboundRelay: string };
+  functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
 }
 
 export function resourceNames(c: EnvironmentConfig): ResourceNames {
@@ -27,7 +28,8 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     outboundDeadLetterQueue: q("outbound-dlq"),
     historyTable: `${p}-history`,
     idempotencyTable: `${p}-idempotency`,
+    messagesTable: `${p}-messages`,
     api: `${p}-api`,
-    functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay` },
+    functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay`, messageControl: `${p}-message-control` },
   };
 }

@@ -9,6 +9,7 @@ export interface ProvisionedResources {
   outboundTopicArn: string;
   idempotencyTableName: string;
   historyTableName: string;
+  messagesTableName: string;
 }
 
 export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources): RuntimeSettings {
@@ -25,6 +26,7 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     outboundTopicArn: r.outboundTopicArn,
     idempotencyTableName: r.idempotencyTableName,
     historyTableName: c.history.enabled ? r.historyTableName : "",
+    messagesTableName: r.messagesTableName,
     historyTtlDays: c.history.ttl_days,
     maxPromptChars: c.generation.max_prompt_chars,
     maxTokens: c.generation.max_tokens,

@@ -14,3 +14,13 @@ export const RECEIVE_MESSAGES_SUBSCRIPTION = `subscription ReceiveMessages($sess
 export const SEND_QUERY_MUTATION = `mutation SendQuery($input: SendQueryInput!) {
   sendQuery(input: $input) { sessionId messageId }
 }`;
+
+/** Stops a generation of the caller's own message; idempotent. */
+export const STOP_GENERATION_MUTATION = `mutation StopGeneration($sessionId: String!, $messageId: String!) {
+  stopGeneration(sessionId: $sessionId, messageId: $messageId) { sessionId messageId stopped }
+}`;
+
+/** The durable record of the caller's own message: its status and its events after a sequence number. */
+export const MESSAGE_QUERY = `query Message($sessionId: String!, $messageId: String!, $afterSequence: Int) {
+  message(sessionId: $sessionId, messageId: $messageId, afterSequence: $afterSequence) { sessionId messageId status events }
+}`;

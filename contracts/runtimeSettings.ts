@@ -27,6 +27,8 @@ export interface RuntimeSettings {
   idempotencyTableName: string;
   /** Empty when history is disabled. */
   historyTableName: string;
+  /** The durable message records (replay, stop); they expire after historyTtlDays. */
+  messagesTableName: string;
   historyTtlDays: number;
   maxPromptChars: number;
   maxTokens: number;
@@ -48,6 +50,7 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   outboundTopicArn: "OUTBOUND_TOPIC_ARN",
   idempotencyTableName: "IDEMPOTENCY_TABLE_NAME",
   historyTableName: "HISTORY_TABLE_NAME",
+  messagesTableName: "MESSAGES_TABLE_NAME",
   historyTtlDays: "HISTORY_TTL_DAYS",
   maxPromptChars: "MAX_PROMPT_CHARS",
   maxTokens: "MAX_TOKENS",
@@ -106,6 +109,7 @@ const runtimeSchema = z.object({
   outboundTopicArn: z.string().min(1),
   idempotencyTableName: z.string().min(1),
   historyTableName: z.string(),
+  messagesTableName: z.string().min(1),
   historyTtlDays: int,
   maxPromptChars: int.min(1),
   maxTokens: int.min(1),

@@ -7,3 +7,17 @@ export const historySortKey = (isoTime: string, messageId: string, role: "user" 
 
 /** Powertools idempotency records (its default attribute names), keyed on the work request's messageId. */
 export const IDEMPOTENCY_TABLE = { partitionKey: "id", ttlAttribute: "expiration" } as const;
+
+/**
+ * Message records (replay and stop): per message of a user's session one state item (sk = MESSAGE_STATE_SORT_KEY) and
+ * one item per token event (sk = messageEventSortKey(sequenceNumber)). The state item sorts after every event, so one
+ * Query with `sk > messageEventSortKey(afterSequence)` reads the events after a point and then the state.
+ * pk = `USER#<userId>#SESSION#<sessionId>#MESSAGE#<messageId>`: the caller's own id is in the key, so another user's
+ * message cannot be read or stopped, only not found.
+ */
+export const MESSAGES_TABLE = { partitionKey: "pk", sortKey: "sk", ttlAttribute: "expiresAt" } as const;
+export const messagePartitionKey = (userId: string, sessionId: string, messageId: string) => `USER#${userId}#SESSION#${sessionId}#MESSAGE#${messageId}`;
+/** `E#` and the sequence number zero-padded to 10 digits (so string order is sequence order); -1 gives `E#`, before every event. */
+export const messageEventSortKey = (sequenceNumber: number) => (sequenceNumber < 0 ? "E#" : `E#${String(sequenceNumber).padStart(10, "0")}`);
+/** "S" sorts after every "E#..." key. */
+export const MESSAGE_STATE_SORT_KEY = "S";

@@ -4,8 +4,8 @@ import * as path from "node:path";
 export const SCHEMA_FILE = path.resolve(__dirname, "schema.graphql");
 export const RESOLVERS_DIR = path.resolve(__dirname, "resolvers");
 
-/** `lambda:sendQuery` is the send-query function; `none` is AppSync's NONE data source. */
-export type DataSourceKind = "none" | "lambda:sendQuery";
+/** `lambda:<function>` is one of our Lambdas (send-query, message-control); `none` is AppSync's NONE data source. */
+export type DataSourceKind = "none" | "lambda:sendQuery" | "lambda:messageControl";
 
 export interface ResolverBinding {
   typeName: "Query" | "Mutation" | "Subscription";
@@ -19,5 +19,7 @@ export const RESOLVERS: ResolverBinding[] = [
   { typeName: "Query", fieldName: "whoami", file: "whoami.js", dataSource: "none" },
   { typeName: "Mutation", fieldName: "sendQuery", file: "sendQuery.js", dataSource: "lambda:sendQuery" },
   { typeName: "Mutation", fieldName: "publishResponse", file: "publishResponse.js", dataSource: "none" },
+  { typeName: "Mutation", fieldName: "stopGeneration", file: "messageControl.js", dataSource: "lambda:messageControl" },
+  { typeName: "Query", fieldName: "message", file: "messageControl.js", dataSource: "lambda:messageControl" },
   { typeName: "Subscription", fieldName: "receiveMessages", file: "receiveMessages.js", dataSource: "none" },
 ];

@@ -160,12 +160,17 @@ async function startBackingServices(config: EnvironmentConfig, opts: LocalStackO
 }
 
 type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
-/** The real handlers of the three functions, as lambdas/ exports them. */
+/** The real handlers of the functions, as lambdas/ exports them. */
 interface Handlers {
   sendQuery: Handler;
+  messageControl: Handler;
   streamWorker: SqsHandler;
   outboundRelay: SqsHandler;
 }
+
+/** The functions AppSync invokes as data sources (graphql/api.ts `lambda:<name>`). */
+const RESOLVER_FUNCTIONS = ["sendQuery", "messageControl"] as const;
+type ResolverFunction = (typeof RESOLVER_FUNCTIONS)[number];
 
 /** A context shaped like the one Lambda gives `functionName`, with the environment's timeout and memory. */
 function lambdaContext(config: EnvironmentConfig, functionName: string): Context {
@@ -186,16 +191,15 @@ interface WebConsoleAndGateway {
 }
 
 /**
- * Bundles the web console and starts the gateway. `sendQuery` gives the handler once it is loaded: the handlers
- * load after the gateway (they read its URL), and until then the data source refuses calls.
+ * Bundles the web console and starts the gateway. `handlerOf` gives a resolver function's handler once it is loaded:
+ * the handlers load after the gateway (they read its URL), and until then the data sources refuse calls.
  */
 async function startWebConsoleAndGateway(
   config: EnvironmentConfig,
   issuer: LocalIssuer,
   port: number | undefined,
-  sendQuery: () => Handler | undefined,
+  handlerOf: (name: ResolverFunction) => Handler | undefined,
 ): Promise<Started<WebConsoleAndGateway>> {
-  const functionName = resourceNames(config).functions.sendQuery;
   const webDir = mkdtempSync(path.join(os.tmpdir(), "web-console-"));
   const removeWebDir = () => rmSync(webDir, { recursive: true, force: true });
   try {
@@ -207,14 +211,7 @@ async function startWebConsoleAndGateway(
       credentials: { ...LOCAL_CREDENTIALS },
       issuer: { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId },
       accountId: config.account_id,
-      // The AppSync Lambda resolver payload ({arguments, identity, ...}) goes to the handler unchanged, as AppSync invokes it.
-      lambdaDataSources: {
-        sendQuery: async (payload) => {
-          const handler = sendQuery();
-          if (!handler) throw new Error("the local stack is still starting");
-          return handler(payload, lambdaContext(config, functionName));
-        },
-      },
+      lambdaDataSources: resolverDataSources(config, handlerOf),
     });
     const stop = async () => {
       try {
@@ -228,6 +225,17 @@ async function startWebConsoleAndGateway(
     removeWebDir();
     throw e;
   }
+}
+
+/** The AppSync Lambda resolver payload ({arguments, identity, ...}) goes to the handler unchanged, as AppSync invokes it. */
+function resolverDataSources(config: EnvironmentConfig, handlerOf: (name: ResolverFunction) => Handler | undefined): Record<ResolverFunction, (payload: unknown) => Promise<unknown>> {
+  const names = resourceNames(config).functions;
+  const invoke = (name: ResolverFunction) => async (payload: unknown) => {
+    const handler = handlerOf(name);
+    if (!handler) throw new Error("the local stack is still starting");
+    return handler(payload, lambdaContext(config, names[name]));
+  };
+  return { sendQuery: invoke("sendQuery"), messageControl: invoke("messageControl") };
 }
 
 /** Sets variables, remembering what was there; returns the function that puts process.env back. */
@@ -258,6 +266,7 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     outboundTopicArn: messaging.topics.outboundArn,
     idempotencyTableName: dynamo.tables.idempotency,
     historyTableName: dynamo.tables.history,
+    messagesTableName: dynamo.tables.messages,
   });
   const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
   return setProcessEnv({
@@ -288,6 +297,7 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
 
 const HANDLER_MODULES = {
   sendQuery: "../lambdas/send-query/handler",
+  messageControl: "../lambdas/message-control/handler",
   streamWorker: "../lambdas/stream-worker/handler",
   outboundRelay: "../lambdas/outbound-relay/handler",
 } as const;
@@ -310,6 +320,7 @@ function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
   isolateModules(() => {
     handlers = {
       sendQuery: pick(HANDLER_MODULES.sendQuery),
+      messageControl: pick(HANDLER_MODULES.messageControl),
       streamWorker: pick(HANDLER_MODULES.streamWorker) as SqsHandler,
       outboundRelay: pick(HANDLER_MODULES.outboundRelay) as SqsHandler,
     };
@@ -400,7 +411,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     stops.add(services.stop);
     // The gateway's sendQuery data source calls the handler once loadHandlers has run.
     let handlers: Handlers | undefined;
-    const front = await startWebConsoleAndGateway(config, services.issuer, opts.ports?.gateway, () => handlers?.sendQuery);
+    const front = await startWebConsoleAndGateway(config, services.issuer, opts.ports?.gateway, (name) => handlers?.[name]);
     stops.add(front.stop);
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
     stops.addFinal(applyRuntimeVariables(config, services, front.gateway));

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
 import { DynamodbTable } from "@cdktf/provider-aws/lib/dynamodb-table";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../contracts/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE } from "../contracts/tables";
 
 export interface EncryptedTableProps {
   /** Table name. */
@@ -46,6 +46,8 @@ export interface ConversationTablesProps {
   readonly historyTableName: string;
   /** Powertools idempotency table name. */
   readonly idempotencyTableName: string;
+  /** Durable message records (replay, stop) table name; kept whether or not history is. */
+  readonly messagesTableName: string;
   /** No history table when the environment disables history. */
   readonly historyEnabled: boolean;
   /** Customer managed KMS key for both tables. */
@@ -54,10 +56,11 @@ export interface ConversationTablesProps {
   readonly deletionProtection: boolean;
 }
 
-/** The worker's tables, with the key schemas from contracts/tables.ts. */
+/** The functions' tables (history, idempotency, message records), with the key schemas from contracts/tables.ts. */
 export class ConversationTables extends Construct {
   public readonly history?: EncryptedTable;
   public readonly idempotency: EncryptedTable;
+  public readonly messages: EncryptedTable;
 
   constructor(scope: Construct, id: string, props: ConversationTablesProps) {
     super(scope, id);
@@ -66,5 +69,6 @@ export class ConversationTables extends Construct {
       this.history = new EncryptedTable(this, "history", { name: props.historyTableName, partitionKey: HISTORY_TABLE.partitionKey, sortKey: HISTORY_TABLE.sortKey, ttlAttribute: HISTORY_TABLE.ttlAttribute, ...common });
     }
     this.idempotency = new EncryptedTable(this, "idempotency", { name: props.idempotencyTableName, partitionKey: IDEMPOTENCY_TABLE.partitionKey, ttlAttribute: IDEMPOTENCY_TABLE.ttlAttribute, ...common });
+    this.messages = new EncryptedTable(this, "messages", { name: props.messagesTableName, partitionKey: MESSAGES_TABLE.partitionKey, sortKey: MESSAGES_TABLE.sortKey, ttlAttribute: MESSAGES_TABLE.ttlAttribute, ...common });
   }
 }

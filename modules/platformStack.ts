@@ -44,6 +44,7 @@ interface PlatformResources {
 
 interface PlatformFunctions {
   readonly sendQuery: BundledFunction;
+  readonly messageControl: BundledFunction;
   readonly streamWorker: BundledFunction;
   readonly outboundRelay: BundledFunction;
 }
@@ -70,14 +71,19 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
     { sid: "IdempotencyRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.idempotency.tableArn] },
     ...(tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : []),
   ];
+  const messageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.messages.tableArn] });
   // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL.
   const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn] };
   return {
-    sendQuery: [publishTo(messaging.inboundTopic.topicArn), useKey],
+    // send-query creates a message's record (and removes it again when the publish fails).
+    sendQuery: [publishTo(messaging.inboundTopic.topicArn), messageRecords("CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"]), useKey],
+    // message-control reads a record (replay) and flags it (stop).
+    messageControl: [messageRecords("ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"]), useKey],
     streamWorker: [
       consume(messaging.workQueue.queueArn),
       { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) },
       ...stateTables,
+      messageRecords("KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
@@ -111,7 +117,7 @@ export class PlatformStack extends TerraformStack {
     const api = this.api(users);
     const functions = this.functions({ key, messaging, tables, api });
     this.consumeQueues(functions, messaging);
-    api.attachResolvers({ sendQueryFunctionArn: functions.sendQuery.functionArn });
+    api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
     if (c.alarms) this.alarms(c.alarms, key, api);
     this.outputs(api, users);
   }
@@ -129,11 +135,12 @@ export class PlatformStack extends TerraformStack {
     });
   }
 
-  /** The worker's history (unless disabled) and idempotency tables. */
+  /** The history (unless disabled), idempotency and message-record tables. */
   private tables(key: EncryptionKey): ConversationTables {
     return new ConversationTables(this, "tables", {
       historyTableName: this.names.historyTable,
       idempotencyTableName: this.names.idempotencyTable,
+      messagesTableName: this.names.messagesTable,
       historyEnabled: this.config.history.enabled,
       kmsKeyArn: key.keyArn,
       deletionProtection: deletionProtected(this.config),
@@ -157,7 +164,7 @@ export class PlatformStack extends TerraformStack {
     });
   }
 
-  /** send-query, stream-worker and outbound-relay: the same runtime settings, each with its own grants. */
+  /** send-query, message-control, stream-worker and outbound-relay: the same runtime settings, each with its own grants. */
   private functions(resources: PlatformResources): PlatformFunctions {
     const c = this.config;
     const { messaging, tables, api } = resources;
@@ -168,6 +175,7 @@ export class PlatformStack extends TerraformStack {
         outboundTopicArn: messaging.outboundTopic.topicArn,
         idempotencyTableName: tables.idempotency.tableName,
         historyTableName: tables.history?.tableName ?? "",
+        messagesTableName: tables.messages.tableName,
       }),
     );
     const statements = functionStatements(c, resources);
@@ -186,6 +194,7 @@ export class PlatformStack extends TerraformStack {
       });
     return {
       sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
+      messageControl: fn("message-control", this.names.functions.messageControl, statements.messageControl),
       streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker),
       outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
     };
@@ -209,7 +218,7 @@ export class PlatformStack extends TerraformStack {
       snsTopicArn: target.sns_topic_arn,
       kmsKeyArn: key.keyArn,
       deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue],
-      functionNames: [names.functions.sendQuery, names.functions.streamWorker, names.functions.outboundRelay],
+      functionNames: [names.functions.sendQuery, names.functions.messageControl, names.functions.streamWorker, names.functions.outboundRelay],
       apiId: api.apiId,
     });
   }

@@ -55,6 +55,12 @@ function assumableBy(scope: Construct, id: string, service: string, accountId: s
   ]);
 }
 
+/** The Lambdas AppSync invokes as data sources (graphql/api.ts `lambda:<name>`). */
+export interface ResolverFunctionArns {
+  sendQuery: string;
+  messageControl: string;
+}
+
 /** The AppSync GraphQL API from graphql/schema.graphql with the APPSYNC_JS resolvers of graphql/api.ts. */
 export class StreamingApi extends Construct {
   public readonly apiId: string;
@@ -105,25 +111,13 @@ export class StreamingApi extends Construct {
   }
 
   /** Creates the data sources and one APPSYNC_JS unit resolver per entry of RESOLVERS. */
-  attachResolvers(sources: { sendQueryFunctionArn: string }): void {
-    const { props } = this;
+  attachResolvers(functions: ResolverFunctionArns): void {
     const none = new AppsyncDatasource(this, "none", { apiId: this.apiId, name: "NoneSource", type: "NONE" });
-    const invokeRole = new IamRole(this, "send-query-invoke-role", {
-      name: `${props.name}-send-query`,
-      assumeRolePolicy: assumableBy(this, "invoke-trust", "appsync.amazonaws.com", props.accountId).json,
-      permissionsBoundary: props.permissionsBoundaryArn,
-    });
-    const invokePolicy = policyDocument(this, "invoke-permissions", [{ actions: ["lambda:InvokeFunction"], resources: [sources.sendQueryFunctionArn] }]);
-    const invoke = new IamRolePolicy(this, "invoke-policy", { name: "invoke-send-query", role: invokeRole.id, policy: invokePolicy.json });
-    const sendQuery = new AppsyncDatasource(this, "send-query", {
-      apiId: this.apiId,
-      name: "SendQueryLambda",
-      type: "AWS_LAMBDA",
-      serviceRoleArn: invokeRole.arn,
-      lambdaConfig: { functionArn: sources.sendQueryFunctionArn },
-      dependsOn: [invoke],
-    });
-    const dataSources: Record<DataSourceKind, AppsyncDatasource> = { none, "lambda:sendQuery": sendQuery };
+    const dataSources: Record<DataSourceKind, AppsyncDatasource> = {
+      none,
+      "lambda:sendQuery": this.lambdaDataSource("send-query", "SendQueryLambda", functions.sendQuery),
+      "lambda:messageControl": this.lambdaDataSource("message-control", "MessageControlLambda", functions.messageControl),
+    };
     for (const r of RESOLVERS) {
       new AppsyncResolver(this, `${r.typeName}-${r.fieldName}`, {
         apiId: this.apiId,
@@ -135,5 +129,25 @@ export class StreamingApi extends Construct {
         code: readFileSync(path.join(RESOLVERS_DIR, r.file), "utf8"),
       });
     }
+  }
+
+  /** A Lambda data source with a role that may invoke exactly that function. */
+  private lambdaDataSource(id: string, name: string, functionArn: string): AppsyncDatasource {
+    const { props } = this;
+    const invokeRole = new IamRole(this, `${id}-invoke-role`, {
+      name: `${props.name}-${id}`,
+      assumeRolePolicy: assumableBy(this, `${id}-invoke-trust`, "appsync.amazonaws.com", props.accountId).json,
+      permissionsBoundary: props.permissionsBoundaryArn,
+    });
+    const invokePolicy = policyDocument(this, `${id}-invoke-permissions`, [{ actions: ["lambda:InvokeFunction"], resources: [functionArn] }]);
+    const invoke = new IamRolePolicy(this, `${id}-invoke-policy`, { name: `invoke-${id}`, role: invokeRole.id, policy: invokePolicy.json });
+    return new AppsyncDatasource(this, id, {
+      apiId: this.apiId,
+      name,
+      type: "AWS_LAMBDA",
+      serviceRoleArn: invokeRole.arn,
+      lambdaConfig: { functionArn },
+      dependsOn: [invoke],
+    });
   }
 }

@@ -1,6 +1,9 @@
 /** AppSync Lambda resolver for `sendQuery`: see sendQuery.ts. Clients, settings and Powertools live at module scope. */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readRuntimeSettings } from "../../contracts/runtimeSettings";
+import { MessageStore } from "../shared/messageStore";
 import { createPowertools, withPowertools } from "../shared/powertools";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
 
@@ -8,6 +11,8 @@ const powertools = createPowertools("send-query");
 const { logger, metrics, tracer } = powertools;
 const sns = tracer.captureAWSv3Client(new SNSClient({}));
 const settings = readRuntimeSettings();
+const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+const messages = new MessageStore({ doc: DynamoDBDocumentClient.from(dynamo), tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays });
 
 /** Logs and counts what became of one query: accepted and published, or rejected. */
 function recordResult(result: SendQueryResult): SendQueryResult {
@@ -21,4 +26,4 @@ function recordResult(result: SendQueryResult): SendQueryResult {
   return result;
 }
 
-export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, settings })));
+export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, settings, messages })));

@@ -1,7 +1,8 @@
 /**
- * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only) and
- * publishes exactly one message to the inbound topic. Bad input returns `{error}` (the resolver turns it into a GraphQL
- * error) and publishes nothing.
+ * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only), creates
+ * the message's durable record (QUEUED; a message id this user already used in the session is refused) and publishes
+ * exactly one message to the inbound topic. Bad input returns `{error}` (the resolver turns it into a GraphQL error)
+ * and writes and publishes nothing; a failed publish removes the record again and throws.
  */
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
@@ -11,6 +12,7 @@ import { byteLength } from "../../contracts/utf8";
 import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/fifoIds";
+import type { MessageStore } from "../shared/messageStore";
 
 /** The AppSync Lambda resolver payload built by graphql/resolvers/sendQuery.js. */
 export interface SendQueryEvent {
@@ -25,6 +27,8 @@ export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPr
 export interface SendQueryDeps {
   sns: SNSClient;
   settings: SendQuerySettings;
+  /** The durable message records; absent only in tests of validation alone. */
+  messages?: MessageStore;
   /** Message id when the client sends none (default crypto.randomUUID). */
   newMessageId?: () => string;
   now?: () => Date;
@@ -80,6 +84,16 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
   if (bytes > MAX_WORK_REQUEST_BYTES) {
     return invalid(`prompt is too large: the request would be ${bytes} bytes of UTF-8, over the 256 KiB (${MAX_WORK_REQUEST_BYTES} bytes) message limit; shorten the prompt`);
   }
-  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
+  const ref = { userId, sessionId: request.sessionId, messageId: request.messageId };
+  // A reused id would be deduplicated by the idempotency record and never answered: refuse it instead.
+  if (deps.messages && !(await deps.messages.create(ref))) {
+    return invalid(`messageId ${request.messageId} was already used in this session; send a new messageId (or none, to get one)`);
+  }
+  try {
+    await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
+  } catch (error) {
+    await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
+    throw error;
+  }
   return { sessionId: request.sessionId, messageId: request.messageId };
 }

@@ -5,20 +5,25 @@
  *
  * `runGeneration` is the sequence; its parts live apart: converseStream.ts reads the model's deltas,
  * tokenCoalescer.ts cuts them into chunks, messageEmitter.ts stamps and sends the events under the publishing deadline
- * through deliveryRouter.ts, history.ts loads and saves the conversation.
+ * through deliveryRouter.ts, messageRecorder.ts keeps the durable record beside the stream, stopWatch.ts turns a
+ * stopGeneration into an abort of the model call, history.ts loads and saves the conversation.
  */
 import { randomUUID } from "node:crypto";
 import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
+import { STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
 import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
+import type { MessageRef, MessageStore } from "../shared/messageStore";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { readConverseStream, type ConverseDelta } from "./converseStream";
 import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
 import { mapGenerationError } from "./generationErrors";
 import type { HistoryStore } from "./history";
 import { MessageEmitter } from "./messageEmitter";
+import { MessageRecorder } from "./messageRecorder";
+import { watchForStop } from "./stopWatch";
 import { TokenCoalescer } from "./tokenCoalescer";
 
 /** The runtime settings a generation reads. */
@@ -37,6 +42,10 @@ export interface GenerationDeps {
   queue: EventPublisher;
   /** Absent when history is disabled. */
   history?: HistoryStore;
+  /** The durable message records (replay, stop); absent only in tests of generation alone. */
+  messages?: MessageStore;
+  /** How often a streaming message's stop flag is read (default STOP_POLL_INTERVAL_MS). */
+  stopPollIntervalMs?: number;
   logger: RuntimeLogger;
   metrics: RuntimeMetrics;
   /** Clock (ms), for tests. */
@@ -50,7 +59,8 @@ export interface GenerationSummary {
   messageId: string;
   /** This run's id, as in its events. */
   runId: string;
-  outcome: "completed" | "failed";
+  /** `skipped`: the message had already ended (its record says so), nothing was generated again. */
+  outcome: "completed" | "stopped" | "failed" | "skipped";
   errorCode?: string;
   delivery: DeliveryMode;
   fellBackToQueue: boolean;
@@ -77,14 +87,15 @@ export interface GenerationOptions {
  */
 export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
   const run = startRun(request, deps, options);
+  const start = (await run.recorder?.start()) ?? "generate";
+  if (start === "ended") return skipRun(run);
   const coalescer = new TokenCoalescer({
     maxDelayMs: deps.settings.batchMaxDelayMs,
     maxChars: deps.settings.batchMaxChars,
     onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
   });
   const history = await loadHistory(run);
-  const turn = { modelId: request.modelId, history, prompt: request.prompt };
-  const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, options.abortSignal), coalescer);
+  const answer = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescer, options.abortSignal);
   const lastSequenceNumber = await flushChunks(coalescer);
   const errorCode = await endMessage(run, answer, lastSequenceNumber);
   deps.metrics.addMetric("ChunksPublished", "Count", run.emitter.chunksPublished);
@@ -102,6 +113,10 @@ interface GenerationRun {
   delivery: DeliveryMode;
   router: DeliveryRouter;
   emitter: MessageEmitter;
+  /** The message, as its durable record is keyed. */
+  ref: MessageRef;
+  /** Absent when no message records are kept. */
+  recorder?: MessageRecorder;
 }
 
 /** The answer as the stream produced it, up to the failure that ended it early (if any). */
@@ -110,7 +125,9 @@ interface Answer {
   reasoning: string;
   usage: Usage;
   stopReason: string;
-  /** What ended the stream early; undefined for a complete answer. */
+  /** Text deltas received: the output estimate of a stopped answer, for which Bedrock reports no usage. */
+  textDeltas: number;
+  /** What ended the stream early; undefined for a complete (or stopped) answer. */
   failure?: unknown;
 }
 
@@ -123,8 +140,32 @@ function startRun(request: WorkRequest, deps: GenerationDeps, options: Generatio
   const router = createDeliveryRouter({ mode: delivery, direct: deps.direct, queue: deps.queue, fallbackToQueue: settings.fallbackToQueue, logger, metrics });
   // A fresh id per run: a rerun of the message (e.g. after a timed-out attempt) is told apart by clients and FIFO dedup.
   const runId = (deps.newRunId ?? randomUUID)();
-  const emitter = new MessageEmitter({ request, runId, router, publishSignal: options.publishSignal, logger, metrics, now });
-  return { request, deps, now, started, delivery, router, emitter };
+  const ref: MessageRef = { userId: request.userId, sessionId: request.sessionId, messageId: request.messageId };
+  const recorder = deps.messages ? new MessageRecorder({ store: deps.messages, ref, runId, logger, metrics }) : undefined;
+  const emitter = new MessageEmitter({ request, runId, router, publishSignal: options.publishSignal, recorder, logger, metrics, now });
+  return { request, deps, now, started, delivery, router, emitter, ref, recorder };
+}
+
+/** Streams the model's answer; a stopGeneration seen meanwhile aborts the model call and makes the answer a stopped one. */
+async function generateAnswer(run: GenerationRun, history: Message[], coalescer: TokenCoalescer, abortSignal?: AbortSignal): Promise<Answer> {
+  const { request, deps } = run;
+  const stop = deps.messages ? watchForStop(deps.messages, run.ref, deps.logger, deps.stopPollIntervalMs) : undefined;
+  const signal = stop ? (abortSignal ? AbortSignal.any([abortSignal, stop.signal]) : stop.signal) : abortSignal;
+  const turn = { modelId: request.modelId, history, prompt: request.prompt };
+  try {
+    const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, signal), coalescer);
+    if (!stop?.stopped || answer.stopReason !== "unknown") return answer;
+    deps.metrics.addMetric("GenerationsStopped", "Count", 1);
+    // Bedrock sends no usage for a cancelled stream: the text deltas received stand in for the output tokens.
+    return { ...answer, failure: undefined, stopReason: STOPPED_REASON, usage: { inputTokens: answer.usage.inputTokens, outputTokens: answer.textDeltas } };
+  } finally {
+    stop?.dispose();
+  }
+}
+
+/** The answer of a message stopped before its generation began: empty, nothing asked of the model. */
+function stoppedAnswer(): Answer {
+  return { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: STOPPED_REASON, textDeltas: 0 };
 }
 
 /** The session's earlier turns, none when history is off. A read failure throws, so SQS retries the record. */
@@ -134,7 +175,7 @@ async function loadHistory({ request, deps }: GenerationRun): Promise<Message[]>
 
 /** Reads the stream to its end: text goes to the coalescer as it arrives; a stream failure is kept, not thrown. */
 async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseDelta>, coalescer: TokenCoalescer): Promise<Answer> {
-  const answer: Answer = { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "unknown" };
+  const answer: Answer = { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "unknown", textDeltas: 0 };
   try {
     for await (const delta of deltas) {
       switch (delta.kind) {
@@ -142,6 +183,7 @@ async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseD
           // Text deltas are never empty, so empty content means this is the first one.
           if (answer.content === "") run.deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started);
           answer.content += delta.text;
+          answer.textDeltas++;
           coalescer.push(delta.text);
           break;
         case "reasoning":
@@ -171,17 +213,20 @@ async function flushChunks(coalescer: TokenCoalescer): Promise<number> {
   }
 }
 
-/** Ends the message: the error event of a failed stream (returns its code), else the final_response. */
-async function endMessage({ deps, emitter }: GenerationRun, answer: Answer, lastSequenceNumber: number): Promise<string | undefined> {
+/** Ends the message, live and in its record: the error event of a failed stream (returns its code), else the final_response. */
+async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: Answer, lastSequenceNumber: number): Promise<string | undefined> {
   if (answer.failure !== undefined) {
     const mapped = mapGenerationError(answer.failure);
     deps.metrics.countError(mapped.code);
     deps.logger.error("generation failed", { ...emitter.ids, code: mapped.code, error: answer.failure });
-    await emitter.error(mapped);
+    const event = await emitter.error(mapped);
+    await recorder?.end("FAILED", event);
     return mapped.code;
   }
   const { content, reasoning, usage, stopReason } = answer;
-  await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber });
+  const status: MessageStatus = stopReason === STOPPED_REASON ? "STOPPED" : "COMPLETE";
+  const event = await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber });
+  await recorder?.end(status, event);
   deps.metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
   return undefined;
 }
@@ -199,13 +244,29 @@ async function saveHistory({ request, deps, emitter }: GenerationRun, answer: An
   }
 }
 
+/** A message whose record says it has ended (a late redelivery): nothing is generated or sent again. */
+function skipRun(run: GenerationRun): GenerationSummary {
+  const summary: GenerationSummary = {
+    messageId: run.request.messageId,
+    runId: run.emitter.ids.runId,
+    outcome: "skipped",
+    delivery: run.delivery,
+    fellBackToQueue: false,
+    chunksPublished: 0,
+    eventsLost: 0,
+    lastSequenceNumber: -1,
+  };
+  run.deps.logger.warn("message already ended; not generated again", { ...summary, sessionId: run.request.sessionId });
+  return summary;
+}
+
 /** Builds the run's summary and logs it. */
 function finishRun(run: GenerationRun, answer: Answer, errorCode: string | undefined, lastSequenceNumber: number): GenerationSummary {
   const { request, emitter } = run;
   const summary: GenerationSummary = {
     messageId: request.messageId,
     runId: emitter.ids.runId,
-    outcome: answer.failure === undefined ? "completed" : "failed",
+    outcome: answer.failure !== undefined ? "failed" : answer.stopReason === STOPPED_REASON ? "stopped" : "completed",
     ...(errorCode ? { errorCode } : {}),
     delivery: run.delivery,
     fellBackToQueue: run.router.fellBack,

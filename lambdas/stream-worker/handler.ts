@@ -9,6 +9,7 @@ import { createAppSyncPublisher } from "../shared/appsyncPublisher";
 import { createPowertools, withPowertools } from "../shared/powertools";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
+import { MessageStore } from "../shared/messageStore";
 import { HistoryStore } from "./history";
 import { createStreamWorker } from "./worker";
 
@@ -20,7 +21,9 @@ const settings = readRuntimeSettings();
 // client keeps its default handler, which speaks HTTP/2 for the event stream.
 const bedrock = tracer.captureAWSv3Client(new BedrockRuntimeClient({}));
 const sns = tracer.captureAWSv3Client(new SNSClient({}));
-const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
+// Short request timeouts: a hung table call must not run the invocation into its timeout (SQS would re-run it).
+const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({ requestHandler: { requestTimeout: 2000, connectionTimeout: 1000 } }));
+const doc = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
 
 const worker = createStreamWorker({
   persistenceStore: new DynamoDBPersistenceLayer({ tableName: settings.idempotencyTableName, awsSdkV3Client: dynamo }),
@@ -29,9 +32,8 @@ const worker = createStreamWorker({
     settings,
     direct: createAppSyncPublisher({ endpoint: settings.appsyncEndpoint, logger }),
     queue: createQueuePublisher({ sns, topicArn: settings.outboundTopicArn }),
-    history: settings.historyTableName
-      ? new HistoryStore({ doc: DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), tableName: settings.historyTableName, ttlDays: settings.historyTtlDays })
-      : undefined,
+    history: settings.historyTableName ? new HistoryStore({ doc, tableName: settings.historyTableName, ttlDays: settings.historyTtlDays }) : undefined,
+    messages: new MessageStore({ doc, tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays }),
     logger,
     metrics: powertoolsMetrics(metrics),
   },

@@ -3,12 +3,13 @@
  * the run's ids, sent through the delivery router under the publishing deadline. An event that cannot be sent is
  * counted lost (`DEADLINE` past the deadline, else `PUBLISH_FAILED`) and the message goes on, never throws.
  */
-import type { StreamEvent } from "../../contracts/streamEvents";
+import type { ErrorEvent, FinalEvent, StreamEvent } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { errorEvent, finalEvent, tokenEvent, type FinalContent } from "./events";
 import type { GenerationFailure } from "./generationErrors";
+import type { MessageRecorder } from "./messageRecorder";
 
 export interface MessageEmitterOptions {
   request: WorkRequest;
@@ -18,6 +19,8 @@ export interface MessageEmitterOptions {
   router: EventPublisher;
   /** The publishing deadline: once it fires no publish starts, and one in flight is abandoned. */
   publishSignal?: AbortSignal;
+  /** Stores each token event in the durable record as it is sent (absent where no record is kept). */
+  recorder?: MessageRecorder;
   logger: RuntimeLogger;
   metrics: RuntimeMetrics;
   now: () => number;
@@ -57,19 +60,25 @@ export class MessageEmitter {
 
   /** Sends one token chunk (the coalescer's `onChunk`). */
   async token(text: string, sequenceNumber: number): Promise<void> {
-    if (await this.emit(tokenEvent(this.options.request, this.options.runId, sequenceNumber, text, this.timestamp()))) this.chunks++;
+    const event = tokenEvent(this.options.request, this.options.runId, sequenceNumber, text, this.timestamp());
+    // Recorded whether or not the publish succeeds: the durable record is the truth a client can always reach.
+    this.options.recorder?.recordToken(event);
+    if (await this.emit(event)) this.chunks++;
   }
 
-  /** Sends the final_response, cut to fit the event size limit when it must be (logged). */
-  async final(final: FinalContent): Promise<void> {
+  /** Sends the final_response, cut to fit the event size limit when it must be (logged); returns the event sent. */
+  async final(final: FinalContent): Promise<FinalEvent> {
     const fitted = finalEvent(this.options.request, this.options.runId, final, this.timestamp());
     if (fitted.trimmed !== "none") this.options.logger.warn("final event trimmed to fit the event size limit", { ...this.ids, trimmed: fitted.trimmed, contentChars: final.content.length });
     await this.emit(fitted.event);
+    return fitted.event;
   }
 
-  /** Sends the error event of a failed generation. */
-  async error(failure: GenerationFailure): Promise<void> {
-    await this.emit(errorEvent(this.options.request, this.options.runId, failure, this.timestamp()));
+  /** Sends the error event of a failed generation; returns the event sent. */
+  async error(failure: GenerationFailure): Promise<ErrorEvent> {
+    const event = errorEvent(this.options.request, this.options.runId, failure, this.timestamp());
+    await this.emit(event);
+    return event;
   }
 
   /** Publishes one event; false when it was lost. */

@@ -41,7 +41,8 @@ export interface EngineOptions {
   schemaFile: string;
   resolversDir: string;
   resolvers: readonly ResolverBinding[];
-  lambdaDataSources: { sendQuery: (payload: unknown) => Promise<unknown> };
+  /** The Lambda data sources by function name (`lambda:<name>` in graphql/api.ts): each takes the resolver's payload. */
+  lambdaDataSources: Record<string, (payload: unknown) => Promise<unknown>>;
   defaultMode?: AuthMode;
   /** Called for every field-level authorization failure (for stats). */
   onUnauthorized?: () => void;
@@ -146,15 +147,18 @@ export class GraphQLEngine {
 
   private dataSource(kind: DataSourceKind): DataSourceCall {
     if (kind === "none") return async (request) => ({ result: request.payload ?? null });
+    const invoke = this.opts.lambdaDataSources[kind.slice("lambda:".length)];
     return async (request) => {
       try {
-        const result = await this.opts.lambdaDataSources.sendQuery(JSON.parse(JSON.stringify(request.payload ?? null)));
+        if (!invoke) throw new Error(`no local function for the data source ${kind}`);
+        const result = await invoke(JSON.parse(JSON.stringify(request.payload ?? null)));
         return { result: result === undefined ? null : JSON.parse(JSON.stringify(result)) };
       } catch (err) {
         return { result: null, error: { message: err instanceof Error ? err.message : String(err), type: "Lambda:Unhandled" } };
       }
     };
   }
+
 
   private wrapFields(): void {
     const defaultMode = this.opts.defaultMode ?? "AMAZON_COGNITO_USER_POOLS";

@@ -20,7 +20,8 @@ export interface GatewayOptions {
   credentials: { accessKeyId: string; secretAccessKey: string };
   /** JWTs must be signed by this issuer (JWKS), unexpired, aud = clientId, token_use = id. */
   issuer: { issuerUrl: string; clientId: string };
-  lambdaDataSources: { sendQuery: (payload: unknown) => Promise<unknown> };
+  /** The Lambda data sources by function name (sendQuery, messageControl), as graphql/api.ts binds them. */
+  lambdaDataSources: Record<string, (payload: unknown) => Promise<unknown>>;
   /** Optional folder served at GET / (the web console). */
   staticDir?: string;
   /** How often `ka` is sent on real-time connections (default 60 s, as AppSync). */

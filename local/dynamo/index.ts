@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../contracts/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE } from "../../contracts/tables";
 import { LOCAL_CREDENTIALS } from "../credentials";
 
 // dynalite ships no type declarations.
@@ -14,7 +14,7 @@ export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
   endpoint: string;
   region: string;
-  tables: { history: string; idempotency: string };
+  tables: { history: string; idempotency: string; messages: string };
   /** A client bound to the endpoint; closed by close(). */
   client: DynamoDBClient;
   close(): Promise<void>;
@@ -40,6 +40,18 @@ export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandI
       KeySchema: [
         { AttributeName: HISTORY_TABLE.partitionKey, KeyType: "HASH" },
         { AttributeName: HISTORY_TABLE.sortKey, KeyType: "RANGE" },
+      ],
+    },
+    {
+      TableName: names.messagesTable,
+      BillingMode: "PAY_PER_REQUEST",
+      AttributeDefinitions: [
+        { AttributeName: MESSAGES_TABLE.partitionKey, AttributeType: "S" },
+        { AttributeName: MESSAGES_TABLE.sortKey, AttributeType: "S" },
+      ],
+      KeySchema: [
+        { AttributeName: MESSAGES_TABLE.partitionKey, KeyType: "HASH" },
+        { AttributeName: MESSAGES_TABLE.sortKey, KeyType: "RANGE" },
       ],
     },
     {
@@ -73,5 +85,5 @@ export async function startDynamo(config: EnvironmentConfig, opts: DynamoOptions
     throw e;
   }
   const names = resourceNames(config);
-  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable }, client, close };
+  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable }, client, close };
 }

@@ -53,6 +53,7 @@ beforeAll(async () => {
     outboundTopicArn: "arn:aws:sns:us-east-1:000000000000:outbound",
     idempotencyTableName: names.idempotencyTable,
     historyTableName: names.historyTable,
+    messagesTableName: names.messagesTable,
     historyTtlDays: 1,
     maxPromptChars: 1000,
     maxTokens: 100,

@@ -15,7 +15,7 @@ afterAll(() => dynamo.close());
 test("creates the history and idempotency tables, ACTIVE at once, with the shared key schemas", async () => {
   const names = resourceNames(await localConfig());
   expect(dynamo.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable });
+  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable });
   const history = (await dynamo.client.send(new DescribeTableCommand({ TableName: names.historyTable }))).Table!;
   expect(history.TableStatus).toBe("ACTIVE");
   expect(history.KeySchema).toEqual([

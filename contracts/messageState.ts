@@ -1,0 +1,29 @@
+/**
+ * A message's durable state, as `Query.message` returns it (graphql/schema.graphql `MessageState`) and as the worker,
+ * sendQuery and stopGeneration keep it: the subscription is the fast path, this record is the truth.
+ */
+
+/** QUEUED (accepted, not yet generating), STREAMING, then one of the three endings. */
+export const MESSAGE_STATUSES = ["QUEUED", "STREAMING", "COMPLETE", "STOPPED", "FAILED"] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** A message in one of these has its final_response (COMPLETE, STOPPED) or error event (FAILED) in `events`. */
+export const ENDED_STATUSES: readonly MessageStatus[] = ["COMPLETE", "STOPPED", "FAILED"];
+
+/** The stopReason of the final_response of a message ended by stopGeneration. */
+export const STOPPED_REASON = "stopped";
+
+export interface MessageState {
+  sessionId: string;
+  messageId: string;
+  status: MessageStatus;
+  /** The stream events as the JSON strings Channel.data carries, in order; the final or error event last once ended. */
+  events: string[];
+}
+
+export interface StopGenerationResult {
+  sessionId: string;
+  messageId: string;
+  /** False when the message had already ended (or does not exist for this caller): stopping is idempotent. */
+  stopped: boolean;
+}
