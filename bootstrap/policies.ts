@@ -353,9 +353,10 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
     { Sid: "WriteTraces", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
     { Sid: "PublishToOwnTopics", Effect: "Allow", Action: ["sns:Publish"], Resource: [at("sns", `${e.prefix}-*`)] },
     {
+      // SendMessage: the relay moves events past their retry window to its DLQ itself.
       Sid: "ConsumeOwnQueues",
       Effect: "Allow",
-      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"],
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:SendMessage"],
       Resource: [at("sqs", `${e.prefix}-*`)],
     },
     {

@@ -16,3 +16,14 @@ export const RAW_MESSAGE_DELIVERY = true;
 export function redrivePolicy(deadLetterTargetArn: string, maxReceiveCount: number): string {
   return JSON.stringify({ deadLetterTargetArn, maxReceiveCount });
 }
+
+/**
+ * The outbound queue's maxReceiveCount: only a backstop (e.g. for a record that crashes the relay), since the relay
+ * dead-letters by time (queue.relay_retry_seconds). A record can be received at most once per RELAY_MIN_BACKOFF_SECONDS
+ * (the relay's shortest backoff, RETRY_MIN_SECONDS in lambdas/outbound-relay/redelivery.ts; a test keeps them equal)
+ * while it waits, so the window holds that many receives, plus queue.max_receive_count after it.
+ */
+export const RELAY_MIN_BACKOFF_SECONDS = 2;
+export function outboundMaxReceiveCount(relayRetrySeconds: number, maxReceiveCount: number): number {
+  return Math.min(1000, Math.ceil(relayRetrySeconds / RELAY_MIN_BACKOFF_SECONDS) + maxReceiveCount);
+}

@@ -14,8 +14,10 @@ export interface Range {
 export const LAMBDA_MEMORY_MB: Range = { min: 128, max: 10240 };
 /** Lambda's timeouts; the schema asks for at least 30 s (the worker's and the relay's deadline budgets). */
 export const LAMBDA_TIMEOUT_SECONDS: Range = { min: 1, max: 900 };
-/** Receives before SQS moves a message to its DLQ. */
+/** Receives before SQS moves a work request to its DLQ (queue.max_receive_count). */
 export const MAX_RECEIVE_COUNT: Range = { min: 1, max: 20 };
+/** What SQS accepts as a RedrivePolicy's maxReceiveCount (the outbound queue's backstop may be above 20). */
+export const SQS_MAX_RECEIVE_COUNT: Range = { min: 1, max: 1000 };
 /** A function's reserved concurrency; -1 leaves it unreserved. */
 export const RESERVED_CONCURRENCY: Range = { min: -1, max: 1000 };
 export const UNRESERVED = -1;

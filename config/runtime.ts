@@ -24,6 +24,7 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     batchMaxChars: c.batching.max_chars,
     inboundTopicArn: r.inboundTopicArn,
     outboundTopicArn: r.outboundTopicArn,
+    relayRetrySeconds: c.queue.relay_retry_seconds,
     idempotencyTableName: r.idempotencyTableName,
     historyTableName: c.history.enabled ? r.historyTableName : "",
     messagesTableName: r.messagesTableName,

@@ -98,6 +98,8 @@ export const environmentConfigSchema = z
         max_receive_count: intBetween(MAX_RECEIVE_COUNT.min, MAX_RECEIVE_COUNT.max).default(3),
         /** At least 6x the consumer Lambda's timeout (AWS guidance; checked below, with lambda.timeout_seconds). */
         visibility_timeout_seconds: intBetween(30, 43200).default(360),
+        /** How long the relay retries an event through an AppSync outage before it moves it to the outbound DLQ. */
+        relay_retry_seconds: intBetween(30, 3600).default(120),
       })
       .strict()
       .default({}),

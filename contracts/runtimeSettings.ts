@@ -23,6 +23,8 @@ export interface RuntimeSettings {
   batchMaxChars: number;
   inboundTopicArn: string;
   outboundTopicArn: string;
+  /** The relay retries an event this long through an AppSync outage, then moves it to the outbound DLQ. */
+  relayRetrySeconds: number;
   /** Idempotency records (Powertools) for the worker. */
   idempotencyTableName: string;
   /** Empty when history is disabled. */
@@ -48,6 +50,7 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   batchMaxChars: "BATCH_MAX_CHARS",
   inboundTopicArn: "INBOUND_TOPIC_ARN",
   outboundTopicArn: "OUTBOUND_TOPIC_ARN",
+  relayRetrySeconds: "RELAY_RETRY_SECONDS",
   idempotencyTableName: "IDEMPOTENCY_TABLE_NAME",
   historyTableName: "HISTORY_TABLE_NAME",
   messagesTableName: "MESSAGES_TABLE_NAME",
@@ -107,6 +110,7 @@ const runtimeSchema = z.object({
   batchMaxChars: int.min(1),
   inboundTopicArn: z.string().min(1),
   outboundTopicArn: z.string().min(1),
+  relayRetrySeconds: int.min(1),
   idempotencyTableName: z.string().min(1),
   historyTableName: z.string(),
   messagesTableName: z.string().min(1),

@@ -7,7 +7,7 @@ import { SqsQueuePolicy } from "@cdktf/provider-aws/lib/sqs-queue-policy";
 import { SqsQueueRedriveAllowPolicy } from "@cdktf/provider-aws/lib/sqs-queue-redrive-allow-policy";
 import { denyInsecureTransport, policyDocument, Statement } from "./policy";
 import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, redrivePolicy } from "../config/messaging";
-import { enforce, MAX_RECEIVE_COUNT, rangeProblem, visibilityTimeoutProblem } from "../config/rules";
+import { enforce, rangeProblem, SQS_MAX_RECEIVE_COUNT, visibilityTimeoutProblem } from "../config/rules";
 
 /** Every SNS topic action, named, so the TLS deny covers them without a wildcard. */
 export const SNS_TOPIC_ACTIONS = [
@@ -89,7 +89,7 @@ export class QueueWithDeadLetter extends Construct {
     for (const n of [props.name, props.deadLetterName]) {
       if (fifo !== n.endsWith(".fifo")) throw new Error(`${id}: a FIFO queue name must end in .fifo (and only a FIFO one), got ${n}`);
     }
-    enforce(id, rangeProblem(props.maxReceiveCount, MAX_RECEIVE_COUNT), "maxReceiveCount");
+    enforce(id, rangeProblem(props.maxReceiveCount, SQS_MAX_RECEIVE_COUNT), "maxReceiveCount");
     enforce(id, visibilityTimeoutProblem(props.visibilityTimeoutSeconds, props.consumerTimeoutSeconds, "consumerTimeoutSeconds"), "visibilityTimeoutSeconds");
     const fifoSettings = fifo ? { fifoQueue: true, contentBasedDeduplication: CONTENT_BASED_DEDUPLICATION, ...FIFO_QUEUE_SETTINGS } : {};
     const encryption = { kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 };
@@ -137,8 +137,10 @@ export interface MessagingProps {
   readonly fifo: boolean;
   /** KMS key for every topic and queue. */
   readonly kmsKeyArn: string;
-  /** Receives before a message moves to its DLQ (1-20). */
+  /** Receives before a work request moves to its DLQ (1-20). */
   readonly maxReceiveCount: number;
+  /** Receives before an outbound event moves to its DLQ: a backstop, the relay dead-letters by time (config/messaging.ts). */
+  readonly outboundMaxReceiveCount: number;
   /** Visibility timeout of both queues; at least 6x consumerTimeoutSeconds. */
   readonly visibilityTimeoutSeconds: number;
   /** Timeout of the consuming Lambdas (stream-worker, outbound-relay). */
@@ -156,10 +158,10 @@ export class Messaging extends Construct {
     super(scope, id);
     const n = props.names;
     const common = { fifo: props.fifo, kmsKeyArn: props.kmsKeyArn };
-    const queueCommon = { ...common, maxReceiveCount: props.maxReceiveCount, visibilityTimeoutSeconds: props.visibilityTimeoutSeconds, consumerTimeoutSeconds: props.consumerTimeoutSeconds };
+    const queueCommon = { ...common, visibilityTimeoutSeconds: props.visibilityTimeoutSeconds, consumerTimeoutSeconds: props.consumerTimeoutSeconds };
     this.inboundTopic = new SecureTopic(this, "inbound", { name: n.inboundTopic, ...common });
     this.outboundTopic = new SecureTopic(this, "outbound", { name: n.outboundTopic, ...common });
-    this.workQueue = new QueueWithDeadLetter(this, "work", { name: n.workQueue, deadLetterName: n.workDeadLetterQueue, sourceTopicArn: this.inboundTopic.topicArn, ...queueCommon });
-    this.outboundQueue = new QueueWithDeadLetter(this, "outbound-queue", { name: n.outboundQueue, deadLetterName: n.outboundDeadLetterQueue, sourceTopicArn: this.outboundTopic.topicArn, ...queueCommon });
+    this.workQueue = new QueueWithDeadLetter(this, "work", { name: n.workQueue, deadLetterName: n.workDeadLetterQueue, sourceTopicArn: this.inboundTopic.topicArn, maxReceiveCount: props.maxReceiveCount, ...queueCommon });
+    this.outboundQueue = new QueueWithDeadLetter(this, "outbound-queue", { name: n.outboundQueue, deadLetterName: n.outboundDeadLetterQueue, sourceTopicArn: this.outboundTopic.topicArn, maxReceiveCount: props.outboundMaxReceiveCount, ...queueCommon });
   }
 }

@@ -3,6 +3,7 @@ import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
+import { outboundMaxReceiveCount } from "../config/messaging";
 import { runtimeSettingsFor } from "../config/runtime";
 import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
@@ -72,8 +73,10 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
     ...(tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : []),
   ];
   const messageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.messages.tableArn] });
-  // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL.
-  const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn] };
+  // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL; it moves
+  // events past their retry window to the DLQ itself (the budget is in time), so it may find and send to that DLQ.
+  const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn, messaging.outboundQueue.deadLetterQueueArn] };
+  const deadLetter: Statement = { sid: "DeadLetterExpiredEvents", actions: ["sqs:SendMessage"], resources: [messaging.outboundQueue.deadLetterQueueArn] };
   return {
     // send-query creates a message's record (and removes it again when the publish fails).
     sendQuery: [publishTo(messaging.inboundTopic.topicArn), messageRecords("CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"]), useKey],
@@ -88,7 +91,7 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
     ],
-    outboundRelay: [consume(messaging.outboundQueue.queueArn), findOwnQueue, publishResponse, useKey],
+    outboundRelay: [consume(messaging.outboundQueue.queueArn), findOwnQueue, deadLetter, publishResponse, useKey],
   };
 }
 
@@ -130,6 +133,7 @@ export class PlatformStack extends TerraformStack {
       fifo: queue.fifo,
       kmsKeyArn: key.keyArn,
       maxReceiveCount: queue.max_receive_count,
+      outboundMaxReceiveCount: outboundMaxReceiveCount(queue.relay_retry_seconds, queue.max_receive_count),
       visibilityTimeoutSeconds: queue.visibility_timeout_seconds,
       consumerTimeoutSeconds: lambda.timeout_seconds,
     });

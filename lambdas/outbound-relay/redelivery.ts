@@ -1,16 +1,17 @@
 /**
  * Brings the relay's failed records back soon. SQS keeps a record reported as failed hidden for the rest of its
  * visibility timeout (6x the function timeout: minutes), and on a FIFO queue that freezes the session's stream; so the
- * relay shortens it with ChangeMessageVisibility: a backoff growing with the receive count, best effort (a failure
+ * relay shortens it with ChangeMessageVisibility: a backoff growing with the event's age, best effort (a failure
  * here only means the record waits the full timeout, as it would anyway).
  */
-import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
+import { ChangeMessageVisibilityBatchCommand, SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
 import type { SQSRecord } from "aws-lambda";
 import type { RuntimeLogger } from "../shared/telemetry";
+import { createQueueUrls, type QueueUrls } from "./queueUrls";
 
-/** Seconds per receive so far: 2 s after the first failure, 4 s after the second, ... */
-export const RETRY_STEP_SECONDS = 2;
-/** Longest backoff a failed record gets. */
+/** Shortest backoff: a fresh event is retried after 2 s. */
+export const RETRY_MIN_SECONDS = 2;
+/** Longest backoff a failed record gets: after an outage the stream resumes within this. */
 export const RETRY_MAX_SECONDS = 30;
 /** ChangeMessageVisibilityBatch takes at most this many entries. */
 const MAX_BATCH_ENTRIES = 10;
@@ -23,27 +24,20 @@ export function createRelaySqsClient(config: SQSClientConfig = {}): SQSClient {
   return new SQSClient({ ...config, useQueueUrlAsEndpoint: false });
 }
 
-/** The visibility timeout for a record that failed on its `receiveCount`-th receive: 2 s x receive count, capped at 30 s. */
-export function retryDelaySeconds(receiveCount: number): number {
-  const n = Number.isFinite(receiveCount) && receiveCount >= 1 ? Math.floor(receiveCount) : 1;
-  return Math.min(RETRY_MAX_SECONDS, RETRY_STEP_SECONDS * n);
+/**
+ * The visibility timeout for a failed record whose event has waited `ageSeconds` since it was queued: a quarter of
+ * that wait, between 2 and 30 s. Measured in time, not receives: a record held back behind a failed one is received
+ * without being tried, and a receive count would make it wait (and dead-letter) for nothing.
+ */
+export function retryDelaySeconds(ageSeconds: number): number {
+  const age = Number.isFinite(ageSeconds) && ageSeconds > 0 ? ageSeconds : 0;
+  return Math.min(RETRY_MAX_SECONDS, Math.max(RETRY_MIN_SECONDS, Math.ceil(age / 4)));
 }
 
-export interface QueueArnParts {
-  region: string;
-  account: string;
-  name: string;
-}
-
-/** `arn:<partition>:sqs:<region>:<account>:<name>`, or undefined for anything else. */
-export function parseQueueArn(arn: string): QueueArnParts | undefined {
-  const match = /^arn:[^:]+:sqs:([^:]+):(\d{12}):([^:]+)$/.exec(arn);
-  return match ? { region: match[1]!, account: match[2]!, name: match[3]! } : undefined;
-}
-
-/** The public AWS form of a queue's URL; only a fallback (a local stand-in uses another form). */
-export function awsQueueUrl({ region, account, name }: QueueArnParts): string {
-  return `https://sqs.${region}.amazonaws.com/${account}/${name}`;
+/** Seconds since the record's event was queued (SQS's SentTimestamp); 0 when unknown. */
+export function recordAgeSeconds(record: SQSRecord, now: number): number {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return Number.isFinite(sent) && sent > 0 ? Math.max(0, (now - sent) / 1000) : 0;
 }
 
 export interface RetryDelay {
@@ -57,41 +51,21 @@ export interface RedeliveryOptions {
   logger: RuntimeLogger;
   /** Bound on each SQS call, so this never eats into the invocation's time (default 2000 ms). */
   callTimeoutMs?: number;
+  /** Shared queue URL lookups (default: a cache of its own). */
+  queueUrls?: QueueUrls;
 }
 
 /** Sets the visibility of failed records; never throws. */
 export type RedeliveryScheduler = (delays: RetryDelay[]) => Promise<void>;
 
-export function createRedeliveryScheduler({ sqs, logger, callTimeoutMs = 2000 }: RedeliveryOptions): RedeliveryScheduler {
-  // Queue URLs by ARN: GetQueueUrl gives the right form on AWS and locally alike; asked once per queue.
-  const urls = new Map<string, string>();
-
-  async function queueUrl(arn: string): Promise<string | undefined> {
-    const known = urls.get(arn);
-    if (known) return known;
-    const parts = parseQueueArn(arn);
-    if (!parts) return undefined;
-    try {
-      const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: parts.name, QueueOwnerAWSAccountId: parts.account }), {
-        abortSignal: AbortSignal.timeout(callTimeoutMs),
-      });
-      if (QueueUrl) {
-        urls.set(arn, QueueUrl);
-        return QueueUrl;
-      }
-    } catch (error) {
-      logger.warn("GetQueueUrl failed; using the queue's AWS URL form", { queueArn: arn, error });
-    }
-    // Not cached: the next failure asks GetQueueUrl again.
-    return awsQueueUrl(parts);
-  }
-
+export function createRedeliveryScheduler({ sqs, logger, callTimeoutMs = 2000, queueUrls }: RedeliveryOptions): RedeliveryScheduler {
+  const urls = queueUrls ?? createQueueUrls({ sqs, logger, callTimeoutMs });
   return async (delays) => {
     const byQueue = new Map<string, RetryDelay[]>();
     for (const d of delays) byQueue.set(d.record.eventSourceARN, [...(byQueue.get(d.record.eventSourceARN) ?? []), d]);
     for (const [arn, items] of byQueue) {
       try {
-        const url = await queueUrl(arn);
+        const url = await urls.urlOf(arn);
         if (!url) continue;
         for (let i = 0; i < items.length; i += MAX_BATCH_ENTRIES) {
           const entries = items.slice(i, i + MAX_BATCH_ENTRIES).map(({ record, delaySeconds }, n) => ({ Id: String(i + n), ReceiptHandle: record.receiptHandle, VisibilityTimeout: delaySeconds }));

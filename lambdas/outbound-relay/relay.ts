@@ -4,7 +4,9 @@
  * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ; a transient failure holds back
  * the rest of that session only. On a FIFO queue, once a record of a message group fails, every later record of that
  * group is reported too, so order holds across batches. Failed records come back after a short backoff (see
- * redelivery.ts) instead of the queue's long visibility timeout.
+ * redelivery.ts) instead of the queue's long visibility timeout, and the records held back behind them come back
+ * with them. The retry budget is measured in time: an event still failing `retryWindowSeconds` after it was queued
+ * is moved to the DLQ by the relay itself (deadLetters.ts); being held back costs a record nothing.
  *
  * Hand-rolled on purpose, not Powertools' `SqsFifoPartialProcessor({ skipGroupOnError })`, which takes records in
  * arrival order and knows only FIFO message groups. This relay also: reorders a batch by session, message and
@@ -18,7 +20,8 @@ import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../../contracts/str
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import { AppSyncPublishError } from "../shared/appsyncPublisher";
-import { retryDelaySeconds, type RedeliveryScheduler, type RetryDelay } from "./redelivery";
+import type { DeadLetterMover } from "./deadLetters";
+import { recordAgeSeconds, retryDelaySeconds, type RedeliveryScheduler, type RetryDelay } from "./redelivery";
 
 export interface RelayDeps {
   publisher: EventPublisher;
@@ -28,6 +31,12 @@ export interface RelayDeps {
   remainingTimeMs?: () => number;
   /** Shortens the failed records' visibility timeout; absent = they wait the queue's full timeout. */
   redelivery?: RedeliveryScheduler;
+  /** How long an event may keep failing before it is dead-lettered; with `deadLetters`. Absent: SQS's receive count decides. */
+  retryWindowSeconds?: number;
+  /** Moves expired records to the DLQ. */
+  deadLetters?: DeadLetterMover;
+  /** Clock (ms), for tests. */
+  now?: () => number;
 }
 
 /** Time one publish may take with all its retries (the publisher's total budget) plus a margin to answer SQS. */
@@ -69,10 +78,23 @@ const fifoGroup = (record: SQSRecord): string | undefined => record.attributes?.
 export async function relayBatch(batch: SQSEvent, deps: RelayDeps): Promise<SQSBatchResponse> {
   const failed = new FailedRecords();
   const { parsed, blockedFrom } = parseRecords(batch, deps, failed);
-  const relayed = await publishInOrder(parsed, blockedFrom, deps, failed);
+  const { relayed, expired } = await publishInOrder(parsed, blockedFrom, deps, failed);
   deps.metrics.addMetric("EventsRelayed", "Count", relayed);
+  await deadLetterExpired(expired, deps, failed);
   if (failed.delays.length && deps.redelivery) await deps.redelivery(failed.delays);
   return { batchItemFailures: failed.items };
+}
+
+/** Moves the expired records to the DLQ (and so off the queue); what could not be moved is reported for another try. */
+async function deadLetterExpired(expired: SQSRecord[], deps: RelayDeps, failed: FailedRecords): Promise<void> {
+  if (!expired.length || !deps.deadLetters) return;
+  const left = await deps.deadLetters(expired);
+  const moved = expired.length - left.length;
+  if (moved) {
+    deps.metrics.addMetric("EventsDeadLettered", "Count", moved);
+    deps.logger.error("events still failing after the retry window were moved to the DLQ; clients reach them through Query.message", { moved, retryWindowSeconds: deps.retryWindowSeconds });
+  }
+  for (const record of left) failed.add(record, retryDelaySeconds(recordAgeSeconds(record, (deps.now ?? Date.now)())));
 }
 
 /** The records reported back to SQS, each with the visibility backoff it gets. */
@@ -80,8 +102,8 @@ class FailedRecords {
   readonly items: SQSBatchItemFailure[] = [];
   readonly delays: RetryDelay[] = [];
 
-  /** Reports `record`; by default it comes back after the backoff of its receive count. */
-  add(record: SQSRecord, delaySeconds = retryDelaySeconds(Number(record.attributes?.ApproximateReceiveCount))): void {
+  /** Reports `record`; it comes back after `delaySeconds`. */
+  add(record: SQSRecord, delaySeconds: number): void {
     this.items.push({ itemIdentifier: record.messageId });
     this.delays.push({ record, delaySeconds });
   }
@@ -112,32 +134,53 @@ function parseRecords(batch: SQSEvent, { logger, metrics }: RelayDeps, failed: F
   return { parsed, blockedFrom };
 }
 
-/** Publishes the events in order, one at a time, skipping (and reporting) what a failure or the deadline holds back; returns how many went out. */
-async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>, deps: RelayDeps, failed: FailedRecords): Promise<number> {
-  const { publisher, logger, metrics } = deps;
+/** What one pass over the batch leaves: how many went out, and the failed records past their retry window. */
+interface PublishOutcome {
+  relayed: number;
+  expired: SQSRecord[];
+}
+
+/**
+ * Publishes the events in order, one at a time. A failure holds back the rest of its session (and FIFO group), which
+ * come back with the failed record; the deadline holds back the rest of the batch.
+ */
+async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>, deps: RelayDeps, failed: FailedRecords): Promise<PublishOutcome> {
+  const now = (deps.now ?? Date.now)();
   const failedGroups = new Set<string>();
   // A transient failure holds back the rest of its session (its order holds) but never another session's events;
-  // a permanent rejection does not, or the session's later events would follow it to the DLQ.
-  const failedSessions = new Set<string>();
+  // a permanent rejection does not, or the session's later events would follow it to the DLQ. Value: their backoff.
+  const failedSessions = new Map<string, number>();
   const outOfTime = () => (deps.remainingTimeMs?.() ?? Infinity) < PUBLISH_TIME_RESERVE_MS;
-  let relayed = 0;
+  const outcome: PublishOutcome = { relayed: 0, expired: [] };
   for (const { record, event, group, arrival } of orderForPublishing(parsed)) {
+    const backoff = retryDelaySeconds(recordAgeSeconds(record, now));
     const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
     // Out of time (e.g. a long AppSync outage): leave the rest for SQS to redeliver rather than be cut off mid-batch.
     if (groupBlocked || failedSessions.has(event.data.sessionId) || outOfTime()) {
-      failed.add(record);
+      failed.add(record, failedSessions.get(event.data.sessionId) ?? backoff);
       continue;
     }
-    try {
-      await publisher.publish(event);
-      relayed++;
-    } catch (error) {
-      metrics.countError("RELAY_PUBLISH_FAILED");
-      logger.error("event could not be published; reported for retry", { sqsMessageId: record.messageId, sessionId: event.data.sessionId, messageId: event.data.messageId, action: event.action, error });
-      failed.add(record);
-      if (!(error instanceof AppSyncPublishError) || error.retryable) failedSessions.add(event.data.sessionId);
-      if (group !== undefined) failedGroups.add(group);
+    const error = await publishOne(record, event, deps);
+    if (error === undefined) {
+      outcome.relayed++;
+      continue;
     }
+    if (deps.retryWindowSeconds !== undefined && recordAgeSeconds(record, now) >= deps.retryWindowSeconds) outcome.expired.push(record);
+    else failed.add(record, backoff);
+    if (!(error instanceof AppSyncPublishError) || error.retryable) failedSessions.set(event.data.sessionId, backoff);
+    if (group !== undefined) failedGroups.add(group);
   }
-  return relayed;
+  return outcome;
+}
+
+/** Publishes one event; returns the error when it failed (counted and logged). */
+async function publishOne(record: SQSRecord, event: StreamEvent, { publisher, logger, metrics }: RelayDeps): Promise<unknown> {
+  try {
+    await publisher.publish(event);
+    return undefined;
+  } catch (error) {
+    metrics.countError("RELAY_PUBLISH_FAILED");
+    logger.error("event could not be published; reported for retry", { sqsMessageId: record.messageId, sessionId: event.data.sessionId, messageId: event.data.messageId, action: event.action, error });
+    return error ?? new Error("publish failed");
+  }
 }

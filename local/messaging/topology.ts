@@ -1,11 +1,11 @@
 /**
  * Creates the deployed stack's messaging topology through the SNS/SQS APIs (so it works against any endpoint):
  * inbound topic -> work queue (+ DLQ), outbound topic -> outbound queue (+ DLQ), raw message delivery, redrive after
- * queue.max_receive_count, the configured visibility timeout, and FIFO everywhere when queue.fifo.
+ * queue.max_receive_count (the outbound queue: the relay's backstop, see config/messaging.ts), the configured visibility timeout, and FIFO everywhere when queue.fifo.
  */
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
-import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, redrivePolicy } from "../../config/messaging";
+import { CONTENT_BASED_DEDUPLICATION, DLQ_RETENTION_SECONDS, FIFO_QUEUE_SETTINGS, RAW_MESSAGE_DELIVERY, outboundMaxReceiveCount, redrivePolicy } from "../../config/messaging";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
 
@@ -42,12 +42,12 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
     : {};
   const fifoTopic: Record<string, string> = config.queue.fifo ? { FifoTopic: "true", ContentBasedDeduplication: String(CONTENT_BASED_DEDUPLICATION) } : {};
 
-  const pair = async (queueName: string, dlqName: string): Promise<QueuePair> => {
+  const pair = async (queueName: string, dlqName: string, maxReceiveCount: number): Promise<QueuePair> => {
     const dlq = await createQueue(sqs, dlqName, { ...fifoQueue, MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) });
     const queue = await createQueue(sqs, queueName, {
       ...fifoQueue,
       VisibilityTimeout: String(config.queue.visibility_timeout_seconds),
-      RedrivePolicy: redrivePolicy(dlq.arn, config.queue.max_receive_count),
+      RedrivePolicy: redrivePolicy(dlq.arn, maxReceiveCount),
     });
     // The deployed DLQ also gets a RedriveAllowPolicy (byQueue); fauxqs rejects that attribute, and nothing here depends on it.
     return { url: queue.url, arn: queue.arn, dlqUrl: dlq.url, dlqArn: dlq.arn, name: queueName };
@@ -59,8 +59,8 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
     return TopicArn!;
   };
 
-  const work = await pair(names.workQueue, names.workDeadLetterQueue);
-  const outbound = await pair(names.outboundQueue, names.outboundDeadLetterQueue);
+  const work = await pair(names.workQueue, names.workDeadLetterQueue, config.queue.max_receive_count);
+  const outbound = await pair(names.outboundQueue, names.outboundDeadLetterQueue, outboundMaxReceiveCount(config.queue.relay_retry_seconds, config.queue.max_receive_count));
   const inboundArn = await topic(names.inboundTopic, work.arn);
   const outboundArn = await topic(names.outboundTopic, outbound.arn);
   return { topics: { inboundArn, outboundArn }, queues: { work, outbound } };

@@ -51,6 +51,7 @@ beforeAll(async () => {
     batchMaxChars: 400,
     inboundTopicArn: "arn:aws:sns:us-east-1:000000000000:inbound",
     outboundTopicArn: "arn:aws:sns:us-east-1:000000000000:outbound",
+    relayRetrySeconds: 120,
     idempotencyTableName: names.idempotencyTable,
     historyTableName: names.historyTable,
     messagesTableName: names.messagesTable,

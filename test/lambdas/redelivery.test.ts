@@ -1,7 +1,9 @@
 import { ChangeMessageVisibilityBatchCommand, GetQueueUrlCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { mockClient } from "aws-sdk-client-mock";
 import type { StreamEvent } from "../../contracts/streamEvents";
-import { createRedeliveryScheduler, parseQueueArn, retryDelaySeconds } from "../../lambdas/outbound-relay/redelivery";
+import { parseQueueArn } from "../../lambdas/outbound-relay/queueUrls";
+import { RELAY_MIN_BACKOFF_SECONDS, outboundMaxReceiveCount } from "../../config/messaging";
+import { createRedeliveryScheduler, RETRY_MIN_SECONDS, retryDelaySeconds } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { recordingPublisher, recordingTelemetry } from "./support/workerFixtures";
@@ -14,7 +16,9 @@ const token = (sessionId: string, sequenceNumber: number): StreamEvent => ({
   data: { sessionId, messageId: "message-0001", token: { runId: "run-1", sequenceNumber, value: `v${sequenceNumber}` } },
 });
 
-const record = (body: StreamEvent | string, receiveCount: number, eventSourceARN = QUEUE_ARN) => sqsRecord({ body, receiveCount, eventSourceARN });
+const NOW = Date.parse("2026-12-01T12:00:00Z");
+/** A record whose event was queued `ageSeconds` before NOW. */
+const record = (body: StreamEvent | string, ageSeconds: number, eventSourceARN = QUEUE_ARN) => sqsRecord({ body, sentAt: NOW - ageSeconds * 1000, receiveCount: 1 + Math.floor(ageSeconds / 2), eventSourceARN });
 
 describe("relay redelivery backoff", () => {
   const sqsMock = mockClient(SQSClient);
@@ -25,32 +29,36 @@ describe("relay redelivery backoff", () => {
     sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
   });
 
-  it("2 s per receive so far, capped at 30 s", () => {
-    expect([1, 2, 3, 14, 15, 16, 500].map(retryDelaySeconds)).toEqual([2, 4, 6, 28, 30, 30, 30]);
+  it("a quarter of the event's age so far, between 2 and 30 s, whatever its receive count", () => {
+    expect([0, 4, 8, 10, 24, 60, 120, 500].map(retryDelaySeconds)).toEqual([2, 2, 2, 3, 6, 15, 30, 30]);
     expect(retryDelaySeconds(Number.NaN)).toBe(2);
+    // The outbound queue's receive backstop assumes this shortest backoff: 120 s of retries hold at most 60 receives.
+    expect(RELAY_MIN_BACKOFF_SECONDS).toBe(RETRY_MIN_SECONDS);
+    expect(outboundMaxReceiveCount(120, 3)).toBe(63);
     expect(parseQueueArn(QUEUE_ARN)).toEqual({ region: "eu-west-1", account: "123456789012", name: "llm-outbound" });
     expect(parseQueueArn("arn:aws:sns:eu-west-1:123456789012:topic")).toBeUndefined();
   });
 
   it("the records the relay reports as failed come back after the backoff, not the queue's visibility timeout; published ones are untouched", async () => {
-    const failing = [record(token("session-aaaa", 0), 1), record(token("session-aaaa", 1), 3)];
+    const failing = [record(token("session-aaaa", 0), 24), record(token("session-aaaa", 1), 4)];
     const fine = record(token("session-bbbb", 0), 1);
     const poison = record("{ not an event", 2);
     const sink = recordingPublisher((e) => (e.data.sessionId === "session-aaaa" ? new Error("appsync down") : undefined));
     const { logger, metrics } = recordingTelemetry();
     const redelivery = createRedeliveryScheduler({ sqs, logger });
-    const result = await relayBatch(sqsEvent(failing[0]!, fine, poison, failing[1]!), { publisher: sink, logger, metrics, redelivery });
+    const result = await relayBatch(sqsEvent(failing[0]!, fine, poison, failing[1]!), { publisher: sink, logger, metrics, redelivery, now: () => NOW });
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([failing[0]!.messageId, failing[1]!.messageId, poison.messageId].sort());
 
     expect(sqsMock.commandCalls(GetQueueUrlCommand).map((c) => c.args[0].input)).toEqual([{ QueueName: "llm-outbound", QueueOwnerAWSAccountId: "123456789012" }]);
     const [change] = sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).map((c) => c.args[0].input);
     expect(change!.QueueUrl).toBe("http://sqs.eu-west-1.localhost:9999/123456789012/llm-outbound");
     const byHandle = Object.fromEntries(change!.Entries!.map((e) => [e.ReceiptHandle, e.VisibilityTimeout]));
-    // A malformed record can never succeed: straight back, so its receives take it to the DLQ quickly.
-    expect(byHandle).toEqual({ [failing[0]!.receiptHandle]: 2, [failing[1]!.receiptHandle]: 6, [poison.receiptHandle]: 0 });
+    // A malformed record can never succeed: straight back, so its receives take it to the DLQ quickly. The record held
+    // back behind a failed one comes back with it, whatever its own age.
+    expect(byHandle).toEqual({ [failing[0]!.receiptHandle]: 6, [failing[1]!.receiptHandle]: 6, [poison.receiptHandle]: 0 });
 
     // The queue URL is asked once per queue, not per invocation.
-    await relayBatch(sqsEvent(record(token("session-aaaa", 2), 20)), { publisher: sink, logger, metrics, redelivery });
+    await relayBatch(sqsEvent(record(token("session-aaaa", 2), 200)), { publisher: sink, logger, metrics, redelivery, now: () => NOW });
     expect(sqsMock.commandCalls(GetQueueUrlCommand)).toHaveLength(1);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[1]!.args[0].input.Entries![0]!.VisibilityTimeout).toBe(30);
   });

@@ -2,6 +2,8 @@
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { loadEnvironment } from "../../config/load";
 import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import { createDeadLetterMover } from "../../lambdas/outbound-relay/deadLetters";
+import { createQueueUrls } from "../../lambdas/outbound-relay/queueUrls";
 import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
 import { relayBatch } from "../../lambdas/outbound-relay/relay";
 import { startMessaging, type LocalMessaging } from "../../local/messaging";
@@ -56,6 +58,31 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
         if (value === undefined) delete process.env[key];
         else process.env[key] = value;
       }
+    }
+  });
+
+  it("an event still failing after the retry window goes to the queue's own DLQ (its RedrivePolicy), not back to the queue", async () => {
+    const { sqs } = messaging.clients;
+    const { url, arn, dlqUrl } = messaging.queues.outbound;
+    const isFifo = url.endsWith(".fifo");
+    const body = serializeEvent(token("session-old", 0));
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(isFifo ? { MessageGroupId: "g2", MessageDeduplicationId: "d2" } : {}) }));
+    const m = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 2, MessageSystemAttributeNames: ["All"] }))).Messages![0]!;
+    const sentAt = Number(m.Attributes!.SentTimestamp);
+    const rec = sqsRecord({ body: m.Body!, messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, eventSourceARN: arn, region: messaging.region, sentAt, ...(isFifo ? { messageGroupId: "g2" } : {}) });
+    const { logger, metrics } = recordingTelemetry();
+    const client = createRelaySqsClient({ credentials: { accessKeyId: "a", secretAccessKey: "b" }, endpoint: messaging.endpoint, region: messaging.region });
+    try {
+      const queueUrls = createQueueUrls({ sqs: client, logger, callTimeoutMs: 2000 });
+      const deps = { publisher: recordingPublisher(() => new Error("down")), logger, metrics, retryWindowSeconds: 60, deadLetters: createDeadLetterMover({ sqs: client, queueUrls, logger }) };
+      // Younger than the window: reported for another try.
+      expect((await relayBatch(sqsEvent(rec), { ...deps, now: () => sentAt + 59_000 })).batchItemFailures).toHaveLength(1);
+      // Past it: moved to the DLQ, so not reported (SQS deletes it from the queue).
+      expect((await relayBatch(sqsEvent(rec), { ...deps, now: () => sentAt + 61_000 })).batchItemFailures).toEqual([]);
+      const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 2 }));
+      expect(dead.Messages?.map((d) => d.Body)).toEqual([body]);
+    } finally {
+      client.destroy();
     }
   });
 });

@@ -17,6 +17,8 @@ export interface SqsRecordOptions {
   messageGroupId?: string;
   /** ApproximateReceiveCount (default 1). */
   receiveCount?: number;
+  /** SentTimestamp, epoch ms (default 0: unknown). */
+  sentAt?: number;
 }
 
 let count = 0;
@@ -33,7 +35,7 @@ export function sqsRecord(options: SqsRecordOptions = {}): SQSRecord {
     body: typeof body === "string" ? body : serializeEvent(body),
     attributes: {
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
-      SentTimestamp: "0",
+      SentTimestamp: String(options.sentAt ?? 0),
       SenderId: "x",
       ApproximateFirstReceiveTimestamp: "0",
       ...(options.messageGroupId !== undefined ? { MessageGroupId: options.messageGroupId, SequenceNumber: String(n) } : {}),

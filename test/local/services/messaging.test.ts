@@ -40,13 +40,14 @@ test("the inbound topic delivers the raw message to the work queue, the outbound
   expect(stray.Messages).toBeUndefined();
 });
 
-test("queues carry the configured visibility timeout and redrive policy", async () => {
-  const config = await localConfig({ queue: { max_receive_count: 5, visibility_timeout_seconds: 400 } });
+test("queues carry the configured visibility timeout and redrive policy; the outbound one a backstop above the relay's retry window", async () => {
+  const config = await localConfig({ queue: { max_receive_count: 5, visibility_timeout_seconds: 400, relay_retry_seconds: 60 } });
   messaging = await startMessaging(config);
-  for (const q of [messaging.queues.work, messaging.queues.outbound]) {
+  // 60 s of retries at most every 2 s: 30 receives, plus the work queue's 5.
+  for (const [q, maxReceiveCount] of [[messaging.queues.work, 5], [messaging.queues.outbound, 35]] as const) {
     const { Attributes } = await messaging.clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: q.url, AttributeNames: ["All"] }));
     expect(Attributes?.VisibilityTimeout).toBe("400");
-    expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q.dlqArn, maxReceiveCount: 5 });
+    expect(JSON.parse(Attributes!.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q.dlqArn, maxReceiveCount });
   }
 });
 
