@@ -176,6 +176,16 @@ export class MessageAssembler {
     return this.arrivalLog.length;
   }
 
+  /** The last sequence number of the contiguous prefix (-1 before chunk 0): what a replay asks to continue after. */
+  get contiguousThrough(): number {
+    return this.nextSequence - 1;
+  }
+
+  /** The generation run the chunks so far belong to, once one arrived. */
+  get currentRunId(): string | undefined {
+    return this.runId;
+  }
+
   /** Chunks held back behind a gap right now. */
   get bufferedCount(): number {
     return this.ahead.size;
