@@ -2,7 +2,7 @@
  * HOW the stand-in emits a script: each step becomes an AWS event-stream frame (@smithy/eventstream-codec) written to
  * an HTTP/2 stream, spaced by timers, and the emission log records what went out and when. What to emit is script.ts.
  */
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { EventStreamCodec, MessageHeaders } from "@smithy/eventstream-codec";
@@ -26,8 +26,10 @@ export interface StandInRequest {
   fault?: Fault;
   /** Set when the stream ended normally: `end_turn` or `max_tokens`. */
   stopReason?: string;
-  /** The client went away before the stream ended. */
+  /** The client went away (cancelled the stream) before it ended. */
   aborted?: boolean;
+  /** When it did (epoch ms, as `tokens[].at`). */
+  abortedAt?: number;
 }
 
 /** Runs `fn` after `ms` on a timer the server cancels when it closes. */
@@ -86,6 +88,10 @@ export function playScript(stream: http2.ServerHttp2Stream, script: Iterator<Scr
 function openEventStream(stream: http2.ServerHttp2Stream, entry: StandInRequest): void {
   stream.respond({ ":status": 200, "content-type": "application/vnd.amazon.eventstream", "x-amzn-requestid": randomUUID() });
   stream.on("close", () => {
-    if (!entry.stopReason && !stream.writableFinished) entry.aborted = true;
+    // A client that cancels resets the stream (RST_STREAM CANCEL); Node then reports it finished, so look at the code.
+    if (!entry.stopReason && stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) {
+      entry.aborted = true;
+      entry.abortedAt = now();
+    }
   });
 }
