@@ -126,6 +126,15 @@ export class SessionStream {
     }
   }
 
+  /** Stops following a message that will not come (e.g. sendQuery refused it): it ends with `failure`. */
+  abandon(messageId: string, failure: string): void {
+    const t = this.messages.get(messageId);
+    if (!t || this.isOver(t)) return;
+    t.failure = failure;
+    this.clearTimers(t);
+    t.settle();
+  }
+
   /** Stops following everything and closes the connection. */
   close(): void {
     this.state = "closed";

@@ -2,8 +2,9 @@
  * `npm run chat -- "prompt" [--user alice] [--direct|--queued] [--model id] [--session id] [--config file] [--timeout s]`
  * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
  * file). Subscribes first (waits for start_ack), then sends `sendQuery`; prints the answer on stdout as it arrives,
- * in order (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on an error event, a GraphQL error,
- * a lost subscription or the timeout; 2 on a usage mistake.
+ * in order (MessageAssembler), and a summary on stderr. A dropped connection, a gap or silence resumes the answer from
+ * the durable record (client/sessionStream.ts). Exit 0 on a final answer; 1 on an error event, a GraphQL error, an
+ * unreachable answer or the timeout; 2 on a usage mistake.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,10 +14,10 @@ import WebSocket from "ws";
 import { MessageAssembler } from "../client/assembler";
 import { parseClientConfig, type ClientConfig } from "../client/config";
 import { graphqlRequest } from "../client/graphql";
-import { subscribe, type Subscription, type WebSocketConstructor } from "../client/realtime";
+import type { WebSocketConstructor } from "../client/realtime";
+import { SessionStream, type TrackedMessage } from "../client/sessionStream";
 import { ID_PATTERN } from "../contracts/ids";
-import { parseEvent, type StreamEvent } from "../contracts/streamEvents";
-import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
+import { SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import { requestToken } from "./issuer/tokenCli";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 
@@ -158,46 +159,33 @@ function formatSummary(r: ChatResult): string {
   ].join("\n");
 }
 
-/** The answer as it streams: reassembled in order (MessageAssembler), printed as it grows, settled by its last event. */
+/** The answer as it streams: reassembled in order (MessageAssembler), printed as it grows, resumed by SessionStream. */
 class StreamedAnswer {
-  readonly assembler: MessageAssembler;
-  /** Resolves on the final or error event; rejects when the subscription fails. */
-  readonly settled: Promise<void>;
-  private settle!: (err?: Error) => void;
   private printed = "";
 
   constructor(
-    messageId: string,
+    readonly tracked: TrackedMessage,
     private readonly out: Output,
-  ) {
-    this.assembler = new MessageAssembler(messageId, { now: () => performance.now() });
-    this.settled = new Promise<void>((resolve, reject) => (this.settle = (err) => (err ? reject(err) : resolve())));
+  ) {}
+
+  get assembler(): MessageAssembler {
+    return this.tracked.assembler;
   }
 
-  accept(event: StreamEvent): void {
-    const outcome = this.assembler.accept(event);
-    if (outcome === "other-message" || outcome === "duplicate" || outcome === "stale") return;
-    if (outcome === "error") return this.settle();
-    this.show();
-    if (outcome === "final") this.settle();
-  }
-
-  fail(err: Error): void {
-    this.settle(err);
-  }
-
-  /** Ends the printed answer with a newline; throws a ChatError when the answer was an error event. */
+  /** Ends the printed answer with a newline; throws a ChatError when the answer failed or could not be reached. */
   end(): void {
     const e = this.assembler.error;
-    if (e) {
+    if (e || this.tracked.failure) {
       if (this.printed) this.out.write("\n");
-      throw new ChatError(`the answer failed: ${e.message} (code ${e.code}${e.retryable ? ", retryable: try again" : ""})`);
+      throw new ChatError(e ? `the answer failed: ${e.message} (code ${e.code}${e.retryable ? ", retryable: try again" : ""})` : this.tracked.failure!);
     }
     if (!this.printed.endsWith("\n")) this.out.write("\n");
   }
 
-  private show(): void {
+  /** Prints what the text grew by since last time. */
+  show(): void {
     const text = this.assembler.text;
+    if (text === this.printed) return;
     if (text.startsWith(this.printed)) {
       this.out.write(text.slice(this.printed.length));
     } else {
@@ -208,37 +196,22 @@ class StreamedAnswer {
   }
 }
 
-/** Subscribes to the session's events (resolves on start_ack) and feeds them to `answer`. */
-async function subscribeToSession(
-  config: ClientConfig,
-  token: string,
-  sessionId: string,
-  answer: StreamedAnswer,
-  stderr: Output,
-  startTimeoutMs: number,
-): Promise<Subscription> {
+/**
+ * Opens the session's stream (resolves on start_ack): it reconnects and resumes from the durable record on its own;
+ * `onChange` runs on every change of a message, and the CLI says on stderr when it reconnects.
+ */
+async function openSession(config: ClientConfig, token: string, sessionId: string, stderr: Output, onChange: () => void): Promise<SessionStream> {
   try {
-    return await subscribe({
+    return await SessionStream.open({
       realtimeUrl: config.realtimeUrl,
       graphqlUrl: config.graphqlUrl,
-      authorization: token,
-      query: RECEIVE_MESSAGES_SUBSCRIPTION,
-      variables: { sessionId },
+      sessionId,
+      token: async () => token,
       WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
-      startTimeoutMs,
-      onData: (data) => {
-        const channel = data.receiveMessages as { data?: unknown } | null | undefined;
-        if (typeof channel?.data !== "string") return;
-        let event: StreamEvent;
-        try {
-          event = parseEvent(channel.data);
-        } catch {
-          stderr.write("warning: ignored a malformed event\n");
-          return;
-        }
-        answer.accept(event);
-      },
-      onError: (err) => answer.fail(new ChatError(`the subscription failed: ${err.message}`)),
+      request: graphqlRequest,
+      now: () => performance.now(),
+      onChange,
+      onConnection: (state) => void stderr.write(state === "reconnecting" ? "\n[connection lost; reconnecting]\n" : state === "live" ? "[reconnected; resuming]\n" : ""),
     });
   } catch (e) {
     throw new ChatError(`could not subscribe at ${config.realtimeUrl}: ${(e as Error).message}`);
@@ -307,19 +280,20 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
   const deadline = performance.now() + args.timeoutMs;
   const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
 
-  const answer = new StreamedAnswer(messageId, io.stdout);
-  const subscription = await subscribeToSession(config, token, sessionId, answer, io.stderr, Math.min(15_000, timeLeft()));
+  let answer: StreamedAnswer | undefined;
+  const stream = await openSession(config, token, sessionId, io.stderr, () => answer?.show());
+  answer = new StreamedAnswer(stream.track(messageId), io.stdout);
   try {
     const sentAt = performance.now();
     const input: Record<string, unknown> = { sessionId, messageId, prompt: args.prompt };
     if (args.modelId) input.modelId = args.modelId;
     if (args.delivery) input.delivery = args.delivery;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
-    await within(answer.settled, timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
+    await within(answer.tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
     answer.end();
     return resultOf(args, sessionId, answer.assembler, sentAt);
   } finally {
-    subscription.close();
+    stream.close();
   }
 }
 

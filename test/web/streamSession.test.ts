@@ -43,6 +43,18 @@ function fakeApi(answer: (vars: Record<string, unknown>) => Promise<GraphQLRespo
 
 const base = { userId: "u", timestamp: "2026-01-01T00:00:00Z" };
 
+// Every session a test opens is closed after it, so no resume timer outlives the test.
+const opened: StreamSession[] = [];
+const realOpen = StreamSession.open.bind(StreamSession);
+beforeAll(() => {
+  jest.spyOn(StreamSession, "open").mockImplementation(async (...args) => {
+    const session = await realOpen(...args);
+    opened.push(session);
+    return session;
+  });
+});
+afterEach(() => opened.splice(0).forEach((s) => s.close()));
+
 describe("StreamSession", () => {
   it("subscribes before sending, routes events by the client-chosen messageId, and settles on final", async () => {
     const api = fakeApi();
@@ -79,21 +91,61 @@ describe("StreamSession", () => {
     await expect(run.settled).resolves.toMatchObject({ status: "failed", failure: "The request was rejected: prompt is too long", retryable: false });
   });
 
-  it("fails in-flight runs when the subscription is lost, and later sends at once", async () => {
-    const api = fakeApi();
-    const session = await StreamSession.open(api.deps, "session-0004");
+  it("on a lost subscription, reconnects and resumes the run from the durable record: the page sees the reconnect", async () => {
+    const messageIds: string[] = [];
+    const api = fakeApi((vars) => {
+      if (vars.input) return { status: 200, data: { sendQuery: {} } };
+      // Query.message: the record holds the whole answer.
+      const messageId = vars.messageId as string;
+      messageIds.push(messageId);
+      const events = [
+        { action: "on_new_llm_token", ...base, data: { sessionId: "session-0004", messageId, token: { runId: "r", sequenceNumber: 0, value: "hi " } } },
+        { action: "final_response", ...base, data: { sessionId: "session-0004", messageId, content: "hi there", usage: { inputTokens: 1, outputTokens: 2 }, stopReason: "end_turn", lastSequenceNumber: 1, runId: "r" } },
+        { action: "on_new_llm_token", ...base, data: { sessionId: "session-0004", messageId, token: { runId: "r", sequenceNumber: 1, value: "there" } } },
+      ] as StreamEvent[];
+      return { status: 200, data: { message: { sessionId: "session-0004", messageId, status: "COMPLETE", events: events.map(serializeEvent) } } };
+    });
+    const states: string[] = [];
+    const session = await StreamSession.open(api.deps, "session-0004", { onConnection: (s) => states.push(s) });
     const run = session.send("hi");
     api.lose();
-    await expect(run.settled).resolves.toMatchObject({ status: "failed", failure: "The connection to the answer stream was lost.", retryable: true });
-    expect(session.closed).toBe(true);
-    await expect(session.send("again").settled).resolves.toMatchObject({ status: "failed" });
+    await expect(run.settled).resolves.toMatchObject({ status: "done" });
+    expect(run.assembler.text).toBe("hi there");
+    expect(states).toEqual(["reconnecting", "live"]);
+    expect(messageIds).toEqual([run.messageId]);
+    expect(session.closed).toBe(false);
+    session.close();
   });
 
-  it("fails a run that hears nothing within the idle timeout", async () => {
-    const api = fakeApi();
-    const session = await StreamSession.open(api.deps, "session-0005");
-    const run = session.send("hi", { idleTimeoutMs: 30 });
-    await expect(run.settled).resolves.toMatchObject({ status: "failed", failure: "No answer arrived within 1 s." });
+  it("fails a run that cannot be reached (no event, no record) within giveUpAfterMs, with a friendly message", async () => {
+    const api = fakeApi((vars) => (vars.input ? { status: 200, data: { sendQuery: {} } } : { status: 503, errors: [{ message: "HTTP 503", errorType: "HttpError" }] }));
+    jest.useFakeTimers();
+    try {
+      const session = await StreamSession.open(api.deps, "session-0005", { giveUpAfterMs: 15_000 });
+      const run = session.send("hi");
+      await jest.advanceTimersByTimeAsync(21_000);
+      await expect(run.settled).resolves.toMatchObject({ status: "failed", failure: "The answer could not be reached. Check your connection and try again.", retryable: true });
+      session.close();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+
+  it("Stop calls stopGeneration for the run; the stopped final ends it as done", async () => {
+    const calls: Record<string, unknown>[] = [];
+    const api = fakeApi((vars) => {
+      calls.push(vars);
+      return vars.input ? { status: 200, data: { sendQuery: {} } } : { status: 200, data: { stopGeneration: { stopped: true } } };
+    });
+    const session = await StreamSession.open(api.deps, "session-0006");
+    const run = session.send("hi");
+    await session.stop(run);
+    expect(run.stopping).toBe(true);
+    expect(calls.at(-1)).toEqual({ sessionId: "session-0006", messageId: run.messageId });
+    api.push({ action: "final_response", ...base, data: { sessionId: "session-0006", messageId: run.messageId, content: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "stopped", lastSequenceNumber: -1 } });
+    await expect(run.settled).resolves.toMatchObject({ status: "done" });
+    expect(run.assembler.final?.stopReason).toBe("stopped");
+    session.close();
   });
 });
 

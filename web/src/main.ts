@@ -172,7 +172,15 @@ function frameScheduler(render: () => void): () => void {
   };
 }
 
-function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement; render: () => void } {
+/** What a finished or running answer says about itself in its status line. */
+function runStatusText(run: MessageRun): string {
+  if (run.status === "sending") return run.stopping ? "stopping…" : "waiting for the first token…";
+  if (run.status === "streaming") return run.stopping ? "stopping…" : "streaming…";
+  if (run.status === "failed") return "failed";
+  return run.assembler.final?.stopReason === "stopped" ? "stopped" : "done";
+}
+
+function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void): { el: HTMLElement; render: () => void } {
   const status = h("div", { class: "meta", "data-testid": "message-meta" });
   const reasoningBody = h("div", { class: "reasoning-body" });
   const reasoning = h("details", { class: "reasoning", hidden: "", "data-testid": "reasoning" }, h("summary", {}, "Reasoning"), reasoningBody);
@@ -181,9 +189,11 @@ function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement;
   const sourceBox = h("details", { class: "source-box" }, h("summary", {}, "Markdown source"), source);
   const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
   retry.addEventListener("click", onRetry);
+  const stop = h("button", { type: "button", class: "stop", "data-testid": "stop" }, "Stop");
+  stop.addEventListener("click", onStop);
   const errorText = h("span", { "data-testid": "error-text" });
   const error = h("div", { class: "error", role: "alert", hidden: "", "data-testid": "error" }, errorText, retry);
-  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, error, status, sourceBox);
+  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, error, status, stop, sourceBox);
   const render = (): void => {
     const a = run.assembler;
     el.dataset.status = run.status;
@@ -198,9 +208,11 @@ function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement;
       errorText.textContent = run.failure ?? "Something went wrong.";
       retry.hidden = !run.retryable;
     }
+    stop.hidden = run.status === "done" || run.status === "failed";
+    (stop as HTMLButtonElement).disabled = run.stopping === true;
     const ttft = a.firstChunkAt === undefined ? undefined : a.firstChunkAt - run.sentAt;
     const parts = [
-      run.status === "sending" ? "waiting for the first token…" : run.status === "streaming" ? "streaming…" : run.status === "done" ? "done" : "failed",
+      runStatusText(run),
       `first token ${fmtMs(ttft)}`,
       `${a.chunkCount} ${a.chunkCount === 1 ? "chunk" : "chunks"}`,
     ];
@@ -211,6 +223,11 @@ function assistantView(run: MessageRun, onRetry: () => void): { el: HTMLElement;
   };
   render();
   return { el, render };
+}
+
+/** The header's "reconnecting…" badge, shown while the answer stream is reconnecting. */
+function showConnection(state: "live" | "reconnecting" | "closed"): void {
+  $("connection").hidden = state !== "reconnecting";
 }
 
 function setupChat(app: App): void {
@@ -238,7 +255,7 @@ function setupChat(app: App): void {
     if (!replacing) messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
     send.disabled = true;
     try {
-      if (!app.chat || app.chat.closed) app.chat = await StreamSession.open(deps(app), app.chat?.sessionId);
+      if (!app.chat || app.chat.closed) app.chat = await StreamSession.open(deps(app), app.chat?.sessionId, { onConnection: showConnection });
     } catch (err) {
       const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
       const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, h("span", { "data-testid": "error-text" }, (err as Error).message), retry);
@@ -250,7 +267,7 @@ function setupChat(app: App): void {
     let view: ReturnType<typeof assistantView> | undefined;
     const schedule = frameScheduler(followingRender(() => view?.render()));
     const run = app.chat.send(text, { modelId: model.value, onUpdate: schedule });
-    view = assistantView(run, () => void ask(text, view?.el));
+    view = assistantView(run, () => void ask(text, view?.el), () => void app.chat?.stop(run));
     view.el.dataset.messageId = run.messageId;
     place(view.el);
     await run.settled;

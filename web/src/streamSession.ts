@@ -1,14 +1,15 @@
 /**
- * One conversation (sessionId) with one subscription: subscribe first, then send each prompt with a client-chosen
- * messageId, so every event can be routed to its MessageAssembler even if it arrives before sendQuery returns.
- * No DOM here: the page renders from `MessageRun` on each `onUpdate`.
+ * One conversation (sessionId) with one resuming stream (client/sessionStream.ts): subscribe first, then send each
+ * prompt with a client-chosen messageId, so every event can be routed to its MessageAssembler even if it arrives
+ * before sendQuery returns; a dropped connection, a gap or silence resumes the answer from the durable record, and
+ * Stop calls stopGeneration. No DOM here: the page renders from `MessageRun` on each `onUpdate`.
  */
-import { MessageAssembler } from "../../client/assembler";
+import type { MessageAssembler } from "../../client/assembler";
 import type { ClientConfig } from "../../client/config";
 import type { GraphQLResponse } from "../../client/graphql";
 import type { SubscribeOptions, Subscription } from "../../client/realtime";
-import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
-import { parseEvent } from "../../contracts/streamEvents";
+import { SessionStream, type ConnectionState, type TrackedMessage } from "../../client/sessionStream";
+import { SEND_QUERY_MUTATION, STOP_GENERATION_MUTATION } from "../../contracts/graphqlOperations";
 import type { DeliveryPath } from "./requestEstimate";
 
 export interface StreamDeps {
@@ -35,8 +36,19 @@ export interface MessageRun {
   failure?: string;
   /** Whether retrying may help (false for e.g. a rejected prompt). */
   retryable: boolean;
+  /** True once the user pressed Stop (the stopped final follows). */
+  stopping?: boolean;
+  /** The page's re-render, called after every change. */
+  readonly onUpdate?: () => void;
   /** Settles when the run is done or failed; never rejects. */
   readonly settled: Promise<MessageRun>;
+}
+
+export interface SessionOptions {
+  /** Called when the connection drops ("reconnecting") and comes back ("live"). */
+  onConnection?(state: ConnectionState): void;
+  /** An answer unreachable (no event, no record) this long fails with a friendly message (default 120 s). */
+  giveUpAfterMs?: number;
 }
 
 export interface SendOptions {
@@ -44,8 +56,6 @@ export interface SendOptions {
   modelId?: string;
   /** Called after every change (event, status); the page re-renders from the run. */
   onUpdate?(run: MessageRun): void;
-  /** Fail the run when no event arrived for this long (default 60 s). */
-  idleTimeoutMs?: number;
 }
 
 /** UUIDs match ID_PATTERN (contracts/ids.ts); crypto.randomUUID needs a secure context (https or loopback). */
@@ -69,129 +79,137 @@ export function describeSendFailure(res: GraphQLResponse): { message: string; re
 }
 
 export class StreamSession {
-  private readonly runs = new Map<string, { run: MessageRun; touch(): void; finish(status: RunStatus, failure?: string, retryable?: boolean): void }>();
-  private subscription: Subscription | undefined;
-  private lost: string | undefined;
+  private readonly runs = new Map<string, MessageRun>();
 
   private constructor(
     private readonly deps: StreamDeps,
-    readonly sessionId: string,
+    private readonly stream: SessionStream,
   ) {}
 
-  /** Opens the subscription; resolves after start_ack, so a prompt sent afterwards loses no tokens. */
-  static async open(deps: StreamDeps, sessionId: string = newId()): Promise<StreamSession> {
-    const session = new StreamSession(deps, sessionId);
+  /**
+   * Opens the session's stream; resolves after start_ack, so a prompt sent afterwards loses no tokens. The stream
+   * reconnects and resumes unfinished answers from the durable record on its own (client/sessionStream.ts).
+   */
+  static async open(deps: StreamDeps, sessionId: string = newId(), options: SessionOptions = {}): Promise<StreamSession> {
+    let session: StreamSession | undefined;
+    let stream: SessionStream;
     try {
-      session.subscription = await deps.subscribe({
+      stream = await SessionStream.open({
         realtimeUrl: deps.config.realtimeUrl,
         graphqlUrl: deps.config.graphqlUrl,
-        authorization: await deps.idToken(),
-        query: RECEIVE_MESSAGES_SUBSCRIPTION,
-        variables: { sessionId },
+        sessionId,
+        token: () => deps.idToken(),
         WebSocketImpl: deps.WebSocketImpl,
-        onData: (data) => session.onData(data),
-        onError: () => session.onLost("The connection to the answer stream was lost."),
+        subscribe: deps.subscribe,
+        request: deps.graphqlRequest,
+        now: deps.now,
+        giveUpAfterMs: options.giveUpAfterMs,
+        onChange: (messageId) => session?.onChange(messageId),
+        onConnection: (state) => options.onConnection?.(state),
       });
     } catch {
       throw new Error("Could not open the answer stream (subscription). Check that the API is reachable and try again.");
     }
+    session = new StreamSession(deps, stream);
     return session;
   }
 
+  get sessionId(): string {
+    return this.stream.sessionId;
+  }
+
+  /** True once closed: open a new session to send again. */
   get closed(): boolean {
-    return this.lost !== undefined || this.subscription === undefined;
+    return this.stream.connection === "closed";
   }
 
-  private onData(data: Record<string, unknown>): void {
-    const channel = data.receiveMessages as { data?: unknown } | undefined;
-    if (!channel || typeof channel.data !== "string") return;
-    const receivedAt = this.deps.now();
-    let event;
-    try {
-      event = parseEvent(channel.data);
-    } catch {
-      return; // malformed event: nothing a user could act on; the final content still reconciles
-    }
-    const entry = this.runs.get(event.data.messageId);
-    if (!entry) return;
-    const { run } = entry;
-    const outcome = run.assembler.accept(event, receivedAt);
-    if (outcome === "final") entry.finish("done");
-    else if (outcome === "error") entry.finish("failed", run.assembler.error?.message, run.assembler.error?.retryable ?? true);
-    else {
-      if (run.status === "sending") run.status = "streaming";
-      entry.touch();
-    }
+  /** The connection's state, for a "reconnecting" indicator. */
+  get connection(): ConnectionState {
+    return this.stream.connection;
   }
 
-  private onLost(message: string): void {
-    this.lost = message;
-    for (const { finish } of [...this.runs.values()]) finish("failed", message, true);
+  private onChange(messageId: string): void {
+    const run = this.runs.get(messageId);
+    if (!run || run.status === "done" || run.status === "failed") return;
+    if (run.status === "sending" && run.assembler.chunkCount > 0) run.status = "streaming";
+    run.onUpdate?.();
   }
 
-  /** Sends one prompt; the returned run updates as events arrive. */
+  /** Sends one prompt; the returned run updates as events arrive, and is resumed from the record when the stream breaks. */
   send(prompt: string, options: SendOptions = {}): MessageRun {
     const messageId = newId();
-    const assembler = new MessageAssembler(messageId, { now: this.deps.now });
-    let resolveSettled!: (r: MessageRun) => void;
-    const settled = new Promise<MessageRun>((r) => (resolveSettled = r));
+    const tracked = this.stream.track(messageId);
     const run: MessageRun = {
       messageId,
       prompt,
       delivery: options.delivery,
-      assembler,
+      assembler: tracked.assembler,
       sentAt: this.deps.now(),
       status: "sending",
       retryable: true,
-      settled,
+      onUpdate: options.onUpdate ? () => options.onUpdate!(run) : undefined,
+      settled: tracked.ended.then(() => this.settle(run, tracked)),
     };
-    const idleMs = options.idleTimeoutMs ?? 60_000;
-    let idle: ReturnType<typeof setTimeout> | undefined;
-    const update = (): void => options.onUpdate?.(run);
-    const finish = (status: RunStatus, failure?: string, retryable = true): void => {
-      if (run.status === "done" || run.status === "failed") return;
-      clearTimeout(idle);
-      run.status = status;
-      if (status === "failed") {
-        run.failure = failure ?? "Something went wrong.";
-        run.retryable = retryable;
-      }
-      this.runs.delete(messageId);
-      update();
-      resolveSettled(run);
-    };
-    const touch = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => finish("failed", `No answer arrived within ${Math.ceil(idleMs / 1000)} s.`, true), idleMs);
-      update();
-    };
-    this.runs.set(messageId, { run, touch, finish });
-    if (this.lost) {
-      finish("failed", this.lost, true);
-      return run;
-    }
-    touch();
-    void (async () => {
-      const input: Record<string, unknown> = { sessionId: this.sessionId, messageId, prompt, modelId: options.modelId ?? this.deps.config.models.defaultModelId };
-      if (options.delivery) input.delivery = options.delivery;
-      let res: GraphQLResponse;
-      try {
-        res = await this.deps.graphqlRequest(this.deps.config.graphqlUrl, SEND_QUERY_MUTATION, { input }, { Authorization: await this.deps.idToken() });
-      } catch (err) {
-        finish("failed", err instanceof Error && err.name === "SignInError" ? err.message : "Could not reach the API. Check your connection and try again.", true);
-        return;
-      }
-      if (res.errors || !res.data) {
-        const { message, retryable } = describeSendFailure(res);
-        finish("failed", message, retryable);
-      }
-    })();
+    this.runs.set(messageId, run);
+    void this.sendQuery(run, options);
     return run;
   }
 
+  /** Asks the API to stop the run's generation; the final (stopReason "stopped") ends the run as usual. */
+  async stop(run: MessageRun): Promise<void> {
+    if (run.status === "done" || run.status === "failed") return;
+    run.stopping = true;
+    run.onUpdate?.();
+    const variables = { sessionId: this.sessionId, messageId: run.messageId };
+    try {
+      await this.deps.graphqlRequest(this.deps.config.graphqlUrl, STOP_GENERATION_MUTATION, variables, { Authorization: await this.deps.idToken() });
+    } catch {
+      run.stopping = false; // the user may press Stop again
+      run.onUpdate?.();
+    }
+  }
+
   close(): void {
-    for (const { finish } of [...this.runs.values()]) finish("failed", "Stopped.", true);
-    this.subscription?.close();
-    this.subscription = undefined;
+    this.stream.close();
+  }
+
+  /** sendQuery for the run; a refusal or an unreachable API fails it without waiting for events. */
+  private async sendQuery(run: MessageRun, options: SendOptions): Promise<void> {
+    const input: Record<string, unknown> = { sessionId: this.sessionId, messageId: run.messageId, prompt: run.prompt, modelId: options.modelId ?? this.deps.config.models.defaultModelId };
+    if (options.delivery) input.delivery = options.delivery;
+    let res: GraphQLResponse;
+    try {
+      res = await this.deps.graphqlRequest(this.deps.config.graphqlUrl, SEND_QUERY_MUTATION, { input }, { Authorization: await this.deps.idToken() });
+    } catch (err) {
+      return this.fail(run, err instanceof Error && err.name === "SignInError" ? err.message : "Could not reach the API. Check your connection and try again.", true);
+    }
+    if (res.errors || !res.data) {
+      const { message, retryable } = describeSendFailure(res);
+      this.fail(run, message, retryable);
+    }
+  }
+
+  private fail(run: MessageRun, failure: string, retryable: boolean): void {
+    if (run.status === "done" || run.status === "failed") return;
+    run.status = "failed";
+    run.failure = failure;
+    run.retryable = retryable;
+    this.runs.delete(run.messageId);
+    this.stream.abandon(run.messageId, failure);
+    run.onUpdate?.();
+  }
+
+  /** The run's end, from its tracked message: done on a final, failed on an error event or an unreachable answer. */
+  private settle(run: MessageRun, tracked: TrackedMessage): MessageRun {
+    if (run.status === "failed") return run;
+    const error = tracked.assembler.error;
+    if (error) this.fail(run, error.message, error.retryable);
+    else if (tracked.failure) this.fail(run, tracked.failure, true);
+    else {
+      run.status = "done";
+      this.runs.delete(run.messageId);
+      run.onUpdate?.();
+    }
+    return run;
   }
 }
