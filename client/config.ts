@@ -18,10 +18,13 @@ export const clientConfigSchema = z.object({
     z.object({ type: z.literal("local"), issuerUrl: z.string().url() }),
   ]),
   models: z.object({ defaultModelId: z.string(), allowedModelIds: z.array(z.string()) }),
+  /** `npm start -- --tls` only: the self-signed certificate the https/wss URLs present (for NODE_EXTRA_CA_CERTS). */
+  caCertificateFile: z.string().optional(),
 });
 
 export type ClientConfig = z.infer<typeof clientConfigSchema>;
 
+/** Parses and validates the text of a client config file; throws (zod) naming what is wrong. */
 export function parseClientConfig(json: string): ClientConfig {
   return clientConfigSchema.parse(JSON.parse(json));
 }

@@ -23,6 +23,7 @@ import { startIssuer, type LocalIssuer } from "./issuer";
 import { loadLocalConfig } from "./localConfig";
 import { startMessaging, type LocalMessaging } from "./messaging";
 import { createLambdaContext, startEventSourcePoller, type EventSourcePoller, type SqsHandler } from "./poller";
+import { localCertificate, type LocalCertificate } from "./tls";
 
 export { loadLocalConfig } from "./localConfig";
 export { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
@@ -65,6 +66,12 @@ export interface LocalStackOptions {
    * lambdas/ entries are dropped from require's cache first.
    */
   isolateModules?: (load: () => void) => void;
+  /**
+   * Serve the gateway (GraphQL, real-time, web console) and the issuer over https/wss with the local certificate
+   * (local/tls.ts). The handlers and the gateway's JWKS fetch then call them over TLS, so this process must have
+   * started with NODE_EXTRA_CA_CERTS naming the certificate (`npm start -- --tls` runs itself again so).
+   */
+  tls?: boolean;
 }
 
 /** Where each part of a running stack listens (all on 127.0.0.1). */
@@ -137,7 +144,7 @@ interface BackingServices {
 }
 
 /** Starts dynalite, fauxqs, the Bedrock stand-in and the issuer at once; when one fails, the others are stopped again. */
-async function startBackingServices(config: EnvironmentConfig, opts: LocalStackOptions): Promise<Started<BackingServices>> {
+async function startBackingServices(config: EnvironmentConfig, opts: LocalStackOptions, tls: LocalCertificate | undefined): Promise<Started<BackingServices>> {
   const ports = opts.ports ?? {};
   const pacing = { firstTokenMs: opts.bedrock?.firstTokenMs ?? 200, tokensPerSecond: opts.bedrock?.tokensPerSecond ?? 50 };
   // allSettled, so that whatever did start is stopped again when one service fails to start.
@@ -145,7 +152,7 @@ async function startBackingServices(config: EnvironmentConfig, opts: LocalStackO
     startDynamo(config, { port: ports.dynamo }),
     startMessaging(config, { port: ports.sqs }),
     startBedrockStandIn({ port: ports.bedrock, ...pacing }),
-    startIssuer({ port: ports.issuer }),
+    startIssuer({ port: ports.issuer, tls }),
   ]);
   const stops = new StopList();
   for (const result of settled) if (result.status === "fulfilled") stops.add(() => result.value.close());
@@ -190,6 +197,12 @@ interface WebConsoleAndGateway {
   webDir: string;
 }
 
+/** Where the gateway listens: a fixed or ephemeral port, and the certificate when it serves https/wss. */
+interface GatewayListen {
+  port?: number;
+  tls?: LocalCertificate;
+}
+
 /**
  * Bundles the web console and starts the gateway. `handlerOf` gives a resolver function's handler once it is loaded:
  * the handlers load after the gateway (they read its URL), and until then the data sources refuse calls.
@@ -197,7 +210,7 @@ interface WebConsoleAndGateway {
 async function startWebConsoleAndGateway(
   config: EnvironmentConfig,
   issuer: LocalIssuer,
-  port: number | undefined,
+  listen: GatewayListen,
   handlerOf: (name: ResolverFunction) => Handler | undefined,
 ): Promise<Started<WebConsoleAndGateway>> {
   const webDir = mkdtempSync(path.join(os.tmpdir(), "web-console-"));
@@ -206,7 +219,8 @@ async function startWebConsoleAndGateway(
     await buildWebConsole(webDir);
     const gateway = await startGateway({
       staticDir: webDir,
-      port,
+      port: listen.port,
+      tls: listen.tls,
       region: config.region,
       credentials: { ...LOCAL_CREDENTIALS },
       issuer: { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId },
@@ -368,6 +382,7 @@ function writeClientConfig(
   issuer: LocalIssuer,
   front: WebConsoleAndGateway,
   target: string | false | undefined,
+  caCertificateFile: string | undefined,
 ): Pick<LocalStack, "clientConfig" | "clientConfigPath"> {
   const clientConfig = clientConfigSchema.parse({
     environment: config.name,
@@ -376,6 +391,7 @@ function writeClientConfig(
     realtimeUrl: front.gateway.realtimeUrl,
     auth: { type: "local", issuerUrl: issuer.issuerUrl },
     models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
+    caCertificateFile,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
   const clientConfigPath = target === false ? undefined : path.resolve(target ?? LOCAL_CLIENT_CONFIG_PATH);
@@ -405,20 +421,21 @@ function endpointsOf(services: BackingServices, gateway: LocalGateway): LocalSta
  */
 export async function startLocalStack(opts: LocalStackOptions = {}): Promise<LocalStack> {
   const config = await loadLocalConfig(opts.configOverrides);
+  const tls = opts.tls ? await localCertificate() : undefined;
   const stops = new StopList();
   try {
-    const services = await startBackingServices(config, opts);
+    const services = await startBackingServices(config, opts, tls);
     stops.add(services.stop);
-    // The gateway's sendQuery data source calls the handler once loadHandlers has run.
+    // The gateway's Lambda data sources call the handlers once loadHandlers has run.
     let handlers: Handlers | undefined;
-    const front = await startWebConsoleAndGateway(config, services.issuer, opts.ports?.gateway, (name) => handlers?.[name]);
+    const front = await startWebConsoleAndGateway(config, services.issuer, { port: opts.ports?.gateway, tls }, (name) => handlers?.[name]);
     stops.add(front.stop);
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
     stops.addFinal(applyRuntimeVariables(config, services, front.gateway));
     handlers = loadHandlers(opts.isolateModules ?? withFreshLambdaModules);
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
-    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig);
+    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile);
 
     let stopping: Promise<void> | undefined;
     const { dynamo, messaging, bedrock, issuer } = services;

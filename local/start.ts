@@ -1,10 +1,13 @@
 /**
  * `npm start`: runs the local stack until Ctrl-C (or SIGTERM), then stops everything and exits 0.
  * `--ready-json` prints exactly one JSON line on stdout once ready (for tests that spawn the stack as a child).
+ * `--tls` serves https/wss with the local certificate (local/tls.ts), running itself again to trust it.
  */
 import { parseArgs } from "node:util";
 import { LOCAL_CREDENTIALS } from "./credentials";
+import { guardProcess } from "./processGuard";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
+import { localCertificate, runAgainTrusting } from "./tls";
 
 const USAGE = `Usage: npm start -- [options]
 
@@ -19,6 +22,9 @@ const USAGE = `Usage: npm start -- [options]
   --config-overrides <json>  merged into environments/local.tfvars, e.g. '{"queue":{"fifo":true}}'
   --client-config <path>     where to write the client config, default client-config.local.json
   --no-client-config         do not write the client config file
+  --tls                      serve the gateway, web console and issuer over https/wss with a self-signed
+                             certificate for 127.0.0.1 and localhost (.local-tls/cert.pem; trust it with
+                             NODE_EXTRA_CA_CERTS=.local-tls/cert.pem in Node clients)
   --ready-json               print one JSON line with every endpoint when ready (nothing else on stdout)
   --exit-on-stdin-close      stop when stdin closes (a parent test process went away)
   -h, --help                 this text`;
@@ -75,6 +81,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
       "config-overrides": { type: "string" },
       "client-config": { type: "string" },
       "no-client-config": { type: "boolean" },
+      tls: { type: "boolean" },
       "ready-json": { type: "boolean" },
       "exit-on-stdin-close": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -104,6 +111,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
       },
       retryDelaySeconds: wholeNumber("retry-delay-seconds", values["retry-delay-seconds"]),
       writeClientConfig: values["no-client-config"] ? false : values["client-config"],
+      tls: !!values.tls,
     },
     readyJson: !!values["ready-json"],
     exitOnStdinClose: !!values["exit-on-stdin-close"],
@@ -140,6 +148,7 @@ function banner(stack: LocalStack): string {
     `  GraphQL         ${e.graphqlUrl}`,
     `  Real-time       ${e.realtimeUrl}`,
     `  Token issuer    ${e.issuerUrl}`,
+    ...(stack.clientConfig.caCertificateFile ? [`  Certificate     ${stack.clientConfig.caCertificateFile}  (self-signed; trust it: NODE_EXTRA_CA_CERTS)`] : []),
     `  Bedrock         ${e.bedrock}  (stand-in)`,
     `  SNS/SQS         ${e.sqs}  (fauxqs)`,
     `  DynamoDB        ${e.dynamodb}  (dynalite)`,
@@ -159,6 +168,9 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // The stack's own handlers call the https gateway: the certificate must be trusted from the process's start.
+  if (args.options.tls && runAgainTrusting((await localCertificate()).caFile)) return;
+  guardProcess(); // an error in one connection is logged, and the stack keeps serving the others
   const stack = await startLocalStack(args.options);
 
   let stopping = false;

@@ -46,7 +46,15 @@ export interface EngineOptions {
   defaultMode?: AuthMode;
   /** Called for every field-level authorization failure (for stats). */
   onUnauthorized?: () => void;
+  /** Where an unexpected error is logged; the client only sees INTERNAL_FAILURE_MESSAGE (default: console.error). */
+  onInternalError?: InternalErrorLog;
 }
+
+/** Logs an error no client may see, with where it happened. */
+export type InternalErrorLog = (err: unknown, context: string) => void;
+
+/** AppSync's message for an InternalFailure: what went wrong stays in the server's log. */
+export const INTERNAL_FAILURE_MESSAGE = "An internal error occurred.";
 
 /** One error as AppSync renders it in `errors`. */
 export interface AppSyncErrorEntry {
@@ -97,17 +105,38 @@ export function appSyncError(message: string, errorType: string | null, pathValu
   return { path: pathValue, data: null, errorType, errorInfo: null, locations: [], message };
 }
 
-function formatError(err: GraphQLError): AppSyncErrorEntry {
-  const original = err.originalError;
-  const base = {
+/** AppSync's InternalFailure entry, with its generic message. */
+export function internalFailure(pathValue: Array<string | number> | null = null): AppSyncErrorEntry {
+  return appSyncError(INTERNAL_FAILURE_MESSAGE, "InternalFailure", pathValue);
+}
+
+function errorBase(err: GraphQLError): Pick<AppSyncErrorEntry, "path" | "locations"> {
+  return {
     path: err.path ? [...err.path] : null,
     locations: (err.locations ?? []).map((l) => ({ line: l.line, column: l.column, sourceName: null as null })),
   };
+}
+
+/**
+ * A document that does not parse or validate, or variables that do not coerce: AppSync (graphql-java) classifies all
+ * of them as validation errors and answers them in `errors` with `data: null`.
+ */
+function documentError(err: GraphQLError): AppSyncErrorEntry {
+  return { ...errorBase(err), data: null, errorType: "ValidationError", errorInfo: null, message: err.message };
+}
+
+/** An execution error: a resolver's own error as it raised it; anything unexpected is logged and sent generic. */
+function executionError(err: GraphQLError, log: InternalErrorLog): AppSyncErrorEntry {
+  const original = err.originalError;
+  const base = errorBase(err);
   if (original instanceof AppSyncResolverError) {
     return { ...base, data: original.data, errorType: original.errorType, errorInfo: original.errorInfo, message: original.message };
   }
-  if (original) return { ...base, data: null, errorType: "InternalFailure", errorInfo: null, message: original.message };
-  return { ...base, data: null, errorType: "ValidationError", errorInfo: null, message: err.message };
+  // graphql-js's own errors (a null for a non-null field, a value that does not serialize) are safe to show.
+  if (!original) return { ...base, data: null, errorType: "ValidationError", errorInfo: null, message: err.message };
+  if (original instanceof GraphQLError) return { ...base, data: null, errorType: "InternalFailure", errorInfo: null, message: original.message };
+  log(original, `resolving ${base.path?.join(".") ?? "a field"}`);
+  return { ...base, data: null, errorType: "InternalFailure", errorInfo: null, message: INTERNAL_FAILURE_MESSAGE };
 }
 
 function selectionSetList(set: SelectionSetNode | undefined, prefix = ""): string[] {
@@ -130,8 +159,10 @@ export class GraphQLEngine {
   /** Mutation field -> subscription fields that list it in @aws_subscribe. */
   readonly triggers = new Map<string, string[]>();
   private readonly modules = new Map<string, { mod: ResolverModule; dataSource: DataSourceKind }>();
+  private readonly log: InternalErrorLog;
 
   constructor(private readonly opts: EngineOptions) {
+    this.log = opts.onInternalError ?? ((err, context) => console.error(`[gateway] ${context}:`, err));
     this.schema = buildAppSyncSchema(opts.schemaFile);
     for (const b of opts.resolvers) {
       this.modules.set(`${b.typeName}.${b.fieldName}`, {
@@ -235,16 +266,16 @@ export class GraphQLEngine {
     try {
       document = parse(query);
     } catch (err) {
-      return { errors: [formatError(err as GraphQLError)] };
+      return { errors: [documentError(err as GraphQLError)] };
     }
     const validation = validate(this.schema, document);
-    if (validation.length > 0) return { errors: validation.map(formatError) };
+    if (validation.length > 0) return { errors: validation.map(documentError) };
     const name = typeof operationName === "string" ? operationName : undefined;
     const operation = getOperationAST(document, name);
     if (!operation) return { errors: [appSyncError("Unknown or ambiguous operation name.", "ValidationError")] };
     const rawVars = variables && typeof variables === "object" ? (variables as Record<string, unknown>) : {};
     const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], rawVars);
-    if (coerced.errors) return { errors: coerced.errors.map(formatError) };
+    if (coerced.errors) return { errors: coerced.errors.map(documentError) };
     const rootType = this.schema.getRootType(operation.operation);
     const rootFields: RootField[] = [];
     for (const sel of operation.selectionSet.selections) {
@@ -255,7 +286,8 @@ export class GraphQLEngine {
       try {
         args = getArgumentValues(def, sel, coerced.coerced);
       } catch (err) {
-        return { errors: [err instanceof GraphQLError ? formatError(err) : appSyncError(String(err), "ValidationError")] };
+        if (err instanceof GraphQLError) return { errors: [documentError(err)] };
+        throw err;
       }
       rootFields.push({ name: sel.name.value, responseKey: sel.alias?.value ?? sel.name.value, args, node: sel });
     }
@@ -272,7 +304,7 @@ export class GraphQLEngine {
       variableValues: prepared.variables,
       contextValue: ctx,
     });
-    return toResponse(result, ctx.appended);
+    return toResponse(result, ctx.appended, this.log);
   }
 
   /**
@@ -309,7 +341,8 @@ export class GraphQLEngine {
         }
       } catch (err) {
         if (err instanceof AppSyncResolverError) return { errors: [{ ...appSyncError(err.message, err.errorType, [root.responseKey]), data: err.data, errorInfo: err.errorInfo }] };
-        return { errors: [appSyncError(err instanceof Error ? err.message : String(err), "InternalFailure", [root.responseKey])] };
+        this.log(err, `subscribing to ${root.name}`);
+        return { errors: [internalFailure([root.responseKey])] };
       }
     }
     return { fieldName: root.name, args: root.args, filter, prepared, caller };
@@ -326,7 +359,7 @@ export class GraphQLEngine {
       rootValue: { [sub.fieldName]: payload },
       contextValue: ctx,
     });
-    return toResponse(result, ctx.appended);
+    return toResponse(result, ctx.appended, this.log);
   }
 }
 
@@ -336,8 +369,8 @@ function pathOf(info: GraphQLResolveInfo): Array<string | number> {
   return out;
 }
 
-function toResponse(result: ExecutionResult, appended: AppSyncErrorEntry[]): AppSyncResponse {
-  const errors = [...(result.errors ?? []).map(formatError), ...appended];
+function toResponse(result: ExecutionResult, appended: AppSyncErrorEntry[], log: InternalErrorLog): AppSyncResponse {
+  const errors = [...(result.errors ?? []).map((e) => executionError(e, log)), ...appended];
   const out: AppSyncResponse = { data: (result.data as Record<string, unknown> | null | undefined) ?? null };
   if (errors.length > 0) out.errors = errors;
   return out;

@@ -1,5 +1,5 @@
 /** The one error a gateway route throws; the router renders it (see router.ts), nothing else writes an error. */
-import { appSyncError, type AppSyncErrorEntry } from "./engine";
+import { appSyncError, INTERNAL_FAILURE_MESSAGE, type AppSyncErrorEntry } from "./engine";
 
 /**
  * How the body of an error reads, each the shape its clients already parse:
@@ -23,15 +23,19 @@ export class GatewayError extends Error {
     this.name = "GatewayError";
   }
 
-  /** A document that does not parse, validate or coerce: 400 with every error the engine found. */
+  /**
+   * A document the engine refused, with every error it found. AppSync answers a document that does not validate and
+   * variables that do not coerce (ValidationError) with HTTP 200 and `data: null`; a request without a query is a 400.
+   */
   static invalidDocument(entries: AppSyncErrorEntry[]): GatewayError {
     const first = entries[0];
-    return new GatewayError(400, first?.errorType ?? "ValidationError", first?.message ?? "Invalid document", "graphql", entries);
+    const status = entries.every((e) => e.errorType === "ValidationError") ? 200 : 400;
+    return new GatewayError(status, first?.errorType ?? "ValidationError", first?.message ?? "Invalid document", "graphql", entries);
   }
 
-  /** Anything a route did not expect: AppSync's InternalFailure with the thrown message. */
-  static internalFailure(err: unknown): GatewayError {
-    return new GatewayError(500, "InternalFailure", err instanceof Error ? err.message : String(err));
+  /** Anything a route did not expect: AppSync's InternalFailure, whose message says nothing of the cause. */
+  static internalFailure(): GatewayError {
+    return new GatewayError(500, "InternalFailure", INTERNAL_FAILURE_MESSAGE);
   }
 
   /** The JSON body, in this error's shape. */

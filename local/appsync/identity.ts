@@ -1,13 +1,16 @@
-/** Turns request credentials into AppSync's ctx.identity: Cognito ID tokens (JWKS-verified) and SigV4 (IAM). */
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from "jose";
-import { isSigV4Authorization, verifySigV4, type LocalCredentials, type SignedRequest } from "./sigv4";
+/** Turns request credentials into AppSync's ctx.identity: Cognito ID and access tokens (JWKS-verified) and SigV4 (IAM). */
+import type { JwtPayload } from "aws-jwt-verify/jwt-model";
 import type { AuthMode } from "./schema";
+import { INVALID_SECURITY_TOKEN, isSigV4Authorization, verifySigV4, type LocalCredentials, type SignedRequest } from "./sigv4";
+import { UserPoolTokenVerifier } from "./userPoolToken";
 
+/** ctx.identity of a user pool caller, as AppSync builds it from an ID or an access token. */
 export interface CognitoIdentity {
   sub: string;
   issuer: string;
+  /** `cognito:username` (ID tokens) or `username` (access tokens). */
   username: string;
-  claims: JWTPayload & Record<string, unknown>;
+  claims: JwtPayload;
   sourceIp: string[];
   defaultAuthStrategy: "ALLOW";
   groups: string[] | null;
@@ -39,48 +42,24 @@ export interface IdentityVerifierOptions {
 
 export const LOCAL_ACCOUNT_ID = "000000000000";
 
+/** Verifies callers the two ways the gateway accepts: the issuer's user pool tokens and SigV4 with the local identity. */
 export class IdentityVerifier {
-  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly tokens: UserPoolTokenVerifier;
 
   constructor(private readonly opts: IdentityVerifierOptions) {
-    this.jwks = createRemoteJWKSet(new URL("/.well-known/jwks.json", opts.issuer.issuerUrl), { timeoutDuration: 5000 });
+    this.tokens = new UserPoolTokenVerifier(opts.issuer);
   }
 
-  /** Verifies a Cognito-shaped ID token: signature (issuer's JWKS), iss, aud = client id, exp, token_use = id. */
+  /** Verifies a Cognito-shaped ID or access token (see userPoolToken.ts) and builds AppSync's ctx.identity from it. */
   async verifyJwt(token: string, sourceIp: string): Promise<AuthResult> {
-    try {
-      const { payload } = await jwtVerify(token, this.jwks, {
-        issuer: this.opts.issuer.issuerUrl,
-        audience: this.opts.issuer.clientId,
-        algorithms: ["RS256"],
-        requiredClaims: ["sub", "exp", "iat"],
-      });
-      if (payload.token_use !== "id") return { ok: false, message: "Valid authorization header not provided." };
-      const claims = payload as CognitoIdentity["claims"];
-      const groups = Array.isArray(claims["cognito:groups"]) ? (claims["cognito:groups"] as string[]) : null;
-      return {
-        ok: true,
-        caller: {
-          mode: "AMAZON_COGNITO_USER_POOLS",
-          identity: {
-            sub: String(payload.sub),
-            issuer: String(payload.iss),
-            username: String(claims["cognito:username"] ?? payload.sub),
-            claims,
-            sourceIp: [sourceIp],
-            defaultAuthStrategy: "ALLOW",
-            groups,
-          },
-        },
-      };
-    } catch (err) {
-      if (err instanceof joseErrors.JWTExpired) return { ok: false, message: "Token has expired." };
-      return { ok: false, message: "You are not authorized to make this call." };
-    }
+    const verified = await this.tokens.verify(token);
+    if (!verified.ok) return verified;
+    return { ok: true, caller: { mode: "AMAZON_COGNITO_USER_POOLS", identity: cognitoIdentity(verified.claims, sourceIp) } };
   }
 
   async verifyIam(req: SignedRequest, sourceIp: string): Promise<AuthResult> {
     const r = await verifySigV4(req, { credentials: this.opts.credentials, region: this.opts.region, service: "appsync" });
+    if (!r.ok && r.reason === INVALID_SECURITY_TOKEN) return { ok: false, message: "The security token included in the request is invalid." };
     if (!r.ok) {
       return { ok: false, message: `The request signature we calculated does not match the signature you provided (${r.reason}).` };
     }
@@ -114,6 +93,21 @@ export class IdentityVerifier {
     if (isSigV4Authorization(value)) return this.verifyIam(req, sourceIp);
     return this.verifyJwt(value, sourceIp);
   }
+}
+
+/** ctx.identity for verified token claims: the same shape for ID and access tokens, as AppSync gives resolvers. */
+function cognitoIdentity(claims: JwtPayload, sourceIp: string): CognitoIdentity {
+  const groups = claims["cognito:groups"];
+  const username = claims["cognito:username"] ?? claims.username ?? claims.sub;
+  return {
+    sub: String(claims.sub),
+    issuer: String(claims.iss),
+    username: String(username),
+    claims,
+    sourceIp: [sourceIp],
+    defaultAuthStrategy: "ALLOW",
+    groups: Array.isArray(groups) ? groups.filter((g): g is string => typeof g === "string") : null,
+  };
 }
 
 /** AppSync's message for a valid caller whose mode the field does not allow. */

@@ -4,7 +4,7 @@
  * a handler's JSON reply, or a thrown GatewayError rendered in its shape.
  */
 import type * as http from "node:http";
-import type { GraphQLEngine } from "./engine";
+import type { GraphQLEngine, InternalErrorLog } from "./engine";
 import type { GatewayFaults, GatewayStats } from "./faults";
 import { GatewayError } from "./gatewayError";
 import type { IdentityVerifier } from "./identity";
@@ -32,6 +32,8 @@ export interface GatewayContext {
   staticDir?: string;
   /** Only `127.0.0.1:<port>` and `localhost:<port>` are served (DNS rebinding). */
   isAllowedHost(host: string | undefined): boolean;
+  /** Where errors no client may see are logged. */
+  onInternalError: InternalErrorLog;
 }
 
 /** One HTTP request as a route sees it. */
@@ -76,7 +78,7 @@ export async function routeRequest(req: http.IncomingMessage, res: http.ServerRe
     const reply = await route.handler({ req, res, url }, ctx);
     if (reply) sendJson(res, reply.status, reply.body, route.headers);
   } catch (err) {
-    sendError(res, err, route?.headers);
+    sendError(res, err, route?.headers, ctx.onInternalError);
   }
 }
 
@@ -101,11 +103,12 @@ function matchRoute(req: http.IncomingMessage, url: URL): Route {
   return route;
 }
 
-/** Renders a thrown error in its shape; an unexpected one is an InternalFailure, sent bare as it always was. */
-function sendError(res: http.ServerResponse, err: unknown, routeHeaders: Record<string, string> | undefined): void {
+/** Renders a thrown error in its shape; an unexpected one is logged and answered InternalFailure, without the route's headers. */
+function sendError(res: http.ServerResponse, err: unknown, routeHeaders: Record<string, string> | undefined, log: InternalErrorLog): void {
+  if (err instanceof GatewayError && !res.headersSent) return sendJson(res, err.status, err.body(), routeHeaders);
+  if (!(err instanceof GatewayError)) log(err, `answering ${res.req.method} ${res.req.url}`);
   if (res.headersSent) return void res.destroy();
-  if (err instanceof GatewayError) return sendJson(res, err.status, err.body(), routeHeaders);
-  const failure = GatewayError.internalFailure(err);
+  const failure = GatewayError.internalFailure();
   sendJson(res, failure.status, failure.body());
 }
 

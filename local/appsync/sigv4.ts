@@ -25,8 +25,23 @@ export type SigV4Result = { ok: true; accessKeyId: string } | { ok: false; reaso
 export const MAX_CLOCK_SKEW_MS = 5 * 60 * 1000;
 const AUTH = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
 
+/** The reason for a session token the credentials did not issue; AWS answers it "The security token included in the request is invalid." */
+export const INVALID_SECURITY_TOKEN = "security token does not belong to the credentials";
+
+/** Whether an Authorization header value is SigV4, which picks the IAM auth mode as on AppSync. */
 export function isSigV4Authorization(value: string | undefined): boolean {
   return typeof value === "string" && value.startsWith("AWS4-HMAC-SHA256 ");
+}
+
+/**
+ * As AWS checks it: a session token belongs to temporary credentials only, so long-term credentials (no token) refuse
+ * any token presented with them, and temporary ones refuse a missing or different token.
+ */
+function sessionTokenMatches(presented: string | undefined, issued: string | undefined): boolean {
+  if (presented === undefined || issued === undefined) return presented === issued;
+  const a = Buffer.from(presented);
+  const b = Buffer.from(issued);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function parseAmzDate(v: string): Date | null {
@@ -59,9 +74,7 @@ export async function verifySigV4(
   if (!date) return { ok: false, reason: "missing or malformed x-amz-date" };
   if (Math.abs(now.getTime() - date.getTime()) > MAX_CLOCK_SKEW_MS) return { ok: false, reason: "signature expired or not yet valid" };
   if (headers["x-amz-date"].slice(0, 8) !== scopeDate) return { ok: false, reason: "credential scope date mismatch" };
-  if (expected.credentials.sessionToken && headers["x-amz-security-token"] !== expected.credentials.sessionToken) {
-    return { ok: false, reason: "wrong session token" };
-  }
+  if (!sessionTokenMatches(headers["x-amz-security-token"], expected.credentials.sessionToken)) return { ok: false, reason: INVALID_SECURITY_TOKEN };
   // The signer trusts a present x-amz-content-sha256 as the payload hash, so hold it to the body we actually got.
   const bodyHash = createHash("sha256").update(req.body).digest("hex");
   if (signed.includes("x-amz-content-sha256") && headers["x-amz-content-sha256"] !== bodyHash) {

@@ -20,8 +20,8 @@ function fnv1a(s: string): number {
   return h;
 }
 
-/** mulberry32: a seeded PRNG, so every "random" pick is reproducible. */
-function seeded(seed: number): () => number {
+/** mulberry32: a seeded PRNG, uniform in [0, 1), so every "random" pick is reproducible (the stand-in's answers, the fuzz test's frames). */
+export function seeded(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -1,18 +1,23 @@
 /**
- * Local OIDC-style issuer: mints Cognito-shaped ID tokens for named test users so the local gateway can verify
- * real RS256 signatures against a JWKS, exactly as AppSync verifies Cognito user pool tokens.
+ * Local OIDC-style issuer: mints Cognito-shaped ID and access tokens (tokens.ts) for named test users so the local
+ * gateway can verify real RS256 signatures against a JWKS, exactly as AppSync verifies Cognito user pool tokens.
+ * Serves http, or https with the local certificate (`npm start -- --tls`).
  */
-import { createHash, randomUUID } from "node:crypto";
 import * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
-import { SignJWT, exportJWK, generateKeyPair, type JWK, type KeyLike } from "jose";
+import { TOKEN_USES, generateIssuerKeys, signToken, subjectFor, type IssuerKeys, type TokenUse } from "./tokens";
+
+export { SIGN_IN_SCOPE, subjectFor, type TokenUse } from "./tokens";
 
 /** How startIssuer listens and whom its tokens are for. */
 export interface IssuerOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
-  /** The `aud` of every token, like a Cognito app client id. */
+  /** The app client id: `aud` of ID tokens, `client_id` of access tokens. */
   clientId?: string;
+  /** PEM key and certificate: serve https (the `iss` of the tokens is then an https URL). */
+  tls?: { key: string; cert: string };
 }
 
 /** Options of one minted token. */
@@ -21,37 +26,33 @@ export interface MintOptions {
   expiresInSeconds?: number;
 }
 
-/** A running issuer: its URL (the `iss` of its tokens), client id, a direct mint for tests, and close(). */
+/** A running issuer: its URL (the `iss` of its tokens), client id, direct mints for tests, and close(). */
 export interface LocalIssuer {
   issuerUrl: string;
   clientId: string;
   mintIdToken(username: string, opts?: MintOptions): Promise<string>;
+  mintAccessToken(username: string, opts?: MintOptions): Promise<string>;
   close(): Promise<void>;
 }
 
-/** The `aud` of tokens when IssuerOptions.clientId is not given. */
+/** The app client id when IssuerOptions.clientId is not given. */
 export const DEFAULT_CLIENT_ID = "local-client";
 const USERNAME = /^[A-Za-z0-9._@+-]{1,64}$/;
 const MIN_LIFETIME_S = -86_400;
 const MAX_LIFETIME_S = 86_400;
 const MAX_BODY_BYTES = 4096;
-/** Fixed namespace so a username's sub is the same on every run and every machine. */
-const SUB_NAMESPACE = "5b0f7a36-3a2e-4c1c-9a52-6f3f0a0c1d7e";
-
-/** RFC 4122 version-5 UUID (SHA-1, namespaced); a few lines instead of another dependency. */
-export function subjectFor(username: string): string {
-  const ns = Buffer.from(SUB_NAMESPACE.replace(/-/g, ""), "hex");
-  const bytes = createHash("sha1").update(ns).update(username, "utf8").digest().subarray(0, 16);
-  bytes[6] = (bytes[6] & 0x0f) | 0x50;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
-  const hex = bytes.toString("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 /** A token request the issuer refuses (HTTP 400), with a message safe to show. */
 export class IssuerRequestError extends Error {}
 
-function validateMint(username: unknown, expiresInSeconds: unknown): { username: string; lifetime: number } {
+/** A valid mint request: the username, the lifetime and the kind. */
+interface ValidMint {
+  username: string;
+  lifetime: number;
+  tokenUse: TokenUse;
+}
+
+function validateMint(username: unknown, expiresInSeconds: unknown, tokenUse: unknown = "id"): ValidMint {
   if (typeof username !== "string" || !USERNAME.test(username)) {
     throw new IssuerRequestError("username must be 1-64 letters, digits or . _ @ + -");
   }
@@ -59,12 +60,13 @@ function validateMint(username: unknown, expiresInSeconds: unknown): { username:
   if (typeof lifetime !== "number" || !Number.isInteger(lifetime) || lifetime < MIN_LIFETIME_S || lifetime > MAX_LIFETIME_S) {
     throw new IssuerRequestError(`expiresInSeconds must be an integer in [${MIN_LIFETIME_S}, ${MAX_LIFETIME_S}]`);
   }
-  return { username, lifetime };
+  if (!TOKEN_USES.includes(tokenUse as TokenUse)) throw new IssuerRequestError(`tokenUse must be one of ${TOKEN_USES.join(", ")}`);
+  return { username, lifetime, tokenUse: tokenUse as TokenUse };
 }
 
-/** Loopback pages (the local web console) may call the issuer from the browser; nothing else may. */
+/** Loopback pages (the local web console, over http or https) may call the issuer from the browser; nothing else may. */
 function allowedOrigin(origin: string | undefined): string | undefined {
-  return origin && /^http:\/\/(127\.0\.0\.1|localhost)(:\d{1,5})?$/.test(origin) ? origin : undefined;
+  return origin && /^https?:\/\/(127\.0\.0\.1|localhost)(:\d{1,5})?$/.test(origin) ? origin : undefined;
 }
 
 /** Guards against DNS rebinding: only loopback Host headers reach the handlers. */
@@ -72,32 +74,32 @@ export function isLoopbackHost(host: string | undefined, port: number): boolean 
   return host === `127.0.0.1:${port}` || host === `localhost:${port}`;
 }
 
-/** The issuer's signing key, its public JWK (served at jwks.json), its URL once listening and the `aud` of its tokens. */
+/** The issuer's signing keys (public halves served at jwks.json), its URL once listening and its app client id. */
 interface IssuerState {
-  privateKey: KeyLike;
-  jwk: JWK;
+  keys: IssuerKeys;
   clientId: string;
   issuerUrl: string;
   port: number;
 }
 
-/** Starts the issuer on 127.0.0.1 with a fresh RS256 key pair. */
+/** Starts the issuer on 127.0.0.1 with fresh RS256 key pairs (one per token kind). */
 export async function startIssuer(options: IssuerOptions = {}): Promise<LocalIssuer> {
-  const { publicKey, privateKey } = await generateKeyPair("RS256", { modulusLength: 2048 });
-  const jwk = { ...(await exportJWK(publicKey)), kid: randomUUID(), alg: "RS256", use: "sig" };
-  const issuer: IssuerState = { privateKey, jwk, clientId: options.clientId ?? DEFAULT_CLIENT_ID, issuerUrl: "", port: 0 };
-  const server = http.createServer((req, res) => handleRequest(issuer, req, res));
+  const issuer: IssuerState = { keys: await generateIssuerKeys(), clientId: options.clientId ?? DEFAULT_CLIENT_ID, issuerUrl: "", port: 0 };
+  const listener: http.RequestListener = (req, res) => handleRequest(issuer, req, res);
+  const server = options.tls ? https.createServer({ key: options.tls.key, cert: options.tls.cert }, listener) : http.createServer(listener);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
   });
   issuer.port = (server.address() as AddressInfo).port;
-  issuer.issuerUrl = `http://127.0.0.1:${issuer.port}`;
+  issuer.issuerUrl = `${options.tls ? "https" : "http"}://127.0.0.1:${issuer.port}`;
 
+  const mintKind = (tokenUse: TokenUse) => async (username: string, opts: MintOptions = {}) => (await mint(issuer, { username, expiresInSeconds: opts.expiresInSeconds, tokenUse })).token;
   return {
     issuerUrl: issuer.issuerUrl,
     clientId: issuer.clientId,
-    mintIdToken: async (username, opts = {}) => (await mint(issuer, username, opts.expiresInSeconds)).idToken,
+    mintIdToken: mintKind("id"),
+    mintAccessToken: mintKind("access"),
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -120,7 +122,7 @@ function handleRequest(issuer: IssuerState, req: http.IncomingMessage, res: http
   if (!isLoopbackHost(req.headers.host, issuer.port)) return send(421, { error: "misdirected request" });
   const url = new URL(req.url ?? "/", issuer.issuerUrl);
   if (req.method === "OPTIONS") return send(204, undefined, { "access-control-allow-methods": "GET, POST" });
-  if (req.method === "GET" && url.pathname === "/.well-known/jwks.json") return send(200, { keys: [issuer.jwk] });
+  if (req.method === "GET" && url.pathname === "/.well-known/jwks.json") return send(200, { keys: [issuer.keys.id.jwk, issuer.keys.access.jwk] });
   if (req.method === "GET" && url.pathname === "/.well-known/openid-configuration") {
     return send(200, {
       issuer: issuer.issuerUrl,
@@ -135,7 +137,18 @@ function handleRequest(issuer: IssuerState, req: http.IncomingMessage, res: http
   send(404, { error: "not found" });
 }
 
-/** POST /token with JSON {username, expiresInSeconds?}: mints an ID token, or answers 400/415 saying why not. */
+/** The body of POST /token. */
+interface TokenRequestBody {
+  username?: unknown;
+  expiresInSeconds?: unknown;
+  /** "id" (default) or "access". */
+  tokenUse?: unknown;
+}
+
+/**
+ * POST /token with JSON {username, expiresInSeconds?, tokenUse?}: answers `{idToken}` or `{accessToken}` (with
+ * tokenType, expiresIn and sub), or 400/415 saying why not.
+ */
 function handleTokenRequest(issuer: IssuerState, req: http.IncomingMessage, send: (status: number, body: unknown) => void): void {
   if (!(req.headers["content-type"] ?? "").startsWith("application/json")) {
     return send(415, { error: "content-type must be application/json" });
@@ -150,39 +163,25 @@ function handleTokenRequest(issuer: IssuerState, req: http.IncomingMessage, send
   req.on("end", () => {
     void (async () => {
       try {
-        const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { username?: unknown; expiresInSeconds?: unknown };
-        const minted = await mint(issuer, body.username, body.expiresInSeconds);
-        send(200, { idToken: minted.idToken, tokenType: "id", expiresIn: minted.lifetime, sub: subjectFor(minted.username) });
+        const minted = await mint(issuer, JSON.parse(Buffer.concat(chunks).toString("utf8")) as TokenRequestBody);
+        const field = minted.tokenUse === "access" ? "accessToken" : "idToken";
+        send(200, { [field]: minted.token, tokenType: minted.tokenUse, expiresIn: minted.lifetime, sub: subjectFor(minted.username) });
       } catch (err) {
-        send(400, { error: err instanceof IssuerRequestError ? err.message : "body must be JSON {username, expiresInSeconds?}" });
+        send(400, { error: err instanceof IssuerRequestError ? err.message : "body must be JSON {username, expiresInSeconds?, tokenUse?}" });
       }
     })();
   });
 }
 
-/** Validates a mint request and signs the token; throws IssuerRequestError for a bad username or lifetime. */
-async function mint(issuer: IssuerState, username: unknown, expiresInSeconds: unknown): Promise<{ idToken: string; username: string; lifetime: number }> {
-  const valid = validateMint(username, expiresInSeconds);
-  return { ...valid, idToken: await signIdToken(issuer, valid.username, valid.lifetime) };
-}
-
-async function signIdToken(issuer: IssuerState, username: string, lifetimeSeconds: number): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  // Cognito ID tokens carry these claims; AppSync exposes them as ctx.identity.claims.
-  return new SignJWT({
-    "cognito:username": username,
-    token_use: "id",
-    email: `${username}@example.com`,
-    email_verified: true,
-    auth_time: now,
-    event_id: randomUUID(),
-  })
-    .setProtectedHeader({ alg: "RS256", kid: issuer.jwk.kid, typ: "JWT" })
-    .setSubject(subjectFor(username))
-    .setIssuer(issuer.issuerUrl)
-    .setAudience(issuer.clientId)
-    .setIssuedAt(now)
-    .setExpirationTime(now + lifetimeSeconds)
-    .setJti(randomUUID())
-    .sign(issuer.privateKey);
+/** Validates a mint request and signs the token; throws IssuerRequestError for a bad username, lifetime or kind. */
+async function mint(issuer: IssuerState, body: TokenRequestBody): Promise<ValidMint & { token: string }> {
+  const valid = validateMint(body?.username, body?.expiresInSeconds, body?.tokenUse);
+  const token = await signToken(issuer.keys, {
+    issuerUrl: issuer.issuerUrl,
+    clientId: issuer.clientId,
+    username: valid.username,
+    lifetimeSeconds: valid.lifetime,
+    tokenUse: valid.tokenUse,
+  });
+  return { ...valid, token };
 }

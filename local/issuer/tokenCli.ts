@@ -1,36 +1,51 @@
 /**
- * `npm run token -- alice [--expires 3600] [--config path]`: asks the running local stack's issuer for an ID token
- * and prints it (stdout only the token, so `TOKEN=$(npm run -s token -- alice)` works).
+ * `npm run token -- alice [--access] [--expires 3600] [--config path]`: asks the running local stack's issuer for an
+ * ID token (or, with --access, an access token) and prints it (stdout only the token, so
+ * `TOKEN=$(npm run -s token -- alice)` works). Against `npm start -- --tls` it trusts the config's caCertificateFile.
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseClientConfig } from "../../client/config";
 import { LOCAL_CLIENT_CONFIG_PATH } from "../clientConfigPath";
+import { runAgainTrusting } from "../tls";
+import type { TokenUse } from "./tokens";
 
-export async function requestToken(issuerUrl: string, username: string, expiresInSeconds?: number): Promise<string> {
+const USAGE = "usage: npm run token -- <username> [--access] [--expires seconds] [--config client-config.local.json]";
+
+/** POST /token on the issuer: the token of `tokenUse` (default an ID token) for `username`. */
+export async function requestToken(issuerUrl: string, username: string, expiresInSeconds?: number, tokenUse: TokenUse = "id"): Promise<string> {
   const res = await fetch(new URL("/token", issuerUrl), {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ username, expiresInSeconds }),
+    body: JSON.stringify({ username, expiresInSeconds, tokenUse }),
     signal: AbortSignal.timeout(10_000),
   });
-  const body = (await res.json().catch(() => ({}))) as { idToken?: string; error?: string };
-  if (!res.ok || !body.idToken) throw new Error(`issuer answered ${res.status}: ${body.error ?? "no token"}`);
-  return body.idToken;
+  const body = (await res.json().catch(() => ({}))) as { idToken?: string; accessToken?: string; error?: string };
+  const token = tokenUse === "access" ? body.accessToken : body.idToken;
+  if (!res.ok || !token) throw new Error(`issuer answered ${res.status}: ${body.error ?? "no token"}`);
+  return token;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The command line: the username, --access, --expires and --config. */
+function parseTokenArgs(argv: string[]): { username: string; expires?: number; tokenUse: TokenUse; configFile: string } {
   let username: string | undefined;
   let expires: number | undefined;
+  let tokenUse: TokenUse = "id";
   let configFile = LOCAL_CLIENT_CONFIG_PATH;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--expires") expires = Number(argv[++i]);
+    else if (arg === "--access") tokenUse = "access";
     else if (arg === "--config") configFile = path.resolve(argv[++i] ?? "");
     else if (!arg.startsWith("--") && username === undefined) username = arg;
-    else throw new Error(`unknown argument ${arg}`);
+    else throw new Error(`unknown argument ${arg}\n${USAGE}`);
   }
-  if (!username) throw new Error("usage: npm run token -- <username> [--expires seconds] [--config client-config.local.json]");
+  if (!username) throw new Error(USAGE);
+  return { username, expires, tokenUse, configFile };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { username, expires, tokenUse, configFile } = parseTokenArgs(argv);
   let raw: string;
   try {
     raw = readFileSync(configFile, "utf8");
@@ -39,7 +54,8 @@ async function main(argv: string[]): Promise<void> {
   }
   const config = parseClientConfig(raw);
   if (config.auth.type !== "local") throw new Error(`${configFile} is not a local stack config (auth.type ${config.auth.type})`);
-  process.stdout.write(`${await requestToken(config.auth.issuerUrl, username, expires)}\n`);
+  if (config.caCertificateFile && runAgainTrusting(config.caCertificateFile)) return;
+  process.stdout.write(`${await requestToken(config.auth.issuerUrl, username, expires, tokenUse)}\n`);
 }
 
 if (require.main === module) {

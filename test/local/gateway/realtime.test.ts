@@ -2,14 +2,15 @@ import WebSocket, { WebSocketServer } from "ws";
 import { PUBLISH_RESPONSE_MUTATION, RECEIVE_MESSAGES_SUBSCRIPTION } from "../../../contracts/graphqlOperations";
 import { subjectFor } from "../../../local/issuer";
 import { subscribe, SubscriptionError, type Subscription } from "../../../client/realtime";
-import { Sha256 } from "@aws-crypto/sha256-js";
-import { HttpRequest } from "@smithy/protocol-http";
-import { SignatureV4 } from "@smithy/signature-v4";
+import { GraphQLEngine } from "../../../local/appsync/engine";
 import {
   CREDENTIALS,
-  REGION,
+  closed,
   connectRealtime,
+  connectRealtimeWithSubprotocol,
   firstMessage,
+  headerSubprotocol,
+  iamAuthHeaders,
   initConnection,
   opened,
   sendStart,
@@ -19,6 +20,7 @@ import {
   userPoolAuth,
   waitFor,
   type Harness,
+  type RawConnection,
 } from "./harness";
 
 type Channel = { sessionId: string; userId: string; data: string };
@@ -160,22 +162,7 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
     });
 
     it("verifies IAM (SigV4) connect headers and refuses IAM on the Cognito-only subscription field", async () => {
-      const host = new URL(h.gateway.graphqlUrl).host;
-      const iamHeaders = async (path: string, body: string, creds = CREDENTIALS) => {
-        const signer = new SignatureV4({ credentials: creds, region: REGION, service: "appsync", sha256: Sha256 });
-        const signed = await signer.sign(
-          new HttpRequest({
-            method: "POST",
-            protocol: "https:",
-            hostname: "127.0.0.1",
-            port: Number(host.split(":")[1]),
-            path,
-            headers: { accept: "application/json, text/javascript", "content-encoding": "amz-1.0", "content-type": "application/json; charset=UTF-8", host },
-            body,
-          }),
-        );
-        return signed.headers as Record<string, string>;
-      };
+      const iamHeaders = (path: string, body: string, creds = CREDENTIALS) => iamAuthHeaders(h.gateway, path, body, creds);
       const open = async (header: Record<string, string>) => {
         const conn = connectRealtime(h.gateway, header);
         await initConnection(conn);
@@ -245,5 +232,252 @@ describe("local gateway real-time WebSocket (AppSync protocol) with client/realt
       for (const c of server.clients) c.terminate();
       await new Promise((r) => server.close(r));
     }
+  });
+});
+
+const receiveMessagesRequest = (sessionId: string) => ({ query: RECEIVE_MESSAGES_SUBSCRIPTION, variables: { sessionId } });
+
+/** Publishes one event the way the producers do, and fails the test if the gateway refuses it. */
+async function publishTo(h: Harness, sessionId: string, userId: string, data: string): Promise<void> {
+  const res = await signedFetch(h.gateway.graphqlUrl, JSON.stringify({ query: PUBLISH_RESPONSE_MUTATION, variables: { sessionId, userId, data } }));
+  if (res.status !== 200) throw new Error(`publish failed: ${res.status}`);
+}
+
+/** The error entries the gateway sent on a connection, as "errorType: message". */
+const errorsOf = (conn: RawConnection) =>
+  conn.got.filter((m) => m.type === "error").map((m) => `${m.payload.errors[0].errorType}: ${m.payload.errors[0].message}`);
+
+describe("real-time connect header in either form AppSync accepts", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  /** Alice's auth header, padded so that its base64 needs `=` padding, which the subprotocol form leaves out. */
+  const paddedHeader = (token: string) => {
+    const header: Record<string, string> = userPoolAuth(h.gateway, token);
+    while (Buffer.byteLength(JSON.stringify(header)) % 3 === 0) header["x-amz-user-agent"] = `${header["x-amz-user-agent"] ?? ""}a`;
+    return header;
+  };
+
+  it.each(["", "/realtime"])("serves a subscription whose connect header is a header-<base64url> subprotocol (path /graphql%s)", async (path) => {
+    const token = await h.issuer.mintIdToken("alice");
+    const protocol = headerSubprotocol(paddedHeader(token));
+    expect(protocol).not.toMatch(/[=+/]/);
+    const conn = connectRealtimeWithSubprotocol(h.gateway, ["graphql-ws", protocol], path);
+    await opened(conn);
+    expect(conn.ws.protocol).toBe("graphql-ws");
+    await initConnection(conn);
+    expect(conn.got[0]).toMatchObject({ type: "connection_ack" });
+    await startSubscription(conn, "sp1", receiveMessagesRequest(`session-sub-${path.length}`), userPoolAuth(h.gateway, token));
+    await publishTo(h, `session-sub-${path.length}`, subjectFor("alice"), "via subprotocol");
+    expect((await firstMessage(conn, "data")).payload.data.receiveMessages.data).toBe("via subprotocol");
+    conn.ws.close();
+  });
+
+  it("selects graphql-ws whichever order the subprotocols come in", async () => {
+    const conn = connectRealtimeWithSubprotocol(h.gateway, [headerSubprotocol(userPoolAuth(h.gateway, await h.issuer.mintIdToken("alice"))), "graphql-ws"]);
+    await opened(conn);
+    expect(conn.ws.protocol).toBe("graphql-ws");
+    await initConnection(conn);
+    expect(conn.got[0].type).toBe("connection_ack");
+    conn.ws.close();
+  });
+
+  it("verifies an IAM connect header sent as a subprotocol (signed for /graphql/connect with body {})", async () => {
+    const conn = connectRealtimeWithSubprotocol(h.gateway, ["graphql-ws", headerSubprotocol(await iamAuthHeaders(h.gateway, "/graphql/connect", "{}"))]);
+    await initConnection(conn);
+    expect(conn.got[0].type).toBe("connection_ack");
+    conn.ws.close();
+  });
+
+  it("answers an expired token in the subprotocol with connection_error and closes the connection", async () => {
+    const expired = await h.issuer.mintIdToken("alice", { expiresInSeconds: -10 });
+    const conn = connectRealtimeWithSubprotocol(h.gateway, ["graphql-ws", headerSubprotocol(userPoolAuth(h.gateway, expired))]);
+    const closing = closed(conn);
+    await initConnection(conn);
+    expect(conn.got).toEqual([{ type: "connection_error", payload: { errors: [{ errorType: "UnauthorizedException", message: "Token has expired.", errorCode: 401 }] } }]);
+    expect((await closing).code).toBe(1000);
+  });
+
+  it.each([
+    ["a subprotocol that is not base64url JSON", ["graphql-ws", `header-${Buffer.from("not json").toString("base64url")}`], /subprotocol must be base64url JSON/],
+    ["neither form", ["graphql-ws"], /header-<base64url JSON> subprotocol or as header and payload query parameters/],
+  ])("answers %s with connection_error", async (_what, protocols, message) => {
+    const conn = connectRealtimeWithSubprotocol(h.gateway, protocols);
+    await initConnection(conn);
+    expect(conn.got[0]).toMatchObject({ type: "connection_error", payload: { errors: [{ errorType: "UnauthorizedException", message: expect.stringMatching(message) }] } });
+  });
+});
+
+describe("a real-time endpoint nobody can crash", () => {
+  let h: Harness;
+  let token: string;
+  beforeAll(async () => {
+    h = await startHarness();
+    token = await h.issuer.mintIdToken("alice");
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+  afterEach(() => {
+    expect(h.internalErrors).toEqual([]);
+  });
+
+  const acked = async () => {
+    const conn = connectRealtime(h.gateway, userPoolAuth(h.gateway, token));
+    await initConnection(conn);
+    return conn;
+  };
+  const unsupported = "UnsupportedOperation: unknown not supported through the realtime channel";
+
+  it("answers every malformed frame with an error and keeps serving the connection", async () => {
+    const conn = await acked();
+    const auth = { extensions: { authorization: userPoolAuth(h.gateway, token) } };
+    const frames: Array<[string | Buffer, string]> = [
+      ["null", unsupported],
+      ["42", unsupported],
+      ["[1,2]", unsupported],
+      ['"connection_init"', unsupported],
+      ["{}", unsupported],
+      ['{"type":"subscribe","id":"graphql-transport-ws"}', unsupported],
+      ['{"type":', "BadRequestException: Message is not valid JSON"],
+      [Buffer.from([0xff, 0xfe, 0x00]), "BadRequestException: Message is not valid JSON"],
+      ['{"type":"start"}', "BadRequestException: start needs an id"],
+      ['{"type":"start","id":7,"payload":{"data":"{}"}}', "BadRequestException: start needs an id"],
+      ['{"type":"start","id":"no-payload"}', "BadRequestException: payload.data must be a JSON string"],
+      ['{"type":"start","id":"null-payload","payload":null}', "BadRequestException: payload.data must be a JSON string"],
+      [JSON.stringify({ type: "start", id: "bad-json", payload: { data: "{not json", ...auth } }), "BadRequestException: payload.data is not valid JSON"],
+      [JSON.stringify({ type: "start", id: "null-json", payload: { data: "null", ...auth } }), "BadRequestException: A query must be provided."],
+      [JSON.stringify({ type: "start", id: "bad-ext", payload: { data: "{}", extensions: "x" } }), "UnauthorizedException: Valid authorization header not provided."],
+    ];
+    for (const [frame] of frames) conn.ws.send(frame);
+    await waitFor(() => errorsOf(conn).length === frames.length, 5000, "an error for every frame");
+    expect(errorsOf(conn).sort()).toEqual(frames.map(([, error]) => error).sort());
+    expect(conn.got.find((m) => m.type === "error" && m.payload.errors[0].message === "payload.data must be a JSON string")?.id).toBe("no-payload");
+    await startSubscription(conn, "after-garbage", receiveMessagesRequest("session-junk-01"), userPoolAuth(h.gateway, token));
+    conn.ws.close();
+  });
+
+  it("survives `null` as the first frame of a fresh, unauthenticated connection", async () => {
+    const conn = connectRealtime(h.gateway, { host: new URL(h.gateway.graphqlUrl).host });
+    await opened(conn);
+    conn.ws.send("null");
+    expect(errorsOf(conn)).toEqual([]);
+    await waitFor(() => errorsOf(conn).length === 1, 5000, "the error for null");
+    expect(errorsOf(conn)).toEqual([unsupported]);
+    const closing = closed(conn);
+    conn.ws.send('{"type":"start"}'); // a start begins the protocol: the missing auth header now ends the connection
+    expect(await closing).toEqual({ code: 1000, reason: "" });
+    expect(conn.got.at(-1)).toMatchObject({ type: "connection_error", payload: { errors: [{ errorType: "UnauthorizedException" }] } });
+    const next = await acked();
+    expect(next.got[0].type).toBe("connection_ack");
+    next.ws.close();
+  });
+
+  it("answers a frame over 256 KiB with an error, and closes the connection on one over 1 MiB (1009)", async () => {
+    const conn = await acked();
+    conn.ws.send(JSON.stringify({ type: "start", id: "big", payload: { data: "x".repeat(300 * 1024) } }));
+    await waitFor(() => errorsOf(conn).length === 1, 5000, "the error for a 300 KiB frame");
+    expect(errorsOf(conn)).toEqual(["BadRequestException: Message exceeds 262144 bytes"]);
+    const closing = closed(conn);
+    conn.ws.send("x".repeat(1024 * 1024 + 1));
+    expect((await closing).code).toBe(1009);
+  });
+
+  it("holds the cap of 100 subscriptions per connection when 300 starts arrive back to back", async () => {
+    const conn = await acked();
+    const before = h.gateway.stats.activeSubscriptions;
+    for (let i = 0; i < 300; i++) sendStart(conn, `cap-${i}`, receiveMessagesRequest("session-cap-001"), userPoolAuth(h.gateway, token));
+    const answered = () => conn.got.filter((m) => m.type === "start_ack" || m.type === "error");
+    await waitFor(() => answered().length === 300, 20_000, "an answer to every start");
+    expect(conn.got.filter((m) => m.type === "start_ack")).toHaveLength(100);
+    expect(errorsOf(conn)).toEqual(Array(200).fill("MaxSubscriptionsReachedError: Too many subscriptions on this connection"));
+    expect(h.gateway.stats.activeSubscriptions).toBe(before + 100);
+    conn.ws.send(JSON.stringify({ type: "stop", id: "cap-0" }));
+    await startSubscription(conn, "cap-after-stop", receiveMessagesRequest("session-cap-001"), userPoolAuth(h.gateway, token));
+    expect(h.gateway.stats.activeSubscriptions).toBe(before + 100);
+    const closing = closed(conn);
+    conn.ws.close();
+    await closing;
+    await waitFor(() => h.gateway.stats.activeSubscriptions === before, 5000, "the subscriptions to go with the connection");
+  });
+
+  it("cancels a start that is stopped while it is still being authorized", async () => {
+    const conn = await acked();
+    const before = h.gateway.stats.activeSubscriptions;
+    const original = GraphQLEngine.prototype.subscribe;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let held!: ReturnType<typeof original>;
+    const spy = jest.spyOn(GraphQLEngine.prototype, "subscribe").mockImplementationOnce(function (this: GraphQLEngine, ...args) {
+      held = gate.then(() => original.apply(this, args));
+      return held;
+    });
+    try {
+      sendStart(conn, "held", receiveMessagesRequest("session-held-01"), userPoolAuth(h.gateway, token));
+      await waitFor(() => spy.mock.calls.length === 1, 5000, "the start to reach the resolver");
+      conn.ws.send(JSON.stringify({ type: "stop", id: "held" }));
+      await waitFor(() => conn.got.some((m) => m.type === "complete" && m.id === "held"), 5000, "complete");
+      release();
+      await held;
+      // A later start's start_ack leaves after everything the held start still had to do.
+      await startSubscription(conn, "later", receiveMessagesRequest("session-held-01"), userPoolAuth(h.gateway, token));
+      expect(conn.got.filter((m) => m.type === "start_ack").map((m) => m.id)).toEqual(["later"]);
+      expect(h.gateway.stats.activeSubscriptions).toBe(before + 1);
+    } finally {
+      spy.mockRestore();
+      conn.ws.close();
+    }
+  });
+
+  it("answers an unexpected failure with AppSync's generic InternalFailure, and logs the cause instead of sending it", async () => {
+    const conn = await acked();
+    const raw: string[] = [];
+    conn.ws.on("message", (m) => raw.push(m.toString()));
+    const spy = jest.spyOn(GraphQLEngine.prototype, "prepare").mockImplementationOnce(() => {
+      throw new TypeError("Cannot read properties of null (reading 'secretInternalDetail')");
+    });
+    try {
+      sendStart(conn, "boom", receiveMessagesRequest("session-boom-01"), userPoolAuth(h.gateway, token));
+      expect(await firstMessage(conn, "error")).toEqual({ type: "error", id: "boom", payload: { errors: [expect.objectContaining({ errorType: "InternalFailure", message: "An internal error occurred." })] } });
+      expect(raw.join("\n")).not.toMatch(/secretInternalDetail|TypeError/);
+      expect(h.internalErrors.map((e) => String(e.err))).toEqual([expect.stringMatching(/secretInternalDetail/)]);
+      h.internalErrors.length = 0;
+      await startSubscription(conn, "fine-again", receiveMessagesRequest("session-boom-01"), userPoolAuth(h.gateway, token));
+    } finally {
+      spy.mockRestore();
+      conn.ws.close();
+    }
+  });
+});
+
+describe("real-time connections that never begin the protocol", () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness(undefined, { connectionInitTimeoutMs: 300 });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it("closes a connection that sent neither connection_init nor a start within the bound (4408), and keeps the others", async () => {
+    const token = await h.issuer.mintIdToken("alice");
+    const initialized = connectRealtime(h.gateway, userPoolAuth(h.gateway, token));
+    await initConnection(initialized);
+    const silent = connectRealtime(h.gateway, userPoolAuth(h.gateway, token));
+    const chatty = connectRealtime(h.gateway, userPoolAuth(h.gateway, token));
+    await opened(chatty);
+    chatty.ws.send("null"); // garbage does not count as beginning the protocol
+    const [silentClose, chattyClose] = await Promise.all([closed(silent), closed(chatty)]);
+    expect(silentClose).toEqual({ code: 4408, reason: "connection_init timeout" });
+    expect(chattyClose.code).toBe(4408);
+    // The initialized connection opened first, so its bound (had it one) ran out first too.
+    expect(initialized.ws.readyState).toBe(WebSocket.OPEN);
+    await waitFor(() => h.gateway.stats.connections === 1, 5000, "the gateway to drop the two closed connections");
+    initialized.ws.close();
   });
 });
