@@ -77,6 +77,8 @@ export class SessionStream {
   private state: ConnectionState = "live";
   private reconnectAttempt = 0;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Offline: no reconnect attempt until online(). */
+  private paused = false;
 
   private constructor(private readonly o: SessionStreamOptions) {}
 
@@ -124,6 +126,27 @@ export class SessionStream {
       t.resuming = false;
       this.afterChange(t);
     }
+  }
+
+  /**
+   * The device went offline (the browser's `offline` event): drop the socket now rather than wait for its keep-alive
+   * to time out, and make no attempt until `online()`.
+   */
+  offline(): void {
+    if (this.state === "closed") return;
+    clearTimeout(this.reconnectTimer);
+    this.paused = true;
+    this.subscription?.close();
+    this.subscription = undefined;
+    this.setState("reconnecting");
+  }
+
+  /** The device is back online: reconnect at once and resume what is unfinished. */
+  online(): void {
+    if (!this.paused || this.state === "closed") return;
+    this.paused = false;
+    this.reconnectAttempt = 0;
+    void this.reconnect();
   }
 
   /** Stops following a message that will not come (e.g. sendQuery refused it): it ends with `failure`. */
@@ -180,7 +203,7 @@ export class SessionStream {
 
   /** The subscription dropped: reconnect with backoff, then resume what is unfinished. */
   private onDropped(): void {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.paused) return;
     this.subscription = undefined;
     this.setState("reconnecting");
     const base = this.o.reconnectBaseMs ?? 250;
@@ -190,11 +213,11 @@ export class SessionStream {
   }
 
   private async reconnect(): Promise<void> {
-    if (this.state === "closed") return;
+    if (this.state === "closed" || this.paused) return;
     try {
       const subscription = await this.connect();
-      // close() may have run while connecting.
-      if (this.connection === "closed") return subscription.close();
+      // close() or offline() may have run while connecting.
+      if (this.connection === "closed" || this.paused) return subscription.close();
       this.subscription = subscription;
       this.reconnectAttempt = 0;
       this.setState("live");

@@ -136,3 +136,22 @@ test("unreachable for giveUpAfterMs: a friendly failure, not a hang", async () =
   expect(m.assembler.done).toBe(false);
   stream.close();
 });
+
+test("offline() drops the socket at once and makes no attempt; online() reconnects at once and resumes", async () => {
+  const all = [...WORDS.map((_, i) => token(i)), final()];
+  const h = harness(() => recordOf(all));
+  const states: string[] = [];
+  const stream = await SessionStream.open({ ...h.options, onConnection: (s) => states.push(s) });
+  const m = stream.track(MESSAGE);
+  h.deliver(token(0));
+  stream.offline();
+  expect(states).toEqual(["reconnecting"]);
+  await jest.advanceTimersByTimeAsync(4000); // no reconnect attempt while offline
+  expect(h.connections()).toBe(1);
+  stream.online();
+  await m.ended;
+  expect(h.connections()).toBe(2);
+  expect(states).toEqual(["reconnecting", "live"]);
+  expect(m.assembler.text).toBe(WORDS.join(""));
+  stream.close();
+});

@@ -9,6 +9,7 @@ import type { Page } from "playwright-core";
 import { answerFor, reasoningFor } from "../../local/bedrock/answer";
 import { launchChromium, type Browser } from "./support/browser";
 import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { waitFor } from "../support/waitFor";
 
 const ARTIFACTS = path.join(REPO_ROOT, "test-artifacts");
 const STREAM_DEADLINE_MS = 45_000;
@@ -108,6 +109,61 @@ describe("web console (Chromium, local stack)", () => {
     expect(rendered).not.toContain(reasoning.slice(0, 20));
     expect(await message.getByTestId("error").isHidden()).toBe(true);
   }, 60_000);
+
+  /** Paces the Bedrock stand-in (its control route), so an answer streams long enough to act on it. */
+  const pace = (tokensPerSecond: number) =>
+    fetch(new URL("/_local/timing", stack!.ready.endpoints.bedrock), { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ tokensPerSecond }) });
+  const modelRequest = async (prompt: string) => {
+    const log = (await (await fetch(new URL("/_local/requests", stack!.ready.endpoints.bedrock))).json()) as { requests: { prompt: string; stopReason?: string; aborted?: boolean }[] };
+    return log.requests.find((r) => r.prompt === prompt);
+  };
+
+  it("Stop ends the answer where it was: marked stopped, the model cancelled, the text a prefix of the answer", async () => {
+    const prompt = "Stop this answer from the page";
+    await pace(20);
+    try {
+      await page.getByTestId("prompt").fill(prompt);
+      await page.getByTestId("send").click();
+      const message = page.getByTestId("assistant-message").last();
+      await message.locator("xpath=self::*[@data-status='streaming']").waitFor({ timeout: STREAM_DEADLINE_MS });
+      await message.getByTestId("stop").click();
+      await message.locator("xpath=self::*[@data-status='done' or @data-status='failed']").waitFor({ timeout: STREAM_DEADLINE_MS });
+      expect(await message.getAttribute("data-status")).toBe("done");
+      expect(await message.getByTestId("message-meta").textContent()).toMatch(/^stopped · /);
+      expect(await message.getByTestId("stop").isHidden()).toBe(true);
+      const shown = (await message.getByTestId("answer-source").textContent()) ?? "";
+      const whole = answerFor(prompt, stack!.ready.clientConfig.models.defaultModelId).join("");
+      expect(shown.length).toBeGreaterThan(0);
+      expect(shown.length).toBeLessThan(whole.length);
+      expect(whole.startsWith(shown)).toBe(true);
+      expect((await modelRequest(prompt))?.aborted).toBe(true);
+    } finally {
+      await pace(200);
+    }
+  }, 60_000);
+
+  it("going offline mid-stream and back shows 'reconnecting…' and ends with the exact final text", async () => {
+    const prompt = "Keep my answer while I am offline";
+    await pace(40);
+    try {
+      await page.getByTestId("prompt").fill(prompt);
+      await page.getByTestId("send").click();
+      const message = page.getByTestId("assistant-message").last();
+      await message.locator("xpath=self::*[@data-status='streaming']").waitFor({ timeout: STREAM_DEADLINE_MS });
+      await page.context().setOffline(true);
+      await page.getByTestId("connection").waitFor({ state: "visible", timeout: 20_000 });
+      // The model finishes while the page is offline: the rest can only come back through the record.
+      await waitFor(async () => (await modelRequest(prompt))?.stopReason === "end_turn", { timeoutMs: 30_000, description: "the model's whole answer" });
+      await page.context().setOffline(false);
+      await message.locator("xpath=self::*[@data-status='done' or @data-status='failed']").waitFor({ timeout: STREAM_DEADLINE_MS });
+      expect(await message.getAttribute("data-status")).toBe("done");
+      expect(await message.getByTestId("answer-source").textContent()).toBe(answerFor(prompt, stack!.ready.clientConfig.models.defaultModelId).join(""));
+      await page.getByTestId("connection").waitFor({ state: "hidden", timeout: 20_000 });
+    } finally {
+      await page.context().setOffline(false);
+      await pace(200);
+    }
+  }, 90_000);
 
   it("shows a model failure as a friendly message with a working Retry", async () => {
     const prompt = "Please fail [[fault:throttle-mid-stream]]";

@@ -225,6 +225,12 @@ function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void)
   return { el, render };
 }
 
+/** A socket outlives a lost network for minutes (until its keep-alive times out): follow the browser's own signal. */
+function followNetwork(app: App): void {
+  window.addEventListener("offline", () => app.chat?.offline());
+  window.addEventListener("online", () => app.chat?.online());
+}
+
 /** The header's "reconnecting…" badge, shown while the answer stream is reconnecting. */
 function showConnection(state: "live" | "reconnecting" | "closed"): void {
   $("connection").hidden = state !== "reconnecting";
@@ -424,6 +430,7 @@ async function main(): Promise<void> {
   });
   renderSignIn(app, showSignedIn);
   setupChat(app);
+  followNetwork(app);
   setupCompare(app);
   $("signin").hidden = false;
 }

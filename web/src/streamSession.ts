@@ -169,6 +169,16 @@ export class StreamSession {
     }
   }
 
+  /** The browser went offline: drop the connection at once (see SessionStream.offline). */
+  offline(): void {
+    this.stream.offline();
+  }
+
+  /** The browser is back online: reconnect and resume now. */
+  online(): void {
+    this.stream.online();
+  }
+
   close(): void {
     this.stream.close();
   }
