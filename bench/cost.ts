@@ -10,6 +10,7 @@ export interface PriceTable {
   sns: { standardPublishPerMillion: number; fifoPublishPerMillion: number; sqsDeliveryPerMillion: number; sources: { url: string }[] };
   sqs: { standardRequestPerMillion: number; fifoRequestPerMillion: number; sources: { url: string }[] };
   lambda: { requestPerMillion: number; arm64GbSecond: number; sources: { url: string }[] };
+  dynamodb: { writeRequestPerMillion: number; readRequestPerMillion: number; sources: { url: string }[] };
   appsyncInboundMessagesPerSecond: { value: number };
 }
 
@@ -25,6 +26,8 @@ export function loadPrices(file = PRICES_PATH): PriceTable {
     p.lambda.requestPerMillion,
     p.lambda.arm64GbSecond,
     p.appsyncInboundMessagesPerSecond.value,
+    p.dynamodb.writeRequestPerMillion,
+    p.dynamodb.readRequestPerMillion,
   ];
   if (numbers.some((n) => typeof n !== "number" || !(n >= 0))) throw new Error(`${file}: every price must be a number >= 0`);
   return p;
