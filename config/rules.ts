@@ -59,6 +59,40 @@ export function alarmTargetProblem(email: string | undefined, topicArn: string |
   return undefined;
 }
 
+/**
+ * Cross-region inference profile ids start with their geography (`us.anthropic...`); foundation model ids do not. Bedrock
+ * serves a profile only to requests from its own geography's regions ("Supported Regions and models for inference
+ * profiles" in the Bedrock user guide), so a profile outside it fails every call at run time. `global.` routes to every
+ * commercial region and is callable from any of them, but not from GovCloud, a separate partition with its own
+ * `us-gov.` profiles; `us.` is the commercial US, so not GovCloud either.
+ */
+export const INFERENCE_PROFILE_GEOGRAPHIES: Readonly<Record<string, { regions: RegExp; where: string }>> = {
+  us: { regions: /^us-(?!gov-)/, where: "us-* regions (not GovCloud)" },
+  "us-gov": { regions: /^us-gov-/, where: "us-gov-* regions" },
+  eu: { regions: /^eu-/, where: "eu-* regions" },
+  apac: { regions: /^ap-/, where: "ap-* regions" },
+  jp: { regions: /^ap-northeast-[13]$/, where: "ap-northeast-1 and ap-northeast-3" },
+  au: { regions: /^ap-southeast-[24]$/, where: "ap-southeast-2 and ap-southeast-4" },
+  global: { regions: /^(?!us-gov-)/, where: "commercial regions (not GovCloud)" },
+};
+
+const GEOGRAPHY_ALTERNATION = Object.keys(INFERENCE_PROFILE_GEOGRAPHIES).join("|");
+
+/** The geography prefix of an inference profile id, dot included (`us.`); foundation model ids have none. */
+export const PROFILE_PREFIX = new RegExp(`^(?:${GEOGRAPHY_ALTERNATION})\\.`);
+
+/** Bedrock model ids: foundation models (`anthropic.claude-...`) and cross-region inference profiles (`us.anthropic....`). */
+export const MODEL_ID_PATTERN = new RegExp(`^(?:(?:${GEOGRAPHY_ALTERNATION})\\.)?[a-z0-9-]+\\.[A-Za-z0-9._:-]+$`);
+
+/** A model id the environment's region can call: a foundation model, or an inference profile of the region's geography. */
+export function inferenceProfileRegionProblem(modelId: string, region: string): string | undefined {
+  const geography = PROFILE_PREFIX.exec(modelId)?.[0].slice(0, -1);
+  if (geography === undefined || INFERENCE_PROFILE_GEOGRAPHIES[geography].regions.test(region)) return undefined;
+  const usable = Object.entries(INFERENCE_PROFILE_GEOGRAPHIES).filter(([, g]) => g.regions.test(region)).map(([name]) => `${name}.`);
+  const where = INFERENCE_PROFILE_GEOGRAPHIES[geography].where;
+  return `is a ${geography}. inference profile, which Bedrock serves only from ${where}, not from region ${region} (use a foundation model id or a profile starting ${usable.join(" or ")}), got ${modelId}`;
+}
+
 /** For constructs, which guard their own props with the same rules: throws `<id>: <prop> <problem>` (or `<id>: <problem>`). */
 export function enforce(id: string, problem: string | undefined, prop?: string): void {
   if (problem !== undefined) throw new Error(prop ? `${id}: ${prop} ${problem}` : `${id}: ${problem}`);

@@ -4,8 +4,8 @@
  */
 import { z } from "zod";
 import {
-  alarmTargetProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_RECEIVE_COUNT, queueConcurrencyProblem,
-  rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem,
+  alarmTargetProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_RECEIVE_COUNT,
+  MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem,
 } from "./rules";
 
 /** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
@@ -24,8 +24,6 @@ const intBetween = (min: number, max: number) => wholeNumber().superRefine(rule(
 const bool = () => z.boolean({ invalid_type_error: "must be true or false" });
 const text = (what = "must be a string") => z.string({ invalid_type_error: what, required_error: "is required" });
 
-/** Bedrock model ids: foundation models (`anthropic.claude-...`) and cross-region inference profiles (`us.anthropic....`). */
-export const MODEL_ID_PATTERN = /^(?:(?:us|eu|apac|us-gov|global)\.)?[a-z0-9-]+\.[A-Za-z0-9._:-]+$/;
 const modelId = text().regex(MODEL_ID_PATTERN, "must be a Bedrock model id such as anthropic.claude-3-5-haiku-20241022-v1:0");
 
 /** Environment and project names become resource names and state keys. */
@@ -57,7 +55,11 @@ const stateSchema = z.discriminatedUnion("backend", [
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 
-export const environmentConfigSchema = z
+/**
+ * Each key's type and range. The rules between keys are in crossFieldProblems: zod skips an object's refinements when
+ * any of its fields fails, and validation reports every problem in one round.
+ */
+export const environmentFieldsSchema = z
   .object({
     /** Environment name; must equal the file's base name. */
     name: shortName(),
@@ -163,18 +165,57 @@ export const environmentConfigSchema = z
       .strict()
       .optional(),
   })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.models && !c.models.allowed_model_ids.includes(c.models.default_model_id)) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["models", "default_model_id"], message: `must be one of models.allowed_model_ids, got ${c.models.default_model_id}` });
-    }
-    const alarmTarget = c.alarms && alarmTargetProblem(c.alarms.email, c.alarms.sns_topic_arn, { email: "email", topicArn: "sns_topic_arn" });
-    if (alarmTarget) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["alarms"], message: alarmTarget });
-    const visibility = visibilityTimeoutProblem(c.queue.visibility_timeout_seconds, c.lambda.timeout_seconds, "lambda.timeout_seconds");
-    if (visibility) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["queue", "visibility_timeout_seconds"], message: visibility });
-  });
+  .strict();
 
-export type EnvironmentConfig = z.output<typeof environmentConfigSchema>;
+export type EnvironmentConfig = z.output<typeof environmentFieldsSchema>;
+
+/** A problem with one key: `path` as zod names it, `message` phrased to follow the key. */
+export interface KeyProblem {
+  readonly path: (string | number)[];
+  readonly message: string;
+}
+
+const sections = environmentFieldsSchema.shape;
+
+/** A section of the raw tfvars with its defaults, or undefined when it fails its own checks (reported by the schema). */
+function validSection<K extends keyof typeof sections>(raw: unknown, key: K): z.output<(typeof sections)[K]> | undefined {
+  const value = raw !== null && typeof raw === "object" ? (raw as Record<string, unknown>)[key] : undefined;
+  const parsed = sections[key].safeParse(value);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Every model id must be one the region can call (config/rules.ts inferenceProfileRegionProblem). */
+function modelRegionProblems(models: EnvironmentConfig["models"], region: string): KeyProblem[] {
+  const keyed: [(string | number)[], string][] = [
+    [["models", "default_model_id"], models.default_model_id],
+    ...models.allowed_model_ids.map((id, i): [(string | number)[], string] => [["models", "allowed_model_ids", i], id]),
+  ];
+  return keyed.flatMap(([path, id]) => {
+    const problem = inferenceProfileRegionProblem(id, region);
+    return problem ? [{ path, message: problem }] : [];
+  });
+}
+
+/**
+ * The rules between keys, each checked whenever the sections it reads are valid on their own, so a type error
+ * elsewhere in the file does not hide them.
+ */
+export function crossFieldProblems(raw: unknown): KeyProblem[] {
+  const problems: KeyProblem[] = [];
+  const models = validSection(raw, "models");
+  if (models && !models.allowed_model_ids.includes(models.default_model_id)) {
+    problems.push({ path: ["models", "default_model_id"], message: `must be one of models.allowed_model_ids, got ${models.default_model_id}` });
+  }
+  const region = validSection(raw, "region");
+  if (models && region) problems.push(...modelRegionProblems(models, region));
+  const alarms = validSection(raw, "alarms");
+  const alarmTarget = alarms && alarmTargetProblem(alarms.email, alarms.sns_topic_arn, { email: "email", topicArn: "sns_topic_arn" });
+  if (alarmTarget) problems.push({ path: ["alarms"], message: alarmTarget });
+  const [queue, lambda] = [validSection(raw, "queue"), validSection(raw, "lambda")];
+  const visibility = queue && lambda && visibilityTimeoutProblem(queue.visibility_timeout_seconds, lambda.timeout_seconds, "lambda.timeout_seconds");
+  if (visibility) problems.push({ path: ["queue", "visibility_timeout_seconds"], message: visibility });
+  return problems;
+}
 
 /** Names derived from the config, so no two places compute them differently. */
 export function stackName(c: EnvironmentConfig): string {

@@ -1,22 +1,27 @@
 # Example environment: every key, with its default and meaning. Copy to environments/<name>.tfvars and edit.
-# Not deployed (config/load.ts skips "example" and "local"). Validated by the infra tests.
+# Not deployed (config/load.ts skips "example" and "local"). The infra tests fill it in and synthesize it.
+#
+# Values written <like-this> are placeholders: replace each one with your own value. Until then validation fails and
+# names every key still holding one, with what to put there, e.g.
+#   environments/qa.tfvars: account_id still holds the example placeholder <account-id>: replace it with the 12-digit ...
+# Optional blocks (an existing user pool, alarms) are commented out: uncomment one to use it, and fill in its placeholders.
 
 # Environment name: must equal the file's base name; 2-20 of a-z, 0-9, "-". Names resources and the state key.
-name = "example"
+name = "<env>"
 
 # Project name (default "llm-stream"): prefixes every resource name (<project>-<name>-...) and the state key.
 project = "llm-stream"
 
 # The only AWS account this environment may deploy into (provider allowed_account_ids). Required, 12 digits.
-account_id = "123456789012"
+account_id = "<account-id>"
 
-# Region of every resource. Required.
-region = "us-east-1"
+# Region of every resource. Required. Inference profiles in models must belong to its geography (see models).
+region = "<region>"
 
 # Optional: the deploy role the provider assumes in account_id (the bootstrap stack creates it; its name must not start
 # with <project>-<name>-). Every role the stack creates carries the permissions boundary <project>-<name>-boundary,
 # which the bootstrap stack creates: the deploy role may only create or grant to roles that carry it.
-assume_role_arn = "arn:aws:iam::123456789012:role/llm-stream-deploy"
+assume_role_arn = "arn:aws:iam::<account-id>:role/llm-stream-deploy"
 
 # Extra tags on every resource (default {}), beside Project, Environment and ManagedBy.
 tags = {
@@ -27,14 +32,17 @@ tags = {
 # Terraform state (default: local). S3: key = <key_prefix>/<name>/platform.tfstate, encrypted, S3-native locking.
 state = {
   backend    = "s3"
-  bucket     = "llm-stream-tfstate-123456789012" # made once per account
+  bucket     = "llm-stream-tfstate-<account-id>" # made once per account
   key_prefix = "llm-stream"                      # default "llm-stream"
-  region     = "us-east-1"                       # the bucket's region
+  region     = "<region>"                        # the bucket's region
 }
 # state = { backend = "local" }
 
-# Bedrock models. Required. Foundation model ids or cross-region inference profile ids (us./eu./apac./global. prefix).
-# The worker may only call these (IAM is scoped to them); the default must be in the list.
+# Bedrock models. Required. Foundation model ids or cross-region inference profile ids, whose prefix is a geography that
+# must match the region: us. only in us-* regions, eu. only in eu-*, apac. only in ap-* (jp. in ap-northeast-1/3, au. in
+# ap-southeast-2/4), us-gov. only in us-gov-*, global. in any commercial region (not GovCloud). The example's us. profile
+# fits a us-* region; elsewhere use your geography's profile or drop it. The worker may only call these (IAM is scoped
+# to them); the default must be in the list.
 models = {
   default_model_id  = "anthropic.claude-3-5-haiku-20241022-v1:0"
   allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
@@ -96,9 +104,10 @@ appsync = {
 }
 
 # Cognito. Optional existing_user_pool_id: use that pool instead of creating one (an app client is still created in it).
-cognito = {
-  existing_user_pool_id = "us-east-1_AbCdEf123"
-}
+# Without it (the default) the stack creates its own pool.
+# cognito = {
+#   existing_user_pool_id = "<user-pool-id>"
+# }
 
 # Chat history in DynamoDB. enabled (default true); ttl_days 1-3650 (default 30): turns expire after this.
 history = {
@@ -107,8 +116,8 @@ history = {
 }
 
 # Optional alarms (DLQ messages, Lambda errors and throttles, AppSync 5xx). Set email (a topic is created and the
-# address subscribed) or sns_topic_arn (an existing topic), not both. No alarms when the block is absent.
-alarms = {
-  email = "platform-alerts@example.com"
-  # sns_topic_arn = "arn:aws:sns:us-east-1:123456789012:platform-oncall"
-}
+# address subscribed) or sns_topic_arn (an existing topic), not both. No alarms when the block is absent (the default).
+# alarms = {
+#   email = "<alerts-email>"
+#   # sns_topic_arn = "arn:aws:sns:<region>:<account-id>:<alerts-topic>"
+# }

@@ -1,13 +1,12 @@
 /** ARN builders shared by the constructs: the account id comes from config (never data.aws_caller_identity, which fails offline). */
+import { PROFILE_PREFIX } from "../config/rules";
 
 /** The partition of a region: GovCloud regions live in aws-us-gov, the rest of our allowed regions in aws. */
 export function partitionOf(region: string): string {
   return region.startsWith("us-gov-") ? "aws-us-gov" : "aws";
 }
 
-/** Cross-region inference profile ids carry a geography prefix (`us.anthropic...`); foundation model ids do not. */
-const PROFILE_PREFIX = /^(us|eu|apac|us-gov|global)\./;
-
+/** Cross-region inference profile ids carry a geography prefix (`us.anthropic...`, config/rules.ts); foundation model ids do not. */
 export function isInferenceProfile(modelId: string): boolean {
   return PROFILE_PREFIX.test(modelId);
 }

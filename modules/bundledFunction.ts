@@ -44,6 +44,8 @@ export interface BundledFunctionProps {
   readonly reservedConcurrency: number;
   /** One of CloudWatch's retention periods. */
   readonly logRetentionDays: number;
+  /** KMS key that encrypts the function's log group; its key policy must let CloudWatch Logs use it for that group. */
+  readonly logsKmsKeyArn: string;
   /** The function's Lambda environment variables (no secrets: credentials come from the role). */
   readonly variables: Record<string, string>;
   /** What this function may do beyond writing its logs and traces. */
@@ -52,7 +54,7 @@ export interface BundledFunctionProps {
   readonly permissionsBoundaryArn: string;
 }
 
-/** A Node.js 22 arm64 Lambda bundled from TypeScript, with its own role, log group and X-Ray tracing. */
+/** A Node.js 22 arm64 Lambda bundled from TypeScript, with its own role, encrypted log group and X-Ray tracing. */
 export class BundledFunction extends Construct {
   public readonly functionArn: string;
   public readonly functionName: string;
@@ -71,7 +73,8 @@ export class BundledFunction extends Construct {
     this.reservedConcurrency = props.reservedConcurrency;
 
     const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });
-    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays });
+    // kms_key_id references the key, so Terraform creates the key, with the policy that lets Logs use it, first.
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn });
 
     // Only Lambda assumes the role; iam:PassRole already keeps other accounts' functions from using it.
     const trust = policyDocument(this, "trust", [{ actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["lambda.amazonaws.com"] }] }]);

@@ -3,7 +3,7 @@ import { KmsKey } from "@cdktf/provider-aws/lib/kms-key";
 import { KmsAlias } from "@cdktf/provider-aws/lib/kms-alias";
 import { enforce, rangeProblem } from "../config/rules";
 import { partitionOf } from "./arns";
-import { policyDocument } from "./policy";
+import { policyDocument, Statement } from "./policy";
 
 export interface EncryptionKeyProps {
   /** Alias without the `alias/` prefix. */
@@ -14,7 +14,15 @@ export interface EncryptionKeyProps {
   readonly region: string;
   /** Days a deleted key can still be restored (7-30). */
   readonly deletionWindowDays?: number;
+  /**
+   * CloudWatch log groups this key encrypts, as names or name patterns (`/aws/lambda/<prefix>-*`). The key policy lets
+   * the region's CloudWatch Logs use the key for these groups only; none (the default) keeps Logs from using it at all.
+   */
+  readonly logGroupNames?: string[];
 }
+
+/** What CloudWatch Logs does with a log group's key (AWS's documented key policy for encrypted log groups, without wildcards). */
+const LOGS_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"];
 
 /** Administration and use by the account's own IAM principals; the key policy delegates to IAM. */
 const ACCOUNT_ACTIONS = [
@@ -27,7 +35,22 @@ const ACCOUNT_ACTIONS = [
   "kms:UpdateKeyDescription",
 ];
 
-/** One customer managed key per environment for topics, queues and tables, rotated yearly. */
+/**
+ * CloudWatch Logs calls KMS as `logs.<region>.amazonaws.com`, passing the log group's ARN as encryption context
+ * (`aws:logs:arn`): matching it keeps every other log group of the account, and every other account, off the key.
+ */
+function logsStatement(props: EncryptionKeyProps, names: string[]): Statement {
+  const groupArn = (name: string) => `arn:${partitionOf(props.region)}:logs:${props.region}:${props.accountId}:log-group:${name}`;
+  return {
+    sid: "CloudWatchLogsEncryptsOwnLogGroups",
+    principals: [{ type: "Service", identifiers: [`logs.${props.region}.amazonaws.com`] }],
+    actions: LOGS_ACTIONS,
+    resources: ["*"],
+    condition: [{ test: "ArnLike", variable: "kms:EncryptionContext:aws:logs:arn", values: names.map(groupArn) }],
+  };
+}
+
+/** One customer managed key per environment for topics, queues, tables and log groups, rotated yearly. */
 export class EncryptionKey extends Construct {
   public readonly keyArn: string;
   public readonly keyId: string;
@@ -45,9 +68,10 @@ export class EncryptionKey extends Construct {
       { sid: "SnsDeliversToEncryptedQueues", principals: [{ type: "Service", identifiers: ["sns.amazonaws.com"] }], actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: ["*"], condition: sameAccount },
       // CloudWatch alarms publish to the encrypted alarm topic.
       { sid: "CloudWatchPublishesAlarms", principals: [{ type: "Service", identifiers: ["cloudwatch.amazonaws.com"] }], actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: ["*"], condition: sameAccount },
+      ...(props.logGroupNames?.length ? [logsStatement(props, props.logGroupNames)] : []),
     ]);
     const key = new KmsKey(this, "key", {
-      description: `Encrypts the ${props.alias} topics, queues and tables`,
+      description: `Encrypts the ${props.alias} topics, queues, tables and logs`,
       enableKeyRotation: true,
       deletionWindowInDays: window,
       policy: policy.json,

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { Construct } from "constructs";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
@@ -11,7 +11,7 @@ import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
 import { ConversationTables } from "./conversationTables";
 import { UserDirectory } from "./userDirectory";
-import { StreamingApi } from "./streamingApi";
+import { apiLogGroupName, StreamingApi } from "./streamingApi";
 import { BundledFunction } from "./bundledFunction";
 import { PlatformAlarms } from "./platformAlarms";
 import { bedrockModelArns, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
@@ -113,11 +113,21 @@ export class PlatformStack extends TerraformStack {
     this.boundaryArn = permissionsBoundaryArn(c.region, c.account_id, this.prefix);
 
     new DeploymentTarget(this, "aws", { config: c });
-    const key = new EncryptionKey(this, "key", { alias: this.prefix, accountId: c.account_id, region: c.region });
+    // The API's log group is named after the API's generated id, known once the API exists; the API itself does not use
+    // the key, so Terraform creates the API, then the key naming its group, then the encrypted groups.
+    let apiLogGroup: string | undefined;
+    const key = new EncryptionKey(this, "key", {
+      alias: this.prefix,
+      accountId: c.account_id,
+      region: c.region,
+      logGroupNames: [`/aws/lambda/${this.prefix}-*`, Lazy.stringValue({ produce: () => apiLogGroup })],
+    });
     const messaging = this.messaging(key);
     const tables = this.tables(key);
     const users = new UserDirectory(this, "users", { name: this.prefix, existingUserPoolId: c.cognito.existing_user_pool_id, deletionProtection: deletionProtected(c) });
-    const api = this.api(users);
+    const api = this.api(users, key);
+    // From the API's id, not the group resource: the group itself waits for the key.
+    apiLogGroup = apiLogGroupName(api.apiId);
     const functions = this.functions({ key, messaging, tables, api });
     this.consumeQueues(functions, messaging);
     api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
@@ -152,7 +162,7 @@ export class PlatformStack extends TerraformStack {
   }
 
   /** The GraphQL API, signed in through the user directory; its resolvers come once send-query exists. */
-  private api(users: UserDirectory): StreamingApi {
+  private api(users: UserDirectory, key: EncryptionKey): StreamingApi {
     const c = this.config;
     return new StreamingApi(this, "api", {
       name: this.names.api,
@@ -164,6 +174,7 @@ export class PlatformStack extends TerraformStack {
       fieldLogLevel: c.appsync.field_log_level,
       introspection: c.appsync.introspection,
       logRetentionDays: c.lambda.log_retention_days,
+      logsKmsKeyArn: key.keyArn,
       permissionsBoundaryArn: this.boundaryArn,
     });
   }
@@ -171,7 +182,7 @@ export class PlatformStack extends TerraformStack {
   /** send-query, message-control, stream-worker and outbound-relay: the same runtime settings, each with its own grants. */
   private functions(resources: PlatformResources): PlatformFunctions {
     const c = this.config;
-    const { messaging, tables, api } = resources;
+    const { key, messaging, tables, api } = resources;
     const variables = runtimeVariables(
       runtimeSettingsFor(c, {
         appsyncEndpoint: api.graphqlUrl,
@@ -192,6 +203,7 @@ export class PlatformStack extends TerraformStack {
         timeoutSeconds: c.lambda.timeout_seconds,
         reservedConcurrency: c.lambda.reserved_concurrency,
         logRetentionDays: c.lambda.log_retention_days,
+        logsKmsKeyArn: key.keyArn,
         variables: { ...variables, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements: grants,
         permissionsBoundaryArn: this.boundaryArn,

@@ -32,6 +32,8 @@ export interface StreamingApiProps {
   readonly introspection: boolean;
   /** Retention of the API's log group: one of CloudWatch's periods. */
   readonly logRetentionDays: number;
+  /** KMS key that encrypts the API's log group; its key policy must let CloudWatch Logs use it for that group. */
+  readonly logsKmsKeyArn: string;
   /** Managed policy that bounds the API's roles (logging, data source). */
   readonly permissionsBoundaryArn: string;
 }
@@ -43,6 +45,11 @@ export interface StreamingApiProps {
 export function exactClientIdRegex(clientId: string): string {
   // Written as HCL string literals (backslashes doubled once for HCL, once more for TypeScript).
   return `^${Fn.replace(clientId, "/([.^$|?*+()\\\\[\\\\]{}\\\\\\\\])/", "\\\\$1")}$`;
+}
+
+/** AppSync logs an API to a group named after its generated id. */
+export function apiLogGroupName(apiId: string): string {
+  return `/aws/appsync/apis/${apiId}`;
 }
 
 function assumableBy(scope: Construct, id: string, service: string, accountId: string) {
@@ -94,10 +101,11 @@ export class StreamingApi extends Construct {
       // Verbose content would log prompts and tokens: kept out of the logs.
       logConfig: { cloudwatchLogsRoleArn: logRole.arn, fieldLogLevel: props.fieldLogLevel, excludeVerboseContent: true },
     });
-    // AppSync writes to this fixed group name; created here so it has a retention.
-    const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/appsync/apis/${api.id}`, retentionInDays: props.logRetentionDays });
+    // AppSync writes to this fixed group name; created here so it has a retention and the environment's key (created first:
+    // kms_key_id references it).
+    const logGroup = new CloudwatchLogGroup(this, "logs", { name: apiLogGroupName(api.id), retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn });
     const logPolicy = policyDocument(this, "log-permissions", [
-      { actions: ["logs:CreateLogGroup"], resources: [`arn:${p}:logs:${props.region}:${props.accountId}:log-group:/aws/appsync/apis/${api.id}`] },
+      { actions: ["logs:CreateLogGroup"], resources: [`arn:${p}:logs:${props.region}:${props.accountId}:log-group:${apiLogGroupName(api.id)}`] },
       // `:*` is the log-stream part of the group's ARN.
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resources: [`${logGroup.arn}:*`] },
     ]);

@@ -4,10 +4,19 @@
  * and prints the reviewer's Markdown. The environment is the file's base name unless `--env` precedes the file.
  */
 import { readFileSync, writeFileSync } from "node:fs";
+import { answeredHelp } from "./cli";
 import { asTerraformPlan } from "./plan-summary/planJson";
 import { EnvironmentSummary, environmentFromFileName, renderMarkdown, summarizePlan } from "./plan-summary/summary";
 
-const USAGE = "usage: npm run plan-summary -- [--env <name>] <plan.json> [[--env <name>] <plan.json> ...] [--out <file.md>]";
+const USAGE = `Usage: npm run plan-summary -- [--env <name>] <plan.json> [[--env <name>] <plan.json> ...] [--out <file.md>]
+
+Prints the Markdown the pull-request comment shows for Terraform JSON plans (terraform show -json <planfile>; npm run
+plan writes cdktf.out/plans/<env>.json): counts, stateful replacements, the IAM and resource policy statement diff,
+directSend/model/batching changes in plain words, and every resource change with the attributes an update changes.
+
+  --env <name>   the environment of the plan file that follows (default: the file's base name)
+  --out <file>   also write the Markdown to this file
+  -h, --help     this text`;
 
 export function parseArgs(argv: string[]): { inputs: { file: string; env: string }[]; out?: string } {
   const inputs: { file: string; env: string }[] = [];
@@ -47,7 +56,7 @@ function main(): void {
   process.stdout.write(markdown);
 }
 
-if (require.main === module) {
+if (require.main === module && !answeredHelp(process.argv.slice(2), USAGE)) {
   try {
     main();
   } catch (e) {

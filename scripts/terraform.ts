@@ -1,13 +1,22 @@
 /**
  * Runs terraform for a synthesized stack with the project's own CLI config (provider mirror when present) and no
- * telemetry. Shared by scripts/plan.ts and the infra tests.
+ * telemetry. Shared by scripts/plan.ts, the bootstrap CLI, client-config and the infra tests.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 export const PROVIDER_MIRROR = "/opt/tf-plugins";
 export const OFFLINE_OVERRIDE_FILE = "zz_offline_override.tf.json";
+/** The offline override's local backend path, relative to the stack directory. */
+export const OFFLINE_STATE_FILE = "terraform.offline.tfstate";
+/** The committed provider lock file (registry checksums for every platform), copied into every synthesized stack. */
+export const LOCK_FILE = path.resolve(__dirname, "..", ".terraform.lock.hcl");
+
+/** Copies the provider lock file into a stack directory, so `terraform init` verifies the provider instead of guessing. */
+export function copyLockFile(stackDir: string): void {
+  copyFileSync(LOCK_FILE, path.join(stackDir, ".terraform.lock.hcl"));
+}
 
 /** The CLI config: install providers from the local mirror when it exists (no network), else from the registry. */
 export function cliConfig(mirror = PROVIDER_MIRROR): string {
@@ -50,7 +59,7 @@ export function terraformEnvironment(dir: string, base: NodeJS.ProcessEnv = proc
  */
 export function offlineOverride(): object {
   return {
-    terraform: { backend: { local: { path: "terraform.offline.tfstate" } } },
+    terraform: { backend: { local: { path: OFFLINE_STATE_FILE } } },
     provider: {
       aws: {
         access_key: "AKIAOFFLINEPLAN00000",
@@ -66,6 +75,7 @@ export function offlineOverride(): object {
   };
 }
 
+/** Writes the offline override into a stack directory; returns its path. */
 export function writeOfflineOverride(stackDir: string): string {
   const file = path.join(stackDir, OFFLINE_OVERRIDE_FILE);
   writeFileSync(file, JSON.stringify(offlineOverride(), null, 2) + "\n");
@@ -78,10 +88,40 @@ export interface TerraformResult {
   stderr: string;
 }
 
-/** Runs `terraform <args>` in `cwd`; rejects after `timeoutMs` (the process is killed). Output is echoed when `echo`. */
-export function terraform(args: string[], opts: { cwd: string; env: NodeJS.ProcessEnv; timeoutMs?: number; echo?: boolean }): Promise<TerraformResult> {
+/** `terraform` is not on PATH: says what to install instead of `spawn terraform ENOENT`. */
+export class TerraformMissingError extends Error {
+  constructor() {
+    super("terraform is not installed (or not on PATH): install Terraform 1.11 (https://developer.hashicorp.com/terraform/install)");
+    this.name = "TerraformMissingError";
+  }
+}
+
+/** Commands whose subcommand is two words (`terraform providers schema`): flags go after both. */
+const TWO_WORD_COMMANDS = new Set(["providers", "state", "workspace"]);
+
+/**
+ * `args` with `-no-color` after the subcommand, unless the output goes to a terminal: colour codes only garble files,
+ * CI logs and captured output.
+ */
+export function plainUnlessTerminal(args: string[], terminal: boolean): string[] {
+  if (terminal || args.includes("-no-color") || !args.length) return args;
+  const words = TWO_WORD_COMMANDS.has(args[0]) ? 2 : 1;
+  return [...args.slice(0, words), "-no-color", ...args.slice(words)];
+}
+
+export interface TerraformOptions {
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Echo stdout and stderr as they come (coloured only when stdout is a terminal). */
+  echo?: boolean;
+}
+
+/** Runs `terraform <args>` in `cwd`; rejects after `timeoutMs` (the process is killed). */
+export function terraform(args: string[], opts: TerraformOptions): Promise<TerraformResult> {
+  const argv = plainUnlessTerminal(args, !!opts.echo && !!process.stdout.isTTY);
   return new Promise((resolve, reject) => {
-    const child = spawn("terraform", args, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("terraform", argv, { cwd: opts.cwd, env: opts.env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -94,15 +134,40 @@ export function terraform(args: string[], opts: { cwd: string; env: NodeJS.Proce
     });
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`terraform ${args.join(" ")} timed out after ${opts.timeoutMs} ms in ${opts.cwd}\n${stderr}`));
+      reject(new Error(`terraform ${argv.join(" ")} timed out after ${opts.timeoutMs} ms in ${opts.cwd}\n${stderr}`));
     }, opts.timeoutMs ?? 300_000);
-    child.on("error", (e) => {
+    child.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(e);
+      reject(e.code === "ENOENT" ? new TerraformMissingError() : e);
     });
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? 1, stdout, stderr });
     });
   });
+}
+
+/** Like terraform(), but a failure throws, naming the command and the directory (with its stderr when not echoed). */
+export async function terraformOk(args: string[], opts: TerraformOptions): Promise<TerraformResult> {
+  const r = await terraform(args, opts);
+  if (r.code !== 0) throw new Error(`terraform ${args.join(" ")} failed (exit ${r.code}) in ${opts.cwd}${opts.echo ? "" : `\n${r.stderr.trim()}`}`);
+  return r;
+}
+
+/** The saved plan's name in a stack directory: what `npm run plan` writes and the deploy workflow applies. */
+export const SAVED_PLAN_FILE = "plan.tfplan";
+
+export interface PlanOptions extends Omit<TerraformOptions, "cwd"> {
+  /** false: plan against the state as written, reading nothing from AWS (an offline state of stand-ins). */
+  refresh?: boolean;
+  /** The saved plan's file name in the stack directory (default SAVED_PLAN_FILE). */
+  planFile?: string;
+}
+
+/** `terraform plan -out` then `show -json` in an initialized stack directory: the plan as Terraform's JSON text. */
+export async function planToJson(stackDir: string, o: PlanOptions): Promise<string> {
+  const planFile = o.planFile ?? SAVED_PLAN_FILE;
+  const flags = ["-input=false", ...(o.refresh === false ? ["-refresh=false"] : []), `-out=${planFile}`];
+  await terraformOk(["plan", ...flags], { ...o, cwd: stackDir });
+  return (await terraformOk(["show", "-json", planFile], { ...o, cwd: stackDir, echo: false })).stdout;
 }

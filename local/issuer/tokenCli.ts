@@ -10,7 +10,12 @@ import { LOCAL_CLIENT_CONFIG_PATH } from "../clientConfigPath";
 import { runAgainTrusting } from "../tls";
 import type { TokenUse } from "./tokens";
 
-const USAGE = "usage: npm run token -- <username> [--access] [--expires seconds] [--config client-config.local.json]";
+const USAGE = `Usage: npm run token -- <username> [options]
+
+  --access            an access token (token_use access, client_id), as Amplify's user-pool mode sends; default an ID token
+  --expires <s>       lifetime in seconds (default the issuer's, 1 hour)
+  --config <file>     the local stack's client config (default client-config.local.json, written by npm start)
+  -h, --help          this text`;
 
 /** POST /token on the issuer: the token of `tokenUse` (default an ID token) for `username`. */
 export async function requestToken(issuerUrl: string, username: string, expiresInSeconds?: number, tokenUse: TokenUse = "id"): Promise<string> {
@@ -27,13 +32,14 @@ export async function requestToken(issuerUrl: string, username: string, expiresI
 }
 
 /** The command line: the username, --access, --expires and --config. */
-function parseTokenArgs(argv: string[]): { username: string; expires?: number; tokenUse: TokenUse; configFile: string } {
+function parseTokenArgs(argv: string[]): { username: string; expires?: number; tokenUse: TokenUse; configFile: string } | "help" {
   let username: string | undefined;
   let expires: number | undefined;
   let tokenUse: TokenUse = "id";
   let configFile = LOCAL_CLIENT_CONFIG_PATH;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
+    if (arg === "--help" || arg === "-h") return "help";
     if (arg === "--expires") expires = Number(argv[++i]);
     else if (arg === "--access") tokenUse = "access";
     else if (arg === "--config") configFile = path.resolve(argv[++i] ?? "");
@@ -45,7 +51,9 @@ function parseTokenArgs(argv: string[]): { username: string; expires?: number; t
 }
 
 async function main(argv: string[]): Promise<void> {
-  const { username, expires, tokenUse, configFile } = parseTokenArgs(argv);
+  const args = parseTokenArgs(argv);
+  if (args === "help") return void process.stdout.write(`${USAGE}\n`);
+  const { username, expires, tokenUse, configFile } = args;
   let raw: string;
   try {
     raw = readFileSync(configFile, "utf8");

@@ -5,7 +5,9 @@
  */
 import { RUNTIME_VARIABLE_NAMES } from "../../contracts/runtimeSettings";
 import { ChangeKind, ResourceChange, TerraformPlan, changeKind, formatPath, isMarked, valueAt } from "./planJson";
-import { KNOWN_AFTER_APPLY, NormalizedStatement, PolicyDiff, diffLines, diffPolicies, diffStatements, fromPolicyDocumentStatement, isEmptyDiff, parsePolicy, resourcesGranting } from "./policyDiff";
+import { attributeList, changedAttributes } from "./attributeChanges";
+import { KNOWN_AFTER_APPLY, NormalizedStatement, PolicyDiff, diffPolicies, diffStatements, fromPolicyDocumentStatement, isEmptyDiff, parsePolicy, resourcesGranting } from "./policyDiff";
+import { KIND_WORDS, renderPolicyChanges } from "./policyRender";
 
 /** Resource types whose destruction loses data (or identities, or the ability to decrypt), with what is lost. */
 export const STATEFUL_TYPES: Record<string, { label: string; loss: string }> = {
@@ -36,6 +38,8 @@ export interface ResourceLine {
   kind: ChangeKind;
   /** Why Terraform replaces or destroys it: attribute paths (`replace_paths`) or Terraform's action reason. */
   reasons: string[];
+  /** For an update in place: the paths of the attributes it changes (changedAttributes). */
+  attributes: string[];
 }
 
 export interface PolicyChange {
@@ -278,7 +282,7 @@ export function summarizePlan(env: string, plan: TerraformPlan): EnvironmentSumm
     if (!kind) continue;
     counts[kind]++;
     changed.push(rc);
-    resources.push({ address: rc.address, type: rc.type, kind, reasons: kind === "add" || kind === "change" ? [] : reasonsOf(rc) });
+    resources.push({ address: rc.address, type: rc.type, kind, reasons: kind === "add" || kind === "change" ? [] : reasonsOf(rc), attributes: kind === "change" ? changedAttributes(rc.change) : [] });
     const p = policyChangeOf(plan, rc, kind);
     if (p) policies.push(p);
     if (rc.type.startsWith("aws_bedrock")) bedrock.push(`a Bedrock resource changes in ${env}: \`${rc.address}\` (${kind}).`);
@@ -303,75 +307,65 @@ export function commentMarker(envs: string[]): string {
   return `<!-- plan-summary:${envs.join(",")} -->`;
 }
 
-const KIND_WORDS: Record<ChangeKind, string> = { add: "create", change: "update in place", destroy: "destroy", replace: "replace" };
-
-function renderPolicy(env: string, p: PolicyChange): string[] {
-  const title = `${env}: \`${p.address}\` (${p.type}.${p.attribute}, ${KIND_WORDS[p.kind]})`;
-  if (p.attachment) {
-    const verb = p.kind === "destroy" ? "detaches" : p.kind === "replace" ? "re-attaches" : "attaches";
-    return [`- ${title}: ${verb} \`${p.attachment.policyArn}\` to role \`${p.attachment.role}\``];
-  }
-  if (!p.diff) {
-    return [`- ${title}: the new document is known only at apply, because it names resources this plan creates, replaces or updates (Terraform defers reading it); review it in the synthesized stack.`];
-  }
-  const d = p.diff;
-  const deferred = p.deferred ? ["", `_Rendered at apply; shown from its planned statements. \`${KNOWN_AFTER_APPLY}\` marks ARNs of resources this plan creates or replaces._`] : [];
-  const counts = [d.added.length && `${d.added.length} added`, d.removed.length && `${d.removed.length} removed`, d.changed.length && `${d.changed.length} changed`].filter(Boolean).join(", ");
-  return [`<details><summary>${title}: ${counts} statement(s)</summary>`, ...deferred, "", "```diff", ...diffLines(d), "```", "", "</details>"];
-}
-
 export interface RenderOptions {
   /** GitHub rejects comments over 65,536 characters; the full plan stays in the artifact. */
   maxChars?: number;
+}
+
+function countsTable(summaries: EnvironmentSummary[]): string[] {
+  const lines = ["| Environment | Add | Change | Destroy | Replace |", "| --- | ---: | ---: | ---: | ---: |"];
+  for (const s of summaries) lines.push(`| ${s.env} | ${s.counts.add} | ${s.counts.change} | ${s.counts.destroy} | ${s.counts.replace} |`);
+  lines.push("", "_Replace = destroy then create (Terraform counts it once under add and once under destroy)._", "");
+  for (const s of summaries) {
+    if (s.resources.length === 0 && s.drift.length === 0) lines.push(`**${s.env}: no changes.** The infrastructure matches the configuration.`, "");
+  }
+  return lines;
+}
+
+function statefulWarning(summaries: EnvironmentSummary[]): string[] {
+  const stateful = summaries.flatMap((s) => s.stateful.map((r) => ({ env: s.env, r })));
+  if (!stateful.length) return [];
+  const lines = ["> [!WARNING]", "> **Stateful resources will be destroyed or replaced.**"];
+  for (const { env, r } of stateful) {
+    const t = STATEFUL_TYPES[r.type];
+    const why = r.reasons.length ? `, forced by ${r.reasons.join(", ")}` : "";
+    lines.push(`> - **${env}**: ${KIND_WORDS[r.kind]} \`${r.address}\` (${t.label}${why}): ${t.loss}.`);
+  }
+  return [...lines, ""];
+}
+
+/** A section with a heading, or nothing when it has no lines. */
+const section = (heading: string, body: string[]) => (body.length ? [`### ${heading}`, "", ...body, ""] : []);
+
+function resourceLine(r: ResourceLine): string {
+  if (r.kind === "change") return `- ${KIND_WORDS[r.kind]} \`${r.address}\`${r.attributes.length ? `: ${attributeList(r.attributes)}` : ""}`;
+  return `- ${KIND_WORDS[r.kind]} \`${r.address}\`${r.reasons.length ? ` (${r.reasons.join(", ")})` : ""}`;
+}
+
+/** Every resource change per environment, each update with the attributes it changes. */
+function resourceDetails(summaries: EnvironmentSummary[]): string[] {
+  return summaries
+    .filter((s) => s.resources.length)
+    .flatMap((s) => [`<details><summary>${s.env}: all ${s.resources.length} resource changes</summary>`, "", ...s.resources.map(resourceLine), "", "</details>", ""]);
 }
 
 /** Markdown for one PR comment covering the given environments. */
 export function renderMarkdown(summaries: EnvironmentSummary[], options: RenderOptions = {}): string {
   const maxChars = options.maxChars ?? 60000;
   const envs = summaries.map((s) => s.env);
-  const lines: string[] = [commentMarker(envs), `## Terraform plan: ${envs.join(", ")}`, ""];
-
-  lines.push("| Environment | Add | Change | Destroy | Replace |", "| --- | ---: | ---: | ---: | ---: |");
-  for (const s of summaries) lines.push(`| ${s.env} | ${s.counts.add} | ${s.counts.change} | ${s.counts.destroy} | ${s.counts.replace} |`);
-  lines.push("", "_Replace = destroy then create (Terraform counts it once under add and once under destroy)._", "");
-
-  for (const s of summaries) {
-    if (s.resources.length === 0 && s.drift.length === 0) lines.push(`**${s.env}: no changes.** The infrastructure matches the configuration.`, "");
-  }
-
-  const stateful = summaries.flatMap((s) => s.stateful.map((r) => ({ env: s.env, r })));
-  if (stateful.length) {
-    lines.push("> [!WARNING]", "> **Stateful resources will be destroyed or replaced.**");
-    for (const { env, r } of stateful) {
-      const t = STATEFUL_TYPES[r.type];
-      const why = r.reasons.length ? `, forced by ${r.reasons.join(", ")}` : "";
-      lines.push(`> - **${env}**: ${KIND_WORDS[r.kind]} \`${r.address}\` (${t.label}${why}): ${t.loss}.`);
-    }
-    lines.push("");
-  }
-
-  const callouts = summaries.flatMap((s) => s.callouts);
-  if (callouts.length) {
-    lines.push("### Platform behaviour", "", ...callouts.map((c) => `- ${c.charAt(0).toUpperCase()}${c.slice(1)}`), "");
-  }
-
-  const policies = summaries.flatMap((s) => s.policies.map((p) => renderPolicy(s.env, p)));
-  if (policies.length) lines.push("### IAM and resource policy changes", "", ...policies.flat(), "");
-
-  const drift = summaries.flatMap((s) => s.drift.map((d) => ({ env: s.env, ...d })));
-  if (drift.length) {
-    lines.push("### Drift: changed outside Terraform since the last apply", "", ...drift.map((d) => `- ${d.env}: \`${d.address}\` (${d.kind})`), "");
-  }
-
-  const head = lines.join("\n");
-  const details: string[] = [];
-  for (const s of summaries) {
-    if (!s.resources.length) continue;
-    details.push(`<details><summary>${s.env}: all ${s.resources.length} resource changes</summary>`, "");
-    for (const r of s.resources) details.push(`- ${KIND_WORDS[r.kind]} \`${r.address}\`${r.reasons.length ? ` (${r.reasons.join(", ")})` : ""}`);
-    details.push("", "</details>", "");
-  }
-  const full = `${head}\n${details.join("\n")}`.trimEnd() + "\n";
+  const callouts = summaries.flatMap((s) => s.callouts).map((c) => `- ${c.charAt(0).toUpperCase()}${c.slice(1)}`);
+  const drift = summaries.flatMap((s) => s.drift.map((d) => `- ${s.env}: \`${d.address}\` (${d.kind})`));
+  const head = [
+    commentMarker(envs),
+    `## Terraform plan: ${envs.join(", ")}`,
+    "",
+    ...countsTable(summaries),
+    ...statefulWarning(summaries),
+    ...section("Platform behaviour", callouts),
+    ...section("IAM and resource policy changes", summaries.flatMap((s) => renderPolicyChanges(s.env, s.policies))),
+    ...section("Drift: changed outside Terraform since the last apply", drift),
+  ].join("\n");
+  const full = `${head}\n${resourceDetails(summaries).join("\n")}`.trimEnd() + "\n";
   if (full.length <= maxChars) return full;
   const note = "\n_Summary shortened to fit a comment; the full plan is in the workflow's artifacts._\n";
   return head.length + note.length <= maxChars ? `${head}${note}` : `${head.slice(0, maxChars - note.length)}${note}`;

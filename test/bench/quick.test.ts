@@ -1,32 +1,49 @@
 /**
- * Runs `npm run bench -- --quick` (as a child, into a temp dir, never the repo's BENCHMARKS.md) and checks it
- * produced every section with numbers, and that the numbers make sense relative to each other. Not a speed test.
+ * Runs `npm run bench -- --quick` as a child, as a reader would (no --out: it must write into a new temporary folder,
+ * never the repo's BENCHMARKS.md), and checks it produced every section with numbers, and that the numbers make sense
+ * relative to each other. Not a speed test.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { BenchResults } from "../../bench/report";
+import { outputPaths } from "../../bench/run";
 
 jest.setTimeout(150_000);
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const outDir = mkdtempSync(path.join(tmpdir(), "bench-quick-"));
+const COMMITTED = [path.join(ROOT, "BENCHMARKS.md"), path.join(ROOT, "bench", "results.json")];
+const committedBefore = COMMITTED.map((f) => [f, statSync(f).mtimeMs]);
+let outDir: string | undefined;
+let written: string[];
 let results: BenchResults;
 let markdown: string;
 
 beforeAll(async () => {
-  const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["bench/run.ts", "--quick", "--out", outDir], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["bench/run.ts", "--quick"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
   const timer = setTimeout(() => child.kill("SIGKILL"), 140_000);
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   clearTimeout(timer);
   if (code !== 0) throw new Error(`bench --quick exited with ${code}:\n${stderr.slice(-3000)}`);
+  written = /bench: wrote (\S+) and (\S+) in /.exec(stderr)!.slice(1);
+  outDir = path.dirname(written[0]);
   results = JSON.parse(readFileSync(path.join(outDir, "results.json"), "utf8"));
   markdown = readFileSync(path.join(outDir, "BENCHMARKS.md"), "utf8");
 });
-afterAll(() => rmSync(outDir, { recursive: true, force: true }));
+afterAll(() => outDir && rmSync(outDir, { recursive: true, force: true }));
+
+test("--quick writes into a new temporary folder and leaves the committed figures alone; a full run writes them", () => {
+  expect(written).toEqual([path.join(outDir!, "BENCHMARKS.md"), path.join(outDir!, "results.json")]);
+  expect(path.basename(outDir!)).toMatch(/^bench-quick-/);
+  expect(path.dirname(outDir!)).toBe(tmpdir());
+  expect(COMMITTED.map((f) => [f, statSync(f).mtimeMs])).toEqual(committedBefore);
+  expect(outputPaths({ quick: false })).toEqual({ markdownPath: COMMITTED[0], jsonPath: COMMITTED[1] });
+  const chosen = path.join(outDir!, "chosen");
+  expect(outputPaths({ quick: true, outDir: chosen })).toEqual({ markdownPath: path.join(chosen, "BENCHMARKS.md"), jsonPath: path.join(chosen, "results.json") });
+});
 
 const positive = (n: number) => expect(Number.isFinite(n) && n > 0).toBe(true);
 

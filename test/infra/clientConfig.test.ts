@@ -1,11 +1,16 @@
-/** scripts/clientConfig.ts: a deployed stack's `terraform output -json` becomes a valid client-config.json. */
+/**
+ * scripts/clientConfig.ts: a deployed stack's `terraform output -json` becomes a valid client-config.json, and each
+ * way of not having one (no synth, no init, an offline plan, no terraform, no credentials, nothing deployed) is named.
+ */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { parseClientConfig } from "../../client/config";
-import { clientConfigFromOutputs, TerraformOutputs } from "../../scripts/clientConfig";
+import { clientConfigFromOutputs, readStackOutputs, TerraformOutputs } from "../../scripts/clientConfig";
+import { OFFLINE_OVERRIDE_FILE } from "../../scripts/terraform";
+import { FIXTURES_DIR } from "../fixtures/environments";
 
 /** Shaped like `terraform output -json` for a deployed llm-stream-prod. */
 const outputs: TerraformOutputs = {
@@ -48,4 +53,40 @@ test("npm run client-config -- <env> --outputs <file> writes a file the clients 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe("without --outputs, it says what it needs instead of terraform's errors", () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), "client-config-stack-"));
+  const stackDir = path.join(root, "cdktf.out", "stacks", "llm-stream-queued");
+  const bin = path.join(root, "bin");
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const read = (processEnv?: NodeJS.ProcessEnv) => readStackOutputs({ env: "queued", root, environmentsDir: FIXTURES_DIR, processEnv });
+  /** A terraform on PATH that answers `output -json` the way a real one does in each situation. */
+  const fakeTerraform = (code: number, stdout: string, stderr: string) => {
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, "terraform"), `#!/bin/sh\nprintf '%s' '${stdout}'\nprintf '%s\\n' '${stderr}' >&2\nexit ${code}\n`, { mode: 0o755 });
+    return { ...process.env, PATH: `${bin}:/usr/bin:/bin` };
+  };
+  const PLAN_FIRST = "run `npm run plan -- queued` first (with AWS credentials that can read its state), or pass --outputs <file>";
+
+  test("a stack that was never synthesized, planned only offline, or never initialized", async () => {
+    await expect(read()).rejects.toThrow(`is not synthesized: ${PLAN_FIRST}`);
+    mkdirSync(stackDir, { recursive: true });
+    writeFileSync(path.join(stackDir, "cdk.tf.json"), "{}");
+    await expect(read()).rejects.toThrow(`is not initialized against its s3 backend: ${PLAN_FIRST}`);
+    writeFileSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE), "{}");
+    await expect(read()).rejects.toThrow(`was last planned offline (a local state with no outputs): ${PLAN_FIRST}`);
+    rmSync(path.join(stackDir, OFFLINE_OVERRIDE_FILE));
+  });
+
+  test("no terraform, a backend to initialize, no credentials, nothing deployed", async () => {
+    mkdirSync(path.join(stackDir, ".terraform"), { recursive: true });
+    await expect(read({ ...process.env, PATH: "/nonexistent" })).rejects.toThrow("terraform is not installed (or not on PATH): install Terraform 1.11 (https://developer.hashicorp.com/terraform/install); or pass --outputs <file>");
+    await expect(read(fakeTerraform(1, "", "Error: Backend initialization required, please run \"terraform init\""))).rejects.toThrow(`the stack directory is not initialized for its backend: ${PLAN_FIRST}`);
+    await expect(read(fakeTerraform(1, "", "Error: No valid credential sources found"))).rejects.toThrow(
+      "terraform could not read the state in s3://llm-stream-tfstate-111111111111: sign in with AWS credentials for account 111111111111 that can read it",
+    );
+    await expect(read(fakeTerraform(0, "{}", ""))).rejects.toThrow("llm-stream-queued has no outputs: it is not deployed yet");
+    await expect(read(fakeTerraform(0, JSON.stringify(outputs), ""))).resolves.toEqual(outputs);
+  });
 });

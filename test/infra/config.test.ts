@@ -3,18 +3,42 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { ConfigError, ENVIRONMENTS_DIR, deployedEnvironmentNames, loadEnvironment, validateEnvironment } from "../../config/load";
+import { ConfigError, ENVIRONMENTS_DIR, deployedEnvironmentNames, loadEnvironment, readTfvarsFile, validateEnvironment } from "../../config/load";
+import { PLACEHOLDER, PLACEHOLDERS } from "../../config/placeholders";
+import { INFERENCE_PROFILE_GEOGRAPHIES } from "../../config/rules";
+import { bedrockModelArns } from "../../modules/arns";
+import { EXAMPLE_FILE, filledExample } from "./exampleTfvars";
 import { synthesizeToTemp } from "./stackView";
 
-test("every shipped tfvars file parses and validates, the example with every key set", async () => {
+test("every shipped tfvars file but the example parses and validates", async () => {
   const files = readdirSync(ENVIRONMENTS_DIR).filter((f) => f.endsWith(".tfvars")).sort();
   expect(files).toEqual(["dev.tfvars", "example.tfvars", "local.tfvars", "prod.tfvars", "staging.tfvars"]);
-  for (const f of files) await expect(loadEnvironment(f.replace(".tfvars", ""))).resolves.toMatchObject({ name: f.replace(".tfvars", "") });
+  for (const f of files.filter((n) => n !== "example.tfvars")) await expect(loadEnvironment(f.replace(".tfvars", ""))).resolves.toMatchObject({ name: f.replace(".tfvars", "") });
   expect(deployedEnvironmentNames()).toEqual(["dev", "prod", "staging"]);
 });
 
-test("the example sets every key of the schema (the documentation cannot miss one)", async () => {
-  const example = readFileSync(path.join(ENVIRONMENTS_DIR, "example.tfvars"), "utf8");
+const EXAMPLE = "environments/example.tfvars";
+const PUT_ACCOUNT = "the 12-digit id of the AWS account this environment deploys into";
+const PUT_REGION = "the AWS region to deploy into, such as eu-west-1";
+
+test("the example as shipped fails, naming every key that still holds a placeholder and what to put there", async () => {
+  await expect(loadEnvironment("example")).rejects.toThrow(
+    new ConfigError(EXAMPLE, [
+      "name still holds the example placeholder <env>: replace it with the environment's name, which is also the file's base name (2-20 of a-z, 0-9, -)",
+      `account_id still holds the example placeholder <account-id>: replace it with ${PUT_ACCOUNT}`,
+      `region still holds the example placeholder <region>: replace it with ${PUT_REGION}`,
+      `assume_role_arn still holds the example placeholder <account-id>: replace it with ${PUT_ACCOUNT}`,
+      `state.bucket still holds the example placeholder <account-id>: replace it with ${PUT_ACCOUNT}`,
+      `state.region still holds the example placeholder <region>: replace it with ${PUT_REGION}`,
+    ]),
+  );
+  // Every placeholder the example uses, commented-out blocks included, says what goes there.
+  const tokens = [...readFileSync(EXAMPLE_FILE, "utf8").matchAll(/"[^"\n]*"/g)].flatMap((m) => [...m[0].matchAll(PLACEHOLDER)].map((t) => t[1]));
+  expect(new Set(tokens)).toEqual(new Set(Object.keys(PLACEHOLDERS)));
+});
+
+test("the example sets every key of the schema (the documentation cannot miss one) and validates once filled in", async () => {
+  const example = readFileSync(EXAMPLE_FILE, "utf8");
   const keys = [
     "name", "project", "account_id", "region", "assume_role_arn", "tags", "state", "backend", "bucket", "key_prefix", "models",
     "default_model_id", "allowed_model_ids", "direct_send", "fallback_to_queue", "client_delivery_choice", "batching", "max_delay_ms",
@@ -23,10 +47,45 @@ test("the example sets every key of the schema (the documentation cannot miss on
     "appsync", "xray", "field_log_level", "introspection", "cognito", "existing_user_pool_id", "history", "enabled", "ttl_days",
     "alarms", "email", "sns_topic_arn",
   ];
-  for (const k of keys) expect(example).toMatch(new RegExp(`^\\s*(# )?${k}\\s+=`, "m"));
-  const c = await loadEnvironment("example");
-  expect(c).toMatchObject({ project: "llm-stream", cognito: { existing_user_pool_id: "us-east-1_AbCdEf123" }, alarms: { email: "platform-alerts@example.com" } });
+  for (const k of keys) expect(example).toMatch(new RegExp(`^\\s*(#\\s*)*${k}\\s+=`, "m"));
+  // The optional blocks are off as shipped: a copy creates its own user pool and has no alarms until asked.
+  const plain = validateEnvironment(EXAMPLE, await parseTfvars(filledExample()), "example");
+  expect(plain).toMatchObject({ name: "example", account_id: "123456789012", assume_role_arn: "arn:aws:iam::123456789012:role/llm-stream-deploy", cognito: {} });
+  expect(plain.cognito.existing_user_pool_id).toBeUndefined();
+  expect(plain.alarms).toBeUndefined();
+  const everything = validateEnvironment(EXAMPLE, await parseTfvars(filledExample({ uncomment: ["cognito", "alarms"] })), "example");
+  expect(everything).toMatchObject({ cognito: { existing_user_pool_id: "us-east-1_AbCdEf123" }, alarms: { email: "platform-alerts@example.com" } });
 });
+
+test("a copy with its blocks uncommented but not filled in names those keys too", async () => {
+  const raw = await parseTfvars(filledExample({ uncomment: ["cognito", "alarms"], values: { "user-pool-id": "<user-pool-id>", "alerts-email": "<alerts-email>" } }));
+  expect(() => validateEnvironment(EXAMPLE, raw, "example")).toThrow(
+    new ConfigError(EXAMPLE, [
+      "cognito.existing_user_pool_id still holds the example placeholder <user-pool-id>: replace it with the id of your existing Cognito user pool, such as eu-west-1_AbC123 (or comment the cognito block out to create a pool)",
+      "alarms.email still holds the example placeholder <alerts-email>: replace it with the address that receives the alarms (or use sns_topic_arn, or comment the alarms block out for no alarms)",
+    ]),
+  );
+});
+
+test("a copy for an eu-west-1 environment is told that the example's us. profile does not fit its region", async () => {
+  const raw = await parseTfvars(filledExample({ values: { env: "qa", region: "eu-west-1" } }));
+  expect(() => validateEnvironment("environments/qa.tfvars", raw, "qa")).toThrow(
+    new ConfigError("environments/qa.tfvars", [
+      "models.allowed_model_ids.1 is a us. inference profile, which Bedrock serves only from us-* regions (not GovCloud), not from region eu-west-1 (use a foundation model id or a profile starting eu. or global.), got us.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    ]),
+  );
+});
+
+/** Parses HCL text the way the loader does, through a temporary file. */
+async function parseTfvars(text: string): Promise<unknown> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "infra-tfvars-"));
+  try {
+    writeFileSync(path.join(dir, "env.tfvars"), text);
+    return (await readTfvarsFile(path.join(dir, "env.tfvars"))).raw;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 test("prod: direct send, FIFO, no introspection", async () => {
   const prod = await loadEnvironment("prod");
@@ -81,6 +140,102 @@ test.each(BAD)("bad config: %s", (_name, mutate, message) => {
   }
   expect(error).toBeInstanceOf(ConfigError);
   expect((error as Error).message).toBe(`${FILE}: ${message}`);
+});
+
+/** Validates or returns the ConfigError's lines. */
+function problemsOf(c: Record<string, any>, expectedName = "prod"): string[] {
+  try {
+    validateEnvironment(FILE, c, expectedName);
+    return [];
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+}
+
+describe("validation reports every problem in one round", () => {
+  test("a wrong name and an out-of-range value", () => {
+    const c = { ...valid(), name: "production", batching: { max_delay_ms: 5000 } };
+    expect(problemsOf(c)).toEqual(['name must match the file name (prod), got "production"', "batching.max_delay_ms must be between 0 and 1000, got 5000"]);
+  });
+
+  test("a wrong type does not hide the rules between keys", () => {
+    const c = valid();
+    c.direct_send = "yes";
+    c.models.default_model_id = "anthropic.claude-3-haiku-20240307-v1:0";
+    c.lambda = { timeout_seconds: 120, memory_mb: "big" };
+    c.queue = { visibility_timeout_seconds: 300 };
+    // lambda.memory_mb is wrong, so the visibility rule (which reads lambda.timeout_seconds) cannot be judged yet.
+    expect(problemsOf(c)).toEqual([
+      "models.default_model_id must be one of models.allowed_model_ids, got anthropic.claude-3-haiku-20240307-v1:0",
+      'direct_send must be true or false, got "yes"',
+      'lambda.memory_mb must be a number, got "big"',
+    ]);
+    c.lambda.memory_mb = 512;
+    expect(problemsOf(c)).toContain("queue.visibility_timeout_seconds must be at least 6 x lambda.timeout_seconds (720), got 300");
+  });
+
+  test("placeholders, type errors and the file name together, in the file's key order", () => {
+    const c: Record<string, any> = { ...valid(), name: "staging", account_id: "<account-id>", colour: "blue", alarms: { email: "a@example.com", sns_topic_arn: "arn:aws:sns:us-east-1:333333333333:x" } };
+    c.generation = { temperature: 2 };
+    expect(problemsOf(c)).toEqual([
+      'name must match the file name (prod), got "staging"',
+      `account_id still holds the example placeholder <account-id>: replace it with ${PUT_ACCOUNT}`,
+      "generation.temperature must be between 0 and 1, got 2",
+      "alarms set email or sns_topic_arn, not both",
+      "colour is not a known key",
+    ]);
+  });
+
+  test("a name that is not even valid is reported once, as the file name to use", () => {
+    expect(problemsOf({ ...valid(), name: "Prod!" })).toEqual(['name must match the file name (prod), got "Prod!"']);
+    // Named like its file, a bad name is a bad file name: the pattern is what to fix.
+    expect(problemsOf({ ...valid(), name: "x" }, "x")).toEqual(['name must be lower-case letters, digits and dashes, 2-20 characters, got "x"']);
+  });
+
+  test("angle brackets in the system prompt are text, not placeholders", () => {
+    expect(problemsOf({ ...valid(), generation: { system_prompt: "Think inside <thinking> tags, then answer." } })).toEqual([]);
+  });
+});
+
+// [model id, region, allowed]: a profile's geography must be the region's (config/rules.ts INFERENCE_PROFILE_GEOGRAPHIES).
+const PROFILES: [string, string, boolean][] = [
+  ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "us-west-2", true],
+  ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "eu-west-1", false],
+  ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "ca-central-1", false],
+  ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "us-gov-west-1", false],
+  ["us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "us-gov-west-1", true],
+  ["us-gov.anthropic.claude-3-5-sonnet-20240620-v1:0", "us-east-1", false],
+  ["eu.anthropic.claude-3-7-sonnet-20250219-v1:0", "eu-central-1", true],
+  ["eu.anthropic.claude-3-7-sonnet-20250219-v1:0", "us-east-1", false],
+  ["apac.anthropic.claude-3-5-sonnet-20241022-v2:0", "ap-south-1", true],
+  ["apac.anthropic.claude-3-5-sonnet-20241022-v2:0", "eu-west-1", false],
+  ["jp.anthropic.claude-sonnet-4-5-20250929-v1:0", "ap-northeast-3", true],
+  ["jp.anthropic.claude-sonnet-4-5-20250929-v1:0", "ap-southeast-1", false],
+  ["au.anthropic.claude-sonnet-4-5-20250929-v1:0", "ap-southeast-4", true],
+  ["global.anthropic.claude-sonnet-4-5-20250929-v1:0", "sa-east-1", true],
+  ["global.anthropic.claude-sonnet-4-5-20250929-v1:0", "us-gov-east-1", false],
+  ["anthropic.claude-3-5-haiku-20241022-v1:0", "eu-west-1", true],
+];
+
+test.each(PROFILES)("model %s in %s: allowed %s", (id, region, allowed) => {
+  const c = { ...valid(), region, models: { default_model_id: id, allowed_model_ids: ["anthropic.claude-3-5-haiku-20241022-v1:0", id] } };
+  const problems = problemsOf(c);
+  if (allowed) return expect(problems).toEqual([]);
+  const geography = id.split(".")[0];
+  expect(problems).toEqual([
+    expect.stringMatching(new RegExp(`^models\\.default_model_id is a ${geography}\\. inference profile, which Bedrock serves only from .*, not from region ${region} \\(.*\\), got ${id.replace(/[.]/g, "\\.")}$`)),
+    expect.stringMatching(/^models\.allowed_model_ids\.1 is a /),
+  ]);
+});
+
+test("every geography the schema knows is an inference profile to IAM (one list of prefixes)", () => {
+  for (const geography of Object.keys(INFERENCE_PROFILE_GEOGRAPHIES)) {
+    expect(bedrockModelArns([`${geography}.anthropic.x-v1:0`], "us-east-1", "333333333333")).toEqual([
+      `arn:aws:bedrock:us-east-1:333333333333:inference-profile/${geography}.anthropic.x-v1:0`,
+      "arn:aws:bedrock:*::foundation-model/anthropic.x-v1:0",
+    ]);
+  }
 });
 
 describe("synth with a bad environment", () => {

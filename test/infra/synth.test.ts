@@ -1,5 +1,9 @@
-/** What each environment's stack creates, on the properties that matter for behaviour and security. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+/**
+ * What each stack creates, on the properties that matter for behaviour and security. Behaviour is tested on the fixture
+ * environments (test/fixtures/environments/); the team's environments/*.tfvars, whatever their values, and the
+ * example once filled in get only the generic checks (test/infra/invariants.ts).
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
@@ -7,39 +11,71 @@ import { PlatformStack } from "../../modules/platformStack";
 import { terraform, terraformEnvironment } from "../../scripts/terraform";
 import { planAccounts } from "../../bootstrap/config";
 import { boundaryArnOf } from "../../bootstrap/policies";
-import { loadEnvironment, validateEnvironment } from "../../config/load";
+import { deployedEnvironmentNames, loadEnvironment, validateEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName, stateKey, SYSTEM_PROMPT_MAX_BYTES } from "../../config/schema";
 import { resourceNames } from "../../config/names";
 import { RESOLVERS, RESOLVERS_DIR } from "../../graphql/api";
+import { synthesize } from "../../main";
+import { copyEnvironments, EnvironmentsCopy, FIXTURES, FIXTURES_DIR, FixtureName, loadFixture } from "../fixtures/environments";
+import { expectStackInvariants, expectSynthesizedCounts } from "./invariants";
 import { PolicyStatement, StackView, Synthesized, synthesizeToTemp } from "./stackView";
+import { environmentsWithFilledExample } from "./exampleTfvars";
 
-const DEPLOYED = ["dev", "staging", "prod"];
+/** What each fixture is there to exercise; the first test checks the fixture files still say so. */
+const SHAPE: Record<FixtureName, { fifo: boolean; directSend: boolean; reserved: number; alarms: "none" | "topic" | "email"; existingPool: boolean; history: boolean }> = {
+  queued: { fifo: false, directSend: false, reserved: -1, alarms: "none", existingPool: false, history: true },
+  "fifo-direct": { fifo: true, directSend: true, reserved: 100, alarms: "topic", existingPool: false, history: true },
+  full: { fifo: false, directSend: true, reserved: 20, alarms: "email", existingPool: true, history: false },
+};
+
 let synth: Synthesized;
-const configs: Record<string, EnvironmentConfig> = {};
-
+const configs = {} as Record<FixtureName, EnvironmentConfig>;
 beforeAll(async () => {
-  for (const env of [...DEPLOYED, "example"]) configs[env] = await loadEnvironment(env);
-  synth = await synthesizeToTemp([...DEPLOYED, "example"]);
+  for (const env of FIXTURES) configs[env] = await loadFixture(env);
+  synth = await synthesizeToTemp([...FIXTURES], FIXTURES_DIR);
 }, 60_000);
 afterAll(() => synth?.cleanup());
 
-const view = (env: string): StackView => synth.stack(stackName(configs[env]));
-const fifoExpected: Record<string, boolean> = { dev: false, staging: true, prod: true };
+const view = (env: FixtureName): StackView => synth.stack(stackName(configs[env]));
 
-test("every deployed environment and the example synthesize, nothing fails", () => {
-  expect(synth.result.failed).toEqual({});
-  expect(synth.result.synthesized.sort()).toEqual(["llm-stream-dev", "llm-stream-example", "llm-stream-prod", "llm-stream-staging"]);
+describe("the team's environments, whatever their values, and the example filled in", () => {
+  const SHIPPED = [...deployedEnvironmentNames(), "example"];
+  let environments: ReturnType<typeof environmentsWithFilledExample>;
+  let shipped: Synthesized;
+  const shippedConfigs: Record<string, EnvironmentConfig> = {};
+  beforeAll(async () => {
+    // The example holds placeholders until filled in: synthesize it filled in as its header says (test/infra/exampleTfvars.ts).
+    environments = environmentsWithFilledExample();
+    for (const env of SHIPPED) shippedConfigs[env] = await loadEnvironment(env, environments.dir);
+    shipped = await synthesizeToTemp(SHIPPED, environments.dir);
+  }, 60_000);
+  afterAll(() => (shipped?.cleanup(), environments?.cleanup()));
+
+  test("every one validates and synthesizes", () => {
+    expect(shipped.result.failed).toEqual({});
+    expect(shipped.result.synthesized.sort()).toEqual(SHIPPED.map((env) => stackName(shippedConfigs[env])).sort());
+  });
+
+  test.each(SHIPPED)("%s: tags, no wildcard action, encryption, retention, TLS only, boundaries, the resources its config asks for", (env) => {
+    const v = shipped.stack(stackName(shippedConfigs[env]));
+    expectStackInvariants(v, shippedConfigs[env]);
+    expectSynthesizedCounts(v, shippedConfigs[env]);
+  });
 });
 
-test("no policy anywhere grants or denies a wildcard action", () => {
-  for (const env of [...DEPLOYED, "example"]) {
-    const actions = view(env).allStatements().flatMap((s) => [...(s.actions ?? []), ...(s.not_actions ?? [])]);
-    expect(actions.length).toBeGreaterThan(50);
-    expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+test("every fixture synthesizes, holds the invariants and still has the shape its tests rely on", () => {
+  expect(synth.result.failed).toEqual({});
+  expect(synth.result.synthesized.sort()).toEqual(FIXTURES.map((env) => stackName(configs[env])).sort());
+  for (const env of FIXTURES) {
+    const c = configs[env];
+    const alarms = c.alarms?.email ? "email" : c.alarms?.sns_topic_arn ? "topic" : "none";
+    expect([env, { fifo: c.queue.fifo, directSend: c.direct_send, reserved: c.lambda.reserved_concurrency, alarms, existingPool: !!c.cognito?.existing_user_pool_id, history: c.history.enabled }]).toEqual([env, SHAPE[env]]);
+    expectStackInvariants(view(env), c);
+    expectSynthesizedCounts(view(env), c);
   }
 });
 
-describe.each(DEPLOYED)("%s", (env) => {
+describe.each(FIXTURES)("%s", (env) => {
   let v: StackView;
   let c: EnvironmentConfig;
   let names: ReturnType<typeof resourceNames>;
@@ -56,13 +92,14 @@ describe.each(DEPLOYED)("%s", (env) => {
     expect(p.region).toBe(c.region);
     expect(p.allowed_account_ids).toEqual([c.account_id]);
     expect(p.assume_role[0].role_arn).toBe(c.assume_role_arn);
-    expect(p.default_tags[0].tags).toEqual({ ...c.tags, Project: "llm-stream", Environment: env, ManagedBy: "cdktf" });
+    expect(p.default_tags[0].tags).toEqual({ ...c.tags, Project: c.project, Environment: env, ManagedBy: "cdktf" });
     expect(p.default_tags[0].tags.CostCenter).toBe(`genai-${env}`);
   });
 
   test("state: S3 backend with its own key, encryption and S3-native locking", () => {
+    if (c.state.backend !== "s3") throw new Error(`${env}: the fixture must use the S3 backend`);
     const s3 = v.json.terraform.backend.s3;
-    expect(s3).toMatchObject({ bucket: `llm-stream-tfstate-${c.account_id}`, key: `llm-stream/${env}/platform.tfstate`, encrypt: true, use_lockfile: true });
+    expect(s3).toMatchObject({ bucket: c.state.bucket, region: c.state.region, key: `${c.state.key_prefix}/${env}/platform.tfstate`, encrypt: true, use_lockfile: true });
     expect(s3.key).toBe(stateKey(c));
   });
 
@@ -76,7 +113,7 @@ describe.each(DEPLOYED)("%s", (env) => {
     const queues = v.list("aws_sqs_queue");
     const tables = v.list("aws_dynamodb_table");
     expect(queues).toHaveLength(4);
-    expect(tables).toHaveLength(2);
+    expect(tables).toHaveLength(SHAPE[env].history ? 2 : 1);
     for (const t of topics) expect(t.kms_master_key_id).toBe(keyArn);
     for (const q of queues) expect(q.kms_master_key_id).toBe(keyArn);
     for (const t of tables) expect(t.server_side_encryption).toEqual({ enabled: true, kms_key_arn: keyArn });
@@ -101,17 +138,17 @@ describe.each(DEPLOYED)("%s", (env) => {
     }
   });
 
-  test(`topics and queues are ${fifoExpected[env] ? "FIFO" : "standard"} as configured`, () => {
-    expect(c.queue.fifo).toBe(fifoExpected[env]);
+  test(`topics and queues are ${SHAPE[env].fifo ? "FIFO" : "standard"} as configured`, () => {
+    expect(c.queue.fifo).toBe(SHAPE[env].fifo);
     const topics = v.list("aws_sns_topic").filter((t) => !t.name.endsWith("-alarms"));
     expect(topics.map((t) => t.name).sort()).toEqual([names.inboundTopic, names.outboundTopic].sort());
     for (const t of topics) {
-      expect(t.name.endsWith(".fifo")).toBe(fifoExpected[env]);
-      expect(t.fifo_topic ?? false).toBe(fifoExpected[env]);
+      expect(t.name.endsWith(".fifo")).toBe(SHAPE[env].fifo);
+      expect(t.fifo_topic ?? false).toBe(SHAPE[env].fifo);
     }
     for (const q of v.list("aws_sqs_queue")) {
-      expect(q.name.endsWith(".fifo")).toBe(fifoExpected[env]);
-      if (fifoExpected[env]) expect(q).toMatchObject({ fifo_queue: true, deduplication_scope: "messageGroup", fifo_throughput_limit: "perMessageGroupId", content_based_deduplication: false });
+      expect(q.name.endsWith(".fifo")).toBe(SHAPE[env].fifo);
+      if (SHAPE[env].fifo) expect(q).toMatchObject({ fifo_queue: true, deduplication_scope: "messageGroup", fifo_throughput_limit: "perMessageGroupId", content_based_deduplication: false });
       else expect(q.fifo_queue).toBeUndefined();
     }
   });
@@ -140,12 +177,15 @@ describe.each(DEPLOYED)("%s", (env) => {
     deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", 4);
   });
 
-  test("tables: on demand, PITR, TTL, keys from contracts/tables.ts", () => {
-    const history = v.one("aws_dynamodb_table", (t) => t.name === names.historyTable);
-    expect(history).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
+  test("tables: on demand, PITR, TTL, keys from contracts/tables.ts; the history table only when history is on", () => {
     const idem = v.one("aws_dynamodb_table", (t) => t.name === names.idempotencyTable);
     expect(idem).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "id", ttl: { enabled: true, attribute_name: "expiration" } });
-    expect(history.deletion_protection_enabled).toBe(env === "prod");
+    // Only an environment named prod is deletion-protected (tested below).
+    expect(idem.deletion_protection_enabled).toBe(false);
+    const histories = v.list("aws_dynamodb_table").filter((t) => t.name === names.historyTable);
+    if (!c.history.enabled) return expect(histories).toEqual([]);
+    expect(histories[0]).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
+    expect(histories[0].deletion_protection_enabled).toBe(false);
   });
 
   test("functions: nodejs22.x arm64, X-Ray, JSON logs into a retention-bound group, config sizes, content hash", () => {
@@ -176,10 +216,11 @@ describe.each(DEPLOYED)("%s", (env) => {
       expect(vars.APPSYNC_ENDPOINT).toMatch(/^\$\{aws_appsync_graphql_api\.[^.]+\.uris\["GRAPHQL"\]\}$/);
       expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
       expect(vars.OUTBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_outbound_topic_/);
-      expect(vars.HISTORY_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_history_/);
+      if (c.history.enabled) expect(vars.HISTORY_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_history_/);
+      else expect(vars.HISTORY_TABLE_NAME).toBe("");
       expect(vars.POWERTOOLS_SERVICE_NAME).toBe(f.function_name.replace(`${stackName(c)}-`, ""));
     }
-    expect(configs[env].direct_send).toBe(env !== "dev");
+    expect(c.direct_send).toBe(SHAPE[env].directSend);
   });
 
   test("appsync:GraphQL only on Mutation.publishResponse, only for the producers", () => {
@@ -196,8 +237,9 @@ describe.each(DEPLOYED)("%s", (env) => {
   });
 
   test("bedrock: stream only, only the allowed models (profiles: their ARN plus the routed foundation model)", () => {
+    // The fixtures' inference profiles are us. and eu. ones.
     const expected = c.models.allowed_model_ids.flatMap((id) =>
-      id.startsWith("us.")
+      /^(us|eu)\./.test(id)
         ? [`arn:aws:bedrock:${c.region}:${c.account_id}:inference-profile/${id}`, `arn:aws:bedrock:*::foundation-model/${id.slice(3)}`]
         : [`arn:aws:bedrock:${c.region}::foundation-model/${id}`],
     );
@@ -219,7 +261,7 @@ describe.each(DEPLOYED)("%s", (env) => {
     const outboundQueue = expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_outbound-queue_[^_]+\.arn\}$/);
     expect(resourcesFor(names.functions.outboundRelay, "sqs:")).toEqual([outboundQueue, outboundQueue]);
     expect(perms(names.functions.outboundRelay).find((st) => st.actions?.includes("sqs:GetQueueUrl"))?.resources).toEqual([outboundQueue]);
-    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([expect.stringMatching(/tables_history_/), expect.stringMatching(/tables_idempotency_/)]);
+    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([...(c.history.enabled ? [expect.stringMatching(/tables_history_/)] : []), expect.stringMatching(/tables_idempotency_/)]);
     for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(resourcesFor(fn, "dynamodb:")).toEqual([]);
     // Resource "*" only where AWS requires it (X-Ray).
     for (const fn of Object.values(names.functions)) {
@@ -230,7 +272,7 @@ describe.each(DEPLOYED)("%s", (env) => {
   test("every role carries the environment's permissions boundary, the one the bootstrap stack creates", async () => {
     const roles = v.list("aws_iam_role");
     expect(roles).toHaveLength(5); // 3 functions, AppSync logging, AppSync's sendQuery data source
-    const expected = `arn:aws:iam::${c.account_id}:policy/llm-stream-${env}-boundary`;
+    const expected = `arn:aws:iam::${c.account_id}:policy/${c.project}-${env}-boundary`;
     for (const r of roles) expect([r.name, r.permissions_boundary]).toEqual([r.name, expected]);
     const [account] = planAccounts([c], { owner: "acme", repo: "llm-stream" });
     expect(boundaryArnOf(account, account.roles[0].environments[0])).toBe(expected);
@@ -248,7 +290,7 @@ describe.each(DEPLOYED)("%s", (env) => {
       if (c.lambda.reserved_concurrency === -1) expect(scaling).toBeUndefined();
       else expect(scaling).toEqual({ maximum_concurrency: c.lambda.reserved_concurrency });
     }
-    if (env === "prod") expect(mapping(names.functions.streamWorker).scaling_config).toEqual({ maximum_concurrency: 100 });
+    if (env === "fifo-direct") expect(mapping(names.functions.streamWorker).scaling_config).toEqual({ maximum_concurrency: 100 });
   });
 
   test("AppSync: Cognito default auth, IAM additional, logs, X-Ray, introspection, APPSYNC_JS resolvers from the files", () => {
@@ -278,12 +320,15 @@ describe.each(DEPLOYED)("%s", (env) => {
     }
   });
 
-  test("Cognito: strong passwords, optional MFA, public client with SRP and refresh only", () => {
-    const pool = v.list("aws_cognito_user_pool")[0];
-    expect(pool.password_policy).toMatchObject({ minimum_length: 12, require_lowercase: true, require_uppercase: true, require_numbers: true, require_symbols: true });
-    expect(pool.mfa_configuration).toBe("OPTIONAL");
-    expect(pool.deletion_protection).toBe(env === "prod" ? "ACTIVE" : "INACTIVE");
+  test("Cognito: strong passwords, optional MFA (unless an existing pool), public client with SRP and refresh only", () => {
     const client = v.list("aws_cognito_user_pool_client")[0];
+    const pools = v.list("aws_cognito_user_pool");
+    expect(pools).toHaveLength(SHAPE[env].existingPool ? 0 : 1);
+    for (const pool of pools) {
+      expect(pool.password_policy).toMatchObject({ minimum_length: 12, require_lowercase: true, require_uppercase: true, require_numbers: true, require_symbols: true });
+      expect(pool.mfa_configuration).toBe("OPTIONAL");
+      expect(pool.deletion_protection).toBe("INACTIVE");
+    }
     expect(client.generate_secret).toBe(false);
     expect(client.explicit_auth_flows.sort()).toEqual(["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]);
   });
@@ -315,19 +360,61 @@ describe.each(DEPLOYED)("%s", (env) => {
   });
 });
 
-test("example: an existing user pool is used (no pool created), alarms to a new email topic", () => {
-  const v = view("example");
+test("full: an existing user pool is used (no pool created), alarms to a new email topic", () => {
+  const v = view("full");
+  const pool = configs.full.cognito?.existing_user_pool_id;
+  expect(pool).toBe("eu-west-1_Qw3rTy7Zx");
   expect(v.list("aws_cognito_user_pool")).toEqual([]);
-  expect(v.list("aws_cognito_user_pool_client")[0].user_pool_id).toBe("us-east-1_AbCdEf123");
-  expect(v.list("aws_appsync_graphql_api")[0].user_pool_config.user_pool_id).toBe("us-east-1_AbCdEf123");
-  expect(v.list("aws_sns_topic").map((t) => t.name)).toContain("llm-stream-example-alarms");
+  expect(v.list("aws_cognito_user_pool_client")[0].user_pool_id).toBe(pool);
+  expect(v.list("aws_appsync_graphql_api")[0].user_pool_config.user_pool_id).toBe(pool);
+  expect(v.list("aws_sns_topic").map((t) => t.name)).toContain("chatops-full-alarms");
+});
+
+describe("synthesizing again", () => {
+  let copy: EnvironmentsCopy;
+  let outdir: string;
+  beforeAll(async () => {
+    copy = await copyEnvironments(FIXTURES_DIR);
+    outdir = mkdtempSync(path.join(os.tmpdir(), "infra-resynth-"));
+  });
+  afterAll(() => (copy.cleanup(), rmSync(outdir, { recursive: true, force: true })));
+  const stackDir = (name: string) => path.join(outdir, "stacks", name);
+
+  test("removes the environment's previous output first, so a failed synth leaves nothing stale", async () => {
+    expect((await synthesize({ environments: ["queued", "full"], outdir, environmentsDir: copy.dir })).failed).toEqual({});
+    writeFileSync(path.join(stackDir("llm-stream-queued"), "left-over.txt"), "from an earlier run");
+    expect(readdirSync(stackDir("llm-stream-queued")).sort()).toEqual([".terraform.lock.hcl", "assets", "cdk.tf.json", "left-over.txt"]);
+    // A good synth writes a fresh directory; a bad config leaves none, even one that no longer parses (full's project
+    // is not the default: its old output is found by the environment it declares).
+    expect((await synthesize({ environments: ["queued"], outdir, environmentsDir: copy.dir })).failed).toEqual({});
+    expect(readdirSync(stackDir("llm-stream-queued")).sort()).toEqual([".terraform.lock.hcl", "assets", "cdk.tf.json"]);
+    writeFileSync(path.join(copy.dir, "queued.tfvars"), readFileSync(path.join(copy.dir, "queued.tfvars"), "utf8").replace("max_delay_ms = 250", "max_delay_ms = 5000"));
+    writeFileSync(path.join(copy.dir, "full.tfvars"), `project = "chatops"\nname = {`);
+    const r = await synthesize({ environments: ["queued", "full"], outdir, environmentsDir: copy.dir });
+    expect(Object.keys(r.failed).sort()).toEqual(["full", "queued"]);
+    expect(readdirSync(path.join(outdir, "stacks"))).toEqual([]);
+  });
+});
+
+test("only an environment named prod gets deletion protection on its tables and user pool", async () => {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), "infra-prod-"));
+  try {
+    const app = new App({ outdir });
+    new PlatformStack(app, { config: { ...configs["fifo-direct"], name: "prod" } });
+    app.synth();
+    const v = new StackView(JSON.parse(readFileSync(path.join(outdir, "stacks", "llm-stream-prod", "cdk.tf.json"), "utf8")), outdir);
+    expect(v.list("aws_dynamodb_table").map((t) => t.deletion_protection_enabled)).toEqual([true, true]);
+    expect(v.list("aws_cognito_user_pool").map((p) => p.deletion_protection)).toEqual(["ACTIVE"]);
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
 });
 
 test("a queue consumer reserved below the event source's minimum (2) fails the synth, naming the key", () => {
   const app = new App({ outdir: mkdtempSync(path.join(os.tmpdir(), "infra-reserved-")) });
   try {
     for (const reserved of [0, 1]) {
-      const c = { ...configs.prod, name: `r${reserved}`, lambda: { ...configs.prod.lambda, reserved_concurrency: reserved } };
+      const c = { ...configs["fifo-direct"], name: `r${reserved}`, lambda: { ...configs["fifo-direct"].lambda, reserved_concurrency: reserved } };
       expect(() => new PlatformStack(app, { config: c })).toThrow(`work-queue: lambda.reserved_concurrency must be -1 (unreserved) or between 2 and 1000 for a queue consumer (the SQS event source's maximum_concurrency range), got ${reserved}`);
     }
   } finally {
@@ -336,7 +423,7 @@ test("a queue consumer reserved below the event source's minimum (2) fails the s
 });
 
 test("the client id regex, as Terraform renders it, matches only the platform's client id", async () => {
-  const api = view("example").list("aws_appsync_graphql_api")[0];
+  const api = view("queued").list("aws_appsync_graphql_api")[0];
   const expression: string = api.user_pool_config.app_id_client_regex;
   // Cognito client ids match [\w+]+: one with a "+" shows the escaping; the reference becomes that literal.
   const clientId = "4ab+cd5ef";
@@ -363,11 +450,13 @@ describe("the Lambda environment's 4 KB", () => {
   const longest = (n: number) => "z".repeat(n);
   /** Every bounded key at its longest value: what the system_prompt cap was computed against. */
   const worstCase = (): EnvironmentConfig => {
-    const prod = configs.prod;
+    const prod = configs["fifo-direct"];
     // 50-character ids within the 1,000 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
     const ids = Array.from({ length: 18 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
     return {
       ...prod,
+      // The longest geography prefix, us-gov., is served only in GovCloud regions.
+      region: "us-gov-west-1",
       project: longest(20),
       name: longest(20),
       models: { default_model_id: ids[0], allowed_model_ids: ids },

@@ -1,90 +1,96 @@
 /**
- * Terraform itself accepts every deployed stack: init from the provider mirror, validate, and an offline plan (local
- * backend, fake credentials: no AWS account, no network) whose resource counts match what the environment asks for.
+ * Terraform itself accepts every stack: init from the provider lock file and mirror, validate, and an offline plan
+ * (local backend, fake credentials: no AWS account, no network) whose resource counts match what the environment asks
+ * for. Every shipped environment, whatever its values; the `full` fixture for the options they may not use; and a copy
+ * of dev with its delivery, a model and its batching changed, which must pass every generic check as well.
  * Sequential on purpose: each plan holds about 500 MB in the provider process.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadEnvironment } from "../../config/load";
+import { deployedEnvironmentNames, ENVIRONMENTS_DIR, loadEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName } from "../../config/schema";
-import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
+import { terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
+import { copyEnvironments, EnvironmentsCopy, FIXTURES_DIR, RawTfvars } from "../fixtures/environments";
+import { expectOfflinePlan, expectStackInvariants, expectSynthesizedCounts } from "./invariants";
 import { Synthesized, synthesizeToTemp } from "./stackView";
 
-const DEPLOYED = ["dev", "staging", "prod"];
-let synth: Synthesized;
+const SHIPPED = deployedEnvironmentNames();
 let cliDir: string;
 let env: NodeJS.ProcessEnv;
+const cleanups: (() => void)[] = [];
 
-beforeAll(async () => {
-  synth = await synthesizeToTemp(DEPLOYED);
+beforeAll(() => {
   cliDir = mkdtempSync(path.join(os.tmpdir(), "infra-tf-cli-"));
   env = terraformEnvironment(cliDir);
-}, 60_000);
-afterAll(() => {
-  synth?.cleanup();
-  if (cliDir) rmSync(cliDir, { recursive: true, force: true });
+  cleanups.push(() => rmSync(cliDir, { recursive: true, force: true }));
 });
+afterAll(() => cleanups.forEach((c) => c()));
 
-/**
- * What a stack creates: key + alias (2), topics, their policies and subscriptions, queues + DLQs, their policies and
- * redrive-allow policies (16), tables (2), user pool + client (2), API + log group + log role and policy (4), data
- * sources + invoke role and policy + resolvers (8), 3 functions x (function, role, policy, log group) (12),
- * event source mappings (2) = 48; alarms add 9 (DLQs 2, functions 3 x 2, API 1), an email target adds topic, policy,
- * subscription (3).
- */
-function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
-  const alarms = c.alarms ? 9 : 0;
-  const alarmTopic = c.alarms?.email ? 3 : 0;
+async function synthesized(names: string[], dir: string): Promise<Synthesized> {
+  const synth = await synthesizeToTemp(names, dir);
+  cleanups.push(synth.cleanup);
+  expect(synth.result.failed).toEqual({});
+  return synth;
+}
+
+async function planOffline(synth: Synthesized, config: EnvironmentConfig): Promise<void> {
+  const dir = path.join(synth.outdir, "stacks", stackName(config));
+  writeOfflineOverride(dir);
+  await expectOfflinePlan(dir, config, env);
+}
+
+test.each(SHIPPED)("%s: init from the lock file, validate, offline plan with the resources its config asks for", async (name) => {
+  const config = await loadEnvironment(name);
+  await planOffline(await synthesized([name], ENVIRONMENTS_DIR), config);
+}, 120_000);
+
+test("the full fixture (another region and project, existing pool, email alarms, no history): the same", async () => {
+  const config = await loadEnvironment("full", FIXTURES_DIR);
+  await planOffline(await synthesized(["full"], FIXTURES_DIR), config);
+}, 120_000);
+
+/** Another allowed model the region can call: a foundation model id, callable from any region. */
+const OTHER_MODEL = "anthropic.claude-3-haiku-20240307-v1:0";
+
+/** dev's tfvars with direct_send flipped, a model added and made the default, and batching changed, whatever they were. */
+function changedDev(raw: RawTfvars): RawTfvars {
+  const models = raw.models as { default_model_id: string; allowed_model_ids: string[] };
+  const model = models.allowed_model_ids.includes(OTHER_MODEL) ? models.allowed_model_ids.find((m) => m !== models.default_model_id)! : OTHER_MODEL;
+  const delay = (raw.batching as { max_delay_ms?: number } | undefined)?.max_delay_ms;
   return {
-    total: 48 + alarms + alarmTopic,
-    byType: {
-      aws_sqs_queue: 4,
-      aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
-      aws_lambda_function: 3,
-      aws_iam_role: 5,
-      aws_appsync_resolver: 4,
-      aws_dynamodb_table: c.history.enabled ? 2 : 1,
-      aws_cloudwatch_log_group: 4,
-      aws_cloudwatch_metric_alarm: alarms,
-      aws_kms_key: 1,
-    },
+    ...raw,
+    direct_send: !raw.direct_send,
+    models: { default_model_id: model, allowed_model_ids: [...new Set([...models.allowed_model_ids, model])] },
+    batching: { ...(raw.batching as object), max_delay_ms: delay === 0 ? 100 : 0 },
   };
 }
 
-async function run(cwd: string, args: string[]) {
-  const r = await terraform(args, { cwd, env, timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`terraform ${args.join(" ")} failed in ${cwd}:\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`);
-  return r;
-}
+describe("a copy of dev.tfvars with direct_send, a model and batching changed", () => {
+  let copy: EnvironmentsCopy;
+  let before: EnvironmentConfig;
+  let after: EnvironmentConfig;
+  let synth: Synthesized;
+  beforeAll(async () => {
+    copy = await copyEnvironments(ENVIRONMENTS_DIR, (name, raw) => (name === "dev" ? changedDev(raw) : undefined));
+    cleanups.push(copy.cleanup);
+    [before, after] = await Promise.all([loadEnvironment("dev"), loadEnvironment("dev", copy.dir)]);
+    synth = await synthesized(SHIPPED, copy.dir);
+  }, 60_000);
 
-test.each(DEPLOYED)("%s: init from the mirror, validate, offline plan with the expected resources", async (name) => {
-  const config = await loadEnvironment(name);
-  const dir = path.join(synth.outdir, "stacks", stackName(config));
-  writeOfflineOverride(dir);
+  test("differs from dev as intended", () => {
+    expect(after.direct_send).toBe(!before.direct_send);
+    expect(after.models.default_model_id).not.toBe(before.models.default_model_id);
+    expect(after.batching.max_delay_ms).not.toBe(before.batching.max_delay_ms);
+  });
 
-  const init = await run(dir, ["init", "-input=false", "-no-color"]);
-  expect(init.stdout).toMatch(/Installing hashicorp\/aws v5\.100\.0|Using previously-installed hashicorp\/aws v5\.100\.0/);
-  expect(init.stdout).toContain('Successfully configured the backend "local"');
-
-  const validate = await run(dir, ["validate", "-json", "-no-color"]);
-  const verdict = JSON.parse(validate.stdout);
-  expect(verdict.valid).toBe(true);
-  expect(verdict.error_count).toBe(0);
-
-  await run(dir, ["plan", "-input=false", "-no-color", "-lock=false", "-out=plan.tfplan"]);
-  const shown = await run(dir, ["show", "-json", "plan.tfplan"]);
-  const plan = JSON.parse(shown.stdout);
-  const changes: { type: string; mode: string; change: { actions: string[] } }[] = plan.resource_changes.filter((r: { mode: string }) => r.mode === "managed");
-  expect(changes.every((r) => r.change.actions.join() === "create")).toBe(true);
-
-  const expected = expectedCounts(config);
-  expect(changes).toHaveLength(expected.total);
-  const byType: Record<string, number> = {};
-  for (const r of changes) byType[r.type] = (byType[r.type] ?? 0) + 1;
-  for (const [type, count] of Object.entries(expected.byType)) expect([type, byType[type] ?? 0]).toEqual([type, count]);
-
-  // The planned provider config is the environment's, whatever the offline override adds for planning.
-  const provider = plan.configuration.provider_config.aws.expressions;
-  expect(provider.region.constant_value).toBe(config.region);
-}, 120_000);
+  test("passes every generic check: validates, synthesizes, holds the invariants and plans offline", async () => {
+    for (const name of SHIPPED) {
+      const config = await loadEnvironment(name, copy.dir);
+      const v = synth.stack(stackName(config));
+      expectStackInvariants(v, config);
+      expectSynthesizedCounts(v, config);
+    }
+    await planOffline(synth, after);
+  }, 120_000);
+});

@@ -8,7 +8,7 @@ import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context } from "aws-lambda";
 import type { AddressInfo } from "node:net";
-import { loadEnvironment } from "../../config/load";
+import { loadFixture } from "../fixtures/environments";
 import { resourceNames, type ResourceNames } from "../../config/names";
 import { runtimeVariables, type RuntimeSettings } from "../../contracts/runtimeSettings";
 import { parseEvent, serializeEvent } from "../../contracts/streamEvents";
@@ -33,8 +33,8 @@ const secret = "handler-test-secret";
 const context = { functionName: "fn", awsRequestId: "req-1", getRemainingTimeInMillis: () => 30_000 } as unknown as Context;
 
 beforeAll(async () => {
-  // The local environment's tables, created as the local stack creates them.
-  const config = await loadEnvironment("local");
+  // A fixture environment's tables (not a team environment's), created as the local stack creates them.
+  const config = await loadFixture("queued");
   names = resourceNames(config);
   appsync = await startFakeAppSync();
   ddbServer = dynalite({ createTableMs: 0 });

@@ -1,5 +1,6 @@
 /**
- * The account bootstrap stack: synthesized in process from the shipped tfvars, its security properties asserted on
+ * The account bootstrap stack: synthesized in process from a fixture environment (test/fixtures/environments/queued
+ * as "dev"; the team's environments only get the generic first check), its security properties asserted on
  * cdk.tf.json, then terraform validate and an offline plan with the same runner and override as the platform stacks.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,11 +11,14 @@ import { EnvironmentConfig } from "../../config/schema";
 import { BootstrapConfigError, GithubRepository, loadAccounts, planAccounts, resolveGithubRepository } from "../../bootstrap/config";
 import { synthesizeBootstrap } from "../../bootstrap/main";
 import { ciRoleOutput, sessionOverride } from "../../bootstrap/ciRole";
-import { MANAGED_POLICY_MAX_CHARS, PolicyDocument } from "../../bootstrap/policies";
+import { deployPolicies, MANAGED_POLICY_MAX_CHARS, PolicyDocument } from "../../bootstrap/policies";
 import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { summarizePlan } from "../../scripts/plan-summary/summary";
+import { FIXTURES_DIR, fixtureNamed } from "../fixtures/environments";
 
 const GITHUB: GithubRepository = { owner: "acme", repo: "llm-stream" };
+/** The behaviour tests' account: the queued fixture as environment "dev" (test/fixtures/environments/), not the team's dev. */
+const devFixture = () => fixtureNamed("queued", "dev");
 type Json = Record<string, any>;
 
 const work = mkdtempSync(path.join(tmpdir(), "bootstrap-test-"));
@@ -37,7 +41,7 @@ describe("accounts from the environment configs", () => {
   });
 
   it("puts two environments of one account under one role and one bucket, each with its own prefix and state key", async () => {
-    const dev = await loadEnvironment("dev");
+    const dev = await devFixture();
     const qa: EnvironmentConfig = { ...dev, name: "qa" };
     const [account, ...rest] = planAccounts([dev, qa], GITHUB);
     expect(rest).toEqual([]);
@@ -50,7 +54,7 @@ describe("accounts from the environment configs", () => {
   });
 
   it("refuses configs CI could not deploy, naming the file", async () => {
-    const dev = await loadEnvironment("dev");
+    const dev = await devFixture();
     expect(() => planAccounts([{ ...dev, assume_role_arn: undefined }], GITHUB)).toThrow(new BootstrapConfigError("environments/dev.tfvars: assume_role_arn is required: it names the deploy role the bootstrap stack creates"));
     expect(() => planAccounts([{ ...dev, assume_role_arn: "arn:aws:iam::999999999999:role/x" }], GITHUB)).toThrow(/environments\/dev.tfvars: assume_role_arn is in account 999999999999, but account_id is 111111111111/);
     expect(() => planAccounts([{ ...dev, state: { backend: "local" } }], GITHUB)).toThrow(/state.backend must be "s3"/);
@@ -63,11 +67,11 @@ describe("accounts from the environment configs", () => {
   });
 
   it("prints the roles for the workflows' OIDC login from the tfvars", async () => {
-    const dev = await loadEnvironment("dev");
-    expect(await ciRoleOutput("dev", "deploy")).toBe(`${dev.assume_role_arn}\n`);
-    expect(await ciRoleOutput("dev", "plan")).toBe(`${dev.assume_role_arn}-plan\n`);
-    expect(await ciRoleOutput("dev", "github-output")).toBe(
-      `deploy-role-arn=${dev.assume_role_arn}\nplan-role-arn=${dev.assume_role_arn}-plan\nregion=us-east-1\nstack-dir=cdktf.out/stacks/llm-stream-dev\n`,
+    const queued = await loadEnvironment("queued", FIXTURES_DIR);
+    expect(await ciRoleOutput("queued", "deploy", FIXTURES_DIR)).toBe(`${queued.assume_role_arn}\n`);
+    expect(await ciRoleOutput("queued", "plan", FIXTURES_DIR)).toBe(`${queued.assume_role_arn}-plan\n`);
+    expect(await ciRoleOutput("queued", "github-output", FIXTURES_DIR)).toBe(
+      `deploy-role-arn=${queued.assume_role_arn}\nplan-role-arn=${queued.assume_role_arn}-plan\nregion=us-east-1\nstack-dir=cdktf.out/stacks/llm-stream-queued\n`,
     );
     // CI plans and applies with its own OIDC session: the override removes the provider's assume_role.
     expect(sessionOverride()).toEqual({ provider: { aws: { dynamic: { assume_role: { for_each: [], content: {} } } } } });
@@ -78,7 +82,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
   let stackDir: string;
   let resources: Json;
   beforeAll(async () => {
-    const accounts = await loadAccounts(["dev"], GITHUB);
+    const accounts = planAccounts([await devFixture()], GITHUB);
     [stackDir] = synthesizeBootstrap({ accounts, outdir: path.join(work, "out") });
     resources = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")).resource;
   });
@@ -147,6 +151,13 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     // What plan refreshes is readable: e.g. the queues and the function configuration.
     expect(statements.find((s) => s.Sid === "Queues")).toMatchObject({ Action: expect.arrayContaining(["sqs:GetQueueAttributes"]), Resource: ["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"] });
     expect(statements.find((s) => s.Sid === "Functions")!.Action).toEqual(expect.arrayContaining(["lambda:GetFunction", "lambda:GetFunctionConfiguration"]));
+    // Only the environment's resources, where the service can tell them: APIs, pools and keys by the stack's tags.
+    const ours = { StringEquals: { "aws:ResourceTag/Project": "llm-stream", "aws:ResourceTag/Environment": ["dev"] } };
+    expect(statements.find((s) => s.Sid === "GraphqlApis")).toMatchObject({ Action: ["appsync:GetGraphqlApi", "appsync:ListTagsForResource"], Condition: ours });
+    expect(statements.find((s) => s.Sid === "UserPools")).toMatchObject({ Condition: ours });
+    expect(statements.find((s) => s.Sid === "ManageEnvironmentKey")).toMatchObject({ Condition: ours });
+    // What AWS cannot scope at all (listings, AppSync's resolvers and data sources) is read account-wide.
+    expect(statements.filter((s) => s.Resource === "*" && !s.Condition).map((s) => s.Sid).sort()).toEqual(["FindLogGroups", "GraphqlApiContents", "ListKeyAliases"]);
   });
 
   it("limits the deploy role to named actions on the environment's resources", () => {
@@ -160,11 +171,15 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
       for (const a of s.Action) expect(a).toMatch(/^[a-z0-9-]+:[A-Za-z]+$/);
     }
     expect(statements.filter((s) => s.Effect !== "Allow").map((s) => [s.Sid, s.Effect])).toEqual([
+      ["TrustStaysAsCreated", "Deny"],
       ["BoundaryPoliciesStayAsBootstrapped", "Deny"],
       ["RolesKeepTheirBoundary", "Deny"],
     ]);
-    // "*" resources only where AWS has nothing narrower, each commented in bootstrap/policies.ts.
-    expect(statements.filter((s) => s.Resource === "*").map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "CreateUserPool", "ListKeyAliases", "QueueTriggers"]);
+    // "*" resources only where AWS has nothing narrower, each commented in bootstrap/policies.ts; creates and triggers
+    // are still pinned by a condition, only listings and AppSync's API contents (no condition keys at all) are not.
+    const anyResource = statements.filter((s) => s.Resource === "*");
+    expect(anyResource.map((s) => s.Sid).sort()).toEqual(["CreateEnvironmentKey", "CreateGraphqlApi", "CreateUserPool", "FindLogGroups", "GraphqlApiContents", "ListKeyAliases", "QueueTriggers"]);
+    expect(anyResource.filter((s) => !s.Condition).map((s) => s.Sid).sort()).toEqual(["FindLogGroups", "GraphqlApiContents", "ListKeyAliases"]);
     const byName = (sid: string) => statements.find((s) => s.Sid === sid)!;
     expect(byName("Queues").Resource).toEqual(["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"]);
     expect(byName("Functions").Resource).toEqual(["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"]);
@@ -175,6 +190,26 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     ]);
     expect(byName("QueueTriggers").Condition).toEqual({ ArnLike: { "lambda:FunctionArn": ["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"] } });
     expect(byName("PassRolesToLambdaAndAppSync").Condition).toEqual({ StringEquals: { "iam:PassedToService": ["lambda.amazonaws.com", "appsync.amazonaws.com"] } });
+    // What carries a generated id (keys, APIs, pools, AppSync's log groups) is the environment's by the stack's tags.
+    const ours = (on: string) => ({ StringEquals: { [`aws:${on}/Project`]: "llm-stream", [`aws:${on}/Environment`]: ["dev"] } });
+    for (const sid of ["ManageEnvironmentKey", "KeyAliasTargets", "GraphqlApis", "UserPools", "ApiLogGroups"]) expect([sid, byName(sid).Condition]).toEqual([sid, ours("ResourceTag")]);
+    for (const sid of ["CreateEnvironmentKey", "CreateGraphqlApi", "CreateUserPool", "CreateApiLogGroups"]) expect([sid, byName(sid).Condition]).toEqual([sid, ours("RequestTag")]);
+    expect(byName("KeyAliases").Resource).toEqual(["arn:aws:kms:us-east-1:111111111111:alias/llm-stream-dev"]);
+    expect(byName("FunctionLogGroups").Resource).toEqual(["arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/llm-stream-dev-*"]);
+    expect(byName("FunctionLogGroups").Action).toEqual(expect.arrayContaining(["logs:AssociateKmsKey", "logs:DisassociateKmsKey"]));
+    // dev creates its own pool: no grant on any other pool.
+    expect(statements.find((s) => s.Sid === "ClientsInExistingUserPools")).toBeUndefined();
+  });
+
+  it("never lets the deploy role rewrite a role's trust policy (IAM has no condition key for its principals)", () => {
+    const statements = statementsOf("llm-stream-deploy");
+    expect(statements.filter((s) => s.Effect === "Allow" && s.Action.includes("iam:UpdateAssumeRolePolicy"))).toEqual([]);
+    expect(statements.find((s) => s.Sid === "TrustStaysAsCreated")).toEqual({
+      Sid: "TrustStaysAsCreated",
+      Effect: "Deny",
+      Action: ["iam:UpdateAssumeRolePolicy"],
+      Resource: ["arn:aws:iam::111111111111:role/llm-stream-dev-*"],
+    });
   });
 
   const BOUNDARY = "arn:aws:iam::111111111111:policy/llm-stream-dev-boundary";
@@ -196,6 +231,11 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     expect(byName("OwnTableItems").Resource).toEqual(["arn:aws:dynamodb:us-east-1:111111111111:table/llm-stream-dev-*"]);
     expect(byName("InvokeOwnFunctions").Resource).toEqual(["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"]);
     expect(byName("PublishResponseOnly").Resource).toEqual(["arn:aws:appsync:us-east-1:111111111111:apis/*/types/Mutation/fields/publishResponse"]);
+    // Only the environment's own key, told apart by its tags (key ARNs carry generated ids).
+    expect(byName("UseOwnKey")).toMatchObject({
+      Resource: ["arn:aws:kms:us-east-1:111111111111:key/*"],
+      Condition: { StringEquals: { "aws:ResourceTag/Project": "llm-stream", "aws:ResourceTag/Environment": "dev" } },
+    });
   });
 
   it("lets the deploy role grant permissions only to roles that carry the boundary, and never lift or rewrite it", () => {
@@ -220,8 +260,28 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     }
   });
 
+  it("grants an environment with an existing user pool its app client in that pool only", async () => {
+    const dev = await devFixture();
+    const [account] = planAccounts([{ ...dev, cognito: { existing_user_pool_id: "us-east-1_Shared123" } }], GITHUB);
+    const api = deployPolicies(account, account.roles[0]).find((d) => d.concern === "api")!.document.Statement;
+    expect(api.find((s) => s.Sid === "ClientsInExistingUserPools")).toEqual({
+      Sid: "ClientsInExistingUserPools",
+      Effect: "Allow",
+      Action: ["cognito-idp:CreateUserPoolClient", "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient"],
+      Resource: ["arn:aws:cognito-idp:us-east-1:111111111111:userpool/us-east-1_Shared123"],
+    });
+  });
+
+  it("refuses two environments of one account whose name prefixes overlap (name-scoped grants could not tell them apart)", async () => {
+    const dev = await devFixture();
+    expect(() => planAccounts([dev, { ...dev, name: "dev-eu" }], GITHUB)).toThrow(
+      new BootstrapConfigError("environments/dev-eu.tfvars: its resources (llm-stream-dev-eu-*) would match llm-stream-dev-*, the names environment dev in account 111111111111 is scoped to: rename one of them"),
+    );
+    expect(planAccounts([dev, { ...dev, name: "devel" }], GITHUB)[0].roles[0].environments.map((e) => e.name)).toEqual(["dev", "devel"]);
+  });
+
   it("refuses a deploy role named under an environment's prefix (it would manage its own policies)", async () => {
-    const dev = await loadEnvironment("dev");
+    const dev = await devFixture();
     expect(() => planAccounts([{ ...dev, assume_role_arn: "arn:aws:iam::111111111111:role/llm-stream-dev-deployer" }], GITHUB)).toThrow(
       new BootstrapConfigError('environments/dev.tfvars: the role llm-stream-dev-deployer (from assume_role_arn) must not start with "llm-stream-dev-": the deploy role manages every role and policy named so, and could rewrite its own'),
     );

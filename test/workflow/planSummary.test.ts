@@ -120,6 +120,66 @@ describe("IAM statement diff", () => {
   });
 });
 
+describe("statements repeated across sibling resource policies", () => {
+  const tls = (arn: string) => ({ Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: ["sqs:SendMessage", "sqs:ReceiveMessage"], Resource: arn, Condition: { Bool: { "aws:SecureTransport": "false" } } });
+  const fromTopic = (queue: string, topic: string) => ({ Sid: "TopicDeliversToQueue", Effect: "Allow", Principal: { Service: "sns.amazonaws.com" }, Action: "sqs:SendMessage", Resource: queue, Condition: { ArnEquals: { "aws:SourceArn": topic } } });
+  const queue = (n: string) => `arn:aws:sqs:us-east-1:1:${n}`;
+  const created = (address: string, ...statements: object[]) => rc(address, ["create"], null, { policy: policy(...statements) });
+
+  it("shows a statement alike but for its ARNs once, with a table of each policy's ARNs, and keeps the rest per policy", () => {
+    const s = summarizePlan(
+      "dev",
+      plan(
+        created("aws_sqs_queue_policy.work", tls(queue("work")), fromTopic(queue("work"), "arn:aws:sns:us-east-1:1:in")),
+        created("aws_sqs_queue_policy.work_dlq", tls(queue("work-dlq"))),
+        created("aws_sqs_queue_policy.out_dlq", tls(queue("out-dlq"))),
+      ),
+    );
+    const md = renderMarkdown([s]);
+    expect(md.match(/Deny \(Sid DenyInsecureTransport\)/g)).toHaveLength(1);
+    expect(md).toContain("<summary>dev: statement `DenyInsecureTransport` added alike in 3 aws_sqs_queue_policy policies, but for the ARNs they name</summary>");
+    expect(md).toContain("+   resource    ‹1›");
+    expect(md).toContain("+   condition   Bool aws:SecureTransport = false");
+    expect(md).toContain("| policy | ‹1› |");
+    for (const n of ["work", "work_dlq", "out_dlq"]) expect(md).toContain(`| \`aws_sqs_queue_policy.${n}\` (create) | \`${queue(n.replace("_", "-"))}\` |`);
+    // The work queue's own statement keeps its own block, which says a shared one is shown below.
+    expect(md).toContain("<summary>dev: `aws_sqs_queue_policy.work` (aws_sqs_queue_policy.policy, create): 1 added statement(s), and 1 shown once below with its siblings</summary>");
+    expect(md).not.toContain("`aws_sqs_queue_policy.work_dlq` (aws_sqs_queue_policy.policy");
+  });
+
+  it("keeps identity policies per role, alike or not, and does not group statements that differ in more than ARNs", () => {
+    const grant = (arn: string) => ({ Sid: "Send", Effect: "Allow", Action: "sqs:SendMessage", Resource: arn });
+    const s = summarizePlan(
+      "dev",
+      plan(
+        created("aws_iam_role_policy.a", grant(queue("a"))),
+        created("aws_iam_role_policy.b", grant(queue("b"))),
+        created("aws_sqs_queue_policy.q1", tls(queue("q1"))),
+        created("aws_sqs_queue_policy.q2", { ...tls(queue("q2")), Action: ["sqs:SendMessage"] }),
+      ),
+    );
+    const md = renderMarkdown([s]);
+    expect(md).not.toContain("alike in");
+    expect(md.match(/<details><summary>dev: `aws_/g)).toHaveLength(4);
+  });
+});
+
+describe("updates", () => {
+  it("say which attributes they change, nested paths as Terraform prints them, values known only at apply marked", () => {
+    const before = { name: "q", delay: 1, tags: { A: "1" }, redrive: [{ max: 3, dlq: "arn:x" }] };
+    const after = { name: "q", delay: 2, tags: { A: "1" }, redrive: [{ max: 5, dlq: "arn:x" }] };
+    const s = summarizePlan("dev", plan(rc("aws_sqs_queue.q", ["update"], before, after, { after_unknown: { arn: true } })));
+    expect(s.resources[0].attributes).toEqual(["arn (known after apply)", "delay", "redrive[0].max"]);
+    expect(renderMarkdown([s])).toContain("- update in place `aws_sqs_queue.q`: `arn` (known after apply), `delay`, `redrive[0].max`");
+  });
+
+  it("list at most six attributes, then how many more", () => {
+    const keys = "abcdefgh".split("");
+    const s = summarizePlan("dev", plan(rc("aws_sqs_queue.q", ["update"], Object.fromEntries(keys.map((k) => [k, 1])), Object.fromEntries(keys.map((k) => [k, 2])))));
+    expect(renderMarkdown([s])).toContain("- update in place `aws_sqs_queue.q`: `a`, `b`, `c`, `d`, `e`, `f` and 2 more");
+  });
+});
+
 describe("policy documents Terraform reads only at apply", () => {
   it("diffs the aws_iam_policy_document's planned statements, marking values known after apply", () => {
     const before = policy({ Sid: "FromSns", Effect: "Allow", Action: "sqs:SendMessage", Resource: "arn:aws:sqs:us-east-1:1:old", Principal: { Service: "sns.amazonaws.com" }, Condition: { ArnEquals: { "aws:SourceArn": "arn:aws:sns:us-east-1:1:t" } } });
@@ -182,7 +242,7 @@ describe("command line", () => {
     expect(environmentFromFileName("cdktf.out/plans/prod.json")).toBe("prod");
     expect(environmentFromFileName("/tmp/staging.plan.json")).toBe("staging");
     expect(parseArgs(["a/dev.json", "--env", "prod", "x.json", "--out", "s.md"])).toEqual({ inputs: [{ file: "a/dev.json", env: "dev" }, { file: "x.json", env: "prod" }], out: "s.md" });
-    expect(() => parseArgs([])).toThrow(/usage/);
+    expect(() => parseArgs([])).toThrow(/[Uu]sage/);
   });
 
   it("keeps a huge summary under GitHub's comment limit", () => {

@@ -1,6 +1,7 @@
 /**
- * The plan summary on real Terraform plans of the platform stack, made offline: dev as shipped is "applied" (a state
- * written from its plan, see support/offlineState.ts), then two changed versions of dev are planned against that state:
+ * The plan summary on real Terraform plans of the platform stack, made offline: the queued fixture
+ * (test/fixtures/environments/queued.tfvars) is "applied" (a settled offline state, scripts/offlineState.ts, the same
+ * one `npm run plan -- <env> --offline --base` builds), then two changed versions of it are planned against that state:
  *   - fifo: queue.fifo = true, which replaces every queue and topic (FIFO is fixed at creation, and the names gain .fifo);
  *   - delivery: directSend on, another allowed model, a new default model, batching per token.
  * The summary must flag exactly the expected replacements, IAM statement changes and platform settings.
@@ -9,19 +10,20 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";
-import { loadEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName } from "../../config/schema";
 import { PlatformStack } from "../../modules/platformStack";
-import { terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
+import { StateFile, pendingChanges, settleOfflineState, writeState } from "../../scripts/offlineState";
+import { copyLockFile, OFFLINE_STATE_FILE, planToJson, terraform, terraformEnvironment, writeOfflineOverride } from "../../scripts/terraform";
 import { TerraformPlan } from "../../scripts/plan-summary/planJson";
 import { KNOWN_AFTER_APPLY } from "../../scripts/plan-summary/policyDiff";
 import { EnvironmentSummary, renderMarkdown, summarizePlan } from "../../scripts/plan-summary/summary";
-import { ProviderSchemas, StateFile, pendingChanges, stateFromPlan, writeState } from "./support/offlineState";
+import { loadFixture } from "../fixtures/environments";
 
 const work = mkdtempSync(path.join(tmpdir(), "real-plans-"));
 const tfEnv = terraformEnvironment(path.join(work, "cli"));
-const STATE_FILE = "terraform.offline.tfstate"; // the local backend path in scripts/terraform.ts's offline override
+const STATE_FILE = OFFLINE_STATE_FILE;
 const NEW_MODEL = "anthropic.claude-3-haiku-20240307-v1:0";
+const ENV = "queued";
 
 async function tf(dir: string, args: string[]): Promise<string> {
   const r = await terraform([...args, "-no-color"], { cwd: dir, env: tfEnv, timeoutMs: 120_000 });
@@ -37,68 +39,59 @@ async function synthesize(label: string, config: EnvironmentConfig): Promise<{ d
   app.synth();
   const dir = path.join(outdir, "stacks", stackName(config));
   writeOfflineOverride(dir);
+  copyLockFile(dir);
   await tf(dir, ["init", "-input=false"]);
   return { dir, tfJson: JSON.parse(readFileSync(path.join(dir, "cdk.tf.json"), "utf8")) };
 }
 
 async function plan(dir: string): Promise<TerraformPlan> {
   // -refresh=false: the state is what we wrote; nothing may be read from AWS.
-  await tf(dir, ["plan", "-input=false", "-refresh=false", "-out=plan.tfplan"]);
-  return JSON.parse(await tf(dir, ["show", "-json", "plan.tfplan"]));
+  return JSON.parse(await planToJson(dir, { env: tfEnv, refresh: false, timeoutMs: 120_000 }));
 }
 
-let dev: EnvironmentConfig;
+let fixture: EnvironmentConfig;
 let baseline: EnvironmentSummary;
 let fifo: EnvironmentSummary;
 let delivery: EnvironmentSummary;
 let fifoStack: Record<string, any>;
 let unsettled: string[] = [];
 let deliveryDir: string;
-const FOLDS = 3;
 
 beforeAll(async () => {
-  dev = await loadEnvironment("dev");
+  fixture = await loadFixture(ENV);
   const [a, b1, b2] = await Promise.all([
-    synthesize("as-shipped", dev),
-    synthesize("fifo", { ...dev, queue: { ...dev.queue, fifo: true } }),
+    synthesize("base", fixture),
+    synthesize("fifo", { ...fixture, queue: { ...fixture.queue, fifo: true } }),
     synthesize("delivery", {
-      ...dev,
+      ...fixture,
       direct_send: true,
-      models: { default_model_id: dev.models.allowed_model_ids[1], allowed_model_ids: [...dev.models.allowed_model_ids, NEW_MODEL] },
-      batching: { ...dev.batching, max_delay_ms: 0 },
+      models: { default_model_id: fixture.models.allowed_model_ids[1], allowed_model_ids: [...fixture.models.allowed_model_ids, NEW_MODEL] },
+      batching: { ...fixture.batching, max_delay_ms: 0 },
     }),
   ]);
   fifoStack = b1.tfJson;
   deliveryDir = b2.dir;
 
-  const [first, schemas] = await Promise.all([plan(a.dir), tf(a.dir, ["providers", "schema", "-json"]).then((s) => JSON.parse(s) as ProviderSchemas)]);
-  const ctx = { accountId: dev.account_id, region: dev.region };
-  // Fold plans of the unchanged config back into the state: stand-ins and the references to them first, then the
-  // policy documents Terraform renders from them. Three folds settle this stack (the API's app_id_client_regex is
-  // computed from the client id by replace(), which the stand-ins do not evaluate, so the API and the policy documents
-  // that read it settle one plan later); the check plan below proves it.
-  let state: StateFile | undefined;
-  let current = first;
-  for (let fold = 0; fold < FOLDS; fold++) {
-    state = stateFromPlan(current, schemas, state, ctx);
-    writeState(path.join(a.dir, STATE_FILE), state);
-    if (fold < FOLDS - 1) current = await plan(a.dir);
-  }
+  // Fold plans of the unchanged config back into the state until a plan of it is empty (the product's own loop):
+  // stand-ins and the references to them first, then the policy documents Terraform renders from them. The API's
+  // app_id_client_regex is computed from the client id by replace(), which the stand-ins do not evaluate, so the API
+  // and the documents that read it settle one plan later; the check plan below proves it settled.
+  await settleOfflineState({ stackDir: a.dir, env: tfEnv, ctx: { accountId: fixture.account_id, region: fixture.region } });
   for (const b of [b1, b2]) writeFileSync(path.join(b.dir, STATE_FILE), readFileSync(path.join(a.dir, STATE_FILE)));
   const [check, fifoPlan, deliveryPlan] = await Promise.all([plan(a.dir), plan(b1.dir), plan(b2.dir)]);
   unsettled = pendingChanges(check);
-  baseline = summarizePlan("dev", check);
-  fifo = summarizePlan("dev", fifoPlan);
-  delivery = summarizePlan("dev", deliveryPlan);
+  baseline = summarizePlan(ENV, check);
+  fifo = summarizePlan(ENV, fifoPlan);
+  delivery = summarizePlan(ENV, deliveryPlan);
 }, 180_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("the baseline state", () => {
-  it("is what applying dev leaves: planning dev again changes nothing", () => {
+  it("is what applying the fixture leaves: planning it again changes nothing", () => {
     expect(unsettled).toEqual([]);
     expect(baseline.counts).toEqual({ add: 0, change: 0, destroy: 0, replace: 0 });
-    expect(renderMarkdown([baseline])).toContain("**dev: no changes.**");
+    expect(renderMarkdown([baseline])).toContain(`**${ENV}: no changes.**`);
   });
 });
 
@@ -114,7 +107,7 @@ describe("turning on FIFO", () => {
     const md = renderMarkdown([fifo]);
     const warning = md.split("\n").filter((l) => l.startsWith("> - "));
     expect(warning).toHaveLength(6);
-    expect(md).toMatch(/> - \*\*dev\*\*: replace `aws_sqs_queue\.messaging_work_queue_[^`]+` \(SQS queue, forced by `fifo_queue`, `name`\): messages waiting in it are lost\./);
+    expect(md).toMatch(/> - \*\*queued\*\*: replace `aws_sqs_queue\.messaging_work_queue_[^`]+` \(SQS queue, forced by `fifo_queue`, `name`\): messages waiting in it are lost\./);
     // Tables, the user pool and the key keep their data.
     expect(fifo.resources.filter((r) => ["aws_dynamodb_table", "aws_cognito_user_pool", "aws_kms_key"].includes(r.type))).toEqual([]);
     expect(fifo.counts.destroy).toBe(0);
@@ -144,19 +137,48 @@ describe("turning on FIFO", () => {
     expect(md).toContain("_Rendered at apply; shown from its planned statements.");
     expect(fifo.callouts).toEqual([]);
   });
+
+  it("shows each statement the queues' and topics' policies share once, with a table of the ARNs that differ", () => {
+    const md = renderMarkdown([fifo]);
+    expect(md.split("\n").filter((l) => l.includes("alike in"))).toEqual([
+      "<details><summary>queued: statement `DenyInsecureTransport` changed alike in 2 aws_sns_topic_policy policies, but for the ARNs they name</summary>",
+      "<details><summary>queued: statement `DenyInsecureTransport` changed alike in 4 aws_sqs_queue_policy policies, but for the ARNs they name</summary>",
+      "<details><summary>queued: statement `TopicDeliversToQueue` changed alike in 2 aws_sqs_queue_policy policies, but for the ARNs they name</summary>",
+    ]);
+    // Six TLS-only statements, written out twice (SNS and SQS actions differ); no queue or topic policy has its own block.
+    expect(md.match(/Deny \(Sid DenyInsecureTransport\)/g)).toHaveLength(2);
+    expect(md).not.toMatch(/<summary>queued: `aws_(sqs_queue|sns_topic)_policy\./);
+    expect(md).toContain("-   resource    ‹1›");
+    for (const p of fifo.policies.filter((x) => x.type !== "aws_iam_role_policy")) {
+      const own = p.diff!.changed.find((c) => c.before.sid === "DenyInsecureTransport")!.before.resource![0];
+      expect(md).toContain(`| \`${p.address}\` (replace) | \`${own}\` |`);
+    }
+  });
+
+  it("says which attribute every update changes", () => {
+    const updates = fifo.resources.filter((r) => r.kind === "change");
+    expect(updates.length).toBeGreaterThan(0);
+    for (const u of updates) expect([u.address, u.attributes.length > 0]).toEqual([u.address, true]);
+    // The functions' variables name the replaced topics and queues, so Terraform knows them only at apply.
+    for (const u of updates.filter((r) => r.type === "aws_lambda_function")) expect(u.attributes).toEqual(["environment[0].variables (known after apply)"]);
+  });
 });
 
 describe("changing delivery, models and batching", () => {
   it("replaces nothing and says what changes in plain words", () => {
     expect(delivery.stateful).toEqual([]);
     expect(delivery.counts.replace).toBe(0);
-    const functions = "`llm-stream-dev-outbound-relay`, `llm-stream-dev-send-query`, `llm-stream-dev-stream-worker`";
+    const variables = ["ALLOWED_MODEL_IDS", "BATCH_MAX_DELAY_MS", "DEFAULT_MODEL_ID", "DIRECT_SEND"].map((v) => `environment[0].variables.${v}`);
+    const updated = delivery.resources.filter((r) => r.type === "aws_lambda_function");
+    expect(updated.map((f) => [f.kind, f.attributes])).toEqual(Array(3).fill(["change", variables]));
+    expect(renderMarkdown([delivery])).toContain(`- update in place \`${updated[0].address}\`: ${variables.map((v) => `\`${v}\``).join(", ")}`);
+    const functions = "`llm-stream-queued-outbound-relay`, `llm-stream-queued-send-query`, `llm-stream-queued-stream-worker`";
     const sorted = (line: string) => line.replace(/\(([A-Z_]+) on ([^)]+)\)/, (_, v, fns: string) => `(${v} on ${fns.split(", ").sort().join(", ")})`);
     expect(delivery.callouts.filter((c) => !c.startsWith("model access")).map(sorted)).toEqual([
-      `directSend turns **on** in dev: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on ${functions}).`,
-      `the default model in dev changes from \`${dev.models.default_model_id}\` to \`${dev.models.allowed_model_ids[1]}\` (DEFAULT_MODEL_ID on ${functions}).`,
-      `the allowed models in dev change: adds \`${NEW_MODEL}\` (ALLOWED_MODEL_IDS on ${functions}).`,
-      `batching in dev: a chunk now waits at most 0 ms (one message per token), was ${dev.batching.max_delay_ms} ms (BATCH_MAX_DELAY_MS on ${functions}).`,
+      `directSend turns **on** in ${ENV}: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on ${functions}).`,
+      `the default model in ${ENV} changes from \`${fixture.models.default_model_id}\` to \`${fixture.models.allowed_model_ids[1]}\` (DEFAULT_MODEL_ID on ${functions}).`,
+      `the allowed models in ${ENV} change: adds \`${NEW_MODEL}\` (ALLOWED_MODEL_IDS on ${functions}).`,
+      `batching in ${ENV}: a chunk now waits at most 0 ms (one message per token), was ${fixture.batching.max_delay_ms} ms (BATCH_MAX_DELAY_MS on ${functions}).`,
     ]);
   });
 
@@ -179,7 +201,7 @@ describe("changing delivery, models and batching", () => {
     const md = renderMarkdown([delivery]);
     expect(md).toContain(`+   resource    arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL}`);
     expect(md).toContain("+   action      appsync:GraphQL");
-    expect(delivery.callouts).toContainEqual(expect.stringMatching(new RegExp(`^model access in dev: \`aws_iam_role_policy\\.stream-worker_policy_[^\`]+\` now allows \`arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL.replace(/[.]/g, "\\.")}\`\\.$`)));
+    expect(delivery.callouts).toContainEqual(expect.stringMatching(new RegExp(`^model access in ${ENV}: \`aws_iam_role_policy\\.stream-worker_policy_[^\`]+\` now allows \`arn:aws:bedrock:us-east-1::foundation-model/${NEW_MODEL.replace(/[.]/g, "\\.")}\`\\.$`)));
   });
 });
 

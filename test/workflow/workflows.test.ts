@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { deployedEnvironmentNames } from "../../config/load";
 import { commentMarker } from "../../scripts/plan-summary/summary";
+import { SAVED_PLAN_FILE } from "../../scripts/terraform";
 
 type Json = Record<string, any>;
 
@@ -143,8 +144,8 @@ describe("deploy.yml (main)", () => {
     expect(apply.environment).toBe("${{ inputs.environment }}");
     expect(plan.environment).toBeUndefined();
 
-    // scripts/plan.ts (the shared terraform runner) saves the plan as plan.tfplan in the stack directory.
-    expect(readFileSync(path.join(ROOT, "scripts", "plan.ts"), "utf8")).toContain('"-out=plan.tfplan"');
+    // npm run plan saves the plan as SAVED_PLAN_FILE in the stack directory (planBase.test.ts finds it there after a real run).
+    expect(SAVED_PLAN_FILE).toBe("plan.tfplan");
     expect(stepIndex(plan, /npm run plan -- "\$ENVIRONMENT"/)).toBeGreaterThanOrEqual(0);
     const upload = usesStep(plan, "actions/upload-artifact");
     expect(upload.with.path).toContain("${{ steps.roles.outputs.stack-dir }}\n");

@@ -1,6 +1,6 @@
 /**
- * A Terraform state for a stack that was never applied, so an offline plan of a changed config shows updates and
- * replacements instead of creates.
+ * An offline Terraform state for a stack that was never applied, so an offline plan of a changed config shows updates
+ * and replacements instead of creates. `npm run plan -- <env> --offline --base <ref>` and the plan tests use it.
  *
  * Why this way: offline there is no apply (every create would call AWS), and `terraform test` mock providers keep
  * their state in memory. A state file is plain JSON (format version 4), so we write one from a plan's `after` values,
@@ -11,8 +11,10 @@
  * the config would leave, as far as the plan can tell, and any plan of another config against it shows exactly the
  * difference between the two configs.
  */
-import { writeFileSync } from "node:fs";
-import type { ConfigResource, ResourceChange, TerraformPlan } from "../../../scripts/plan-summary/planJson";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { ConfigResource, ResourceChange, TerraformPlan } from "./plan-summary/planJson";
+import { OFFLINE_STATE_FILE, planToJson, terraformOk } from "./terraform";
 
 type Json = any;
 
@@ -42,6 +44,12 @@ export interface StateFile {
 
 const PROVIDER = "registry.terraform.io/hashicorp/aws";
 
+/** Where the stand-ins' ARNs point: the stack's account and region. */
+export interface StandInContext {
+  accountId: string;
+  region: string;
+}
+
 /** A stand-in for a value known only after apply, by type and, for strings, by what the attribute name suggests. */
 function standIn(type: Json, attr: string, address: string, accountId: string, region: string): Json {
   if (type === "string") {
@@ -60,7 +68,7 @@ function standIn(type: Json, attr: string, address: string, accountId: string, r
 }
 
 /** Fills every `true` in after_unknown, preferring the value the previous state had (stand-ins stay stable). */
-function fill(after: Json, unknown: Json, previous: Json, block: SchemaBlock, address: string, ctx: { accountId: string; region: string }): void {
+function fill(after: Json, unknown: Json, previous: Json, block: SchemaBlock, address: string, ctx: StandInContext): void {
   if (!unknown || typeof unknown !== "object" || !after || typeof after !== "object") return;
   for (const [key, mark] of Object.entries<Json>(unknown)) {
     const attr = block.attributes?.[key];
@@ -134,7 +142,7 @@ function resolveReferences(attributes: Json, unknown: Json, expressions: Json, v
 }
 
 /** The state an apply of `plan` would leave, on top of `previous` (resources the plan does not mention are dropped). */
-export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, previous: StateFile | undefined, ctx: { accountId: string; region: string }): StateFile {
+export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, previous: StateFile | undefined, ctx: StandInContext): StateFile {
   const resourceSchemas = schemas.provider_schemas[PROVIDER].resource_schemas;
   const prevAttrs = new Map<string, Json>();
   for (const r of previous?.resources ?? []) for (const i of r.instances) prevAttrs.set(keyOf(r.type, r.name, i.index_key), i.attributes);
@@ -170,6 +178,7 @@ export function stateFromPlan(plan: TerraformPlan, schemas: ProviderSchemas, pre
   };
 }
 
+/** Writes a state file as Terraform reads it. */
 export function writeState(file: string, state: StateFile): void {
   writeFileSync(file, JSON.stringify(state, null, 1));
 }
@@ -177,4 +186,43 @@ export function writeState(file: string, state: StateFile): void {
 /** Managed resources the plan would change (anything but no-op and read). */
 export function pendingChanges(plan: TerraformPlan): string[] {
   return (plan.resource_changes ?? []).filter((rc) => rc.mode === "managed" && !["no-op", "read"].includes(rc.change.actions.join(","))).map((rc) => `${rc.change.actions.join("+")} ${rc.address}`);
+}
+
+/** The account and region a synthesized stack deploys to, read from its cdk.tf.json (whichever code wrote it). */
+export function standInContextOf(stackDir: string): StandInContext {
+  const json = JSON.parse(readFileSync(path.join(stackDir, "cdk.tf.json"), "utf8")) as { provider?: { aws?: { region?: string; allowed_account_ids?: string[] }[] } };
+  const aws = json.provider?.aws?.[0];
+  return { accountId: aws?.allowed_account_ids?.[0] ?? "000000000000", region: aws?.region ?? "us-east-1" };
+}
+
+export interface SettleOptions {
+  /** An initialized stack directory with the offline override (its backend is OFFLINE_STATE_FILE). */
+  stackDir: string;
+  /** terraform's environment (terraformEnvironment()). */
+  env: NodeJS.ProcessEnv;
+  ctx?: StandInContext;
+  /** Plans before giving up; this stack settles in four (three folds, then an empty plan). */
+  maxPlans?: number;
+  timeoutMs?: number;
+}
+
+/**
+ * Plans the stack and folds each plan into its offline state until a plan of the same configuration changes nothing;
+ * returns that state (also written to the stack's OFFLINE_STATE_FILE). Throws naming what still changes otherwise.
+ */
+export async function settleOfflineState(o: SettleOptions): Promise<StateFile> {
+  const run = { env: o.env, timeoutMs: o.timeoutMs ?? 300_000 };
+  const ctx = o.ctx ?? standInContextOf(o.stackDir);
+  const schemas = JSON.parse((await terraformOk(["providers", "schema", "-json"], { ...run, cwd: o.stackDir })).stdout) as ProviderSchemas;
+  const maxPlans = o.maxPlans ?? 6;
+  let state: StateFile | undefined;
+  let pending: string[] = [];
+  for (let n = 0; n < maxPlans; n++) {
+    const plan = JSON.parse(await planToJson(o.stackDir, { ...run, refresh: false })) as TerraformPlan;
+    pending = pendingChanges(plan);
+    if (state && !pending.length) return state;
+    state = stateFromPlan(plan, schemas, state, ctx);
+    writeState(path.join(o.stackDir, OFFLINE_STATE_FILE), state);
+  }
+  throw new Error(`the offline state of ${o.stackDir} did not settle in ${maxPlans} plans; still changing: ${pending.slice(0, 5).join(", ")}`);
 }
