@@ -13,7 +13,7 @@ import type { WebSocketConstructor } from "../client/realtime";
 import { SessionStream } from "../client/sessionStream";
 import { MESSAGE_QUERY, SEND_QUERY_MUTATION, STOP_GENERATION_MUTATION } from "../contracts/graphqlOperations";
 import { STOP_POLL_INTERVAL_MS } from "../lambdas/stream-worker/stopWatch";
-import type { LocalStack } from "../local/stack";
+import { startLocalStack, type LocalStack } from "../local/stack";
 import type { PriceTable } from "./cost";
 import { summarize } from "./stats";
 
@@ -47,6 +47,16 @@ export interface LifecycleResults {
 }
 
 type Gql = <T>(document: string, variables: Record<string, unknown>) => Promise<T>;
+
+/** Runs the measurement on a local stack of its own (shipped batching), at the bench's model pace. */
+export async function benchLifecycleOnLocalStack(plan: LifecyclePlan, pace: { firstTokenMs: number; tokensPerSecond: number }, prices: PriceTable): Promise<LifecycleResults> {
+  const stack = await startLocalStack({ bedrock: pace, writeClientConfig: false, retryDelaySeconds: 1 });
+  try {
+    return await benchLifecycle(stack, plan, prices);
+  } finally {
+    await stack.stop();
+  }
+}
 
 export async function benchLifecycle(stack: LocalStack, plan: LifecyclePlan, prices: PriceTable): Promise<LifecycleResults> {
   const token = await stack.issuer.mintIdToken("bench-lifecycle");

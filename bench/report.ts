@@ -1,6 +1,7 @@
 /** Renders bench results (bench/results.json's shape) as BENCHMARKS.md. */
 import type { BundleFigures, TimedCommand } from "./artifacts";
 import type { DeliveryResults } from "./delivery";
+import type { LifecycleResults } from "./lifecycle";
 import { round } from "./stats";
 import type { TargetResult } from "./targets";
 
@@ -23,6 +24,8 @@ export interface BenchResults {
   machine: MachineInfo;
   prices: { file: string; region: string; dateRead: string; sources: string[] };
   delivery: DeliveryResults;
+  /** Stop latency and the durable message record's cost (bench/lifecycle.ts). */
+  lifecycle: LifecycleResults;
   targets: TargetResult[];
   bundles: BundleFigures[];
   synth: TimedCommand & { environments: string[] };
@@ -176,6 +179,8 @@ export function renderMarkdown(r: BenchResults): string {
     "",
   );
 
+  out.push(...lifecycleSection(r.lifecycle));
+
   out.push("## Lambda bundles", "");
   out.push(
     table(
@@ -204,4 +209,27 @@ export function renderMarkdown(r: BenchResults): string {
     "",
   );
   return `${out.join("\n")}\n`;
+}
+
+/** Stop latency and what the durable message record costs (bench/lifecycle.ts). */
+function lifecycleSection(l: LifecycleResults): string[] {
+  const { stop, replay } = l;
+  return [
+    "## Stop and replay",
+    "",
+    table(
+      ["figure", "value"],
+      [
+        [`stopGeneration -> model stream cancelled (${stop.samples} stops)`, `p50 ${n(stop.p50Ms, 0)} ms, p99 ${n(stop.p99Ms, 0)} ms, max ${n(stop.maxMs, 0)} ms`],
+        [`message record writes (${replay.messages} messages, ${n(replay.outputTokens, 0)} output tokens)`, `${n(replay.writeUnits, 0)} write units, ${n(replay.writeUnitsPer1kTokens)} per 1,000 output tokens`],
+        ["record cost per 1,000 output tokens", usd(replay.costPer1kTokensUsd)],
+        ["record cost per 1 million output tokens", usd(replay.costPer1kTokensUsd * 1000)],
+        ["one whole-message replay (Query.message)", `${n(replay.readUnitsPerReplay, 0)} read units`],
+        ["stop flag polling while streaming", `${n(replay.readUnitsPerStreamSecond, 0)} read units per stream-second, ${usd(replay.stopPollCostPerStreamHourUsd)} per stream-hour`],
+      ],
+    ),
+    "",
+    "Stop latency: from the client's stopGeneration to the Bedrock stand-in seeing its stream reset (the worker polls the message's stop flag every 500 ms, then aborts ConverseStream). Write units are read back from the messages table: each token event item is written once (one unit per KB), the state item three times (created by sendQuery, started by the worker, ended with the final event); DynamoDB on-demand prices from bench/prices.json. The records are written beside the publish, never before it, so the delivery latency above includes them.",
+    "",
+  ];
 }

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { benchBundles, benchPlans, benchSynth, REPO_ROOT } from "./artifacts";
 import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
+import { benchLifecycleOnLocalStack } from "./lifecycle";
 import { renderMarkdown, type BenchResults } from "./report";
 import { judgeTargets } from "./targets";
 import { answeredHelp } from "../scripts/cli";
@@ -63,19 +64,25 @@ export function outputPaths(o: Pick<BenchOptions, "quick" | "outDir">): { markdo
   return { markdownPath: path.join(outDir, "BENCHMARKS.md"), jsonPath: path.join(outDir, "results.json") };
 }
 
-type Measured = Pick<BenchResults, "delivery" | "bundles" | "synth" | "plans">;
+type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "bundles" | "synth" | "plans">;
 
 /** Every measurement of the run, in order: delivery modes, bundles, synth, and (full runs only) offline plans. */
 async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<typeof loadPrices>, log: (line: string) => void): Promise<Measured> {
   log(`bench${o.quick ? " (quick)" : ""}: delivery modes on the local stack`);
   const delivery = await benchDelivery(deliveryPlan(o.quick, startedAt), prices, log);
+  log("bench: stop and replay");
+  const lifecycle = await benchLifecycleOnLocalStack(
+    o.quick ? { stops: 2, replays: 1, tokens: 120, deadlineAt: Date.now() + 20_000 } : { stops: 10, replays: 5, tokens: 400, deadlineAt: Date.now() + 90_000 },
+    MODEL_PACE,
+    prices,
+  );
   log("bench: Lambda bundles");
   const bundles = await benchBundles(o.quick ? 3 : 7);
   log("bench: synth");
   const synth = await benchSynth();
-  if (o.quick) return { delivery, bundles, synth, plans: { skipped: "quick mode" } };
+  if (o.quick) return { delivery, lifecycle, bundles, synth, plans: { skipped: "quick mode" } };
   log("bench: offline plans");
-  return { delivery, bundles, synth, plans: await benchPlans(60_000) };
+  return { delivery, lifecycle, bundles, synth, plans: await benchPlans(60_000) };
 }
 
 function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
@@ -92,7 +99,7 @@ function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
 }
 
 function pricesOf(prices: ReturnType<typeof loadPrices>): BenchResults["prices"] {
-  const sources = [prices.appsync, prices.sns, prices.sqs, prices.lambda].map((s) => s.sources[0]!.url);
+  const sources = [prices.appsync, prices.sns, prices.sqs, prices.lambda, prices.dynamodb].map((s) => s.sources[0]!.url);
   return { file: path.relative(REPO_ROOT, PRICES_PATH), region: prices.region, dateRead: prices.dateRead, sources };
 }
 
@@ -112,6 +119,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     machine: machineOf(loadAverageStart),
     prices: pricesOf(prices),
     delivery: measured.delivery,
+    lifecycle: measured.lifecycle,
     targets: judgeTargets(measured.delivery, measured.bundles),
     bundles: measured.bundles,
     synth: measured.synth,

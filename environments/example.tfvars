@@ -66,12 +66,15 @@ batching = {
 }
 
 # Queues. fifo (default false): FIFO topics and queues, ordered per session. max_receive_count (1-20, default 3):
-# receives before a message moves to its DLQ. visibility_timeout_seconds (30-43200, default 360): at least
-# 6 x lambda.timeout_seconds.
+# receives before a work request moves to its DLQ. visibility_timeout_seconds (30-43200, default 360): at least
+# 6 x lambda.timeout_seconds. relay_retry_seconds (30-3600, default 120): how long the relay retries an event through
+# an AppSync outage before it moves it to the outbound DLQ; an outage shorter than this only delays the stream, and
+# after a longer one clients still reach the answer through Query.message.
 queue = {
   fifo                       = false
   max_receive_count          = 3
   visibility_timeout_seconds = 360
+  relay_retry_seconds        = 120
 }
 
 # Lambdas. memory_mb 128-10240 (default 512); timeout_seconds 30-900 (default 60; the worker and relay need 30 s of headroom);

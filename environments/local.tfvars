@@ -27,6 +27,7 @@ queue = {
   fifo                       = false
   max_receive_count          = 3
   visibility_timeout_seconds = 360
+  relay_retry_seconds        = 120
 }
 
 lambda = {

@@ -32,6 +32,7 @@ queue = {
   fifo                       = true
   max_receive_count          = 5
   visibility_timeout_seconds = 720
+  relay_retry_seconds        = 900
 }
 
 lambda = {

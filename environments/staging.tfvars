@@ -32,6 +32,7 @@ queue = {
   fifo                       = true
   max_receive_count          = 3
   visibility_timeout_seconds = 540
+  relay_retry_seconds        = 300
 }
 
 lambda = {

@@ -84,8 +84,21 @@ test("coalescing cuts mutations, and only the queued modes touch the outbound qu
   for (const id of ["direct-per-token", "direct-coalesced"]) expect(by[id]!.counters.outboundRecords).toBe(0);
 });
 
+test("stop latency and the message record's cost are measured: each stop reaches the model within 1 s", () => {
+  const { stop, replay } = results.lifecycle;
+  expect(stop.samples).toBe(2);
+  expect(stop.maxMs).toBeLessThan(1000);
+  expect(replay.messages).toBe(1);
+  positive(replay.outputTokens);
+  // One write per token event, plus the state item's three: more than the chunks, far fewer than the tokens.
+  expect(replay.writeUnits).toBeGreaterThan(3);
+  expect(replay.writeUnitsPer1kTokens).toBeLessThan(1000);
+  positive(replay.costPer1kTokensUsd);
+  expect(replay.readUnitsPerStreamSecond).toBe(2);
+});
+
 test("bundles, synth and targets are reported; the markdown has every section", () => {
-  expect(results.bundles.map((b) => b.name).sort()).toEqual(["outbound-relay", "send-query", "stream-worker"]);
+  expect(results.bundles.map((b) => b.name).sort()).toEqual(["message-control", "outbound-relay", "send-query", "stream-worker"]);
   for (const b of results.bundles) {
     positive(b.zippedBytes);
     expect(b.zippedBytes).toBeLessThan(b.bytes);
@@ -99,7 +112,7 @@ test("bundles, synth and targets are reported; the markdown has every section", 
     expect(["PASS", "MISS"]).toContain(t.status);
     if (t.status === "MISS") expect(t.reason).toBeTruthy();
   }
-  for (const heading of ["## Machine", "## Headlines", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
+  for (const heading of ["## Machine", "## Headlines", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Stop and replay", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
     expect(markdown).toContain(heading);
   }
   expect(markdown).toContain("shared 2-core machine");

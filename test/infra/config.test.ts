@@ -270,10 +270,11 @@ describe("synth with a bad environment", () => {
     const synth = await synthesizeToTemp(["nohist"], dir);
     try {
       const v = synth.stack("llm-stream-nohist");
-      expect(v.list("aws_dynamodb_table").map((t) => t.name)).toEqual(["llm-stream-nohist-idempotency"]);
+      // The message records stay: replay and stop work without history.
+      expect(v.list("aws_dynamodb_table").map((t) => t.name)).toEqual(["llm-stream-nohist-idempotency", "llm-stream-nohist-messages"]);
       for (const f of v.list("aws_lambda_function")) expect(f.environment.variables.HISTORY_TABLE_NAME).toBe("");
       const dynamo = v.functionPermissions("llm-stream-nohist-stream-worker").filter((s) => s.actions?.some((a) => a.startsWith("dynamodb:")));
-      expect(dynamo.flatMap((s) => s.resources)).toEqual([expect.stringMatching(/tables_idempotency_/)]);
+      expect(dynamo.flatMap((s) => s.resources)).toEqual([expect.stringMatching(/tables_idempotency_/), expect.stringMatching(/tables_messages_/)]);
     } finally {
       synth.cleanup();
     }

@@ -44,27 +44,30 @@ function expectTlsOnly(v: StackView): void {
 
 /**
  * What a stack creates: key + alias (2), topics, their policies and subscriptions, queues + DLQs, their policies and
- * redrive-allow policies (16), tables (2), user pool + client (2), API + log group + log role and policy (4), data
- * sources + invoke role and policy + resolvers (8), 3 functions x (function, role, policy, log group) (12),
- * event source mappings (2) = 48; alarms add 9 (DLQs 2, functions 3 x 2, API 1), an email target adds topic, policy,
- * subscription (3); no history table -1; an existing user pool -1.
+ * redrive-allow policies (16), tables: history, idempotency, messages (3), user pool + client (2), API + log group + log
+ * role and policy (4), data sources (NONE, send-query's, message-control's) + 2 x (invoke role and policy) + 6 resolvers
+ * (13), 4 functions (send-query, message-control, stream-worker, outbound-relay) x (function, role, policy, log group)
+ * (16), event source mappings (2) = 58; alarms add 11 (DLQs 2, functions 4 x 2, API 1), an email target adds topic,
+ * policy, subscription (3); no history table -1 (the messages table stays); an existing user pool -1.
  */
 export function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
-  const alarms = c.alarms ? 9 : 0;
+  const alarms = c.alarms ? 2 + 4 * 2 + 1 : 0;
   const alarmTopic = c.alarms?.email ? 3 : 0;
   const history = c.history.enabled ? 0 : -1;
   const pool = c.cognito?.existing_user_pool_id ? -1 : 0;
   return {
-    total: 48 + alarms + alarmTopic + history + pool,
+    total: 58 + alarms + alarmTopic + history + pool,
     byType: {
       aws_sqs_queue: 4,
       aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
-      aws_lambda_function: 3,
-      aws_iam_role: 5,
-      aws_appsync_resolver: 4,
-      aws_dynamodb_table: c.history.enabled ? 2 : 1,
+      aws_lambda_function: 4,
+      // The 4 functions', AppSync logging's and the 2 Lambda data sources'.
+      aws_iam_role: 7,
+      aws_appsync_datasource: 3,
+      aws_appsync_resolver: 6,
+      aws_dynamodb_table: 3 + history,
       aws_cognito_user_pool: 1 + pool,
-      aws_cloudwatch_log_group: 4,
+      aws_cloudwatch_log_group: 5,
       aws_cloudwatch_metric_alarm: alarms,
       aws_kms_key: 1,
     },

@@ -21,6 +21,7 @@ test("every Lambda and AppSync log group carries the environment's key", () => {
   const groups = stack.list("aws_cloudwatch_log_group");
   expect(groups.map((g) => g.name).sort()).toEqual([
     expect.stringMatching(/^\/aws\/appsync\/apis\/\$\{aws_appsync_graphql_api\.[^.]+\.id\}$/),
+    "/aws/lambda/llm-stream-dev-message-control",
     "/aws/lambda/llm-stream-dev-outbound-relay",
     "/aws/lambda/llm-stream-dev-send-query",
     "/aws/lambda/llm-stream-dev-stream-worker",

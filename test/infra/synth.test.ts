@@ -13,6 +13,7 @@ import { planAccounts } from "../../bootstrap/config";
 import { boundaryArnOf } from "../../bootstrap/policies";
 import { deployedEnvironmentNames, loadEnvironment, validateEnvironment } from "../../config/load";
 import { EnvironmentConfig, stackName, stateKey, SYSTEM_PROMPT_MAX_BYTES } from "../../config/schema";
+import { outboundMaxReceiveCount, RELAY_MIN_BACKOFF_SECONDS } from "../../config/messaging";
 import { resourceNames } from "../../config/names";
 import { RESOLVERS, RESOLVERS_DIR } from "../../graphql/api";
 import { synthesize } from "../../main";
@@ -27,6 +28,12 @@ const SHAPE: Record<FixtureName, { fifo: boolean; directSend: boolean; reserved:
   "fifo-direct": { fifo: true, directSend: true, reserved: 100, alarms: "topic", existingPool: false, history: true },
   full: { fifo: false, directSend: true, reserved: 20, alarms: "email", existingPool: true, history: false },
 };
+
+/**
+ * The outbound queue's maxReceiveCount on each fixture: the relay's backstop, ceil(relay_retry_seconds / 2 s) receives
+ * in the retry window plus max_receive_count after it (the fixtures keep the default relay_retry_seconds, 120 s).
+ */
+const OUTBOUND_MAX_RECEIVE_COUNT: Record<FixtureName, number> = { queued: 60 + 3, "fifo-direct": 60 + 5, full: 60 + 7 };
 
 let synth: Synthesized;
 const configs = {} as Record<FixtureName, EnvironmentConfig>;
@@ -113,7 +120,8 @@ describe.each(FIXTURES)("%s", (env) => {
     const queues = v.list("aws_sqs_queue");
     const tables = v.list("aws_dynamodb_table");
     expect(queues).toHaveLength(4);
-    expect(tables).toHaveLength(SHAPE[env].history ? 2 : 1);
+    // history (when on), idempotency and the message records (always).
+    expect(tables.map((t) => t.name).sort()).toEqual([...(SHAPE[env].history ? [names.historyTable] : []), names.idempotencyTable, names.messagesTable].sort());
     for (const t of topics) expect(t.kms_master_key_id).toBe(keyArn);
     for (const q of queues) expect(q.kms_master_key_id).toBe(keyArn);
     for (const t of tables) expect(t.server_side_encryption).toEqual({ enabled: true, kms_key_arn: keyArn });
@@ -123,13 +131,18 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(sns?.actions?.sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
   });
 
-  test("work and outbound queues redrive to their own DLQ after max_receive_count", () => {
+  test("work and outbound queues redrive to their own DLQ: the work queue after max_receive_count, the outbound one after the relay's backstop", () => {
     const q = v.resources("aws_sqs_queue");
     const byName = (n: string) => Object.entries(q).find(([, b]) => b.name === n)!;
-    for (const [main, dlq] of [[names.workQueue, names.workDeadLetterQueue], [names.outboundQueue, names.outboundDeadLetterQueue]]) {
+    // The relay dead-letters by time (queue.relay_retry_seconds); the outbound count only catches what it never gets to,
+    // so it stays above the receives the window can hold.
+    const backstop = outboundMaxReceiveCount(c.queue.relay_retry_seconds, c.queue.max_receive_count);
+    expect(backstop).toBe(OUTBOUND_MAX_RECEIVE_COUNT[env]);
+    expect(backstop).toBe(Math.ceil(c.queue.relay_retry_seconds / RELAY_MIN_BACKOFF_SECONDS) + c.queue.max_receive_count);
+    for (const [main, dlq, maxReceiveCount] of [[names.workQueue, names.workDeadLetterQueue, c.queue.max_receive_count], [names.outboundQueue, names.outboundDeadLetterQueue, backstop]] as const) {
       const [, queue] = byName(main);
       const [dlqId, deadLetter] = byName(dlq);
-      expect(JSON.parse(queue.redrive_policy)).toEqual({ deadLetterTargetArn: v.ref("aws_sqs_queue", dlqId, "arn"), maxReceiveCount: c.queue.max_receive_count });
+      expect([main, JSON.parse(queue.redrive_policy)]).toEqual([main, { deadLetterTargetArn: v.ref("aws_sqs_queue", dlqId, "arn"), maxReceiveCount }]);
       expect(deadLetter.redrive_policy).toBeUndefined();
       expect(deadLetter.message_retention_seconds).toBe(14 * 24 * 3600);
       // A message must not reappear while the consumer still works on it.
@@ -177,11 +190,16 @@ describe.each(FIXTURES)("%s", (env) => {
     deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", 4);
   });
 
-  test("tables: on demand, PITR, TTL, keys from contracts/tables.ts; the history table only when history is on", () => {
+  test("tables: on demand, PITR, TTL, keys from contracts/tables.ts; the history table only when history is on, the message records always", () => {
     const idem = v.one("aws_dynamodb_table", (t) => t.name === names.idempotencyTable);
     expect(idem).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "id", ttl: { enabled: true, attribute_name: "expiration" } });
     // Only an environment named prod is deletion-protected (tested below).
     expect(idem.deletion_protection_enabled).toBe(false);
+    // Replay and stop work without history too.
+    const messages = v.one("aws_dynamodb_table", (t) => t.name === names.messagesTable);
+    expect(messages).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
+    expect(messages.attribute).toEqual([{ name: "pk", type: "S" }, { name: "sk", type: "S" }]);
+    expect(messages.deletion_protection_enabled).toBe(false);
     const histories = v.list("aws_dynamodb_table").filter((t) => t.name === names.historyTable);
     if (!c.history.enabled) return expect(histories).toEqual([]);
     expect(histories[0]).toMatchObject({ billing_mode: "PAY_PER_REQUEST", hash_key: "pk", range_key: "sk", point_in_time_recovery: { enabled: true }, ttl: { enabled: true, attribute_name: "expiresAt" } });
@@ -218,6 +236,8 @@ describe.each(FIXTURES)("%s", (env) => {
       expect(vars.OUTBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_outbound_topic_/);
       if (c.history.enabled) expect(vars.HISTORY_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_history_/);
       else expect(vars.HISTORY_TABLE_NAME).toBe("");
+      expect(vars.MESSAGES_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_messages_table_[^.]+\.name\}$/);
+      expect(vars.RELAY_RETRY_SECONDS).toBe(String(c.queue.relay_retry_seconds));
       expect(vars.POWERTOOLS_SERVICE_NAME).toBe(f.function_name.replace(`${stackName(c)}-`, ""));
     }
     expect(c.direct_send).toBe(SHAPE[env].directSend);
@@ -227,6 +247,7 @@ describe.each(FIXTURES)("%s", (env) => {
     const direct = c.direct_send || c.client_delivery_choice;
     const grants = (fn: string) => perms(fn).filter((s) => s.actions?.includes("appsync:GraphQL"));
     expect(grants(names.functions.sendQuery)).toEqual([]);
+    expect(grants(names.functions.messageControl)).toEqual([]);
     for (const fn of [names.functions.outboundRelay, ...(direct ? [names.functions.streamWorker] : [])]) {
       const g = grants(fn);
       expect(g).toHaveLength(1);
@@ -247,31 +268,86 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(worker).toHaveLength(1);
     expect(worker[0].actions).toEqual(["bedrock:InvokeModelWithResponseStream"]);
     expect(worker[0].resources?.sort()).toEqual(expected.sort());
-    for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(actionsOf(perms(fn)).filter((a) => a.startsWith("bedrock:"))).toEqual([]);
+    for (const fn of [names.functions.sendQuery, names.functions.messageControl, names.functions.outboundRelay]) expect(actionsOf(perms(fn)).filter((a) => a.startsWith("bedrock:"))).toEqual([]);
   });
 
   test("each function touches only its own topic, queue and tables", () => {
     const resourcesFor = (fn: string, prefix: string) => perms(fn).filter((s) => s.actions?.some((a) => a.startsWith(prefix))).flatMap((s) => s.resources ?? []);
+    /** sid, actions and resources of a function's statements with an action of `prefix`, in policy order. */
+    const grantsOf = (fn: string, prefix: string) => perms(fn).filter((s) => s.actions?.some((a) => a.startsWith(prefix))).map((s) => [s.sid, s.actions, s.resources]);
     expect(resourcesFor(names.functions.sendQuery, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_inbound_topic_/)]);
     expect(resourcesFor(names.functions.streamWorker, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_outbound_topic_/)]);
     expect(resourcesFor(names.functions.outboundRelay, "sns:")).toEqual([]);
     expect(resourcesFor(names.functions.sendQuery, "sqs:")).toEqual([]);
     expect(resourcesFor(names.functions.streamWorker, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_work_queue_/)]);
-    // Consume, plus GetQueueUrl to shorten the visibility of failed records: both only on the outbound queue.
-    const outboundQueue = expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_outbound-queue_[^_]+\.arn\}$/);
-    expect(resourcesFor(names.functions.outboundRelay, "sqs:")).toEqual([outboundQueue, outboundQueue]);
-    expect(perms(names.functions.outboundRelay).find((st) => st.actions?.includes("sqs:GetQueueUrl"))?.resources).toEqual([outboundQueue]);
-    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([...(c.history.enabled ? [expect.stringMatching(/tables_history_/)] : []), expect.stringMatching(/tables_idempotency_/)]);
-    for (const fn of [names.functions.sendQuery, names.functions.outboundRelay]) expect(resourcesFor(fn, "dynamodb:")).toEqual([]);
+    // The relay consumes the outbound queue, looks up its own queue's and its DLQ's URLs (to shorten the visibility of
+    // failed records, and to dead-letter by time), and sends to that DLQ only: never to a queue a consumer reads.
+    const queueArn = (name: string) => v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", v.one("aws_sqs_queue", (q) => q.name === name)), "arn");
+    const [outboundQueue, outboundDlq] = [queueArn(names.outboundQueue), queueArn(names.outboundDeadLetterQueue)];
+    // That DLQ is the outbound queue's own redrive target.
+    expect(JSON.parse(v.one("aws_sqs_queue", (q) => q.name === names.outboundQueue).redrive_policy).deadLetterTargetArn).toBe(outboundDlq);
+    expect(grantsOf(names.functions.outboundRelay, "sqs:")).toEqual([
+      ["ConsumeOwnQueue", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"], [outboundQueue]],
+      ["FindOwnQueueUrl", ["sqs:GetQueueUrl"], [outboundQueue, outboundDlq]],
+      ["DeadLetterExpiredEvents", ["sqs:SendMessage"], [outboundDlq]],
+    ]);
+    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([...(c.history.enabled ? [expect.stringMatching(/tables_history_/)] : []), expect.stringMatching(/tables_idempotency_/), expect.stringMatching(/tables_messages_/)]);
+    for (const fn of [names.functions.sendQuery, names.functions.messageControl]) expect([fn, resourcesFor(fn, "dynamodb:")]).toEqual([fn, [expect.stringMatching(/tables_messages_/)]]);
+    expect(resourcesFor(names.functions.outboundRelay, "dynamodb:")).toEqual([]);
     // Resource "*" only where AWS requires it (X-Ray).
     for (const fn of Object.values(names.functions)) {
       expect(perms(fn).filter((s) => s.resources?.includes("*")).flatMap((s) => s.actions)).toEqual(["xray:PutTraceSegments", "xray:PutTelemetryRecords"]);
     }
   });
 
+  test("the message records: each function's own actions on the messages table and nothing else on it; message-control only that", () => {
+    const tableId = v.idOf("aws_dynamodb_table", v.one("aws_dynamodb_table", (t) => t.name === names.messagesTable));
+    const messagesArn = v.ref("aws_dynamodb_table", tableId, "arn");
+    /** Every statement of the function that names the messages table (sid, actions, resources). */
+    const onMessages = (fn: string) => perms(fn).filter((s) => (s.resources ?? []).some((r) => r.includes(`aws_dynamodb_table.${tableId}.`))).map((s) => [s.sid, s.actions, s.resources]);
+    expect(onMessages(names.functions.sendQuery)).toEqual([["CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"], [messagesArn]]]);
+    expect(onMessages(names.functions.messageControl)).toEqual([["ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"], [messagesArn]]]);
+    expect(onMessages(names.functions.streamWorker)).toEqual([["KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [messagesArn]]]);
+    expect(onMessages(names.functions.outboundRelay)).toEqual([]);
+    // No wildcard or index ARN of the table anywhere: the functions name the table itself.
+    for (const s of v.allStatements()) for (const r of s.resources ?? []) if (r.includes(`aws_dynamodb_table.${tableId}.`)) expect(r).toBe(messagesArn);
+    // message-control: logs, traces, the table and the key, nothing of SNS, SQS, Bedrock or AppSync.
+    const control = perms(names.functions.messageControl);
+    expect(control.map((s) => s.sid)).toEqual(["WriteOwnLogs", "WriteTraces", "ReadAndStopMessages", "UseEnvironmentKey"]);
+    expect(actionsOf(control).filter((a) => /^(sns|sqs|bedrock|appsync|lambda|iam):/.test(a))).toEqual([]);
+    expect(control.find((s) => s.sid === "UseEnvironmentKey")).toMatchObject({ actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [expect.stringMatching(/^\$\{aws_kms_key\.[^.]+\.arn\}$/)] });
+  });
+
+  test("AppSync invokes each Lambda through its own data source, whose role may invoke exactly that function", () => {
+    const fnArn = (name: string) => v.ref("aws_lambda_function", v.idOf("aws_lambda_function", v.one("aws_lambda_function", (f) => f.function_name === name)), "arn");
+    const lambdaSources = v.list("aws_appsync_datasource").filter((d) => d.type === "AWS_LAMBDA");
+    expect(lambdaSources.map((d) => d.name).sort()).toEqual(["MessageControlLambda", "SendQueryLambda"]);
+    for (const [source, fn, roleName] of [["SendQueryLambda", names.functions.sendQuery, `${names.api}-send-query`], ["MessageControlLambda", names.functions.messageControl, `${names.api}-message-control`]]) {
+      const ds = v.one("aws_appsync_datasource", (d) => d.name === source);
+      expect([source, ds.lambda_config]).toEqual([source, { function_arn: fnArn(fn) }]);
+      const roleId = StackView.refId(ds.service_role_arn);
+      const role = v.resources("aws_iam_role")[roleId];
+      expect([source, role.name]).toEqual([source, roleName]);
+      expect(v.statementsOf(role.assume_role_policy)).toEqual([
+        { actions: ["sts:AssumeRole"], principals: [{ type: "Service", identifiers: ["appsync.amazonaws.com"] }], condition: [{ test: "StringEquals", variable: "aws:SourceAccount", values: [c.account_id] }] },
+      ]);
+      const statements = v.list("aws_iam_role_policy").filter((p) => StackView.refId(p.role) === roleId).flatMap((p) => v.statementsOf(p.policy));
+      expect([source, statements]).toEqual([source, [{ actions: ["lambda:InvokeFunction"], resources: [fnArn(fn)] }]]);
+    }
+    // Which fields each data source serves: message-control exactly Query.message and Mutation.stopGeneration.
+    const servedBy = (source: string) => {
+      const dsId = v.idOf("aws_appsync_datasource", v.one("aws_appsync_datasource", (d) => d.name === source));
+      return v.list("aws_appsync_resolver").filter((r) => r.data_source === v.ref("aws_appsync_datasource", dsId, "name")).map((r) => `${r.type}.${r.field}`).sort();
+    };
+    expect(servedBy("MessageControlLambda")).toEqual(["Mutation.stopGeneration", "Query.message"]);
+    expect(servedBy("SendQueryLambda")).toEqual(["Mutation.sendQuery"]);
+    expect(servedBy("NoneSource")).toEqual(["Mutation.publishResponse", "Query.whoami", "Subscription.receiveMessages"]);
+  });
+
   test("every role carries the environment's permissions boundary, the one the bootstrap stack creates", async () => {
     const roles = v.list("aws_iam_role");
-    expect(roles).toHaveLength(5); // 3 functions, AppSync logging, AppSync's sendQuery data source
+    // 4 functions, AppSync logging, AppSync's sendQuery and messageControl data sources.
+    expect(roles.map((r) => r.name).sort()).toEqual([...Object.values(names.functions), `${names.api}-logs`, `${names.api}-send-query`, `${names.api}-message-control`].sort());
     const expected = `arn:aws:iam::${c.account_id}:policy/${c.project}-${env}-boundary`;
     for (const r of roles) expect([r.name, r.permissions_boundary]).toEqual([r.name, expected]);
     const [account] = planAccounts([c], { owner: "acme", repo: "llm-stream" });
@@ -339,9 +415,13 @@ describe.each(FIXTURES)("%s", (env) => {
       expect(alarms).toEqual([]);
       return;
     }
-    expect(alarms).toHaveLength(2 + 3 * 2 + 1);
+    expect(alarms).toHaveLength(2 + 4 * 2 + 1);
     const metrics = alarms.map((a) => `${a.namespace}/${a.metric_name}`).sort();
-    expect(metrics).toEqual(["AWS/AppSync/5XXError", "AWS/Lambda/Errors", "AWS/Lambda/Errors", "AWS/Lambda/Errors", "AWS/Lambda/Throttles", "AWS/Lambda/Throttles", "AWS/Lambda/Throttles", "AWS/SQS/ApproximateNumberOfMessagesVisible", "AWS/SQS/ApproximateNumberOfMessagesVisible"]);
+    expect(metrics).toEqual(["AWS/AppSync/5XXError", ...Array(4).fill("AWS/Lambda/Errors"), ...Array(4).fill("AWS/Lambda/Throttles"), "AWS/SQS/ApproximateNumberOfMessagesVisible", "AWS/SQS/ApproximateNumberOfMessagesVisible"]);
+    // Errors and throttles of each of the four functions, message-control among them.
+    for (const metric of ["Errors", "Throttles"]) {
+      expect(alarms.filter((a) => a.metric_name === metric).map((a) => [a.alarm_name, a.dimensions.FunctionName]).sort()).toEqual(Object.values(names.functions).map((fn) => [`${fn}-${metric.toLowerCase()}`, fn]).sort());
+    }
     expect(alarms.filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName).sort()).toEqual([names.outboundDeadLetterQueue, names.workDeadLetterQueue].sort());
     for (const a of alarms) expect(a).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
     if (c.alarms.sns_topic_arn) {
@@ -403,7 +483,7 @@ test("only an environment named prod gets deletion protection on its tables and 
     new PlatformStack(app, { config: { ...configs["fifo-direct"], name: "prod" } });
     app.synth();
     const v = new StackView(JSON.parse(readFileSync(path.join(outdir, "stacks", "llm-stream-prod", "cdk.tf.json"), "utf8")), outdir);
-    expect(v.list("aws_dynamodb_table").map((t) => t.deletion_protection_enabled)).toEqual([true, true]);
+    expect(v.list("aws_dynamodb_table").map((t) => [t.name, t.deletion_protection_enabled]).sort()).toEqual(["history", "idempotency", "messages"].map((t) => [`llm-stream-prod-${t}`, true]));
     expect(v.list("aws_cognito_user_pool").map((p) => p.deletion_protection)).toEqual(["ACTIVE"]);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
