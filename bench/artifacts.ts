@@ -57,6 +57,7 @@ async function lambdaEnvironment(functionName: string): Promise<Record<string, s
     idempotencyTableName: names.idempotencyTable,
     historyTableName: names.historyTable,
     messagesTableName: names.messagesTable,
+    usageTableName: names.usageTable,
   });
   return {
     PATH: process.env.PATH ?? "",

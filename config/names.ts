@@ -11,7 +11,11 @@ export interface ResourceNames {
   historyTable: string;
   idempotencyTable: string;
   messagesTable: string;
+  usageTable: string;
   api: string;
+  /** The web ACL created for the API (waf.rate_limit_per_5_minutes) and its log group, whose name AWS WAF requires to start aws-waf-logs-. */
+  webAcl: string;
+  webAclLogGroup: string;
   functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
 }
 
@@ -29,7 +33,10 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     historyTable: `${p}-history`,
     idempotencyTable: `${p}-idempotency`,
     messagesTable: `${p}-messages`,
+    usageTable: `${p}-usage`,
     api: `${p}-api`,
+    webAcl: `${p}-api`,
+    webAclLogGroup: `aws-waf-logs-${p}`,
     functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay`, messageControl: `${p}-message-control` },
   };
 }

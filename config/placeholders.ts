@@ -16,6 +16,9 @@ export const PLACEHOLDERS: Readonly<Record<string, string>> = {
   "user-pool-id": "the id of your existing Cognito user pool, such as eu-west-1_AbC123 (or comment the cognito block out to create a pool)",
   "alerts-email": "the address that receives the alarms (or use sns_topic_arn, or comment the alarms block out for no alarms)",
   "alerts-topic": "the name of your existing SNS topic for alarms",
+  "guardrail-id": "the id of your Bedrock guardrail in this account and region, such as abcdef123456 (or comment the guardrail block out for none)",
+  "web-acl-name": "the name of your web ACL (or remove web_acl_arn to create one with rate_limit_per_5_minutes)",
+  "web-acl-id": "the id of your web ACL, the last part of its ARN",
 };
 
 /**

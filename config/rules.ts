@@ -52,11 +52,29 @@ export function logRetentionProblem(days: number): string | undefined {
   return LOG_RETENTION_DAYS.includes(days) ? undefined : `must be one of CloudWatch's retention periods (${LOG_RETENTION_DAYS.slice(0, 12).join(", ")}, ...)`;
 }
 
-/** Alarms go to exactly one target: a topic created for an email, or an existing topic. `names` are the caller's words for the two. */
-export function alarmTargetProblem(email: string | undefined, topicArn: string | undefined, names: { email: string; topicArn: string }): string | undefined {
-  if (email && topicArn) return `set ${names.email} or ${names.topicArn}, not both`;
-  if (!email && !topicArn) return `set ${names.email} or ${names.topicArn}`;
+/**
+ * Exactly one of two ways to say the same thing: alarms to a topic created for an email or to an existing topic; a web
+ * ACL created with a rate limit or the team's own. `names` are the caller's words for the two.
+ */
+export function exactlyOneProblem(first: unknown, second: unknown, names: readonly [string, string]): string | undefined {
+  if (first !== undefined && second !== undefined) return `set ${names[0]} or ${names[1]}, not both`;
+  if (first === undefined && second === undefined) return `set ${names[0]} or ${names[1]}`;
   return undefined;
+}
+
+/** Generations one user may have in flight at once (limits.max_concurrent_generations_per_user). */
+export const MAX_CONCURRENT_GENERATIONS: Range = { min: 1, max: 1000 };
+/** Output tokens one user may use per UTC day (limits.daily_output_tokens_per_user). */
+export const DAILY_OUTPUT_TOKENS: Range = { min: 1, max: 1_000_000_000 };
+/** What AWS WAF accepts as a rate-based rule's limit: requests per IP address in a 5-minute window. */
+export const WAF_RATE_LIMIT: Range = { min: 10, max: 2_000_000_000 };
+
+/**
+ * The daily quota admits a request only while the day's usage plus one full answer per generation in flight stays
+ * under it (lambdas/send-query/admission.ts), so a quota below one answer (generation.max_tokens) admits nothing.
+ */
+export function dailyQuotaProblem(dailyOutputTokens: number, maxTokens: number, maxTokensName: string): string | undefined {
+  return dailyOutputTokens < maxTokens ? `must be at least ${maxTokensName} (${maxTokens}): one answer may use that many, got ${dailyOutputTokens}` : undefined;
 }
 
 /**

@@ -10,7 +10,14 @@ export interface ProvisionedResources {
   idempotencyTableName: string;
   historyTableName: string;
   messagesTableName: string;
+  usageTableName: string;
 }
+
+/**
+ * A generation slot lapses this long after the Lambda timeout unless it is released: a worker that crashed (or timed
+ * out hard) never holds a user's slot longer than its timeout plus this margin (clock skew between hosts, the refresh write).
+ */
+export const SLOT_EXPIRY_MARGIN_SECONDS = 30;
 
 export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources): RuntimeSettings {
   return {
@@ -33,5 +40,12 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     maxTokens: c.generation.max_tokens,
     temperature: c.generation.temperature,
     systemPrompt: c.generation.system_prompt,
+    usageTableName: r.usageTableName,
+    maxConcurrentGenerations: c.limits.max_concurrent_generations_per_user,
+    dailyOutputTokens: c.limits.daily_output_tokens_per_user,
+    generationSlotSeconds: c.lambda.timeout_seconds + SLOT_EXPIRY_MARGIN_SECONDS,
+    guardrailId: c.guardrail?.id ?? "",
+    guardrailVersion: c.guardrail?.version ?? "",
+    guardrailStreamMode: c.guardrail?.stream_processing_mode ?? "",
   };
 }

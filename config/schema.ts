@@ -4,8 +4,9 @@
  */
 import { z } from "zod";
 import {
-  alarmTargetProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_RECEIVE_COUNT,
-  MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem,
+  DAILY_OUTPUT_TOKENS, dailyQuotaProblem, exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS,
+  logRetentionProblem, MAX_CONCURRENT_GENERATIONS, MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem,
+  RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
 } from "./rules";
 
 /** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
@@ -45,6 +46,13 @@ const stateSchema = z.discriminatedUnion("backend", [
     .strict(),
   z.object({ backend: z.literal("local") }).strict(),
 ]);
+
+/** Bedrock guardrail ids (the ARN is built from it, with the environment's region and account). */
+export const GUARDRAIL_ID_PATTERN = /^[a-z0-9]{1,32}$/;
+/** A guardrail's working draft or one of its numbered versions, as ConverseStream's guardrailVersion takes it. */
+export const GUARDRAIL_VERSION_PATTERN = /^(DRAFT|[1-9][0-9]{0,7})$/;
+/** A regional web ACL (the scope AppSync can be associated with); groups: partition, region, account. */
+export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}):regional\/webacl\/[\w-]+\/[a-f0-9-]+$/;
 
 /**
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
@@ -135,6 +143,26 @@ export const environmentFieldsSchema = z
       })
       .strict()
       .default({}),
+    /** Per-user limits, checked by sendQuery before anything is written or published (lambdas/send-query/admission.ts). */
+    limits: z
+      .object({
+        /** Generations one user may have in flight at once; past it sendQuery answers LimitExceeded. */
+        max_concurrent_generations_per_user: intBetween(MAX_CONCURRENT_GENERATIONS.min, MAX_CONCURRENT_GENERATIONS.max).default(3),
+        /** Output tokens (Bedrock's reported usage) one user may use per UTC day; past it requests are refused until midnight UTC. */
+        daily_output_tokens_per_user: intBetween(DAILY_OUTPUT_TOKENS.min, DAILY_OUTPUT_TOKENS.max).default(200000),
+      })
+      .strict()
+      .default({}),
+    /** A Bedrock guardrail applied to every generation (ConverseStream guardrailConfig); absent = none. */
+    guardrail: z
+      .object({
+        id: text().regex(GUARDRAIL_ID_PATTERN, "must be a Bedrock guardrail id: lower-case letters and digits, such as abcdef123456"),
+        version: text().regex(GUARDRAIL_VERSION_PATTERN, 'must be "DRAFT" or a version number such as "1" (a string)'),
+        /** sync (default): every chunk is screened before it is sent; async: chunks go out at once and are screened behind them. */
+        stream_processing_mode: z.enum(["async", "sync"], { errorMap: () => ({ message: 'must be "async" or "sync"' }) }).default("sync"),
+      })
+      .strict()
+      .optional(),
     appsync: z
       .object({
         xray: bool().default(true),
@@ -157,6 +185,16 @@ export const environmentFieldsSchema = z
       })
       .strict()
       .default({}),
+    /** AWS WAF in front of the API: a web ACL created with an IP rate-based rule, or the team's own web ACL; absent = none. */
+    waf: z
+      .object({
+        /** Requests one IP address may send in any 5-minute window before WAF blocks it. */
+        rate_limit_per_5_minutes: intBetween(WAF_RATE_LIMIT.min, WAF_RATE_LIMIT.max).optional(),
+        /** A web ACL of the team's own (same account and region) to associate instead of creating one. */
+        web_acl_arn: text().regex(WEB_ACL_ARN_PATTERN, "must be a regional AWS WAF web ACL ARN such as arn:aws:wafv2:us-east-1:123456789012:regional/webacl/<name>/<id>").optional(),
+      })
+      .strict()
+      .optional(),
     alarms: z
       .object({
         email: text().email("must be an email address").optional(),
@@ -196,6 +234,27 @@ function modelRegionProblems(models: EnvironmentConfig["models"], region: string
   });
 }
 
+/** The daily quota must admit at least one full answer. */
+function limitProblems(raw: unknown): KeyProblem[] {
+  const [limits, generation] = [validSection(raw, "limits"), validSection(raw, "generation")];
+  const quota = limits && generation && dailyQuotaProblem(limits.daily_output_tokens_per_user, generation.max_tokens, "generation.max_tokens");
+  return quota ? [{ path: ["limits", "daily_output_tokens_per_user"], message: quota }] : [];
+}
+
+/** A web ACL is created or the team's own is given, not both; the team's must be in the environment's region and account. */
+function wafProblems(raw: unknown): KeyProblem[] {
+  const waf = validSection(raw, "waf");
+  if (!waf) return [];
+  const target = exactlyOneProblem(waf.rate_limit_per_5_minutes, waf.web_acl_arn, ["rate_limit_per_5_minutes", "web_acl_arn"]);
+  if (target) return [{ path: ["waf"], message: target }];
+  const [, , aclRegion, aclAccount] = (waf.web_acl_arn && WEB_ACL_ARN_PATTERN.exec(waf.web_acl_arn)) || [];
+  const [region, account] = [validSection(raw, "region"), validSection(raw, "account_id")];
+  if (aclRegion && region && account && (aclRegion !== region || aclAccount !== account)) {
+    return [{ path: ["waf", "web_acl_arn"], message: `must be a web ACL of account ${account} in region ${region} (AppSync is associated only with a regional web ACL of its own account and region), got ${waf.web_acl_arn}` }];
+  }
+  return [];
+}
+
 /**
  * The rules between keys, each checked whenever the sections it reads are valid on their own, so a type error
  * elsewhere in the file does not hide them.
@@ -209,8 +268,9 @@ export function crossFieldProblems(raw: unknown): KeyProblem[] {
   const region = validSection(raw, "region");
   if (models && region) problems.push(...modelRegionProblems(models, region));
   const alarms = validSection(raw, "alarms");
-  const alarmTarget = alarms && alarmTargetProblem(alarms.email, alarms.sns_topic_arn, { email: "email", topicArn: "sns_topic_arn" });
+  const alarmTarget = alarms && exactlyOneProblem(alarms.email, alarms.sns_topic_arn, ["email", "sns_topic_arn"]);
   if (alarmTarget) problems.push({ path: ["alarms"], message: alarmTarget });
+  problems.push(...limitProblems(raw), ...wafProblems(raw));
   const [queue, lambda] = [validSection(raw, "queue"), validSection(raw, "lambda")];
   const visibility = queue && lambda && visibilityTimeoutProblem(queue.visibility_timeout_seconds, lambda.timeout_seconds, "lambda.timeout_seconds");
   if (visibility) problems.push({ path: ["queue", "visibility_timeout_seconds"], message: visibility });

@@ -24,3 +24,8 @@ export const STOP_GENERATION_MUTATION = `mutation StopGeneration($sessionId: Str
 export const MESSAGE_QUERY = `query Message($sessionId: String!, $messageId: String!, $afterSequence: Int) {
   message(sessionId: $sessionId, messageId: $messageId, afterSequence: $afterSequence) { sessionId messageId status events }
 }`;
+
+/** The caller's own usage per UTC day and model, `from` and `to` inclusive (default: the last 30 days). */
+export const MY_USAGE_QUERY = `query MyUsage($from: AWSDate, $to: AWSDate) {
+  myUsage(from: $from, to: $to) { day modelId messages inputTokens outputTokens guardrailInterventions costUsd }
+}`;

@@ -13,6 +13,12 @@ export const ENDED_STATUSES: readonly MessageStatus[] = ["COMPLETE", "STOPPED", 
 /** The stopReason of the final_response of a message ended by stopGeneration. */
 export const STOPPED_REASON = "stopped";
 
+/**
+ * The stopReason of a message a Bedrock guardrail ended (Bedrock's own stop reason): its final_response `content` is
+ * the guardrail's safe text, which replaces whatever was streamed before (clients show `content`, client/assembler.ts).
+ */
+export const GUARDRAIL_INTERVENED_REASON = "guardrail_intervened";
+
 export interface MessageState {
   sessionId: string;
   messageId: string;

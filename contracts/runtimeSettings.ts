@@ -36,6 +36,19 @@ export interface RuntimeSettings {
   maxTokens: number;
   temperature: number;
   systemPrompt: string;
+  /** Per-user usage rows and generation slots (send-query admits, the worker records, message-control reads). */
+  usageTableName: string;
+  /** Generations one user may have in flight at once. */
+  maxConcurrentGenerations: number;
+  /** Output tokens one user may use per UTC day. */
+  dailyOutputTokens: number;
+  /** How long a generation slot lives unrefreshed: the Lambda timeout plus a margin (a crashed worker's slot lapses then). */
+  generationSlotSeconds: number;
+  /** Bedrock guardrail id; empty when the environment has none. */
+  guardrailId: string;
+  guardrailVersion: string;
+  /** `sync` or `async` (ConverseStream's streamProcessingMode); empty without a guardrail. */
+  guardrailStreamMode: string;
 }
 
 /** The variable name of each setting. */
@@ -59,6 +72,13 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   maxTokens: "MAX_TOKENS",
   temperature: "TEMPERATURE",
   systemPrompt: "SYSTEM_PROMPT",
+  usageTableName: "USAGE_TABLE_NAME",
+  maxConcurrentGenerations: "MAX_CONCURRENT_GENERATIONS",
+  dailyOutputTokens: "DAILY_OUTPUT_TOKENS",
+  generationSlotSeconds: "GENERATION_SLOT_SECONDS",
+  guardrailId: "GUARDRAIL_ID",
+  guardrailVersion: "GUARDRAIL_VERSION",
+  guardrailStreamMode: "GUARDRAIL_STREAM_MODE",
 };
 
 /** Every function gets the same settings; each reads the part it needs. Values are strings, as Lambda requires. */
@@ -119,6 +139,13 @@ const runtimeSchema = z.object({
   maxTokens: int.min(1),
   temperature: z.coerce.number().min(0).max(1),
   systemPrompt: z.string(),
+  usageTableName: z.string().min(1),
+  maxConcurrentGenerations: int.min(1),
+  dailyOutputTokens: int.min(1),
+  generationSlotSeconds: int.min(1),
+  guardrailId: z.string(),
+  guardrailVersion: z.string(),
+  guardrailStreamMode: z.enum(["", "sync", "async"]),
 });
 
 /** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */

@@ -21,3 +21,19 @@ export const messagePartitionKey = (userId: string, sessionId: string, messageId
 export const messageEventSortKey = (sequenceNumber: number) => (sequenceNumber < 0 ? "E#" : `E#${String(sequenceNumber).padStart(10, "0")}`);
 /** "S" sorts after every "E#..." key. */
 export const MESSAGE_STATE_SORT_KEY = "S";
+
+/**
+ * Per-user usage and limits, one partition per user (pk = `USER#<userId>`):
+ * - a usage row per UTC day and model, sk = usageRowSortKey(day, modelId) (`DAY#<yyyy-mm-dd>#MODEL#<modelId>`), whose
+ *   counters (messages, tokens, cost, guardrail interventions) only ever change by DynamoDB ADD;
+ * - the user's generation slots, sk = USAGE_SLOTS_SORT_KEY (`DAY~SLOTS`): `~` sorts after `#`, so the slots item
+ *   comes right after the rows of the latest day, and one Query from `DAY#<today>#` reads today's rows and the slots.
+ * No TTL: a row is small and one per user, day and model; the table keeps the history `npm run usage` and myUsage read.
+ */
+export const USAGE_TABLE = { partitionKey: "pk", sortKey: "sk" } as const;
+export const usagePartitionKey = (userId: string) => `USER#${userId}`;
+/** Every row of `day` sorts from here (model ids contain no `~`, so `usageDayEnd` bounds them). */
+export const usageDayStart = (day: string) => `DAY#${day}#`;
+export const usageDayEnd = (day: string) => `DAY#${day}#~`;
+export const usageRowSortKey = (day: string, modelId: string) => `${usageDayStart(day)}MODEL#${modelId}`;
+export const USAGE_SLOTS_SORT_KEY = "DAY~SLOTS";

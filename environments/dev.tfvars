@@ -42,6 +42,22 @@ lambda = {
   log_retention_days   = 14
 }
 
+limits = {
+  max_concurrent_generations_per_user = 3
+  daily_output_tokens_per_user        = 100000
+}
+
+# The team's guardrail in this account; async: no added latency while trying things out.
+guardrail = {
+  id                     = "devgrd0a1b2c3"
+  version                = "DRAFT"
+  stream_processing_mode = "async"
+}
+
+waf = {
+  rate_limit_per_5_minutes = 1000
+}
+
 appsync = {
   xray            = true
   field_log_level = "ALL"

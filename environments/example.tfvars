@@ -4,7 +4,8 @@
 # Values written <like-this> are placeholders: replace each one with your own value. Until then validation fails and
 # names every key still holding one, with what to put there, e.g.
 #   environments/qa.tfvars: account_id still holds the example placeholder <account-id>: replace it with the 12-digit ...
-# Optional blocks (an existing user pool, alarms) are commented out: uncomment one to use it, and fill in its placeholders.
+# Optional blocks (an existing user pool, a guardrail, alarms) are commented out: uncomment one to use it, and fill in
+# its placeholders.
 
 # Environment name: must equal the file's base name; 2-20 of a-z, 0-9, "-". Names resources and the state key.
 name = "<env>"
@@ -98,6 +99,30 @@ generation = {
   system_prompt    = "You are a helpful assistant. Answer in markdown."
 }
 
+# Per-user limits, checked by sendQuery before it writes or publishes anything; a refused request gets a GraphQL error
+# with errorType LimitExceeded. max_concurrent_generations_per_user (1-1000, default 3): generations one user may have in
+# flight; a slot frees when the message ends (completed, stopped, failed or timed out) and lapses lambda.timeout_seconds
+# + 30 s after its worker started if that worker crashed. daily_output_tokens_per_user (1-1000000000, default 200000,
+# at least generation.max_tokens): Bedrock-reported output tokens per UTC day; a request is admitted while the day's
+# usage plus one full answer (max_tokens) per generation in flight stays under it, so the day ends at most one answer
+# over, and a refusal says when the quota resets (midnight UTC).
+limits = {
+  max_concurrent_generations_per_user = 3
+  daily_output_tokens_per_user        = 200000
+}
+
+# Optional: a Bedrock guardrail on every generation (ConverseStream guardrailConfig); the worker may call
+# bedrock:ApplyGuardrail on this guardrail only. id: the guardrail's id in this account and region; version: "DRAFT" or
+# a version number, as a string; stream_processing_mode "sync" (default: every chunk is screened before it is sent,
+# adding the guardrail's latency to each) or "async" (chunks go out at once and are screened behind them; the user may
+# see text the guardrail then blocks, and masking is not available). An intervention ends the message with stopReason
+# "guardrail_intervened" and the guardrail's safe text. No guardrail when the block is absent (the default).
+# guardrail = {
+#   id                     = "<guardrail-id>"
+#   version                = "1"
+#   stream_processing_mode = "sync"
+# }
+
 # AppSync. xray (default true); field_log_level NONE|ERROR|INFO|DEBUG|ALL (default ERROR); introspection (default true;
 # turn off in production).
 appsync = {
@@ -116,6 +141,16 @@ appsync = {
 history = {
   enabled  = true
   ttl_days = 30
+}
+
+# Optional: AWS WAF in front of the API. rate_limit_per_5_minutes (10-2000000000): a web ACL is created with one IP
+# rate-based rule that blocks an address sending more requests than this in any 5 minutes (mind offices behind one
+# NAT address), associated with the API and logged to aws-waf-logs-<project>-<name> (lambda.log_retention_days,
+# encrypted with the environment's key; the Authorization header is redacted). Or web_acl_arn: the team's own regional
+# web ACL in this account and region, associated instead. Set one, not both. No WAF when the block is absent.
+waf = {
+  rate_limit_per_5_minutes = 2000
+  # web_acl_arn = "arn:aws:wafv2:<region>:<account-id>:regional/webacl/<web-acl-name>/<web-acl-id>"
 }
 
 # Optional alarms (DLQ messages, Lambda errors and throttles, AppSync 5xx). Set email (a topic is created and the

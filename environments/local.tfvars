@@ -41,3 +41,16 @@ history = {
   enabled  = true
   ttl_days = 1
 }
+
+# Generous, so the bench's 100-stream sweep runs as one user; the end-to-end tests set tight limits with --config-overrides.
+limits = {
+  max_concurrent_generations_per_user = 200
+  daily_output_tokens_per_user        = 10000000
+}
+
+# The stand-in accepts any guardrail; a prompt with [[guardrail]] makes it intervene (local/bedrock/README.md).
+guardrail = {
+  id                     = "localguardrail"
+  version                = "DRAFT"
+  stream_processing_mode = "async"
+}

@@ -42,6 +42,23 @@ lambda = {
   log_retention_days   = 90
 }
 
+limits = {
+  max_concurrent_generations_per_user = 3
+  daily_output_tokens_per_user        = 200000
+}
+
+# sync: every chunk is screened before a user sees it.
+guardrail = {
+  id                     = "prdgrd8g9h0i1"
+  version                = "3"
+  stream_processing_mode = "sync"
+}
+
+# Per IP address: offices behind one NAT address share it.
+waf = {
+  rate_limit_per_5_minutes = 2000
+}
+
 appsync = {
   xray            = true
   field_log_level = "ERROR"

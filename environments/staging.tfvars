@@ -42,6 +42,22 @@ lambda = {
   log_retention_days   = 30
 }
 
+limits = {
+  max_concurrent_generations_per_user = 3
+  daily_output_tokens_per_user        = 200000
+}
+
+# The same guardrail version and mode as prod, so staging measures what prod adds.
+guardrail = {
+  id                     = "stggrd4d5e6f7"
+  version                = "3"
+  stream_processing_mode = "sync"
+}
+
+waf = {
+  rate_limit_per_5_minutes = 2000
+}
+
 appsync = {
   xray            = true
   field_log_level = "ERROR"

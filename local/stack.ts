@@ -281,6 +281,7 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     idempotencyTableName: dynamo.tables.idempotency,
     historyTableName: dynamo.tables.history,
     messagesTableName: dynamo.tables.messages,
+    usageTableName: dynamo.tables.usage,
   });
   const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
   return setProcessEnv({

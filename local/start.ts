@@ -43,7 +43,7 @@ export interface ReadyLine {
     work: { url: string; arn: string; dlqUrl: string; dlqArn: string };
     outbound: { url: string; arn: string; dlqUrl: string; dlqArn: string };
   };
-  tables: { history: string; idempotency: string; messages: string };
+  tables: { history: string; idempotency: string; messages: string; usage: string };
   clientConfigPath: string | null;
   clientConfig: LocalStack["clientConfig"];
 }

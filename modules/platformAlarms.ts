@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
 import { CloudwatchMetricAlarm } from "@cdktf/provider-aws/lib/cloudwatch-metric-alarm";
 import { SnsTopicSubscription } from "@cdktf/provider-aws/lib/sns-topic-subscription";
-import { alarmTargetProblem, enforce } from "../config/rules";
+import { enforce, exactlyOneProblem } from "../config/rules";
 import { SecureTopic } from "./messaging";
 
 export interface PlatformAlarmsProps {
@@ -46,7 +46,7 @@ export class PlatformAlarms extends Construct {
 
   constructor(scope: Construct, id: string, props: PlatformAlarmsProps) {
     super(scope, id);
-    enforce(id, alarmTargetProblem(props.email, props.snsTopicArn, { email: "email", topicArn: "snsTopicArn" }));
+    enforce(id, exactlyOneProblem(props.email, props.snsTopicArn, ["email", "snsTopicArn"]));
     this.topicArn = props.email ? this.emailTopic(props, props.email) : props.snsTopicArn!;
     const defaults = alarmDefaults(this.topicArn);
     this.deadLetterAlarms(defaults, props.deadLetterQueueNames);

@@ -149,12 +149,13 @@ export class PlatformStack extends TerraformStack {
     });
   }
 
-  /** The history (unless disabled), idempotency and message-record tables. */
+  /** The history (unless disabled), idempotency, message-record and usage tables. */
   private tables(key: EncryptionKey): ConversationTables {
     return new ConversationTables(this, "tables", {
       historyTableName: this.names.historyTable,
       idempotencyTableName: this.names.idempotencyTable,
       messagesTableName: this.names.messagesTable,
+      usageTableName: this.names.usageTable,
       historyEnabled: this.config.history.enabled,
       kmsKeyArn: key.keyArn,
       deletionProtection: deletionProtected(this.config),
@@ -191,6 +192,7 @@ export class PlatformStack extends TerraformStack {
         idempotencyTableName: tables.idempotency.tableName,
         historyTableName: tables.history?.tableName ?? "",
         messagesTableName: tables.messages.tableName,
+        usageTableName: tables.usage.tableName,
       }),
     );
     const statements = functionStatements(c, resources);

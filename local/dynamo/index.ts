@@ -1,10 +1,10 @@
-/** DynamoDB for the local stack: dynalite in memory on 127.0.0.1 with the history and idempotency tables. */
+/** DynamoDB for the local stack: dynalite in memory on 127.0.0.1 with the history, idempotency, message-record and usage tables. */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE } from "../../contracts/tables";
+import { HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE, USAGE_TABLE } from "../../contracts/tables";
 import { LOCAL_CREDENTIALS } from "../credentials";
 
 // dynalite ships no type declarations.
@@ -14,7 +14,7 @@ export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
   endpoint: string;
   region: string;
-  tables: { history: string; idempotency: string; messages: string };
+  tables: { history: string; idempotency: string; messages: string; usage: string };
   /** A client bound to the endpoint; closed by close(). */
   client: DynamoDBClient;
   close(): Promise<void>;
@@ -26,34 +26,29 @@ export interface DynamoOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** An on-demand table with a string partition key and a string sort key. */
+function keyedTable(name: string, keys: { partitionKey: string; sortKey: string }): CreateTableCommandInput {
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: keys.partitionKey, AttributeType: "S" },
+      { AttributeName: keys.sortKey, AttributeType: "S" },
+    ],
+    KeySchema: [
+      { AttributeName: keys.partitionKey, KeyType: "HASH" },
+      { AttributeName: keys.sortKey, KeyType: "RANGE" },
+    ],
+  };
+}
+
 /** The tables as the stacks create them (on-demand billing; the key schemas come from contracts/tables.ts). */
 export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandInput[] {
   const names = resourceNames(config);
   return [
-    {
-      TableName: names.historyTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: HISTORY_TABLE.partitionKey, AttributeType: "S" },
-        { AttributeName: HISTORY_TABLE.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: HISTORY_TABLE.partitionKey, KeyType: "HASH" },
-        { AttributeName: HISTORY_TABLE.sortKey, KeyType: "RANGE" },
-      ],
-    },
-    {
-      TableName: names.messagesTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: MESSAGES_TABLE.partitionKey, AttributeType: "S" },
-        { AttributeName: MESSAGES_TABLE.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: MESSAGES_TABLE.partitionKey, KeyType: "HASH" },
-        { AttributeName: MESSAGES_TABLE.sortKey, KeyType: "RANGE" },
-      ],
-    },
+    keyedTable(names.historyTable, HISTORY_TABLE),
+    keyedTable(names.messagesTable, MESSAGES_TABLE),
+    keyedTable(names.usageTable, USAGE_TABLE),
     {
       TableName: names.idempotencyTable,
       BillingMode: "PAY_PER_REQUEST",
@@ -85,5 +80,5 @@ export async function startDynamo(config: EnvironmentConfig, opts: DynamoOptions
     throw e;
   }
   const names = resourceNames(config);
-  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable }, client, close };
+  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable }, client, close };
 }

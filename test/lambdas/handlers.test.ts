@@ -60,6 +60,13 @@ beforeAll(async () => {
     maxTokens: 100,
     temperature: 0.5,
     systemPrompt: "Be brief.",
+    usageTableName: names.usageTable,
+    maxConcurrentGenerations: 5,
+    dailyOutputTokens: 100000,
+    generationSlotSeconds: 90,
+    guardrailId: "",
+    guardrailVersion: "",
+    guardrailStreamMode: "",
   };
   Object.assign(process.env, runtimeVariables(settings), {
     AWS_REGION: "us-east-1",
