@@ -21,5 +21,6 @@ export const RESOLVERS: ResolverBinding[] = [
   { typeName: "Mutation", fieldName: "publishResponse", file: "publishResponse.js", dataSource: "none" },
   { typeName: "Mutation", fieldName: "stopGeneration", file: "messageControl.js", dataSource: "lambda:messageControl" },
   { typeName: "Query", fieldName: "message", file: "messageControl.js", dataSource: "lambda:messageControl" },
+  { typeName: "Query", fieldName: "myUsage", file: "messageControl.js", dataSource: "lambda:messageControl" },
   { typeName: "Subscription", fieldName: "receiveMessages", file: "receiveMessages.js", dataSource: "none" },
 ];

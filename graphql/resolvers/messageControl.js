@@ -1,8 +1,8 @@
 import { util } from "@aws-appsync/utils";
 
 /**
- * Query.message and Mutation.stopGeneration: hands the field, its arguments and the caller's identity to the
- * message-control Lambda, which keys every read and write on the caller's own sub.
+ * Query.message, Mutation.stopGeneration and Query.myUsage: hands the field, its arguments and the caller's identity to
+ * the message-control Lambda, which keys every read and write on the caller's own sub.
  */
 export function request(ctx) {
   return {

@@ -3,8 +3,10 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readRuntimeSettings } from "../../contracts/runtimeSettings";
+import { LIMIT_EXCEEDED, type LimitName } from "../../contracts/usage";
 import { MessageStore } from "../shared/messageStore";
 import { createPowertools, withPowertools } from "../shared/powertools";
+import { UsageTable } from "../shared/usageTable";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
 
 const powertools = createPowertools("send-query");
@@ -12,13 +14,19 @@ const { logger, metrics, tracer } = powertools;
 const sns = tracer.captureAWSv3Client(new SNSClient({}));
 const settings = readRuntimeSettings();
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
-const messages = new MessageStore({ doc: DynamoDBDocumentClient.from(dynamo), tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays });
+const doc = DynamoDBDocumentClient.from(dynamo);
+const messages = new MessageStore({ doc, tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays });
+const limits = { table: new UsageTable({ doc, tableName: settings.usageTableName }), settings };
 
-/** Logs and counts what became of one query: accepted and published, or rejected. */
+/** The count of each limit's refusals, beside RejectedQueries (every refusal). */
+const LIMIT_METRICS: Record<LimitName, string> = { quota: "QuotaRejected", concurrency: "ConcurrencyRejected", request: "RequestLimitRejected" };
+
+/** Logs and counts what became of one query: accepted and published, or rejected (and by which limit). */
 function recordResult(result: SendQueryResult): SendQueryResult {
   if ("error" in result) {
-    logger.info("sendQuery rejected", { reason: result.error.message });
+    logger.info("sendQuery rejected", { reason: result.error.message, type: result.error.type, limit: result.error.info?.limit });
     metrics.addMetric("RejectedQueries", "Count", 1);
+    if (result.error.type === LIMIT_EXCEEDED && result.error.info) metrics.addMetric(LIMIT_METRICS[result.error.info.limit], "Count", 1);
   } else {
     logger.info("work request published", { sessionId: result.sessionId, messageId: result.messageId });
     metrics.addMetric("QueriesAccepted", "Count", 1);
@@ -26,4 +34,4 @@ function recordResult(result: SendQueryResult): SendQueryResult {
   return result;
 }
 
-export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, settings, messages })));
+export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, settings, messages, limits })));

@@ -1,26 +1,37 @@
 /**
- * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only), creates
- * the message's durable record (QUEUED; a message id this user already used in the session is refused) and publishes
- * exactly one message to the inbound topic. Bad input returns `{error}` (the resolver turns it into a GraphQL error)
- * and writes and publishes nothing; a failed publish removes the record again and throws.
+ * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only), admits it
+ * against the per-user limits (admission.ts: one generation per request, concurrency, daily quota), creates the
+ * message's durable record (QUEUED; a message id this user already used in the session is refused) and publishes
+ * exactly one message to the inbound topic. Bad input or a limit returns `{error}` (the resolver turns it into a
+ * GraphQL error) and writes and publishes nothing; a failed publish undoes the record and the slot, and throws.
  */
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
 import { z } from "zod";
 import { ID_PATTERN } from "../../contracts/ids";
+import { LIMIT_EXCEEDED, type LimitExceededInfo } from "../../contracts/usage";
 import { byteLength } from "../../contracts/utf8";
 import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/fifoIds";
-import type { MessageStore } from "../shared/messageStore";
+import type { MessageRef, MessageStore } from "../shared/messageStore";
+import { slotKeyOf, type UsageTable } from "../shared/usageTable";
+import { admitGeneration, type AdmissionSettings, type Refusal } from "./admission";
 
 /** The AppSync Lambda resolver payload built by graphql/resolvers/sendQuery.js. */
 export interface SendQueryEvent {
   arguments?: { input?: unknown };
   identity?: { sub?: string } | null;
+  /** AppSync's id of the GraphQL request (its `x-amzn-requestid` header): every field of one request shares it. */
+  requestId?: string | null;
 }
 
-export type SendQueryResult = { sessionId: string; messageId: string } | { error: { message: string; type: string } };
+/** What the resolver turns into a GraphQL error: message, errorType and, for a limit, errorInfo. */
+export interface SendQueryError {
+  error: { message: string; type: string; info?: LimitExceededInfo };
+}
+
+export type SendQueryResult = { sessionId: string; messageId: string } | SendQueryError;
 
 export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice">;
 
@@ -29,6 +40,8 @@ export interface SendQueryDeps {
   settings: SendQuerySettings;
   /** The durable message records; absent only in tests of validation alone. */
   messages?: MessageStore;
+  /** The per-user limits; absent only in tests of validation alone. */
+  limits?: { table: UsageTable; settings: AdmissionSettings };
   /** Message id when the client sends none (default crypto.randomUUID). */
   newMessageId?: () => string;
   now?: () => Date;
@@ -58,16 +71,49 @@ function inputSchema(s: SendQuerySettings) {
 /** SNS's largest message (256 KiB of UTF-8): a larger Publish fails, so such a prompt is rejected as invalid input instead. */
 export const MAX_WORK_REQUEST_BYTES = 256 * 1024;
 
-const invalid = (message: string): SendQueryResult => ({ error: { message, type: "ValidationError" } });
+const invalid = (message: string): SendQueryError => ({ error: { message, type: "ValidationError" } });
+
+const reusedId = (messageId: string) => invalid(`messageId ${messageId} was already used in this session; send a new messageId (or none, to get one)`);
+
+/** A limit's refusal as the resolver passes it on: errorType LimitExceeded, which limit, and when the quota resets. */
+function refused(refusal: Refusal, messageId: string): SendQueryError {
+  if (refusal.limit === "reused") return reusedId(messageId);
+  return { error: { message: refusal.message, type: LIMIT_EXCEEDED, info: { limit: refusal.limit, ...(refusal.resetsAt ? { resetsAt: refusal.resetsAt } : {}) } } };
+}
 
 export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Promise<SendQueryResult> {
+  const built = buildWorkRequest(event, deps);
+  if ("error" in built) return built;
+  const { request, body } = built;
+  const ref: MessageRef = { userId: request.userId, sessionId: request.sessionId, messageId: request.messageId };
+  const clock = deps.now && (() => deps.now!().getTime());
+  const slotRequest = { userId: ref.userId, slotKey: slotKeyOf(ref.sessionId, ref.messageId), requestId: event.requestId ?? undefined };
+  const admission = deps.limits && (await admitGeneration(deps.limits.table, slotRequest, deps.limits.settings, clock));
+  if (admission && !admission.admitted) return refused(admission.refusal, request.messageId);
+  const releaseSlot = () => (admission?.admitted ? deps.limits!.table.releaseSlot(ref.userId, admission.slot.key, admission.slot.expiresAt) : Promise.resolve());
+  try {
+    // A reused id would be deduplicated by the idempotency record and never answered: refuse it instead.
+    if (deps.messages && !(await deps.messages.create(ref))) {
+      await releaseSlot();
+      return reusedId(request.messageId);
+    }
+    await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(ref.userId, request.sessionId), workRequestDeduplicationId(request)))).catch(async (error: unknown) => {
+      await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
+      throw error;
+    });
+  } catch (error) {
+    await releaseSlot().catch(() => {}); // the slot is free again
+    throw error;
+  }
+  return { sessionId: request.sessionId, messageId: request.messageId };
+}
+
+/** The caller's identity and input as a work request and its JSON body, or the error that refuses them. */
+function buildWorkRequest(event: SendQueryEvent, deps: SendQueryDeps): { request: WorkRequest; body: string } | SendQueryError {
   const userId = event.identity?.sub;
   if (typeof userId !== "string" || userId.length === 0) return { error: { message: "Sign in to send a query", type: "Unauthorized" } };
-
   const parsed = inputSchema(deps.settings).safeParse(event.arguments?.input);
-  if (!parsed.success) {
-    return invalid(parsed.error.issues.map((i) => i.message).join("; "));
-  }
+  if (!parsed.success) return invalid(parsed.error.issues.map((i) => i.message).join("; "));
   const input = parsed.data;
   const request: WorkRequest = workRequestSchema.parse({
     sessionId: input.sessionId,
@@ -84,16 +130,5 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
   if (bytes > MAX_WORK_REQUEST_BYTES) {
     return invalid(`prompt is too large: the request would be ${bytes} bytes of UTF-8, over the 256 KiB (${MAX_WORK_REQUEST_BYTES} bytes) message limit; shorten the prompt`);
   }
-  const ref = { userId, sessionId: request.sessionId, messageId: request.messageId };
-  // A reused id would be deduplicated by the idempotency record and never answered: refuse it instead.
-  if (deps.messages && !(await deps.messages.create(ref))) {
-    return invalid(`messageId ${request.messageId} was already used in this session; send a new messageId (or none, to get one)`);
-  }
-  try {
-    await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(userId, request.sessionId), workRequestDeduplicationId(request))));
-  } catch (error) {
-    await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
-    throw error;
-  }
-  return { sessionId: request.sessionId, messageId: request.messageId };
+  return { request, body };
 }

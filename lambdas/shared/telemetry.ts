@@ -1,6 +1,7 @@
 /**
  * The narrow logging and metrics surfaces the runtime modules take as parameters: a Powertools Logger fits
- * RuntimeLogger as is, `powertoolsMetrics` adapts a Powertools Metrics; tests pass small recorders.
+ * RuntimeLogger as is, `powertoolsMetrics` adapts a Powertools Metrics (errors and tokens per model as single metrics
+ * with their own dimension); tests pass small recorders.
  */
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 
@@ -20,6 +21,8 @@ export interface RuntimeMetrics {
   addMetric(name: string, unit: MetricUnitName, value: number): void;
   /** One `Errors` count with a `code` dimension. */
   countError(code: string): void;
+  /** A finished message's `InputTokens` and `OutputTokens`, with a `model` dimension (the tokens per model). */
+  countModelTokens(modelId: string, usage: { inputTokens: number; outputTokens: number }): void;
 }
 
 /** EMF through Powertools: plain metrics go to the invocation's batch, errors as single metrics with their code dimension. */
@@ -30,6 +33,14 @@ export function powertoolsMetrics(metrics: Metrics): RuntimeMetrics {
       const single = metrics.singleMetric();
       single.addDimension("code", code);
       single.addMetric("Errors", "Count", 1);
+    },
+    countModelTokens(modelId, usage) {
+      // A single metric is published (and its dimensions cleared) by its addMetric: one per metric.
+      for (const [name, value] of [["InputTokens", usage.inputTokens], ["OutputTokens", usage.outputTokens]] as const) {
+        const single = metrics.singleMetric();
+        single.addDimension("model", modelId);
+        single.addMetric(name, "Count", value);
+      }
     },
   };
 }

@@ -2,7 +2,7 @@
  * Reads one Bedrock ConverseStream answer as typed deltas: text, reasoning, usage and the stop. It raises what the
  * stream raises (an exception member, an abort, a stream that ends before messageStop) and knows nothing of delivery.
  */
-import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamOutput, type Message } from "@aws-sdk/client-bedrock-runtime";
+import { ConverseStreamCommand, type BedrockRuntimeClient, type ConverseStreamOutput, type GuardrailStreamConfiguration, type Message } from "@aws-sdk/client-bedrock-runtime";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { Usage } from "../../contracts/streamEvents";
 
@@ -21,7 +21,7 @@ export interface ConverseTurn {
   prompt: string;
 }
 
-export type ConverseSettings = Pick<RuntimeSettings, "maxTokens" | "temperature" | "systemPrompt">;
+export type ConverseSettings = Pick<RuntimeSettings, "maxTokens" | "temperature" | "systemPrompt" | "guardrailId" | "guardrailVersion" | "guardrailStreamMode">;
 
 /**
  * Sends the ConverseStreamCommand and yields its deltas. `abortSignal` cancels the call and is checked before each
@@ -48,7 +48,17 @@ function converseCommand(turn: ConverseTurn, settings: ConverseSettings): Conver
     messages: [...turn.history, { role: "user", content: [{ text: turn.prompt }] }],
     ...(settings.systemPrompt ? { system: [{ text: settings.systemPrompt }] } : {}),
     inferenceConfig: { maxTokens: settings.maxTokens, temperature: settings.temperature },
+    ...(settings.guardrailId ? { guardrailConfig: guardrailConfigOf(settings) } : {}),
   });
+}
+
+/** The environment's guardrail as ConverseStream takes it; an intervention ends the stream with stopReason guardrail_intervened. */
+function guardrailConfigOf(settings: ConverseSettings): GuardrailStreamConfiguration {
+  return {
+    guardrailIdentifier: settings.guardrailId,
+    guardrailVersion: settings.guardrailVersion,
+    streamProcessingMode: settings.guardrailStreamMode === "async" ? "async" : "sync",
+  };
 }
 
 /** The delta one stream item carries, undefined for items the generation does not use; throws an exception member. */

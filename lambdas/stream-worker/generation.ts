@@ -6,30 +6,35 @@
  * `runGeneration` is the sequence; its parts live apart: converseStream.ts reads the model's deltas,
  * tokenCoalescer.ts cuts them into chunks, messageEmitter.ts stamps and sends the events under the publishing deadline
  * through deliveryRouter.ts, messageRecorder.ts keeps the durable record beside the stream, stopWatch.ts turns a
- * stopGeneration into an abort of the model call, history.ts loads and saves the conversation.
+ * stopGeneration into an abort of the model call, history.ts loads and saves the conversation, usageRecorder.ts keeps
+ * the user's generation slot and usage row, guardrail.ts finds the safe text of a message a guardrail ended.
  */
 import { randomUUID } from "node:crypto";
 import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
-import { STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
+import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
 import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { MessageRef, MessageStore } from "../shared/messageStore";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
+import type { UsageTable } from "../shared/usageTable";
 import { readConverseStream, type ConverseDelta } from "./converseStream";
 import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
 import { mapGenerationError } from "./generationErrors";
+import { guardrailSafeText } from "./guardrail";
 import type { HistoryStore } from "./history";
 import { MessageEmitter } from "./messageEmitter";
 import { MessageRecorder } from "./messageRecorder";
 import { watchForStop } from "./stopWatch";
 import { TokenCoalescer } from "./tokenCoalescer";
+import { UsageRecorder } from "./usageRecorder";
 
 /** The runtime settings a generation reads. */
 export type GenerationSettings = Pick<
   RuntimeSettings,
-  "directSend" | "fallbackToQueue" | "batchMaxDelayMs" | "batchMaxChars" | "maxTokens" | "temperature" | "systemPrompt"
+  | "directSend" | "fallbackToQueue" | "batchMaxDelayMs" | "batchMaxChars" | "maxTokens" | "temperature" | "systemPrompt"
+  | "guardrailId" | "guardrailVersion" | "guardrailStreamMode" | "generationSlotSeconds"
 >;
 
 /** Clients, sinks and telemetry of a generation, passed in (the handler builds them; tests pass fakes). */
@@ -44,6 +49,8 @@ export interface GenerationDeps {
   history?: HistoryStore;
   /** The durable message records (replay, stop); absent only in tests of generation alone. */
   messages?: MessageStore;
+  /** The per-user slots and usage rows; absent only in tests of generation alone. */
+  usage?: UsageTable;
   /** How often a streaming message's stop flag is read (default STOP_POLL_INTERVAL_MS). */
   stopPollIntervalMs?: number;
   logger: RuntimeLogger;
@@ -88,15 +95,20 @@ export interface GenerationOptions {
 export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
   const run = startRun(request, deps, options);
   const start = (await run.recorder?.start()) ?? "generate";
-  if (start === "ended") return skipRun(run);
+  if (start === "ended") {
+    await run.usage?.release();
+    return skipRun(run);
+  }
+  await run.usage?.refresh();
   const coalescer = new TokenCoalescer({
     maxDelayMs: deps.settings.batchMaxDelayMs,
     maxChars: deps.settings.batchMaxChars,
     onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
   });
   const history = await loadHistory(run);
-  const answer = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescer, options.abortSignal);
+  const streamed = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescer, options.abortSignal);
   const lastSequenceNumber = await flushChunks(coalescer);
+  const answer = await settleAnswer(run, streamed);
   const errorCode = await endMessage(run, answer, lastSequenceNumber);
   deps.metrics.addMetric("ChunksPublished", "Count", run.emitter.chunksPublished);
   await saveHistory(run, answer, errorCode);
@@ -117,6 +129,8 @@ interface GenerationRun {
   ref: MessageRef;
   /** Absent when no message records are kept. */
   recorder?: MessageRecorder;
+  /** Absent when no usage table is given. */
+  usage?: UsageRecorder;
 }
 
 /** The answer as the stream produced it, up to the failure that ended it early (if any). */
@@ -143,7 +157,8 @@ function startRun(request: WorkRequest, deps: GenerationDeps, options: Generatio
   const ref: MessageRef = { userId: request.userId, sessionId: request.sessionId, messageId: request.messageId };
   const recorder = deps.messages ? new MessageRecorder({ store: deps.messages, ref, runId, logger, metrics }) : undefined;
   const emitter = new MessageEmitter({ request, runId, router, publishSignal: options.publishSignal, recorder, logger, metrics, now });
-  return { request, deps, now, started, delivery, router, emitter, ref, recorder };
+  const usage = deps.usage ? new UsageRecorder({ table: deps.usage, request, slotSeconds: settings.generationSlotSeconds, logger, metrics, now }) : undefined;
+  return { request, deps, now, started, delivery, router, emitter, ref, recorder, usage };
 }
 
 /** Streams the model's answer; a stopGeneration seen meanwhile aborts the model call and makes the answer a stopped one. */
@@ -201,6 +216,18 @@ async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseD
     answer.failure = error;
   }
   return answer;
+}
+
+/**
+ * Before the end goes out: a message a guardrail ended gets the guardrail's safe text as its content, and the
+ * message's usage is added and its slot released (usageRecorder.ts).
+ */
+async function settleAnswer({ deps, usage }: GenerationRun, answer: Answer): Promise<Answer> {
+  const intervened = answer.failure === undefined && answer.stopReason === GUARDRAIL_INTERVENED_REASON;
+  if (intervened) deps.metrics.addMetric("GuardrailInterventions", "Count", 1);
+  const settled = intervened ? { ...answer, content: await guardrailSafeText(deps.bedrock, deps.settings, answer.content, deps.logger) } : answer;
+  await usage?.settle(settled.usage, intervened);
+  return settled;
 }
 
 /** Sends what is still buffered and returns the last sequence number handed out. */

@@ -10,6 +10,7 @@ import { createPowertools, withPowertools } from "../shared/powertools";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { MessageStore } from "../shared/messageStore";
+import { UsageTable } from "../shared/usageTable";
 import { HistoryStore } from "./history";
 import { createStreamWorker } from "./worker";
 
@@ -34,6 +35,7 @@ const worker = createStreamWorker({
     queue: createQueuePublisher({ sns, topicArn: settings.outboundTopicArn }),
     history: settings.historyTableName ? new HistoryStore({ doc, tableName: settings.historyTableName, ttlDays: settings.historyTtlDays }) : undefined,
     messages: new MessageStore({ doc, tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays }),
+    usage: new UsageTable({ doc, tableName: settings.usageTableName }),
     logger,
     metrics: powertoolsMetrics(metrics),
   },

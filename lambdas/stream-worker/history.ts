@@ -4,6 +4,7 @@
  */
 import type { Message } from "@aws-sdk/client-bedrock-runtime";
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GUARDRAIL_INTERVENED_REASON } from "../../contracts/messageState";
 import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import { HISTORY_TABLE, historyPartitionKey, historySortKey } from "../../contracts/tables";
@@ -13,7 +14,7 @@ export interface AssistantTurn {
   reasoningContent?: string;
   usage: Usage;
   stopReason: string;
-  /** Set when the generation failed; such turns are not replayed to the model. */
+  /** Set when the generation failed; such turns are not replayed to the model (nor guardrail_intervened ones). */
   errorCode?: string;
   completedAt: string;
 }
@@ -34,6 +35,7 @@ interface TurnItem {
   messageId: string;
   content: string;
   errorCode?: string;
+  stopReason?: string;
 }
 
 export class HistoryStore {
@@ -61,7 +63,8 @@ export class HistoryStore {
       if (item.messageId === messageId) continue;
       const exchange = exchanges.get(item.messageId) ?? {};
       if (item.role === "user") exchange.user = item.content;
-      else if (!item.errorCode && item.content) exchange.assistant = item.content;
+      // A failed turn, and one a guardrail ended (its prompt would only be blocked again), are not replayed.
+      else if (!item.errorCode && item.content && item.stopReason !== GUARDRAIL_INTERVENED_REASON) exchange.assistant = item.content;
       exchanges.set(item.messageId, exchange);
     }
     const messages: Message[] = [];

@@ -101,4 +101,17 @@ describe("the other resolvers run unchanged", () => {
       message: "unknown model",
     });
   });
+
+  it("sendQuery hands the Lambda AppSync's request id, and passes a limit's info on as errorInfo", async () => {
+    const mod = loadResolverModule(path.join(RESOLVERS_DIR, "sendQuery.js"));
+    const payloads: unknown[] = [];
+    const info = { limit: "quota", resetsAt: "2026-11-24T00:00:00.000Z" };
+    const lambda = async (req: Record<string, unknown>) => {
+      payloads.push(req.payload);
+      return { result: { error: { message: "Daily quota reached", type: "LimitExceeded", info } } };
+    };
+    const ctx = { ...ctxFor({ input: { sessionId: "session-0001" } }, USER_A), request: { headers: { "x-amzn-requestid": "req-123" }, domainName: null } };
+    await expect(runUnitResolver(mod, ctx, lambda)).rejects.toMatchObject({ errorType: "LimitExceeded", message: "Daily quota reached", errorInfo: info });
+    expect(payloads).toEqual([{ arguments: { input: { sessionId: "session-0001" } }, identity: ctx.identity, requestId: "req-123" }]);
+  });
 });

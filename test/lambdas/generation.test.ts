@@ -136,7 +136,7 @@ describe("runGeneration", () => {
       { messageStop: { stopReason: "end_turn" } },
     ]);
     const { d, queue } = deps({
-      metrics: { addMetric: (name) => name === "TimeToFirstToken" && controller.abort(Object.assign(new Error("deadline"), { name: "TimeoutError" })), countError() {} },
+      metrics: { addMetric: (name) => name === "TimeToFirstToken" && controller.abort(Object.assign(new Error("deadline"), { name: "TimeoutError" })), countError() {}, countModelTokens() {} },
     });
     await runGeneration(request, d, { abortSignal: controller.signal });
     expect(queue.events.map((e) => e.action)).toEqual(["on_new_llm_token", "error"]);

@@ -8,6 +8,7 @@ import { parseEvent, type FinalEvent } from "../../contracts/streamEvents";
 import { messageControl } from "../../lambdas/message-control/messageControl";
 import { sendQuery } from "../../lambdas/send-query/sendQuery";
 import { MessageStore, type MessageRef } from "../../lambdas/shared/messageStore";
+import { UsageTable } from "../../lambdas/shared/usageTable";
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
 import { startDynamo, type LocalDynamo } from "../../local/dynamo";
 import { localConfig } from "../local/services/localConfig";
@@ -18,12 +19,14 @@ const snsMock = mockClient(SNSClient);
 const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
 let dynamo: LocalDynamo;
 let store: MessageStore;
+let usage: UsageTable;
 let n = 0;
 
 beforeAll(async () => {
   const config = await localConfig();
   dynamo = await startDynamo(config);
   store = new MessageStore({ doc: DynamoDBDocumentClient.from(dynamo.client), tableName: resourceNames(config).messagesTable, ttlDays: 1 });
+  usage = new UsageTable({ doc: DynamoDBDocumentClient.from(dynamo.client), tableName: resourceNames(config).usageTable });
 });
 afterAll(() => dynamo.close());
 beforeEach(() => {
@@ -204,7 +207,7 @@ describe("sendQuery and message-control", () => {
   it("message-control reads and stops only the caller's own message, and names bad arguments", async () => {
     const { ref } = fresh();
     await store.create(ref);
-    const call = (field: string, args: object, sub: string | null = ref.userId) => messageControl({ field, arguments: args, identity: sub ? { sub } : null }, { messages: store });
+    const call = (field: string, args: object, sub: string | null = ref.userId) => messageControl({ field, arguments: args, identity: sub ? { sub } : null }, { messages: store, usage });
     expect(await call("message", { sessionId: ref.sessionId, messageId: ref.messageId })).toMatchObject({ status: "QUEUED", events: [] });
     expect(await call("message", { sessionId: ref.sessionId, messageId: ref.messageId }, "intruder")).toBeNull();
     expect(await call("stopGeneration", { sessionId: ref.sessionId, messageId: ref.messageId }, "intruder")).toEqual({ ...ids(ref), stopped: false });

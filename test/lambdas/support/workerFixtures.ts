@@ -23,6 +23,10 @@ export const settings: GenerationSettings = {
   maxTokens: 512,
   temperature: 0.2,
   systemPrompt: "You are terse.",
+  guardrailId: "",
+  guardrailVersion: "",
+  guardrailStreamMode: "",
+  generationSlotSeconds: 90,
 };
 
 export type StreamStep = ConverseStreamOutput | { throw: Error };
@@ -71,14 +75,16 @@ export function recordingPublisher(failWith?: (event: StreamEvent, index: number
 export function recordingTelemetry() {
   const metrics: { name: string; unit: string; value: number }[] = [];
   const errors: string[] = [];
+  const modelTokens: { modelId: string; inputTokens: number; outputTokens: number }[] = [];
   const logs: { level: string; message: string; extra: unknown[] }[] = [];
   const log = (level: string) => (message: string, ...extra: unknown[]) => void logs.push({ level, message, extra });
   const logger: RuntimeLogger = { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
   const recorder: RuntimeMetrics = {
     addMetric: (name, unit, value) => void metrics.push({ name, unit, value }),
     countError: (code) => void errors.push(code),
+    countModelTokens: (modelId, usage) => void modelTokens.push({ modelId, ...usage }),
   };
-  return { logger, metrics: recorder, recordedMetrics: metrics, errorCodes: errors, logs };
+  return { logger, metrics: recorder, recordedMetrics: metrics, errorCodes: errors, modelTokens, logs };
 }
 
 export function tokens(events: StreamEvent[]) {
