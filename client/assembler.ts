@@ -4,9 +4,11 @@
  * reorder buffer keyed by `sequenceNumber`, shows only the contiguous prefix and drops duplicates. When
  * `final_response` arrives and every chunk 0..lastSequenceNumber is there, the streamed text stands (it is the whole
  * answer, even when the final `content` was truncated to fit the event size limit); with gaps, a complete `content`
- * fills them, and a truncated one is used only where it covers more than the streamed prefix.
+ * fills them, and a truncated one is used only where it covers more than the streamed prefix. A final whose stopReason
+ * is guardrail_intervened replaces the streamed text with its content (the guardrail's safe text).
  * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
  */
+import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
 import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../contracts/streamEvents";
 
 /** One token chunk as it arrived, for latency charts. */
@@ -136,11 +138,13 @@ export class MessageAssembler {
 
   /**
    * The text to show: the contiguous prefix while streaming; once final, the streamed text when no chunk is missing,
-   * else the final `content` (when that was truncated, whichever of it and the streamed prefix is longer).
+   * else the final `content` (when that was truncated, whichever of it and the streamed prefix is longer). A message a
+   * guardrail ended shows its `content`, the guardrail's safe text, whatever was streamed before it.
    */
   get text(): string {
     const final = this.finalData;
     if (!final) return this.prefix;
+    if (final.stopReason === GUARDRAIL_INTERVENED_REASON) return final.content;
     if (final.lastSequenceNumber >= 0 && this.missingAtFinal.length === 0) return this.prefix;
     if (!final.truncated) return final.content;
     return final.content.length > this.prefix.length ? final.content : this.prefix;

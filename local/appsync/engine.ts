@@ -24,7 +24,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from "graphql";
-import type { DataSourceKind, ResolverBinding } from "../../graphql/api";
+import { API_LIMITS, type ApiLimits, type DataSourceKind, type ResolverBinding } from "../../graphql/api";
 import {
   AppSyncResolverError,
   loadResolverModule,
@@ -48,6 +48,8 @@ export interface EngineOptions {
   onUnauthorized?: () => void;
   /** Where an unexpected error is logged; the client only sees INTERNAL_FAILURE_MESSAGE (default: console.error). */
   onInternalError?: InternalErrorLog;
+  /** The API's resolver count and query depth limits (default API_LIMITS, as deployed). */
+  limits?: ApiLimits;
 }
 
 /** Logs an error no client may see, with where it happened. */
@@ -76,6 +78,18 @@ interface ExecContext {
   headers: Record<string, string>;
   appended: AppSyncErrorEntry[];
   delivering: boolean;
+  /** Unit resolvers run so far in this request (the resolver count limit). */
+  resolversRun: number;
+}
+
+/** The errorTypes of a field refused by the API's limits (the gateway's own words: AWS does not document AppSync's). */
+export const LIMIT_ERROR_TYPES = { resolverCount: "ResolverCountLimitExceeded", queryDepth: "QueryDepthLimitExceeded" } as const;
+
+/** A field's depth in the operation: its path without list indices (a root field is 1). */
+function depthOf(info: GraphQLResolveInfo): number {
+  let depth = 0;
+  for (let p: GraphQLResolveInfo["path"] | undefined = info.path; p; p = p.prev) if (typeof p.key === "string") depth++;
+  return depth;
 }
 
 export interface RootField {
@@ -203,6 +217,7 @@ export class GraphQLEngine {
           ? (source, args, ctx, info) => this.runBound(bound.mod, bound.dataSource, source, args, ctx, info)
           : (field.resolve ?? defaultFieldResolver);
         field.resolve = (source, args, ctx: ExecContext, info) => {
+          this.checkDepth(info);
           if (!modeAllowed(ctx.caller, auth.modes, auth.cognitoGroups)) {
             this.opts.onUnauthorized?.();
             throw new AppSyncResolverError(notAuthorizedMessage(field.name, type.name), "Unauthorized");
@@ -212,6 +227,24 @@ export class GraphQLEngine {
           return inner(source, args, ctx, info);
         };
       }
+    }
+  }
+
+  private get limits(): ApiLimits {
+    return this.opts.limits ?? API_LIMITS;
+  }
+
+  /** query_depth_limit: a field deeper than the limit errors (null, or its parent's null for a non-null field). */
+  private checkDepth(info: GraphQLResolveInfo): void {
+    const { queryDepthLimit } = this.limits;
+    if (depthOf(info) > queryDepthLimit) throw new AppSyncResolverError(`${info.fieldName} is deeper than the API's query depth limit of ${queryDepthLimit}.`, LIMIT_ERROR_TYPES.queryDepth);
+  }
+
+  /** resolver_count_limit: past the limit, a field with a resolver errors without running it. */
+  private countResolver(ctx: ExecContext, info: GraphQLResolveInfo): void {
+    const { resolverCountLimit } = this.limits;
+    if (++ctx.resolversRun > resolverCountLimit) {
+      throw new AppSyncResolverError(`${info.fieldName} was not run: the request reached the API's resolver count limit of ${resolverCountLimit}.`, LIMIT_ERROR_TYPES.resolverCount);
     }
   }
 
@@ -244,6 +277,7 @@ export class GraphQLEngine {
     ctx: ExecContext,
     info: GraphQLResolveInfo,
   ): Promise<unknown> {
+    this.countResolver(ctx, info);
     const { result, effects } = await runUnitResolver(mod, this.resolverContext(source, args, ctx, info), this.dataSource(kind));
     const at = [...pathOf(info)];
     for (const e of effects.appendedErrors) ctx.appended.push({ ...appSyncError(e.message, e.errorType, at), data: e.data, errorInfo: e.errorInfo });
@@ -296,7 +330,7 @@ export class GraphQLEngine {
 
   /** Runs a query or mutation for an authenticated caller. */
   async run(prepared: PreparedOperation, caller: Caller, headers: Record<string, string>): Promise<AppSyncResponse> {
-    const ctx: ExecContext = { caller, headers, appended: [], delivering: false };
+    const ctx: ExecContext = { caller, headers, appended: [], delivering: false, resolversRun: 0 };
     const result = await execute({
       schema: this.schema,
       document: prepared.document,
@@ -326,7 +360,7 @@ export class GraphQLEngine {
     const bound = this.modules.get(`${subType.name}.${root.name}`);
     let filter: SubscriptionFilter | undefined;
     if (bound) {
-      const ctx: ExecContext = { caller, headers, appended: [], delivering: false };
+      const ctx: ExecContext = { caller, headers, appended: [], delivering: false, resolversRun: 0 };
       const rctx = this.resolverContext(null, root.args, ctx, {
         fieldName: root.name,
         parentType: subType,
@@ -350,7 +384,7 @@ export class GraphQLEngine {
 
   /** Shapes a published mutation result for one subscriber: its own selection set, its own field-level auth. */
   async render(sub: RegisteredSubscription, payload: unknown): Promise<AppSyncResponse> {
-    const ctx: ExecContext = { caller: sub.caller, headers: {}, appended: [], delivering: true };
+    const ctx: ExecContext = { caller: sub.caller, headers: {}, appended: [], delivering: true, resolversRun: 0 };
     const result = await execute({
       schema: this.schema,
       document: sub.prepared.document,

@@ -6,7 +6,7 @@
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
-import { RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE } from "../../graphql/api";
+import { RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE, type ApiLimits } from "../../graphql/api";
 import { GraphQLEngine, type InternalErrorLog } from "./engine";
 import { GatewayFaults, emptyStats, type GatewayStats } from "./faults";
 import { IdentityVerifier } from "./identity";
@@ -38,6 +38,8 @@ export interface GatewayOptions {
   accountId?: string;
   /** PEM key and certificate: serve https and wss instead of http and ws. */
   tls?: { key: string; cert: string };
+  /** The API's resolver count and query depth limits (default graphql/api.ts API_LIMITS, as deployed). */
+  limits?: ApiLimits;
 }
 
 /** A running gateway: its endpoints, the fault injector and counters tests drive, and its stop. */
@@ -81,6 +83,7 @@ function gatewayContext(opts: GatewayOptions, isAllowedHost: GatewayContext["isA
       stats.rejectedAuth += 1;
     },
     onInternalError,
+    limits: opts.limits,
   });
   const verifier = new IdentityVerifier({ region: opts.region, credentials: opts.credentials, issuer: opts.issuer, accountId: opts.accountId });
   const realtime = new RealtimeServer({

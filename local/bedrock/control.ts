@@ -1,18 +1,19 @@
 /**
  * The stand-in's control routes under /_local/, for tests and the bench that run the stack as a child process:
- * GET/DELETE requests (the emission log), GET/PUT timing. Served over HTTP/1.1 and HTTP/2 alike.
+ * GET/DELETE requests (the emission log, with the ApplyGuardrail calls), GET/PUT timing. Served over HTTP/1.1 and HTTP/2 alike.
  */
 import type * as http2 from "node:http2";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { StandInRequest } from "./framing";
+import type { GuardrailCheck } from "./guardrail";
 import type { BedrockTiming } from "./script";
 
 /** Path prefix of the control routes. */
 export const CONTROL_PREFIX = "/_local/";
 
-/** What the control routes read and change: the stand-in's emission log and its live timing. */
+/** What the control routes read and change: the stand-in's emission log (and ApplyGuardrail calls) and its live timing. */
 export interface StandInState {
-  log: { requests: StandInRequest[] };
+  log: { requests: StandInRequest[]; guardrailChecks: GuardrailCheck[] };
   timing: BedrockTiming;
 }
 
@@ -27,6 +28,7 @@ const ROUTES = new Map<string, (state: StandInState, body: string) => ControlRep
     `DELETE ${CONTROL_PREFIX}requests`,
     (state) => {
       state.log.requests.length = 0;
+      state.log.guardrailChecks.length = 0;
       return { status: 204 };
     },
   ],

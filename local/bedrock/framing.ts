@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { EventStreamCodec, MessageHeaders } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
+import type { StandInGuardrail } from "./guardrail";
 import type { EventStep, ExceptionStep, Fault, ScriptStep } from "./script";
 
 export interface EmittedToken {
@@ -24,7 +25,9 @@ export interface StandInRequest {
   receivedAt: number;
   tokens: EmittedToken[];
   fault?: Fault;
-  /** Set when the stream ended normally: `end_turn` or `max_tokens`. */
+  /** The request's guardrailConfig, when it named one. */
+  guardrail?: StandInGuardrail;
+  /** Set when the stream ended normally: `end_turn`, `max_tokens` or `guardrail_intervened`. */
   stopReason?: string;
   /** The client went away (cancelled the stream) before it ended. */
   aborted?: boolean;

@@ -4,6 +4,7 @@
  * It knows nothing of HTTP/2 or event-stream frames: framing.ts plays the steps onto a stream.
  */
 import { answerFor, reasoningFor } from "./answer";
+import { readGuardrailConfig, STAND_IN_BLOCKED_MESSAGE, STAND_IN_UNSAFE_TEXT, type GuardrailConfigBody, type StandInGuardrail } from "./guardrail";
 
 /** Markers a test puts in the prompt to script a failure. */
 export const FAULTS = {
@@ -18,6 +19,12 @@ export type Fault = keyof typeof FAULTS;
 
 /** Marker a test puts in the prompt to get a reasoning block (content block 0) before the text. */
 export const REASONING_MARKER = "[[reasoning]]";
+
+/**
+ * Marker for a guardrail intervention mid-stream (guardrailIntervention below), only when the request names a
+ * guardrail (guardrailConfig), as Bedrock intervenes only then.
+ */
+export const GUARDRAIL_MARKER = "[[guardrail]]";
 
 /** Tokens sent before a mid-stream fault. */
 export const TOKENS_BEFORE_FAULT = 3;
@@ -34,6 +41,7 @@ export interface ConverseRequestBody {
   messages?: { role?: string; content?: { text?: string }[] }[];
   system?: { text?: string }[];
   inferenceConfig?: { maxTokens?: number };
+  guardrailConfig?: GuardrailConfigBody;
 }
 
 /** A converse-stream request as the script sees it. */
@@ -46,10 +54,14 @@ export interface ConverseRequest {
   maxTokens?: number;
   /** Rough input token count for the usage metadata. */
   inputTokens: number;
+  /** The request's guardrailConfig, when it names one. */
+  guardrail?: StandInGuardrail;
+  /** The guardrail intervenes mid-stream: the request names one and the prompt carries GUARDRAIL_MARKER. */
+  intervene: boolean;
 }
 
 /** Why a stream ended normally. */
-export type StopReason = "end_turn" | "max_tokens";
+export type StopReason = "end_turn" | "max_tokens" | "guardrail_intervened";
 
 /** Refuse before streaming: an HTTP error response (`x-amzn-errortype: type`) instead of the event stream. */
 export interface HttpErrorStep {
@@ -91,7 +103,16 @@ export function readConverseRequest(modelId: string, body: ConverseRequestBody):
   const prompt = (user?.content ?? []).map((c) => c.text ?? "").join("");
   const fault = (Object.keys(FAULTS) as Fault[]).find((k) => prompt.includes(FAULTS[k]));
   const maxTokens = body.inferenceConfig?.maxTokens;
-  return { modelId, prompt, fault, maxTokens: typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : undefined, inputTokens: estimateTokens(body) };
+  const guardrail = readGuardrailConfig(body.guardrailConfig);
+  return {
+    modelId,
+    prompt,
+    fault,
+    maxTokens: typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : undefined,
+    inputTokens: estimateTokens(body),
+    guardrail,
+    intervene: guardrail !== undefined && prompt.includes(GUARDRAIL_MARKER),
+  };
 }
 
 /**
@@ -109,6 +130,10 @@ export function* converseScript(request: ConverseRequest, timing: BedrockTiming)
   const reasoning = request.prompt.includes(REASONING_MARKER) ? reasoningFor(request.prompt) : [];
   const textIndex = reasoning.length ? 1 : 0;
   const pace = pacer(timing);
+  if (request.intervene) {
+    yield* guardrailIntervention(request, tokens, pace);
+    return;
+  }
   const midStream = midStreamException(request.fault);
 
   yield event("messageStart", { role: "assistant" });
@@ -127,6 +152,20 @@ export function* converseScript(request: ConverseRequest, timing: BedrockTiming)
   yield event("messageStop", { stopReason });
   yield event("metadata", { usage: { inputTokens: request.inputTokens, outputTokens, totalTokens: request.inputTokens + outputTokens }, metrics: { latencyMs: 0 } });
   yield { kind: "end", stopReason };
+}
+
+/**
+ * A guardrail intervening mid-stream: TOKENS_BEFORE_FAULT deltas of the answer, then (async mode only: the guardrail
+ * screens behind the stream) the text it blocks, then its blocked message, and the stop reason guardrail_intervened.
+ */
+function* guardrailIntervention(request: ConverseRequest, tokens: string[], pace: () => number): Generator<ScriptStep, void, void> {
+  const streamed = [...tokens.slice(0, TOKENS_BEFORE_FAULT), ...(request.guardrail?.mode === "async" ? [STAND_IN_UNSAFE_TEXT] : []), STAND_IN_BLOCKED_MESSAGE];
+  yield event("messageStart", { role: "assistant" });
+  for (const token of streamed) yield { ...event("contentBlockDelta", { contentBlockIndex: 0, delta: { text: token } }, pace()), token };
+  yield event("contentBlockStop", { contentBlockIndex: 0 });
+  yield event("messageStop", { stopReason: "guardrail_intervened" });
+  yield event("metadata", { usage: { inputTokens: request.inputTokens, outputTokens: streamed.length, totalTokens: request.inputTokens + streamed.length }, metrics: { latencyMs: 0 } });
+  yield { kind: "end", stopReason: "guardrail_intervened" };
 }
 
 /** The pre-stream errors: no user text, or a validation / access-denied marker. */

@@ -1,7 +1,8 @@
 /**
  * Bedrock ConverseStream stand-in: serves `POST /model/{modelId}/converse-stream` over HTTP/2 cleartext (what the
  * real @aws-sdk/client-bedrock-runtime speaks to an http:// endpoint), framed as AWS event streams with
- * @smithy/eventstream-codec. No emulator offers ConverseStream, hence this small server.
+ * @smithy/eventstream-codec, and ApplyGuardrail (`POST /guardrail/{id}/version/{version}/apply`, guardrail.ts).
+ * No emulator offers ConverseStream, hence this small server.
  * This module listens and routes; what to answer is script.ts, how to frame it framing.ts, /_local/ control.ts.
  */
 import * as http2 from "node:http2";
@@ -11,10 +12,13 @@ import type { AddressInfo } from "node:net";
 import { Duplex } from "node:stream";
 import { CONTROL_PREFIX, handleControl, type StandInState } from "./control";
 import { type Later, now, playScript, sendHttpError, type StandInRequest } from "./framing";
+import { applyStandInGuardrail, type ApplyGuardrailBody } from "./guardrail";
 import { type BedrockTiming, type ConverseRequestBody, converseScript, readConverseRequest } from "./script";
 
 export { CONTROL_PREFIX } from "./control";
-export { FAULTS, REASONING_MARKER, TOKENS_BEFORE_FAULT } from "./script";
+export { FAULTS, GUARDRAIL_MARKER, REASONING_MARKER, TOKENS_BEFORE_FAULT } from "./script";
+export { STAND_IN_BLOCKED_MESSAGE, STAND_IN_UNSAFE_TEXT } from "./guardrail";
+export type { GuardrailCheck } from "./guardrail";
 export type { BedrockTiming } from "./script";
 export type { EmittedToken, StandInRequest } from "./framing";
 
@@ -22,8 +26,8 @@ export type { EmittedToken, StandInRequest } from "./framing";
 export interface BedrockStandIn {
   /** http://127.0.0.1:<port>: give it to the SDK as `endpoint` or AWS_ENDPOINT_URL_BEDROCK_RUNTIME. */
   endpoint: string;
-  /** One entry per converse-stream request, in arrival order (the bench reads emission times here). */
-  log: { requests: StandInRequest[] };
+  /** One entry per converse-stream request, in arrival order (the bench reads emission times here), and per ApplyGuardrail call. */
+  log: StandInState["log"];
   /** Live timing; change it between requests. */
   timing: BedrockTiming;
   close(): Promise<void>;
@@ -39,11 +43,12 @@ export interface BedrockStandInOptions {
 
 const H2_PREFACE = "PRI * HTTP/2.0";
 const CONVERSE_PATH = /^\/model\/([^/]+)\/converse-stream$/;
+const APPLY_GUARDRAIL_PATH = /^\/guardrail\/([^/]+)\/version\/([^/]+)\/apply$/;
 const pathOf = (url: string | undefined): string => (url ?? "").split("?")[0];
 
 /** Starts the stand-in on 127.0.0.1: converse-stream over HTTP/2, the control routes over HTTP/1.1 and HTTP/2. */
 export async function startBedrockStandIn(opts: BedrockStandInOptions = {}): Promise<BedrockStandIn> {
-  const state: StandInState = { log: { requests: [] }, timing: { firstTokenMs: opts.firstTokenMs ?? 0, tokensPerSecond: opts.tokensPerSecond ?? 0 } };
+  const state: StandInState = { log: { requests: [], guardrailChecks: [] }, timing: { firstTokenMs: opts.firstTokenMs ?? 0, tokensPerSecond: opts.tokensPerSecond ?? 0 } };
   const timers = new Set<NodeJS.Timeout>();
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<net.Socket>();
@@ -93,13 +98,18 @@ function http2Server(state: StandInState, later: Later, sessions: Set<http2.Serv
     stream.on("error", () => undefined); // a client reset is not the stand-in's failure
     const pathname = pathOf(String(headers[":path"] ?? ""));
     if (pathname.startsWith(CONTROL_PREFIX)) return; // answered by the request handler above
-    const match = CONVERSE_PATH.exec(pathname);
-    if (headers[":method"] !== "POST" || !match) {
-      return sendHttpError(stream, { status: 404, type: "UnknownOperationException", message: "The stand-in serves only POST /model/{modelId}/converse-stream" });
+    const converseMatch = CONVERSE_PATH.exec(pathname);
+    const applyMatch = APPLY_GUARDRAIL_PATH.exec(pathname);
+    if (headers[":method"] !== "POST" || !(converseMatch || applyMatch)) {
+      return sendHttpError(stream, { status: 404, type: "UnknownOperationException", message: "The stand-in serves only POST /model/{modelId}/converse-stream and /guardrail/{id}/version/{version}/apply" });
     }
     const chunks: Buffer[] = [];
     stream.on("data", (c: Buffer) => chunks.push(c));
-    stream.on("end", () => converse(stream, match[1], Buffer.concat(chunks).toString("utf8"), state, later));
+    stream.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      if (converseMatch) converse(stream, converseMatch[1], raw, state, later);
+      else applyGuardrail(stream, applyMatch!, raw, state);
+    });
   });
   return h2;
 }
@@ -113,9 +123,24 @@ function converse(stream: http2.ServerHttp2Stream, encodedModelId: string, raw: 
     return sendHttpError(stream, { status: 400, type: "ValidationException", message: "Malformed request body" });
   }
   const request = readConverseRequest(decodeURIComponent(encodedModelId), body);
-  const entry: StandInRequest = { modelId: request.modelId, prompt: request.prompt, receivedAt: now(), tokens: [], fault: request.fault };
+  const entry: StandInRequest = { modelId: request.modelId, prompt: request.prompt, receivedAt: now(), tokens: [], fault: request.fault, guardrail: request.guardrail };
   state.log.requests.push(entry);
   playScript(stream, converseScript(request, state.timing), entry, later);
+}
+
+/** One ApplyGuardrail call: the stand-in's verdict as JSON, logged in the emission log. */
+function applyGuardrail(stream: http2.ServerHttp2Stream, match: RegExpExecArray, raw: string, state: StandInState): void {
+  let body: ApplyGuardrailBody;
+  try {
+    body = JSON.parse(raw || "{}");
+  } catch {
+    return sendHttpError(stream, { status: 400, type: "ValidationException", message: "Malformed request body" });
+  }
+  const { check, response } = applyStandInGuardrail(decodeURIComponent(match[1]), decodeURIComponent(match[2]), body);
+  state.log.guardrailChecks.push(check);
+  if (stream.closed || stream.destroyed) return;
+  stream.respond({ ":status": 200, "content-type": "application/json" });
+  stream.end(JSON.stringify(response));
 }
 
 /** HTTP/1.1 (fetch, curl): the control routes only; converse-stream needs HTTP/2. */

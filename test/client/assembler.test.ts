@@ -25,6 +25,20 @@ function final(content: string, lastSequenceNumber: number, reasoningContent?: s
 const ANSWER = ["## Title\n", "\n- one\n", "- two\n\n", "```ts\nconst a = \"x\";\n```", "\n> bye 🚀"];
 
 describe("MessageAssembler", () => {
+  it("a final a guardrail ended replaces the streamed text with its content, the guardrail's safe text", () => {
+    const a = new MessageAssembler(MESSAGE);
+    ["Here is how ", "to do the forbidden thing. "].forEach((v, i) => a.accept(token(i, v)));
+    const intervened = parseEvent(
+      serializeEvent({
+        action: "final_response",
+        ...base,
+        data: { sessionId: SESSION, messageId: MESSAGE, content: "Sorry, I can't help with that.", usage: { inputTokens: 3, outputTokens: 2 }, stopReason: "guardrail_intervened", lastSequenceNumber: 1 },
+      }),
+    );
+    expect(a.accept(intervened)).toBe("final");
+    expect(a.text).toBe("Sorry, I can't help with that.");
+  });
+
   it("renders chunks in order and the final text is the content", () => {
     const a = new MessageAssembler(MESSAGE);
     ANSWER.forEach((v, i) => expect(a.accept(token(i, v), i * 10)).toBe("appended"));

@@ -5,6 +5,7 @@
 import { parseClientConfig, type ClientConfig } from "../../client/config";
 import { graphqlRequest } from "../../client/graphql";
 import { subscribe } from "../../client/realtime";
+import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
 import { latencyChart } from "./latencyChart";
 import { renderMarkdown } from "./markdown";
@@ -177,7 +178,9 @@ function runStatusText(run: MessageRun): string {
   if (run.status === "sending") return run.stopping ? "stopping…" : "waiting for the first token…";
   if (run.status === "streaming") return run.stopping ? "stopping…" : "streaming…";
   if (run.status === "failed") return "failed";
-  return run.assembler.final?.stopReason === "stopped" ? "stopped" : "done";
+  const stopReason = run.assembler.final?.stopReason;
+  if (stopReason === GUARDRAIL_INTERVENED_REASON) return "blocked by the content policy";
+  return stopReason === STOPPED_REASON ? "stopped" : "done";
 }
 
 function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void): { el: HTMLElement; render: () => void } {

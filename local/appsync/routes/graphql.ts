@@ -3,6 +3,7 @@
  * the document, apply a scheduled publish fault, run, then meter the mutation and deliver it to its subscribers
  * before the HTTP answer leaves. Subscriptions are served on the real-time endpoint only (realtime.ts).
  */
+import { randomUUID } from "node:crypto";
 import type * as http from "node:http";
 import { appSyncError, type AppSyncResponse, type GraphQLEngine, type PreparedOperation } from "../engine";
 import type { PublishFault } from "../faults";
@@ -78,6 +79,8 @@ function prepareOperation(body: Buffer, engine: GraphQLEngine): PreparedOperatio
   } catch {
     throw new GatewayError(400, "MalformedHttpRequestException", "Request body is not valid JSON");
   }
+  // AppSync takes one operation per request; a batch (a JSON array of operations) runs none of them.
+  if (Array.isArray(request)) throw new GatewayError(400, "BadRequestException", "Batched requests are not supported: send one operation per request.");
   const prepared = engine.prepare(request?.query, request?.variables, request?.operationName);
   if ("errors" in prepared) throw GatewayError.invalidDocument(prepared.errors);
   if (prepared.operation.operation === "subscription") {
@@ -121,9 +124,13 @@ async function meterAndDeliver(prepared: PreparedOperation, response: AppSyncRes
   }
 }
 
-/** Request headers as the resolvers' ctx.request.headers: one string per name. */
+/**
+ * Request headers as the resolvers' ctx.request.headers: one string per name, plus the request id AppSync adds
+ * (`x-amzn-requestid`, the same for every field of one request; a client's own value is replaced).
+ */
 function headerRecord(req: http.IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(",") : v;
+  out["x-amzn-requestid"] = randomUUID();
   return out;
 }

@@ -26,7 +26,7 @@ export interface Harness {
 }
 
 /** Gateway options a test may set; `issuer` replaces the harness's own issuer as the one whose tokens are accepted. */
-export type HarnessOptions = Partial<Pick<GatewayOptions, "keepAliveIntervalMs" | "connectionInitTimeoutMs" | "credentials" | "issuer">>;
+export type HarnessOptions = Partial<Pick<GatewayOptions, "keepAliveIntervalMs" | "connectionInitTimeoutMs" | "credentials" | "issuer" | "limits">>;
 
 export async function startHarness(
   sendQuery: (payload: unknown) => Promise<unknown> = async (p) => ({ sessionId: (p as { arguments: { input: { sessionId: string } } }).arguments.input.sessionId, messageId: "msg-00000001" }),

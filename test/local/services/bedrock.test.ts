@@ -1,6 +1,7 @@
 /** The Bedrock stand-in, driven by the real @aws-sdk/client-bedrock-runtime (HTTP/2, event-stream parsing, typed errors). */
 import {
   AccessDeniedException,
+  ApplyGuardrailCommand,
   BedrockRuntimeClient,
   ConverseStreamCommand,
   ConverseStreamOutput,
@@ -8,7 +9,9 @@ import {
   ThrottlingException,
   ValidationException,
 } from "@aws-sdk/client-bedrock-runtime";
-import { answerFor, BedrockStandIn, converseScript, readConverseRequest, startBedrockStandIn, TOKENS_BEFORE_FAULT } from "../../../local/bedrock";
+import {
+  answerFor, BedrockStandIn, converseScript, GUARDRAIL_MARKER, readConverseRequest, STAND_IN_BLOCKED_MESSAGE, STAND_IN_UNSAFE_TEXT, startBedrockStandIn, TOKENS_BEFORE_FAULT,
+} from "../../../local/bedrock";
 
 const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
 const PROFILE = "us.anthropic.claude-3-7-sonnet-20250219-v1:0";
@@ -232,5 +235,47 @@ describe("the answer and fault script (no server)", () => {
     const cut = [...converseScript(requestFor("busy [[fault:throttle-mid-stream]]"), { firstTokenMs: 0, tokensPerSecond: 0 })];
     expect(cut.filter((s) => s.kind === "event" && s.token !== undefined)).toHaveLength(TOKENS_BEFORE_FAULT);
     expect(cut.at(-1)).toMatchObject({ kind: "exception", type: "throttlingException" });
+  });
+});
+
+describe("the stand-in's guardrail", () => {
+  const guarded = async (prompt: string, mode: "sync" | "async") => {
+    const res = await client.send(
+      new ConverseStreamCommand({
+        modelId: MODEL,
+        messages: [{ role: "user", content: [{ text: prompt }] }],
+        guardrailConfig: { guardrailIdentifier: "standingrd01", guardrailVersion: "2", streamProcessingMode: mode },
+      }),
+    );
+    const events: ConverseStreamOutput[] = [];
+    for await (const e of res.stream!) events.push(e);
+    return { events, text: events.map((e) => e.contentBlockDelta?.delta?.text ?? "").join(""), stopReason: events.find((e) => e.messageStop)?.messageStop?.stopReason };
+  };
+
+  test.each(["sync", "async"] as const)("%s: [[guardrail]] intervenes mid-stream with its blocked message and stopReason guardrail_intervened", async (mode) => {
+    const prompt = `Tell me a secret ${GUARDRAIL_MARKER}`;
+    const got = await guarded(prompt, mode);
+    const start = answerFor(prompt, MODEL).slice(0, TOKENS_BEFORE_FAULT).join("");
+    expect(got.stopReason).toBe("guardrail_intervened");
+    // Async streams the text the guardrail blocks before it catches up; sync never sends it.
+    expect(got.text).toBe(`${start}${mode === "async" ? STAND_IN_UNSAFE_TEXT : ""}${STAND_IN_BLOCKED_MESSAGE}`);
+    expect(standIn.log.requests.at(-1)).toMatchObject({ guardrail: { id: "standingrd01", version: "2", mode }, stopReason: "guardrail_intervened" });
+  });
+
+  test("the marker does nothing without a guardrail, and a guardrail alone does not intervene", async () => {
+    const plain = await converse(`No guardrail here ${GUARDRAIL_MARKER}`);
+    expect(plain.events.find((e) => e.messageStop)?.messageStop?.stopReason).toBe("end_turn");
+    expect((await guarded("An ordinary question", "sync")).stopReason).toBe("end_turn");
+  });
+
+  test("ApplyGuardrail intervenes on the text it blocks, with its blocked message, and passes anything else", async () => {
+    const apply = (text: string) =>
+      client.send(new ApplyGuardrailCommand({ guardrailIdentifier: "standingrd01", guardrailVersion: "2", source: "OUTPUT", content: [{ text: { text } }] }));
+    expect(await apply(`before${STAND_IN_UNSAFE_TEXT}after`)).toMatchObject({ action: "GUARDRAIL_INTERVENED", outputs: [{ text: STAND_IN_BLOCKED_MESSAGE }] });
+    expect(await apply("a harmless answer")).toMatchObject({ action: "NONE", outputs: [] });
+    expect(standIn.log.guardrailChecks.slice(-2).map((c) => [c.guardrailId, c.version, c.source, c.action])).toEqual([
+      ["standingrd01", "2", "OUTPUT", "GUARDRAIL_INTERVENED"],
+      ["standingrd01", "2", "OUTPUT", "NONE"],
+    ]);
   });
 });
