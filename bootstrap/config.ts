@@ -25,6 +25,10 @@ export interface BootstrapEnvironment {
   stateKey: string;
   /** cognito.existing_user_pool_id: the deploy role adds the app client to this pool, which the stack does not own. */
   existingUserPoolId?: string;
+  /** waf.rate_limit_per_5_minutes: the stack creates a web ACL for the API, and logs it. */
+  createsWebAcl: boolean;
+  /** waf.web_acl_arn: the deploy role associates the API with this web ACL, which the stack does not own. */
+  existingWebAclArn?: string;
 }
 
 export interface DeployRole {
@@ -121,6 +125,8 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
       stateBucket: c.state.bucket,
       stateKey: stateKey(c),
       existingUserPoolId: c.cognito.existing_user_pool_id,
+      createsWebAcl: c.waf?.rate_limit_per_5_minutes !== undefined,
+      existingWebAclArn: c.waf?.web_acl_arn,
     });
   }
   for (const account of accounts.values()) refuseOverlappingPrefixes(account);

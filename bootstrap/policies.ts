@@ -191,7 +191,7 @@ const LOG_GROUP_ACTIONS = [
   "logs:ListTagsForResource", "logs:TagResource", "logs:UntagResource", "logs:ListTagsLogGroup", "logs:TagLogGroup",
 ];
 
-function computeStatements({ regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
+function computeStatements({ a, envs, regional, taggedAsOurs }: DeployScope): PolicyStatement[] {
   const apiLogGroups = regional("logs", () => "log-group:/aws/appsync/apis/*");
   return [
     {
@@ -213,8 +213,17 @@ function computeStatements({ regional, taggedAsOurs }: DeployScope): PolicyState
       Resource: "*",
       Condition: { ArnLike: { "lambda:FunctionArn": regional("lambda", (e) => `function:${e.prefix}-*`) } },
     },
-    // Function log groups carry the function's name; AssociateKmsKey puts the environment's key on them.
-    { Sid: "FunctionLogGroups", Effect: "Allow", Action: ["logs:CreateLogGroup", ...LOG_GROUP_ACTIONS], Resource: regional("logs", (e) => `log-group:/aws/lambda/${e.prefix}-*`) },
+    // Function log groups carry the function's name, a created web ACL's group the environment's (aws-waf-logs-<prefix>,
+    // a name AWS WAF requires); AssociateKmsKey puts the environment's key on them.
+    {
+      Sid: "FunctionLogGroups",
+      Effect: "Allow",
+      Action: ["logs:CreateLogGroup", ...LOG_GROUP_ACTIONS],
+      Resource: [
+        ...regional("logs", (e) => `log-group:/aws/lambda/${e.prefix}-*`),
+        ...envs.filter((e) => e.createsWebAcl).map((e) => `arn:${a.partition}:logs:${e.region}:${a.accountId}:log-group:aws-waf-logs-${e.prefix}`),
+      ],
+    },
     // AppSync names its group after the generated API id, so the name cannot carry our prefix: the stack's tags, set
     // when the group is created, tell our groups apart (CloudWatch Logs evaluates aws:RequestTag / aws:ResourceTag).
     { Sid: "CreateApiLogGroups", Effect: "Allow", Action: ["logs:CreateLogGroup"], Resource: apiLogGroups, Condition: { StringEquals: taggedAsOurs("RequestTag") } },
@@ -257,6 +266,36 @@ function graphqlApiStatements({ regional, taggedAsOurs }: DeployScope): PolicySt
       Resource: "*",
     },
   ];
+}
+
+/**
+ * AWS WAF in front of the API, for the environments whose tfvars have a waf block (none: no statement). The web ACL the
+ * stack creates is named `<prefix>-api`, so its ARN (`regional/webacl/<name>/<id>`) is scoped by name; a team's own
+ * web ACL is only associated. The association is authorized on the web ACL and on the protected API, whose ARN carries
+ * a generated id and for which WAF evaluates no tag keys: any API of the account in the region. AppSync's SetWebACL and
+ * the log delivery to CloudWatch Logs (CreateLogDelivery, the log resource policy) have no resource-level permissions:
+ * AWS requires "*".
+ */
+function firewallStatements({ envs, a }: DeployScope): PolicyStatement[] {
+  const at = (e: BootstrapEnvironment, service: string, rest: string) => `arn:${a.partition}:${service}:${e.region}:${a.accountId}:${rest}`;
+  const creating = envs.filter((e) => e.createsWebAcl);
+  const teamAcls = envs.flatMap((e) => (e.existingWebAclArn ? [e.existingWebAclArn] : []));
+  const protectedApis = [...new Set(envs.filter((e) => e.createsWebAcl || e.existingWebAclArn).map((e) => at(e, "appsync", "apis/*")))];
+  const statements: PolicyStatement[] = [];
+  if (creating.length) {
+    const ownAcls = creating.map((e) => at(e, "wafv2", `regional/webacl/${e.prefix}-api/*`));
+    const aclActions = ["CreateWebACL", "GetWebACL", "UpdateWebACL", "DeleteWebACL", "ListTagsForResource", "TagResource", "UntagResource", "PutLoggingConfiguration", "GetLoggingConfiguration", "DeleteLoggingConfiguration", "AssociateWebACL"];
+    statements.push({ Sid: "OwnWebAcls", Effect: "Allow", Action: aclActions.map((x) => `wafv2:${x}`), Resource: ownAcls });
+    const delivery = ["logs:CreateLogDelivery", "logs:DeleteLogDelivery", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DeleteResourcePolicy"];
+    statements.push({ Sid: "WebAclLogDelivery", Effect: "Allow", Action: delivery, Resource: "*" });
+  }
+  if (teamAcls.length) statements.push({ Sid: "AssociateTeamWebAcls", Effect: "Allow", Action: ["wafv2:AssociateWebACL", "wafv2:GetWebACL"], Resource: teamAcls });
+  if (protectedApis.length) {
+    statements.push({ Sid: "ProtectApis", Effect: "Allow", Action: ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL", "wafv2:GetWebACLForResource"], Resource: protectedApis });
+    // AppSync's side of the association has no resource-level permissions (Service Authorization Reference): "*".
+    statements.push({ Sid: "ApiWebAclSide", Effect: "Allow", Action: ["appsync:SetWebACL"], Resource: "*" });
+  }
+  return statements;
 }
 
 const USER_POOL_CLIENT_ACTIONS = ["cognito-idp:CreateUserPoolClient", "cognito-idp:DescribeUserPoolClient", "cognito-idp:UpdateUserPoolClient", "cognito-idp:DeleteUserPoolClient"];
@@ -366,13 +405,16 @@ function boundedGrantStatements({ a, envs }: DeployScope, e: BootstrapEnvironmen
 /** The deploy role's policies: what the AWS provider calls to create, read, update and delete the platform stack. */
 export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
   const s = deployScope(a, role);
-  return [
+  const policies: DeployPolicy[] = [
     { concern: "state", description: "Terraform state objects and lock files of the environments", document: doc(stateStatements(s)) },
     { concern: "messaging", description: "Topics, queues, tables and the environment key", document: doc([...messagingStatements(s), ...keyStatements(s)]) },
     { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(computeStatements(s)) },
     { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc([...graphqlApiStatements(s), ...userPoolStatements(s)]) },
     { concern: "iam", description: "The environments' own roles and policies", document: doc(iamStatements(s)) },
   ];
+  const firewall = firewallStatements(s);
+  if (firewall.length) policies.push({ concern: "firewall", description: "AWS WAF in front of the API and its logging", document: doc(firewall) });
+  return policies;
 }
 
 /** The environment's boundary ARN: the same function the platform stack uses, so both name one policy. */
@@ -427,6 +469,14 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
       Effect: "Allow",
       Action: ["bedrock:InvokeModelWithResponseStream"],
       Resource: [`arn:${p}:bedrock:*::foundation-model/*`, at("bedrock", "inference-profile/*")],
+    },
+    {
+      // The role policy names the environment's one guardrail (guardrail.id); like the models, the boundary stays valid
+      // when it changes (no re-bootstrap): guardrails of this account and region only.
+      Sid: "ApplyGuardrails",
+      Effect: "Allow",
+      Action: ["bedrock:ApplyGuardrail"],
+      Resource: [at("bedrock", "guardrail/*")],
     },
     // API ARNs carry generated ids, and field ARNs no tags to tell our API by (the role policy names it): any API of
     // the account in this region, but only its publishResponse field.

@@ -56,10 +56,10 @@ export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}
 
 /**
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
- * other variables take at most about 1,100 bytes (their names; 5 apply-time ARNs, URLs and table names counted at
- * 128 bytes; 20-character project and environment names; flags and numbers), so 2,000 bytes of prompt leave about
- * 1,000 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (18 ids of 50 characters, tested). Longer model lists still fail
- * the synth in modules/bundledFunction.ts.
+ * other variables take at most about 1,530 bytes (their names; 7 apply-time ARNs, URLs and table names counted at
+ * 128 bytes; 20-character project and environment names; the limits and a 32-character guardrail id at their longest;
+ * flags and numbers), so 2,000 bytes of prompt leave about 550 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (9 ids of 50
+ * characters, tested; 10 do not fit). Longer model lists still fail the synth in modules/bundledFunction.ts.
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 

@@ -44,3 +44,8 @@ export function permissionsBoundaryName(prefix: string): string {
 export function permissionsBoundaryArn(region: string, accountId: string, prefix: string): string {
   return `arn:${partitionOf(region)}:iam::${accountId}:policy/${permissionsBoundaryName(prefix)}`;
 }
+
+/** The one guardrail the worker may apply: bedrock:ApplyGuardrail on it, and nothing else. */
+export function guardrailArn(region: string, accountId: string, guardrailId: string): string {
+  return `arn:${partitionOf(region)}:bedrock:${region}:${accountId}:guardrail/${guardrailId}`;
+}

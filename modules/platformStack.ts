@@ -14,7 +14,8 @@ import { UserDirectory } from "./userDirectory";
 import { apiLogGroupName, StreamingApi } from "./streamingApi";
 import { BundledFunction } from "./bundledFunction";
 import { PlatformAlarms } from "./platformAlarms";
-import { bedrockModelArns, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
+import { ApiFirewall } from "./apiFirewall";
+import { bedrockModelArns, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
@@ -73,20 +74,32 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
     ...(tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : []),
   ];
   const messageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.messages.tableArn] });
+  const usageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.usage.tableArn] });
+  // ConverseStream with a guardrail needs ApplyGuardrail on it; the worker also asks it for an intervention's safe text.
+  const applyGuardrail: Statement[] = c.guardrail ? [{ sid: "ApplyOwnGuardrail", actions: ["bedrock:ApplyGuardrail"], resources: [guardrailArn(c.region, c.account_id, c.guardrail.id)] }] : [];
   // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL; it moves
   // events past their retry window to the DLQ itself (the budget is in time), so it may find and send to that DLQ.
   const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn, messaging.outboundQueue.deadLetterQueueArn] };
   const deadLetter: Statement = { sid: "DeadLetterExpiredEvents", actions: ["sqs:SendMessage"], resources: [messaging.outboundQueue.deadLetterQueueArn] };
   return {
-    // send-query creates a message's record (and removes it again when the publish fails).
-    sendQuery: [publishTo(messaging.inboundTopic.topicArn), messageRecords("CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"]), useKey],
-    // message-control reads a record (replay) and flags it (stop).
-    messageControl: [messageRecords("ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"]), useKey],
+    // send-query admits a generation (reads the day's usage and the slots, claims a slot), creates a message's record
+    // (and removes both again when the publish fails).
+    sendQuery: [
+      publishTo(messaging.inboundTopic.topicArn),
+      usageRecords("AdmitGenerations", ["dynamodb:Query", "dynamodb:UpdateItem"]),
+      messageRecords("CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"]),
+      useKey,
+    ],
+    // message-control reads a record (replay), flags it (stop) and reads the caller's usage rows (myUsage).
+    messageControl: [messageRecords("ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"]), usageRecords("ReadOwnUsage", ["dynamodb:Query"]), useKey],
     streamWorker: [
       consume(messaging.workQueue.queueArn),
       { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) },
       ...stateTables,
       messageRecords("KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
+      // Refreshes and releases the message's slot, adds its usage (UpdateItem only: ADD, never read-modify-write).
+      usageRecords("RecordUsageAndSlots", ["dynamodb:UpdateItem"]),
+      ...applyGuardrail,
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
@@ -120,7 +133,7 @@ export class PlatformStack extends TerraformStack {
       alias: this.prefix,
       accountId: c.account_id,
       region: c.region,
-      logGroupNames: [`/aws/lambda/${this.prefix}-*`, Lazy.stringValue({ produce: () => apiLogGroup })],
+      logGroupNames: [`/aws/lambda/${this.prefix}-*`, Lazy.stringValue({ produce: () => apiLogGroup }), ...(c.waf?.rate_limit_per_5_minutes !== undefined ? [this.names.webAclLogGroup] : [])],
     });
     const messaging = this.messaging(key);
     const tables = this.tables(key);
@@ -131,6 +144,7 @@ export class PlatformStack extends TerraformStack {
     const functions = this.functions({ key, messaging, tables, api });
     this.consumeQueues(functions, messaging);
     api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
+    if (c.waf) this.firewall(c.waf, key, api);
     if (c.alarms) this.alarms(c.alarms, key, api);
     this.outputs(api, users);
   }
@@ -224,6 +238,22 @@ export class PlatformStack extends TerraformStack {
     // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
     functions.streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
     functions.outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
+  }
+
+  /** AWS WAF in front of the API: a rate-limited web ACL, logged, or the team's own (waf.web_acl_arn). */
+  private firewall(waf: NonNullable<EnvironmentConfig["waf"]>, key: EncryptionKey, api: StreamingApi): void {
+    const c = this.config;
+    new ApiFirewall(this, "firewall", {
+      name: this.names.webAcl,
+      resourceArn: api.apiArn,
+      accountId: c.account_id,
+      region: c.region,
+      rateLimitPer5Minutes: waf.rate_limit_per_5_minutes,
+      existingWebAclArn: waf.web_acl_arn,
+      logGroupName: this.names.webAclLogGroup,
+      logRetentionDays: c.lambda.log_retention_days,
+      logsKmsKeyArn: key.keyArn,
+    });
   }
 
   /** DLQ, function and API alarms to the configured email or topic. */

@@ -9,7 +9,7 @@ import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { enforce, logRetentionProblem } from "../config/rules";
-import { DataSourceKind, RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE } from "../graphql/api";
+import { API_LIMITS, DataSourceKind, RESOLVERS, RESOLVERS_DIR, SCHEMA_FILE } from "../graphql/api";
 import { partitionOf } from "./arns";
 import { policyDocument } from "./policy";
 
@@ -68,7 +68,7 @@ export interface ResolverFunctionArns {
   messageControl: string;
 }
 
-/** The AppSync GraphQL API from graphql/schema.graphql with the APPSYNC_JS resolvers of graphql/api.ts. */
+/** The AppSync GraphQL API from graphql/schema.graphql with the APPSYNC_JS resolvers and the limits of graphql/api.ts. */
 export class StreamingApi extends Construct {
   public readonly apiId: string;
   public readonly apiArn: string;
@@ -98,6 +98,9 @@ export class StreamingApi extends Construct {
       additionalAuthenticationProvider: [{ authenticationType: "AWS_IAM" }],
       xrayEnabled: props.xray,
       introspectionConfig: props.introspection ? "ENABLED" : "DISABLED",
+      // One resolver per request (so one sendQuery, one generation) and a depth bound: graphql/api.ts says why.
+      resolverCountLimit: API_LIMITS.resolverCountLimit,
+      queryDepthLimit: API_LIMITS.queryDepthLimit,
       // Verbose content would log prompts and tokens: kept out of the logs.
       logConfig: { cloudwatchLogsRoleArn: logRole.arn, fieldLogLevel: props.fieldLogLevel, excludeVerboseContent: true },
     });

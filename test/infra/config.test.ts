@@ -45,7 +45,8 @@ test("the example sets every key of the schema (the documentation cannot miss on
     "max_chars", "queue", "fifo", "max_receive_count", "visibility_timeout_seconds", "lambda", "memory_mb", "timeout_seconds",
     "reserved_concurrency", "log_retention_days", "generation", "max_prompt_chars", "max_tokens", "temperature", "system_prompt",
     "appsync", "xray", "field_log_level", "introspection", "cognito", "existing_user_pool_id", "history", "enabled", "ttl_days",
-    "alarms", "email", "sns_topic_arn",
+    "alarms", "email", "sns_topic_arn", "limits", "max_concurrent_generations_per_user", "daily_output_tokens_per_user",
+    "guardrail", "id", "version", "stream_processing_mode", "waf", "rate_limit_per_5_minutes", "web_acl_arn",
   ];
   for (const k of keys) expect(example).toMatch(new RegExp(`^\\s*(#\\s*)*${k}\\s+=`, "m"));
   // The optional blocks are off as shipped: a copy creates its own user pool and has no alarms until asked.
@@ -270,11 +271,11 @@ describe("synth with a bad environment", () => {
     const synth = await synthesizeToTemp(["nohist"], dir);
     try {
       const v = synth.stack("llm-stream-nohist");
-      // The message records stay: replay and stop work without history.
-      expect(v.list("aws_dynamodb_table").map((t) => t.name)).toEqual(["llm-stream-nohist-idempotency", "llm-stream-nohist-messages"]);
+      // The message records and usage stay: replay, stop and limits work without history.
+      expect(v.list("aws_dynamodb_table").map((t) => t.name)).toEqual(["llm-stream-nohist-idempotency", "llm-stream-nohist-messages", "llm-stream-nohist-usage"]);
       for (const f of v.list("aws_lambda_function")) expect(f.environment.variables.HISTORY_TABLE_NAME).toBe("");
       const dynamo = v.functionPermissions("llm-stream-nohist-stream-worker").filter((s) => s.actions?.some((a) => a.startsWith("dynamodb:")));
-      expect(dynamo.flatMap((s) => s.resources)).toEqual([expect.stringMatching(/tables_idempotency_/), expect.stringMatching(/tables_messages_/)]);
+      expect(dynamo.flatMap((s) => s.resources)).toEqual([expect.stringMatching(/tables_idempotency_/), expect.stringMatching(/tables_messages_/), expect.stringMatching(/tables_usage_/)]);
     } finally {
       synth.cleanup();
     }

@@ -44,19 +44,23 @@ function expectTlsOnly(v: StackView): void {
 
 /**
  * What a stack creates: key + alias (2), topics, their policies and subscriptions, queues + DLQs, their policies and
- * redrive-allow policies (16), tables: history, idempotency, messages (3), user pool + client (2), API + log group + log
- * role and policy (4), data sources (NONE, send-query's, message-control's) + 2 x (invoke role and policy) + 6 resolvers
- * (13), 4 functions (send-query, message-control, stream-worker, outbound-relay) x (function, role, policy, log group)
- * (16), event source mappings (2) = 58; alarms add 11 (DLQs 2, functions 4 x 2, API 1), an email target adds topic,
- * policy, subscription (3); no history table -1 (the messages table stays); an existing user pool -1.
+ * redrive-allow policies (16), tables: history, idempotency, messages, usage (4), user pool + client (2), API + log group + log
+ * role and policy (4), data sources (NONE, send-query's, message-control's) + 2 x (invoke role and policy) + 7 resolvers
+ * (14), 4 functions (send-query, message-control, stream-worker, outbound-relay) x (function, role, policy, log group)
+ * (16), event source mappings (2) = 60; alarms add 11 (DLQs 2, functions 4 x 2, API 1), an email target adds topic,
+ * policy, subscription (3); no history table -1 (the messages table stays); an existing user pool -1; a web ACL created
+ * for waf.rate_limit_per_5_minutes adds ACL, association, logging configuration, log group and log resource policy (5),
+ * the team's own web ACL (waf.web_acl_arn) only the association (1).
  */
 export function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
   const alarms = c.alarms ? 2 + 4 * 2 + 1 : 0;
   const alarmTopic = c.alarms?.email ? 3 : 0;
   const history = c.history.enabled ? 0 : -1;
   const pool = c.cognito?.existing_user_pool_id ? -1 : 0;
+  const createdAcl = c.waf?.rate_limit_per_5_minutes !== undefined ? 1 : 0;
+  const firewall = c.waf ? 1 + 4 * createdAcl : 0;
   return {
-    total: 58 + alarms + alarmTopic + history + pool,
+    total: 60 + alarms + alarmTopic + history + pool + firewall,
     byType: {
       aws_sqs_queue: 4,
       aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
@@ -64,10 +68,12 @@ export function expectedCounts(c: EnvironmentConfig): { total: number; byType: R
       // The 4 functions', AppSync logging's and the 2 Lambda data sources'.
       aws_iam_role: 7,
       aws_appsync_datasource: 3,
-      aws_appsync_resolver: 6,
-      aws_dynamodb_table: 3 + history,
+      aws_appsync_resolver: 7,
+      aws_dynamodb_table: 4 + history,
       aws_cognito_user_pool: 1 + pool,
-      aws_cloudwatch_log_group: 5,
+      aws_cloudwatch_log_group: 5 + createdAcl,
+      aws_wafv2_web_acl: createdAcl,
+      aws_wafv2_web_acl_association: c.waf ? 1 : 0,
       aws_cloudwatch_metric_alarm: alarms,
       aws_kms_key: 1,
     },

@@ -17,7 +17,7 @@ afterAll(() => synth?.cleanup());
 const keyRef = () => stack.ref("aws_kms_key", Object.keys(stack.resources("aws_kms_key"))[0], "arn");
 const keyPolicyStatements = () => stack.statementsOf(stack.list("aws_kms_key")[0].policy);
 
-test("every Lambda and AppSync log group carries the environment's key", () => {
+test("every Lambda, AppSync and WAF log group carries the environment's key", () => {
   const groups = stack.list("aws_cloudwatch_log_group");
   expect(groups.map((g) => g.name).sort()).toEqual([
     expect.stringMatching(/^\/aws\/appsync\/apis\/\$\{aws_appsync_graphql_api\.[^.]+\.id\}$/),
@@ -25,6 +25,8 @@ test("every Lambda and AppSync log group carries the environment's key", () => {
     "/aws/lambda/llm-stream-dev-outbound-relay",
     "/aws/lambda/llm-stream-dev-send-query",
     "/aws/lambda/llm-stream-dev-stream-worker",
+    // dev sets waf.rate_limit_per_5_minutes: the created web ACL logs to its own group.
+    "aws-waf-logs-llm-stream-dev",
   ]);
   for (const g of groups) expect([g.name, g.kms_key_id]).toEqual([g.name, keyRef()]);
 });
@@ -40,6 +42,7 @@ test("the key policy lets this region's CloudWatch Logs use the key for the stac
       values: [
         "arn:aws:logs:us-east-1:111111111111:log-group:/aws/lambda/llm-stream-dev-*",
         expect.stringMatching(/^arn:aws:logs:us-east-1:111111111111:log-group:\/aws\/appsync\/apis\/\$\{aws_appsync_graphql_api\.[^.]+\.id\}$/),
+        "arn:aws:logs:us-east-1:111111111111:log-group:aws-waf-logs-llm-stream-dev",
       ],
     },
   ]);

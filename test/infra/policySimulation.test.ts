@@ -39,7 +39,8 @@ interface Policies {
 async function decide(principal: string, policies: Policies, action: string, resource: string, context: Context = {}): Promise<Outcome | string> {
   const result = await runSimulation(
     {
-      request: { principal, action, resource: { resource, accountId: resource.split(":")[4] || ACCOUNT }, contextVariables: context },
+      // A resource without an account in its ARN ("*") is the caller's own account's.
+      request: { principal, action, resource: { resource, accountId: resource.split(":")[4] || principal.split(":")[4] || ACCOUNT }, contextVariables: context },
       identityPolicies: policies.identity.map((policy, i) => ({ name: `policy-${i}`, policy })),
       permissionBoundaryPolicies: policies.boundary ? [{ name: "boundary", policy: policies.boundary }] : undefined,
       resourcePolicy: policies.resourcePolicy,
@@ -268,5 +269,67 @@ describe("a function role, bounded by the environment's boundary", () => {
       }),
     ]);
     expect(logs[0].Action.filter((a) => !/^kms:(Encrypt|Decrypt|ReEncryptFrom|ReEncryptTo|GenerateDataKey|GenerateDataKeyWithoutPlaintext|DescribeKey)$/.test(a))).toEqual([]);
+  });
+});
+
+describe("issue 12: AWS WAF and the guardrail (fifo-direct named dev: a created web ACL, a guardrail)", () => {
+  const WAF_ACCOUNT = "333333333333";
+  const arn = (service: string, rest: string) => `arn:aws:${service}:us-east-1:${WAF_ACCOUNT}:${rest}`;
+  const DEPLOYER = `arn:aws:iam::${WAF_ACCOUNT}:role/llm-stream-deploy`;
+  const OWN_ACL = arn("wafv2", "regional/webacl/llm-stream-dev-api/0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b");
+  const API = arn("appsync", `apis/${API_ID}`);
+  let wafAccount: AccountBootstrap;
+  let wafStack: Synthesized;
+  let wafDir: EnvironmentsCopy;
+  let wafDev: EnvironmentConfig;
+  beforeAll(async () => {
+    wafDir = await fixtureDirNamed("fifo-direct", "dev");
+    wafDev = await loadEnvironment("dev", wafDir.dir);
+    [wafAccount] = planAccounts([wafDev], GITHUB);
+    wafStack = await synthesizeToTemp(["dev"], wafDir.dir);
+  }, 60_000);
+  afterAll(() => {
+    wafStack?.cleanup();
+    wafDir?.cleanup();
+  });
+  const deployer = (): Policies => ({ identity: deployPolicies(wafAccount, wafAccount.roles[0]).map((d) => d.document) });
+
+  const CAN: [string, string, Context][] = [
+    ["wafv2:CreateWebACL", OWN_ACL, {}],
+    ["wafv2:PutLoggingConfiguration", OWN_ACL, {}],
+    ["wafv2:AssociateWebACL", OWN_ACL, {}],
+    ["wafv2:AssociateWebACL", API, {}],
+    ["appsync:SetWebACL", "*", {}],
+    ["logs:CreateLogGroup", arn("logs", "log-group:aws-waf-logs-llm-stream-dev"), {}],
+    ["logs:PutResourcePolicy", "*", {}],
+  ];
+  test.each(CAN)("the deploy role can %s on %s", async (action, resource, context) => {
+    expect(await decide(DEPLOYER, deployer(), action, resource, context)).toBe("Allowed");
+  });
+
+  const CANNOT: [string, string, string, Context][] = [
+    ["another team's web ACL", "wafv2:DeleteWebACL", arn("wafv2", "regional/webacl/billing-edge/1a2b3c4d-0000-4000-8000-000000000000"), {}],
+    ["another account's web ACL", "wafv2:AssociateWebACL", "arn:aws:wafv2:us-east-1:999999999999:regional/webacl/theirs/1a2b3c4d-0000-4000-8000-000000000000", {}],
+    ["another team's WAF log group", "logs:CreateLogGroup", arn("logs", "log-group:aws-waf-logs-billing"), {}],
+  ];
+  test.each(CANNOT)("the deploy role cannot touch %s", async (_what, action, resource, context) => {
+    expect(await decide(DEPLOYER, deployer(), action, resource, context)).toBe("ImplicitlyDenied");
+  });
+
+  test("an environment without waf gets no WAF permission at all", () => {
+    expect(deployPolicies(account, role()).map((d) => d.concern)).not.toContain("firewall");
+    expect(deployPolicies(wafAccount, wafAccount.roles[0]).map((d) => d.concern)).toContain("firewall");
+  });
+
+  test("the worker may apply its own guardrail only; the boundary keeps guardrails of other accounts out of reach", async () => {
+    const worker = `arn:aws:iam::${WAF_ACCOUNT}:role/llm-stream-dev-stream-worker`;
+    const statements = wafStack.stack("llm-stream-dev").functionPermissions("llm-stream-dev-stream-worker").filter((s) => s.sid === "ApplyOwnGuardrail");
+    const boundary = boundaryPolicy(wafAccount, wafAccount.roles[0].environments[0]).document;
+    const deployed: Policies = { identity: [renderedPolicy(statements)], boundary };
+    const own = arn("bedrock", `guardrail/${wafDev.guardrail!.id}`);
+    expect(await decide(worker, deployed, "bedrock:ApplyGuardrail", own)).toBe("Allowed");
+    expect(await decide(worker, deployed, "bedrock:ApplyGuardrail", arn("bedrock", "guardrail/othergrd0001"))).toBe("ImplicitlyDenied");
+    const anyGuardrail: PolicyDocument = { Version: "2012-10-17", Statement: [{ Sid: "Any", Effect: "Allow", Action: ["bedrock:ApplyGuardrail"], Resource: ["arn:aws:bedrock:*:*:guardrail/*"] }] };
+    expect(await decide(worker, { identity: [anyGuardrail], boundary }, "bedrock:ApplyGuardrail", "arn:aws:bedrock:us-east-1:999999999999:guardrail/theirs0001")).toBe("ImplicitlyDenied");
   });
 });

@@ -120,8 +120,8 @@ describe.each(FIXTURES)("%s", (env) => {
     const queues = v.list("aws_sqs_queue");
     const tables = v.list("aws_dynamodb_table");
     expect(queues).toHaveLength(4);
-    // history (when on), idempotency and the message records (always).
-    expect(tables.map((t) => t.name).sort()).toEqual([...(SHAPE[env].history ? [names.historyTable] : []), names.idempotencyTable, names.messagesTable].sort());
+    // history (when on), idempotency, the message records and usage (always).
+    expect(tables.map((t) => t.name).sort()).toEqual([...(SHAPE[env].history ? [names.historyTable] : []), names.idempotencyTable, names.messagesTable, names.usageTable].sort());
     for (const t of topics) expect(t.kms_master_key_id).toBe(keyArn);
     for (const q of queues) expect(q.kms_master_key_id).toBe(keyArn);
     for (const t of tables) expect(t.server_side_encryption).toEqual({ enabled: true, kms_key_arn: keyArn });
@@ -264,7 +264,7 @@ describe.each(FIXTURES)("%s", (env) => {
         ? [`arn:aws:bedrock:${c.region}:${c.account_id}:inference-profile/${id}`, `arn:aws:bedrock:*::foundation-model/${id.slice(3)}`]
         : [`arn:aws:bedrock:${c.region}::foundation-model/${id}`],
     );
-    const worker = perms(names.functions.streamWorker).filter((s) => actionsOf([s]).some((a) => a.startsWith("bedrock:")));
+    const worker = perms(names.functions.streamWorker).filter((s) => actionsOf([s]).some((a) => a.startsWith("bedrock:Invoke")));
     expect(worker).toHaveLength(1);
     expect(worker[0].actions).toEqual(["bedrock:InvokeModelWithResponseStream"]);
     expect(worker[0].resources?.sort()).toEqual(expected.sort());
@@ -291,8 +291,13 @@ describe.each(FIXTURES)("%s", (env) => {
       ["FindOwnQueueUrl", ["sqs:GetQueueUrl"], [outboundQueue, outboundDlq]],
       ["DeadLetterExpiredEvents", ["sqs:SendMessage"], [outboundDlq]],
     ]);
-    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([...(c.history.enabled ? [expect.stringMatching(/tables_history_/)] : []), expect.stringMatching(/tables_idempotency_/), expect.stringMatching(/tables_messages_/)]);
-    for (const fn of [names.functions.sendQuery, names.functions.messageControl]) expect([fn, resourcesFor(fn, "dynamodb:")]).toEqual([fn, [expect.stringMatching(/tables_messages_/)]]);
+    expect(resourcesFor(names.functions.streamWorker, "dynamodb:").sort()).toEqual([
+      ...(c.history.enabled ? [expect.stringMatching(/tables_history_/)] : []),
+      expect.stringMatching(/tables_idempotency_/),
+      expect.stringMatching(/tables_messages_/),
+      expect.stringMatching(/tables_usage_/),
+    ]);
+    for (const fn of [names.functions.sendQuery, names.functions.messageControl]) expect([fn, resourcesFor(fn, "dynamodb:").sort()]).toEqual([fn, [expect.stringMatching(/tables_messages_/), expect.stringMatching(/tables_usage_/)]]);
     expect(resourcesFor(names.functions.outboundRelay, "dynamodb:")).toEqual([]);
     // Resource "*" only where AWS requires it (X-Ray).
     for (const fn of Object.values(names.functions)) {
@@ -311,9 +316,9 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(onMessages(names.functions.outboundRelay)).toEqual([]);
     // No wildcard or index ARN of the table anywhere: the functions name the table itself.
     for (const s of v.allStatements()) for (const r of s.resources ?? []) if (r.includes(`aws_dynamodb_table.${tableId}.`)) expect(r).toBe(messagesArn);
-    // message-control: logs, traces, the table and the key, nothing of SNS, SQS, Bedrock or AppSync.
+    // message-control: logs, traces, the tables and the key, nothing of SNS, SQS, Bedrock or AppSync.
     const control = perms(names.functions.messageControl);
-    expect(control.map((s) => s.sid)).toEqual(["WriteOwnLogs", "WriteTraces", "ReadAndStopMessages", "UseEnvironmentKey"]);
+    expect(control.map((s) => s.sid)).toEqual(["WriteOwnLogs", "WriteTraces", "ReadAndStopMessages", "ReadOwnUsage", "UseEnvironmentKey"]);
     expect(actionsOf(control).filter((a) => /^(sns|sqs|bedrock|appsync|lambda|iam):/.test(a))).toEqual([]);
     expect(control.find((s) => s.sid === "UseEnvironmentKey")).toMatchObject({ actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [expect.stringMatching(/^\$\{aws_kms_key\.[^.]+\.arn\}$/)] });
   });
@@ -334,12 +339,12 @@ describe.each(FIXTURES)("%s", (env) => {
       const statements = v.list("aws_iam_role_policy").filter((p) => StackView.refId(p.role) === roleId).flatMap((p) => v.statementsOf(p.policy));
       expect([source, statements]).toEqual([source, [{ actions: ["lambda:InvokeFunction"], resources: [fnArn(fn)] }]]);
     }
-    // Which fields each data source serves: message-control exactly Query.message and Mutation.stopGeneration.
+    // Which fields each data source serves: message-control exactly Query.message, Mutation.stopGeneration and Query.myUsage.
     const servedBy = (source: string) => {
       const dsId = v.idOf("aws_appsync_datasource", v.one("aws_appsync_datasource", (d) => d.name === source));
       return v.list("aws_appsync_resolver").filter((r) => r.data_source === v.ref("aws_appsync_datasource", dsId, "name")).map((r) => `${r.type}.${r.field}`).sort();
     };
-    expect(servedBy("MessageControlLambda")).toEqual(["Mutation.stopGeneration", "Query.message"]);
+    expect(servedBy("MessageControlLambda")).toEqual(["Mutation.stopGeneration", "Query.message", "Query.myUsage"]);
     expect(servedBy("SendQueryLambda")).toEqual(["Mutation.sendQuery"]);
     expect(servedBy("NoneSource")).toEqual(["Mutation.publishResponse", "Query.whoami", "Subscription.receiveMessages"]);
   });
@@ -483,7 +488,7 @@ test("only an environment named prod gets deletion protection on its tables and 
     new PlatformStack(app, { config: { ...configs["fifo-direct"], name: "prod" } });
     app.synth();
     const v = new StackView(JSON.parse(readFileSync(path.join(outdir, "stacks", "llm-stream-prod", "cdk.tf.json"), "utf8")), outdir);
-    expect(v.list("aws_dynamodb_table").map((t) => [t.name, t.deletion_protection_enabled]).sort()).toEqual(["history", "idempotency", "messages"].map((t) => [`llm-stream-prod-${t}`, true]));
+    expect(v.list("aws_dynamodb_table").map((t) => [t.name, t.deletion_protection_enabled]).sort()).toEqual(["history", "idempotency", "messages", "usage"].map((t) => [`llm-stream-prod-${t}`, true]));
     expect(v.list("aws_cognito_user_pool").map((p) => p.deletion_protection)).toEqual(["ACTIVE"]);
   } finally {
     rmSync(outdir, { recursive: true, force: true });
@@ -531,8 +536,8 @@ describe("the Lambda environment's 4 KB", () => {
   /** Every bounded key at its longest value: what the system_prompt cap was computed against. */
   const worstCase = (): EnvironmentConfig => {
     const prod = configs["fifo-direct"];
-    // 50-character ids within the 1,000 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
-    const ids = Array.from({ length: 18 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
+    // 50-character ids within the about 550 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
+    const ids = Array.from({ length: 9 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
     return {
       ...prod,
       // The longest geography prefix, us-gov., is served only in GovCloud regions.
@@ -544,6 +549,8 @@ describe("the Lambda environment's 4 KB", () => {
       batching: { max_delay_ms: 1000, max_chars: 8000 },
       history: { enabled: true, ttl_days: 3650 },
       generation: { max_prompt_chars: 100000, max_tokens: 64000, temperature: 1.2345678901234566e-7, system_prompt: "é".repeat(SYSTEM_PROMPT_MAX_BYTES / 2) },
+      limits: { max_concurrent_generations_per_user: 1000, daily_output_tokens_per_user: 1_000_000_000 },
+      guardrail: { id: "g".repeat(32), version: "99999999", stream_processing_mode: "async" },
     };
   };
 
