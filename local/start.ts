@@ -3,10 +3,12 @@
  * `--ready-json` prints exactly one JSON line on stdout once ready (for tests that spawn the stack as a child).
  * `--tls` serves https/wss with the local certificate (local/tls.ts), running itself again to trust it.
  */
+import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { LOCAL_CREDENTIALS } from "./credentials";
 import { guardProcess } from "./processGuard";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
+import { LOCAL_STACK_STATE_PATH, removeStackState, writeStackState } from "./stackState";
 import { localCertificate, runAgainTrusting } from "./tls";
 
 const USAGE = `Usage: npm start -- [options]
@@ -21,7 +23,8 @@ const USAGE = `Usage: npm start -- [options]
   --retry-delay-seconds <n>  failed work-queue records come back after n s instead of the visibility timeout, default 2 (the relay sets its own backoff)
   --config-overrides <json>  merged into environments/local.tfvars, e.g. '{"queue":{"fifo":true}}'
   --client-config <path>     where to write the client config, default client-config.local.json
-  --no-client-config         do not write the client config file
+  --no-client-config         do not write the client config file (nor the state file, unless --state-file is given)
+  --state-file <path>        where to say how \`npm run usage -- local\` reaches this stack, default local/.state/stack.json
   --tls                      serve the gateway, web console and issuer over https/wss with a self-signed
                              certificate for 127.0.0.1 and localhost (.local-tls/cert.pem; trust it with
                              NODE_EXTRA_CA_CERTS=.local-tls/cert.pem in Node clients)
@@ -65,7 +68,7 @@ function wholeNumber(name: string, value: string | undefined): number | undefine
 }
 
 /** The `npm start` flags as LocalStackOptions; throws an Error naming the flag when a value is wrong. */
-export function parseStartArgs(argv: string[]): { options: LocalStackOptions; readyJson: boolean; exitOnStdinClose: boolean; help: boolean } {
+export function parseStartArgs(argv: string[]): { options: LocalStackOptions; readyJson: boolean; exitOnStdinClose: boolean; help: boolean; stateFile?: string } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -81,6 +84,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
       "config-overrides": { type: "string" },
       "client-config": { type: "string" },
       "no-client-config": { type: "boolean" },
+      "state-file": { type: "string" },
       tls: { type: "boolean" },
       "ready-json": { type: "boolean" },
       "exit-on-stdin-close": { type: "boolean" },
@@ -116,6 +120,8 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
     readyJson: !!values["ready-json"],
     exitOnStdinClose: !!values["exit-on-stdin-close"],
     help: !!values.help,
+    // Beside the client config: a run that writes none (tests) leaves the developer's state file alone.
+    stateFile: values["state-file"] ? path.resolve(values["state-file"]) : values["no-client-config"] ? undefined : LOCAL_STACK_STATE_PATH,
   };
 }
 
@@ -154,7 +160,7 @@ function banner(stack: LocalStack): string {
     `  DynamoDB        ${e.dynamodb}  (dynalite)`,
     stack.clientConfigPath ? `  Client config   ${stack.clientConfigPath}` : "  Client config   (not written)",
     "",
-    `Next, in another terminal:  npm run chat -- "hello"`,
+    `Next, in another terminal:  npm run chat -- "hello"   (usage so far: npm run usage -- local)`,
     "Ctrl-C stops everything.",
     "",
   ].join("\n");
@@ -196,6 +202,11 @@ async function main(argv: string[]): Promise<void> {
     process.stdin.resume();
   }
 
+  if (args.stateFile) {
+    const stateFile = args.stateFile;
+    writeStackState(stateFile, { pid: process.pid, region: stack.config.region, dynamodbEndpoint: stack.endpoints.dynamodb, usageTable: stack.dynamo.tables.usage, credentials: { accessKeyId: LOCAL_CREDENTIALS.accessKeyId, secretAccessKey: LOCAL_CREDENTIALS.secretAccessKey } });
+    process.on("exit", () => removeStackState(stateFile));
+  }
   if (args.readyJson) process.stdout.write(`${JSON.stringify(readyLine(stack))}\n`);
   else process.stdout.write(banner(stack));
 }

@@ -38,7 +38,7 @@ describe("--help", () => {
   }, 120_000);
 
   it("covers every tsx script in package.json", () => {
-    expect(TSX_SCRIPTS.map(([name]) => name).sort()).toEqual(["bench", "bootstrap", "bootstrap:synth", "chat", "ci-role", "client-config", "plan", "plan-summary", "start", "synth", "token"]);
+    expect(TSX_SCRIPTS.map(([name]) => name).sort()).toEqual(["bench", "bootstrap", "bootstrap:synth", "chat", "ci-role", "client-config", "plan", "plan-summary", "start", "synth", "token", "usage"]);
   });
 
   it.each(TSX_SCRIPTS.map(([name]) => name))("npm run %s -- --help prints its usage and exits 0", (name) => {
