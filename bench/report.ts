@@ -2,6 +2,7 @@
 import type { BundleFigures, TimedCommand } from "./artifacts";
 import type { DeliveryResults } from "./delivery";
 import type { LifecycleResults } from "./lifecycle";
+import { limitChecksSection, type LimitChecksResults } from "./limits";
 import { round } from "./stats";
 import type { TargetResult } from "./targets";
 
@@ -26,6 +27,8 @@ export interface BenchResults {
   delivery: DeliveryResults;
   /** Stop latency and the durable message record's cost (bench/lifecycle.ts). */
   lifecycle: LifecycleResults;
+  /** The latency the per-user limit checks add to sendQuery (bench/limits.ts); absent from runs before them. */
+  limits?: LimitChecksResults;
   targets: TargetResult[];
   bundles: BundleFigures[];
   synth: TimedCommand & { environments: string[] };
@@ -180,6 +183,7 @@ export function renderMarkdown(r: BenchResults): string {
   );
 
   out.push(...lifecycleSection(r.lifecycle));
+  if (r.limits) out.push(...limitChecksSection(r.limits));
 
   out.push("## Lambda bundles", "");
   out.push(

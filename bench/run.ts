@@ -13,6 +13,7 @@ import { benchBundles, benchPlans, benchSynth, REPO_ROOT } from "./artifacts";
 import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
 import { benchLifecycleOnLocalStack } from "./lifecycle";
+import { benchLimitChecksOnLocalStack } from "./limits";
 import { renderMarkdown, type BenchResults } from "./report";
 import { judgeTargets } from "./targets";
 import { answeredHelp } from "../scripts/cli";
@@ -64,7 +65,7 @@ export function outputPaths(o: Pick<BenchOptions, "quick" | "outDir">): { markdo
   return { markdownPath: path.join(outDir, "BENCHMARKS.md"), jsonPath: path.join(outDir, "results.json") };
 }
 
-type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "bundles" | "synth" | "plans">;
+type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "limits" | "bundles" | "synth" | "plans">;
 
 /** Every measurement of the run, in order: delivery modes, bundles, synth, and (full runs only) offline plans. */
 async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<typeof loadPrices>, log: (line: string) => void): Promise<Measured> {
@@ -76,13 +77,15 @@ async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<ty
     MODEL_PACE,
     prices,
   );
+  log("bench: limit checks on sendQuery");
+  const limits = await benchLimitChecksOnLocalStack(o.quick ? { samples: 40, users: 5, deadlineAt: Date.now() + 10_000 } : { samples: 400, users: 20, deadlineAt: Date.now() + 30_000 });
   log("bench: Lambda bundles");
   const bundles = await benchBundles(o.quick ? 3 : 7);
   log("bench: synth");
   const synth = await benchSynth();
-  if (o.quick) return { delivery, lifecycle, bundles, synth, plans: { skipped: "quick mode" } };
+  if (o.quick) return { delivery, lifecycle, limits, bundles, synth, plans: { skipped: "quick mode" } };
   log("bench: offline plans");
-  return { delivery, lifecycle, bundles, synth, plans: await benchPlans(60_000) };
+  return { delivery, lifecycle, limits, bundles, synth, plans: await benchPlans(60_000) };
 }
 
 function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
@@ -120,6 +123,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     prices: pricesOf(prices),
     delivery: measured.delivery,
     lifecycle: measured.lifecycle,
+    limits: measured.limits,
     targets: judgeTargets(measured.delivery, measured.bundles),
     bundles: measured.bundles,
     synth: measured.synth,

@@ -97,6 +97,17 @@ test("stop latency and the message record's cost are measured: each stop reaches
   expect(replay.readUnitsPerStreamSecond).toBe(2);
 });
 
+test("the latency the limit checks add to sendQuery is measured (p50 and p99, local)", () => {
+  const l = results.limits!;
+  expect(l.samples).toBe(40);
+  for (const p of [l.sendQueryMs.withLimits, l.sendQueryMs.withoutLimits, l.admissionMs]) {
+    positive(p.p50);
+    expect(p.p50).toBeLessThanOrEqual(p.p99);
+  }
+  expect(l.addedMs.p50).toBeCloseTo(l.sendQueryMs.withLimits.p50 - l.sendQueryMs.withoutLimits.p50, 1);
+  expect(markdown).toContain("## Limit checks on sendQuery");
+});
+
 test("bundles, synth and targets are reported; the markdown has every section", () => {
   expect(results.bundles.map((b) => b.name).sort()).toEqual(["message-control", "outbound-relay", "send-query", "stream-worker"]);
   for (const b of results.bundles) {
