@@ -6,6 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { MessageState, MessageStatus } from "../../contracts/messageState";
 import { MESSAGE_STATE_SORT_KEY, MESSAGES_TABLE, messageEventSortKey, messagePartitionKey } from "../../contracts/tables";
+import { allPages } from "./allPages";
 
 /** Which message: always the caller's own user id (from the verified identity), never a client-given one. */
 export interface MessageRef {
@@ -175,11 +176,9 @@ export class MessageStore {
   }
 
   /** Every item of the message with a sort key after `from`, across pages (events, then the state item). */
-  private async queryFrom(ref: MessageRef, from: string): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
+  private queryFrom(ref: MessageRef, from: string): Promise<Record<string, unknown>[]> {
+    return allPages((startKey) =>
+      this.options.doc.send(
         new QueryCommand({
           TableName: this.options.tableName,
           KeyConditionExpression: "#pk = :pk AND #sk > :from",
@@ -188,11 +187,8 @@ export class MessageStore {
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
         }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+      ),
+    );
   }
 
   private pk(ref: MessageRef): string {

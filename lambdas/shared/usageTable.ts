@@ -16,6 +16,7 @@ import { QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient }
 import { NANO_USD_PER_USD } from "../../contracts/modelPrices";
 import { USAGE_SLOTS_SORT_KEY, USAGE_TABLE, usageDayEnd, usageDayStart, usagePartitionKey, usageRowSortKey } from "../../contracts/tables";
 import type { UsageRow } from "../../contracts/usage";
+import { allPages } from "./allPages";
 
 export interface UsageTableOptions {
   doc: DynamoDBDocumentClient;
@@ -178,10 +179,8 @@ export class UsageTable {
 
   /** Every user's rows in the range, for operators (`npm run usage` without --user): a Scan, never on a request path. */
   async allRows(fromDay: string, toDay: string): Promise<(UsageRow & { userId: string })[]> {
-    const rows: (UsageRow & { userId: string })[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
+    const items = await allPages((startKey) =>
+      this.options.doc.send(
         new ScanCommand({
           TableName: this.options.tableName,
           FilterExpression: "#sk BETWEEN :from AND :to",
@@ -189,24 +188,15 @@ export class UsageTable {
           ExpressionAttributeValues: { ":from": usageDayStart(fromDay), ":to": usageDayEnd(toDay) },
           ExclusiveStartKey: startKey,
         }),
-      );
-      for (const item of page.Items ?? []) rows.push({ ...toRow(item), userId: String(item.userId) });
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return rows;
+      ),
+    );
+    return items.map((item) => ({ ...toRow(item), userId: String(item.userId) }));
   }
 
-  private async queryAll(q: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }): Promise<Record<string, unknown>[]> {
-    const items: Record<string, unknown>[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.options.doc.send(
-        new QueryCommand({ TableName: this.options.tableName, ...q, ExpressionAttributeNames: { "#pk": PK, "#sk": SK }, ConsistentRead: true, ExclusiveStartKey: startKey }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return items;
+  private queryAll(q: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }): Promise<Record<string, unknown>[]> {
+    return allPages((startKey) =>
+      this.options.doc.send(new QueryCommand({ TableName: this.options.tableName, ...q, ExpressionAttributeNames: { "#pk": PK, "#sk": SK }, ConsistentRead: true, ExclusiveStartKey: startKey })),
+    );
   }
 
   private slotsKey(userId: string): Record<string, string> {
