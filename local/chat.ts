@@ -17,6 +17,7 @@ import { graphqlRequest } from "../client/graphql";
 import type { WebSocketConstructor } from "../client/realtime";
 import { SessionStream, type TrackedMessage } from "../client/sessionStream";
 import { ID_PATTERN } from "../contracts/ids";
+import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
 import { SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import { requestToken } from "./issuer/tokenCli";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
@@ -188,6 +189,9 @@ class StreamedAnswer {
     if (text === this.printed) return;
     if (text.startsWith(this.printed)) {
       this.out.write(text.slice(this.printed.length));
+    } else if (this.assembler.final?.stopReason === GUARDRAIL_INTERVENED_REASON) {
+      // A terminal cannot take printed text back; say plainly that it is withdrawn.
+      this.out.write(`\n[the content policy stopped this answer; disregard the text above. It is replaced by:]\n${text}`);
     } else {
       // Only when gaps were reconciled differently by the final text: show the exact answer once more.
       this.out.write(`\n[the streamed text had gaps; the exact answer follows]\n${text}`);

@@ -30,6 +30,24 @@ export interface ApiFirewallProps {
   readonly redactedHeaders?: string[];
 }
 
+/**
+ * The rate rule counts only requests that are not SigV4-signed: signed ones are the worker's and relay's
+ * publishResponse calls (about 4 a second per stream, from a few Lambda addresses), and a forged signature fails
+ * AppSync's IAM check before any resolver runs.
+ */
+export const NOT_SIGV4_SIGNED = {
+  not_statement: {
+    statement: {
+      byte_match_statement: {
+        field_to_match: { single_header: { name: "authorization" } },
+        positional_constraint: "STARTS_WITH",
+        search_string: "AWS4-HMAC-SHA256",
+        text_transformation: [{ priority: 0, type: "NONE" }],
+      },
+    },
+  },
+};
+
 /** AWS WAF requires CloudWatch log groups it logs to to be named so. */
 export const WAF_LOG_GROUP_PREFIX = "aws-waf-logs-";
 
@@ -74,7 +92,7 @@ export class ApiFirewall extends Construct {
           priority: 0,
           action: { block: {} },
           // The provider types `statement` loosely (it nests arbitrarily), so it is written in Terraform's own keys.
-          statement: { rate_based_statement: { limit, aggregate_key_type: "IP" } },
+          statement: { rate_based_statement: { limit, aggregate_key_type: "IP", scope_down_statement: NOT_SIGV4_SIGNED } },
           visibilityConfig: visibility(`${props.name}-rate-limit-per-ip`),
         },
       ],

@@ -4,8 +4,9 @@
  * reads it. Each event item is written once, so the cost is linear in the answer; everything expires with the history TTL.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { MessageState, MessageStatus } from "../../contracts/messageState";
+import { GUARDRAIL_INTERVENED_REASON, type MessageState, type MessageStatus } from "../../contracts/messageState";
 import { MESSAGE_STATE_SORT_KEY, MESSAGES_TABLE, messageEventSortKey, messagePartitionKey } from "../../contracts/tables";
+import { EVENT_ACTIONS, parseEvent } from "../../contracts/streamEvents";
 import { allPages } from "./allPages";
 
 /** Which message: always the caller's own user id (from the verified identity), never a client-given one. */
@@ -164,13 +165,17 @@ export class MessageStore {
       });
   }
 
-  /** The record as `Query.message` returns it: status, the run's events after `afterSequence`, the ending; null when absent. */
+  /**
+   * The record as `Query.message` returns it: status, the run's events after `afterSequence`, the ending; null when
+   * absent. A message a guardrail ended replays only its final: in async mode the streamed chunks may hold the very
+   * text the guardrail blocked, and the final carries the safe text.
+   */
   async read(ref: MessageRef, afterSequence = -1): Promise<MessageState | null> {
     const items = await this.queryFrom(ref, messageEventSortKey(afterSequence));
     const state = items.at(-1) as (StateItem & EventItem) | undefined;
     if (!state || state.sk !== MESSAGE_STATE_SORT_KEY) return null;
     // Only the current run's events: a rerun numbers from 0 again and may have sent fewer chunks than an earlier run.
-    const events = (items.slice(0, -1) as unknown as EventItem[]).filter((i) => i.runId === state.runId).map((i) => i.event);
+    const events = intervened(state.endEvent) ? [] : (items.slice(0, -1) as unknown as EventItem[]).filter((i) => i.runId === state.runId).map((i) => i.event);
     if (state.endEvent) events.push(state.endEvent);
     return { sessionId: ref.sessionId, messageId: ref.messageId, status: state.status, events };
   }
@@ -210,4 +215,11 @@ export class MessageStore {
   private expiry(): Record<string, number> {
     return this.options.ttlDays > 0 ? { [TTL]: Math.floor(this.now() / 1000) + this.options.ttlDays * 86400 } : {};
   }
+}
+
+/** True when the ending is a final_response a guardrail ended. */
+function intervened(endEvent: string | undefined): boolean {
+  if (endEvent === undefined) return false;
+  const event = parseEvent(endEvent);
+  return event.action === EVENT_ACTIONS.final && event.data.stopReason === GUARDRAIL_INTERVENED_REASON;
 }

@@ -91,8 +91,21 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(acls).toHaveLength(1);
     expect(acl).toMatchObject({ name: names.webAcl, scope: "REGIONAL", default_action: { allow: {} } });
     expect(acl.rule).toEqual([
-      expect.objectContaining({ priority: 0, action: { block: {} }, statement: { rate_based_statement: { limit: c.waf!.rate_limit_per_5_minutes, aggregate_key_type: "IP" } } }),
+      expect.objectContaining({ priority: 0, action: { block: {} }, statement: { rate_based_statement: expect.objectContaining({ limit: c.waf!.rate_limit_per_5_minutes, aggregate_key_type: "IP" }) } }),
     ]);
+    // The platform's own signed publishResponse calls are not counted against an address; everything else is.
+    expect(acl.rule[0].statement.rate_based_statement.scope_down_statement).toEqual({
+      not_statement: {
+        statement: {
+          byte_match_statement: {
+            field_to_match: { single_header: { name: "authorization" } },
+            positional_constraint: "STARTS_WITH",
+            search_string: "AWS4-HMAC-SHA256",
+            text_transformation: [{ priority: 0, type: "NONE" }],
+          },
+        },
+      },
+    });
     expect(associations).toEqual([expect.objectContaining({ resource_arn: apiArn, web_acl_arn: aclArn })]);
     expectWafLogging(v, c, aclArn);
   });
