@@ -228,8 +228,11 @@ describe.each(FIXTURES)("%s", (env) => {
         FALLBACK_TO_QUEUE: String(c.fallback_to_queue),
         DEFAULT_MODEL_ID: c.models.default_model_id,
         ALLOWED_MODEL_IDS: c.models.allowed_model_ids.join(","),
+        BATCH_MODE: c.batching.mode,
         BATCH_MAX_DELAY_MS: String(c.batching.max_delay_ms),
         BATCH_MAX_CHARS: String(c.batching.max_chars),
+        BATCH_READING_TPS: String(c.batching.reading_tokens_per_second),
+        BATCH_MAX_WINDOW_MS: String(c.batching.max_window_ms),
       });
       expect(vars.APPSYNC_ENDPOINT).toMatch(/^\$\{aws_appsync_graphql_api\.[^.]+\.uris\["GRAPHQL"\]\}$/);
       expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
@@ -531,8 +534,8 @@ describe("the Lambda environment's 4 KB", () => {
   /** Every bounded key at its longest value: what the system_prompt cap was computed against. */
   const worstCase = (): EnvironmentConfig => {
     const prod = configs["fifo-direct"];
-    // 50-character ids within the 1,000 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
-    const ids = Array.from({ length: 18 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
+    // 50-character ids within the 810 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
+    const ids = Array.from({ length: 14 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
     return {
       ...prod,
       // The longest geography prefix, us-gov., is served only in GovCloud regions.
@@ -541,7 +544,7 @@ describe("the Lambda environment's 4 KB", () => {
       name: longest(20),
       models: { default_model_id: ids[0], allowed_model_ids: ids },
       client_delivery_choice: false,
-      batching: { max_delay_ms: 1000, max_chars: 8000 },
+      batching: { mode: "reading_pace", max_delay_ms: 1000, max_chars: 8000, reading_tokens_per_second: 100, max_window_ms: 5000 },
       history: { enabled: true, ttl_days: 3650 },
       generation: { max_prompt_chars: 100000, max_tokens: 64000, temperature: 1.2345678901234566e-7, system_prompt: "é".repeat(SYSTEM_PROMPT_MAX_BYTES / 2) },
     };
