@@ -1,4 +1,5 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
+import type { ClientBatching } from "../client/config";
 import type { RuntimeSettings } from "../contracts/runtimeSettings";
 import type { EnvironmentConfig } from "./schema";
 
@@ -37,4 +38,10 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     temperature: c.generation.temperature,
     systemPrompt: c.generation.system_prompt,
   };
+}
+
+/** The batching the clients are told about (client config `batching`, the stack's `batching` output). */
+export function clientBatchingFor(c: EnvironmentConfig): ClientBatching {
+  const b = c.batching;
+  return { mode: b.mode, maxDelayMs: b.max_delay_ms, maxWindowMs: b.max_window_ms, readingTokensPerSecond: b.reading_tokens_per_second };
 }

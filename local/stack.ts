@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
 import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
@@ -391,6 +391,7 @@ function writeClientConfig(
     realtimeUrl: front.gateway.realtimeUrl,
     auth: { type: "local", issuerUrl: issuer.issuerUrl },
     models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
+    batching: clientBatchingFor(config),
     caCertificateFile,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;

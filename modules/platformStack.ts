@@ -4,7 +4,7 @@ import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
-import { runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
 import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
@@ -28,6 +28,7 @@ export const OUTPUTS = {
   userPoolId: "user_pool_id",
   userPoolClientId: "user_pool_client_id",
   models: "models",
+  batching: "batching",
 } as const;
 
 export interface PlatformStackProps {
@@ -249,5 +250,6 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, OUTPUTS.userPoolId, { value: users.userPoolId });
     new TerraformOutput(this, OUTPUTS.userPoolClientId, { value: users.userPoolClientId });
     new TerraformOutput(this, OUTPUTS.models, { value: { defaultModelId: c.models.default_model_id, allowedModelIds: c.models.allowed_model_ids } });
+    new TerraformOutput(this, OUTPUTS.batching, { value: clientBatchingFor(c) });
   }
 }

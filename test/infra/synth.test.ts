@@ -437,8 +437,9 @@ describe.each(FIXTURES)("%s", (env) => {
   });
 
   test("outputs for the client config", () => {
-    expect(Object.keys(v.json.output).sort()).toEqual(["environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
+    expect(Object.keys(v.json.output).sort()).toEqual(["batching", "environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
     expect(v.json.output.environment.value).toBe(env);
+    expect(v.json.output.batching.value).toEqual({ mode: c.batching.mode, maxDelayMs: c.batching.max_delay_ms, maxWindowMs: c.batching.max_window_ms, readingTokensPerSecond: c.batching.reading_tokens_per_second });
     expect(v.json.output.realtime_url.value).toMatch(/uris\["REALTIME"\]/);
   });
 });
