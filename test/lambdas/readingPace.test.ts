@@ -1,6 +1,6 @@
 /** The reading-pace window on its own: its bounds hold for every input (property-style, seeded), and a few worked cases. */
 import { seeded } from "../../local/bedrock/answer";
-import { READING_PACE_WARMUP_MS, readingPaceFlushAt, type PaceState, type ReadingPaceSettings } from "../../lambdas/stream-worker/readingPace";
+import { READER_MARGIN_MS, READING_PACE_WARMUP_MS, readingPaceFlushAt, type PaceState, type ReadingPaceSettings } from "../../lambdas/stream-worker/readingPace";
 
 /** (t + w) - t is w only up to rounding. */
 const EPSILON = 1e-6;
@@ -37,11 +37,13 @@ describe("readingPaceFlushAt", () => {
     }
   });
 
-  it("sends the chunk while the reader still has half its lead, whenever waiting for it is not the fixed window's floor", () => {
+  it("sends the chunk while the reader still has half its lead and the margin in hand (or at once), unless that is the fixed window's floor", () => {
     for (const { state, s, leadMs } of cases) {
       const waited = readingPaceFlushAt(state, s) - state.sinceFirstTokenMs;
-      const floor = state.sinceFirstTokenMs >= READING_PACE_WARMUP_MS && leadMs / 2 < s.maxDelayMs;
-      if (leadMs > 0 && !floor) expect([state, s, waited <= leadMs / 2 + EPSILON]).toEqual([state, s, true]);
+      const wanted = Math.min(leadMs / 2, leadMs - READER_MARGIN_MS);
+      const floor = state.sinceFirstTokenMs >= READING_PACE_WARMUP_MS && wanted < s.maxDelayMs;
+      const inHand = Math.min(leadMs, Math.max(leadMs / 2, READER_MARGIN_MS));
+      if (leadMs > 0 && !floor) expect([state, s, leadMs - waited >= inHand - EPSILON]).toEqual([state, s, true]);
       if (leadMs <= 0) expect([state, s, Math.abs(waited - s.maxDelayMs) < EPSILON]).toEqual([state, s, true]);
     }
   });
@@ -59,9 +61,11 @@ describe("readingPaceFlushAt", () => {
     expect(readingPaceFlushAt({ sinceFirstTokenMs: 3000, deliveredTokens: 10, bufferedTokens: 0 }, DEFAULTS)).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it("at 80 tokens/s: early at the very start (the reader would run out), max_delay_ms in the opening, the cap after it", () => {
-    // One token delivered at 0 ms: a reader finishes it at 67 ms, so the second chunk leaves at half that lead.
-    expect(readingPaceFlushAt({ sinceFirstTokenMs: 12.5, deliveredTokens: 1, bufferedTokens: 1 }, DEFAULTS)).toBeCloseTo(12.5 + (1000 / 15 - 12.5) / 2);
+  it("at 80 tokens/s: at once at the very start (the reader would run out), max_delay_ms in the opening, the cap after it", () => {
+    // One token delivered: a reader finishes it at 67 ms, less than the margin ahead of the second delta, so it goes at once.
+    expect(readingPaceFlushAt({ sinceFirstTokenMs: 12.5, deliveredTokens: 1, bufferedTokens: 1 }, DEFAULTS)).toBe(12.5);
+    // Four tokens by 50 ms: the reader has 217 ms left; the chunk leaves with half of it in hand.
+    expect(readingPaceFlushAt({ sinceFirstTokenMs: 50, deliveredTokens: 4, bufferedTokens: 1 }, DEFAULTS)).toBeCloseTo(50 + (4000 / 15 - 50) / 2);
     expect(readingPaceFlushAt({ sinceFirstTokenMs: 1000, deliveredTokens: 80, bufferedTokens: 1 }, DEFAULTS)).toBe(1250);
     // 2.5 s in, 200 tokens delivered: a reader needs 13.3 s for them, so the window is the cap.
     expect(readingPaceFlushAt({ sinceFirstTokenMs: 2500, deliveredTokens: 200, bufferedTokens: 1 }, DEFAULTS)).toBe(3500);
