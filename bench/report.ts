@@ -160,7 +160,7 @@ function readerSection(d: DeliveryResults): string[] {
     "",
     table(["mode", "batching", `${d.plan.mainTokens}-token answers: starved ms / longest wait ms / lead tokens / lead ms`, `${d.plan.longTokens}-token answer: the same`], rows),
     "",
-    "Starved: summed over the streams. With the fixed window the reader finishes the one-token first chunk long before the next window ends; the reading-pace window sends the next chunks when half the reader's lead is gone, and the lead grows from there.",
+    "Starved: summed over the streams. With the fixed window the reader finishes the one-token first chunk long before the next window ends; the reading-pace window sends the next chunks once half of what the reader has left is read (keeping at least 100 ms of it in hand), and the lead grows from there.",
     "",
   ];
 }
