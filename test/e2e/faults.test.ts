@@ -196,7 +196,7 @@ describe("directSend while the gateway rejects the worker's publishes", () => {
 
     await s.recorder.waitForEnd(s.messageId, 30_000);
     expectExactAnswer(driver.answerOf(s.recorder, s.messageId), expected(prompt));
-    expect(driver.answerOf(s.recorder, s.messageId).tokens.length).toBeGreaterThan(1);
+    expect(driver.answerOf(s.recorder, s.messageId).chunks.length).toBeGreaterThan(1);
     const depths = await driver.waitForQueuesDrained();
     expect(depths.outbound.dead).toBe(deadBefore);
     expect((await driver.bedrockRequests()).filter((r) => r.prompt === prompt)).toHaveLength(1);

@@ -94,9 +94,10 @@ describe("runGeneration", () => {
     givenStream(textStream(deltas));
     const { d, queue } = deps({ settings: { ...settings, batchMode: "reading_pace", batchMaxDelayMs: 250, batchMaxChars: 400 } });
     await runGeneration(request, d);
-    // The mocked model answers at once: the first delta alone, the rest in the tail.
-    expect(tokens(queue.events).map((t) => t.value)).toEqual(["w0 "]);
-    expect(queue.events.at(-1)).toMatchObject({ action: "final_response", data: { lastSequenceNumber: 1, tail: deltas.slice(1).join(""), content: deltas.join("") } });
+    // The mocked model answers at once: the first delta alone, the second at once too (a reader would finish the first
+    // within the margin), the rest in the tail.
+    expect(tokens(queue.events).map((t) => t.value)).toEqual(["w0 ", "w1 "]);
+    expect(queue.events.at(-1)).toMatchObject({ action: "final_response", data: { lastSequenceNumber: 2, tail: deltas.slice(2).join(""), content: deltas.join("") } });
   });
 
   it("a request's delivery choice overrides DIRECT_SEND", async () => {
