@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { benchBundles, benchPlans, benchSynth, REPO_ROOT } from "./artifacts";
 import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
-import { benchLifecycleOnLocalStack } from "./lifecycle";
+import { benchLifecycleOnLocalStack, lifecycleTargets } from "./lifecycle";
 import { renderMarkdown, type BenchResults } from "./report";
 import { judgeTargets } from "./targets";
 import { answeredHelp } from "../scripts/cli";
@@ -120,7 +120,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     prices: pricesOf(prices),
     delivery: measured.delivery,
     lifecycle: measured.lifecycle,
-    targets: judgeTargets(measured.delivery, measured.bundles),
+    targets: [...judgeTargets(measured.delivery, measured.bundles), ...lifecycleTargets(measured.lifecycle)],
     bundles: measured.bundles,
     synth: measured.synth,
     plans: measured.plans,

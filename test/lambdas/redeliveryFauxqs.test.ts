@@ -2,7 +2,7 @@
 import { PublishCommand } from "@aws-sdk/client-sns";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { loadEnvironment } from "../../config/load";
-import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import { serializeEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { createDeadLetterMover } from "../../lambdas/outbound-relay/deadLetters";
 import { createQueueUrls } from "../../lambdas/outbound-relay/queueUrls";
 import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
@@ -67,8 +67,8 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
     const { url, arn, dlqUrl } = messaging.queues.outbound;
     const isFifo = url.endsWith(".fifo");
     // An answer with emoji: fauxqs's SendMessage refuses characters beyond the BMP, so the relay escapes them.
-    const event = token("session-old", 0);
-    event.data.token.value = "done 🚀👩‍👩‍👧";
+    const base = token("session-old", 0) as TokenEvent;
+    const event: TokenEvent = { ...base, data: { ...base.data, token: { ...base.data.token, value: "done 🚀👩‍👩‍👧" } } };
     const body = serializeEvent(event);
     // Through the outbound topic, as the worker publishes (fauxqs's SendMessage would refuse the emoji itself).
     await messaging.clients.sns.send(new PublishCommand({ TopicArn: messaging.topics.outboundArn, Message: body, ...(isFifo ? { MessageGroupId: "g2", MessageDeduplicationId: "d2" } : {}) }));
