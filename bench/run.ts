@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { benchBundles, benchPlans, benchSynth, REPO_ROOT } from "./artifacts";
 import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
-import { benchLifecycleOnLocalStack } from "./lifecycle";
+import { benchLifecycleOnLocalStack, lifecycleTargets } from "./lifecycle";
 import { renderMarkdown, type BenchResults } from "./report";
 import { chooseDefault, judgeTargets, loadPublishedLatency, modelledTargets, PUBLISHED_LATENCY_PATH } from "./targets";
 import { answeredHelp } from "../scripts/cli";
@@ -134,7 +134,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
   const loadAverageStart = os.loadavg();
   const prices = loadPrices();
   const measured = await measure(o, startedAt, prices, log);
-  const targets = judgeTargets(measured.delivery, measured.bundles);
+  const targets = [...judgeTargets(measured.delivery, measured.bundles), ...lifecycleTargets(measured.lifecycle)];
   const published = loadPublishedLatency();
   const results: BenchResults = {
     schemaVersion: 2,

@@ -50,10 +50,10 @@ const stateSchema = z.discriminatedUnion("backend", [
 
 /**
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
- * other variables take at most about 1,270 bytes (their names; 6 apply-time ARNs, URLs and table names counted at
- * 128 bytes; 20-character project and environment names; the batching mode, flags and numbers), so 2,000 bytes of
- * prompt leave about 810 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (14 ids of 50 characters, tested). Longer model
- * lists still fail the synth in modules/bundledFunction.ts.
+ * other variables take at most about 1,100 bytes (their names; 3 apply-time ARNs and URLs counted at 128 bytes; the
+ * table names, ours and known at synth, at most 64 bytes each with 20-character project and environment names; the
+ * batching mode, flags and numbers), so 2,000 bytes of prompt leave about 1,000 for DEFAULT_MODEL_ID and
+ * ALLOWED_MODEL_IDS (18 ids of 50 characters, tested). Longer model lists still fail the synth in modules/bundledFunction.ts.
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 

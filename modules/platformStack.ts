@@ -189,9 +189,10 @@ export class PlatformStack extends TerraformStack {
         appsyncEndpoint: api.graphqlUrl,
         inboundTopicArn: messaging.inboundTopic.topicArn,
         outboundTopicArn: messaging.outboundTopic.topicArn,
-        idempotencyTableName: tables.idempotency.tableName,
-        historyTableName: tables.history?.tableName ?? "",
-        messagesTableName: tables.messages.tableName,
+        // Our own names (config/names.ts), known at synth: literals, not apply-time references, in the 4 KB environment.
+        idempotencyTableName: this.names.idempotencyTable,
+        historyTableName: tables.history ? this.names.historyTable : "",
+        messagesTableName: this.names.messagesTable,
       }),
     );
     const statements = functionStatements(c, resources);

@@ -26,40 +26,24 @@ export interface DynamoOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
+/** An on-demand table with string keys: the partition key, and the sort key when the schema has one. */
+function stringKeyedTable(name: string, keys: { partitionKey: string; sortKey?: string }): CreateTableCommandInput {
+  const attributes = [keys.partitionKey, ...(keys.sortKey ? [keys.sortKey] : [])];
+  return {
+    TableName: name,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: attributes.map((AttributeName) => ({ AttributeName, AttributeType: "S" })),
+    KeySchema: attributes.map((AttributeName, i) => ({ AttributeName, KeyType: i === 0 ? "HASH" : "RANGE" })),
+  };
+}
+
 /** The tables as the stacks create them (on-demand billing; the key schemas come from contracts/tables.ts). */
 export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandInput[] {
   const names = resourceNames(config);
   return [
-    {
-      TableName: names.historyTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: HISTORY_TABLE.partitionKey, AttributeType: "S" },
-        { AttributeName: HISTORY_TABLE.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: HISTORY_TABLE.partitionKey, KeyType: "HASH" },
-        { AttributeName: HISTORY_TABLE.sortKey, KeyType: "RANGE" },
-      ],
-    },
-    {
-      TableName: names.messagesTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [
-        { AttributeName: MESSAGES_TABLE.partitionKey, AttributeType: "S" },
-        { AttributeName: MESSAGES_TABLE.sortKey, AttributeType: "S" },
-      ],
-      KeySchema: [
-        { AttributeName: MESSAGES_TABLE.partitionKey, KeyType: "HASH" },
-        { AttributeName: MESSAGES_TABLE.sortKey, KeyType: "RANGE" },
-      ],
-    },
-    {
-      TableName: names.idempotencyTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
-    },
+    stringKeyedTable(names.historyTable, HISTORY_TABLE),
+    stringKeyedTable(names.messagesTable, MESSAGES_TABLE),
+    stringKeyedTable(names.idempotencyTable, IDEMPOTENCY_TABLE),
   ];
 }
 

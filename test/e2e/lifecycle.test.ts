@@ -62,8 +62,9 @@ describe("stopGeneration", () => {
     const model = (await driver.bedrockRequests()).find((r) => r.prompt === prompt)!;
     expect(model.aborted).toBe(true);
     expect(model.stopReason).toBeUndefined();
-    // The stop reaches the model (its stream is cancelled) within 1 s, and nothing is generated after that.
-    expect(model.abortedAt! - stoppedAt).toBeLessThan(1000);
+    // The stop reaches the model (its stream is cancelled) within the bound, and nothing is generated after that. The
+    // bound here is the worker's 500 ms poll plus room for a shared CI machine; the 1 s p99 target is the bench's.
+    expect(model.abortedAt! - stoppedAt).toBeLessThan(2000);
     expect(model.tokens.at(-1)!.at).toBeLessThanOrEqual(model.abortedAt!);
     // Stopping again is not an error, and changes nothing.
     expect((await stop(token, sessionId, messageId)).data?.stopGeneration.stopped).toBe(false);
