@@ -90,7 +90,7 @@ export const environmentFieldsSchema = z
     batching: z
       .object({
         /** fixed: every chunk waits max_delay_ms; reading_pace: the window grows while the text is ahead of a reader. */
-        mode: z.enum(BATCHING_MODES, { errorMap: () => ({ message: `must be one of ${BATCHING_MODES.join(", ")}` }) }).default("fixed"),
+        mode: z.enum(BATCHING_MODES, { errorMap: () => ({ message: `must be one of ${BATCHING_MODES.join(", ")}` }) }).default("reading_pace"),
         /** Longest a chunk waits after its first delta (reading_pace: in the first 2 s, and its floor after them); 0 = one message per delta. */
         max_delay_ms: intBetween(BATCH_MAX_DELAY_MS.min, BATCH_MAX_DELAY_MS.max).default(250),
         /** A chunk is flushed when it reaches this many characters. */

@@ -59,6 +59,7 @@ client_delivery_choice = false
 
 # Token batching: the first delta goes out at once; after it a chunk is sent when its window ends, when it reaches
 # max_chars (1-8000, default 400), and at the end (the final event carries that last chunk).
+# mode: "reading_pace" (default, chosen by npm run bench) or "fixed".
 #   mode "fixed": every window is max_delay_ms (0-1000, default 250: about 20 tokens a chunk at 80 tokens/s;
 #     0 = one message per delta).
 #   mode "reading_pace": the first 2 s are windowed as fixed (never longer than max_delay_ms); after them, while the
@@ -66,7 +67,7 @@ client_delivery_choice = false
 #     window grows with that lead, up to max_window_ms (0-5000, at least max_delay_ms, default 1000). Long answers
 #     cost a fiftieth of one message per token, and the reader never waits (see BENCHMARKS.md).
 batching = {
-  mode                      = "fixed"
+  mode                      = "reading_pace"
   max_delay_ms              = 250
   max_chars                 = 400
   reading_tokens_per_second = 15
