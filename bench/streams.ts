@@ -8,7 +8,7 @@ import { performance } from "node:perf_hooks";
 import WebSocket from "ws";
 import { graphqlRequest } from "../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../client/realtime";
-import { parseEvent } from "../contracts/streamEvents";
+import { finalTail, parseEvent } from "../contracts/streamEvents";
 import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import type { LocalStack } from "../local/stack";
 import type { ReceivedChunk } from "./latency";
@@ -94,6 +94,9 @@ export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Prom
             } else if (event.action === "final_response") {
               r.finalContent = event.data.content;
               r.lastSequenceNumber = event.data.lastSequenceNumber;
+              // Envelope version 2: the final may carry the last chunk; it reaches the reader with the final.
+              const tail = finalTail(event.data);
+              if (tail && !r.chunks.some((c) => c.sequenceNumber === tail.sequenceNumber)) r.chunks.push({ ...tail, receivedAt });
             } else {
               fail(r, `error event ${event.data.code}: ${event.data.message}`);
             }

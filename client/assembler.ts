@@ -4,12 +4,13 @@
  * reorder buffer keyed by `sequenceNumber`, shows only the contiguous prefix and drops duplicates. When
  * `final_response` arrives and every chunk 0..lastSequenceNumber is there, the streamed text stands (it is the whole
  * answer, even when the final `content` was truncated to fit the event size limit); with gaps, a complete `content`
- * fills them, and a truncated one is used only where it covers more than the streamed prefix. A final whose stopReason
- * is guardrail_intervened replaces the streamed text with its content (the guardrail's safe text).
+ * fills them, and a truncated one is used only where it covers more than the streamed prefix. A final that carries the
+ * tail (envelope version 2, contracts/streamEvents.ts) adds it as chunk `lastSequenceNumber` before any of that.
+ * A final whose stopReason is guardrail_intervened replaces the streamed text with its content (the guardrail's safe text).
  * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
  */
 import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
-import { EVENT_ACTIONS, type FinalEvent, type StreamEvent } from "../contracts/streamEvents";
+import { EVENT_ACTIONS, finalTail, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../contracts/streamEvents";
 
 /** One token chunk as it arrived, for latency charts. */
 export interface ChunkArrival {
@@ -18,6 +19,8 @@ export interface ChunkArrival {
   receivedAt: number;
   /** UTF-16 length of the chunk's text. */
   chars: number;
+  /** The chunk came inside the final event (its tail), not as a token event of its own. */
+  inFinal?: true;
 }
 
 export interface AssemblerError {
@@ -68,47 +71,54 @@ export class MessageAssembler {
   /** Feeds one parsed event (see `parseEvent`). `receivedAt` defaults to the assembler's clock. */
   accept(event: StreamEvent, receivedAt: number = this.now()): AcceptOutcome {
     if (event.data.messageId !== this.messageId) return "other-message";
-    if (event.action === EVENT_ACTIONS.error) {
-      if (this.done) return "stale";
-      this.failure = { message: event.data.message, code: event.data.code, retryable: event.data.retryable };
-      this.terminalAt = receivedAt;
-      return "error";
-    }
-    if (event.action === EVENT_ACTIONS.final) {
-      if (this.done) return this.finalData ? "duplicate" : "stale";
-      const finalRun = event.data.runId;
-      if (finalRun !== undefined && this.supersededRuns.has(finalRun)) return "stale";
-      if (finalRun !== undefined && this.runId !== undefined && finalRun !== this.runId) {
-        // The final of a newer run whose chunks have not arrived yet: the older run's chunks are not part of it.
-        this.supersededRuns.add(this.runId);
-        this.resetRun();
-      }
-      if (finalRun !== undefined) this.runId = finalRun;
-      this.finalData = event.data;
-      this.terminalAt = receivedAt;
-      const last = event.data.lastSequenceNumber;
-      this.missingAtFinal = [];
-      for (let n = 0; n <= last; n++) if (!this.seen.has(n)) this.missingAtFinal.push(n);
-      // A truncated final cannot fill gaps: keep what is buffered so late chunks can still complete the text.
-      if (!event.data.truncated || this.missingAtFinal.length === 0) this.ahead.clear();
-      return "final";
-    }
-    const { runId, sequenceNumber, value } = event.data.token;
+    if (event.action === EVENT_ACTIONS.error) return this.acceptError(event.data, receivedAt);
+    if (event.action === EVENT_ACTIONS.final) return this.acceptFinal(event.data, receivedAt);
+    return this.acceptToken(event.data.token, receivedAt);
+  }
+
+  private acceptError(data: ErrorEvent["data"], receivedAt: number): AcceptOutcome {
+    if (this.done) return "stale";
+    this.failure = { message: data.message, code: data.code, retryable: data.retryable };
+    this.terminalAt = receivedAt;
+    return "error";
+  }
+
+  private acceptFinal(data: FinalEvent["data"], receivedAt: number): AcceptOutcome {
+    if (this.done) return this.finalData ? "duplicate" : "stale";
+    const finalRun = data.runId;
+    if (finalRun !== undefined && this.supersededRuns.has(finalRun)) return "stale";
+    // The final of a newer run whose chunks have not arrived yet: the older run's chunks are not part of it.
+    if (finalRun !== undefined && this.runId !== undefined && finalRun !== this.runId) this.supersede();
+    if (finalRun !== undefined) this.runId = finalRun;
+    const tail = finalTail(data);
+    if (tail && !this.seen.has(tail.sequenceNumber)) this.addChunk(tail.sequenceNumber, tail.value, receivedAt, true);
+    this.finalData = data;
+    this.terminalAt = receivedAt;
+    this.missingAtFinal = [];
+    for (let n = 0; n <= data.lastSequenceNumber; n++) if (!this.seen.has(n)) this.missingAtFinal.push(n);
+    // A truncated final cannot fill gaps: keep what is buffered so late chunks can still complete the text.
+    if (!data.truncated || this.missingAtFinal.length === 0) this.ahead.clear();
+    return "final";
+  }
+
+  private acceptToken({ runId, sequenceNumber, value }: TokenEvent["data"]["token"], receivedAt: number): AcceptOutcome {
     if (this.done && !this.awaitsLateChunk(runId, sequenceNumber)) return "stale";
     if (this.supersededRuns.has(runId)) return "stale";
-    if (this.runId !== undefined && runId !== this.runId) {
-      // A new run of the same message (the producer restarted generation): its numbering starts again.
-      this.supersededRuns.add(this.runId);
-      this.resetRun();
-    }
+    // A new run of the same message (the producer restarted generation): its numbering starts again.
+    if (this.runId !== undefined && runId !== this.runId) this.supersede();
     this.runId = runId;
     if (this.seen.has(sequenceNumber)) {
       this.duplicates++;
       return "duplicate";
     }
-    this.seen.add(sequenceNumber);
     if (this.finalData) this.missingAtFinal = this.missingAtFinal.filter((n) => n !== sequenceNumber);
-    this.arrivalLog.push({ sequenceNumber, receivedAt, chars: value.length });
+    return this.addChunk(sequenceNumber, value, receivedAt);
+  }
+
+  /** A chunk not seen before: into the prefix when it is the next one (releasing what waited behind it), else held. */
+  private addChunk(sequenceNumber: number, value: string, receivedAt: number, inFinal?: true): AcceptOutcome {
+    this.seen.add(sequenceNumber);
+    this.arrivalLog.push({ sequenceNumber, receivedAt, chars: value.length, ...(inFinal ? { inFinal } : {}) });
     if (sequenceNumber !== this.nextSequence) {
       this.ahead.set(sequenceNumber, value);
       return "buffered";
@@ -126,6 +136,12 @@ export class MessageAssembler {
   /** After a truncated final, a chunk of the same run that the final announced but that had not arrived still counts (queued delivery gives no order across batches). */
   private awaitsLateChunk(runId: string, sequenceNumber: number): boolean {
     return this.finalData?.truncated === true && (this.runId === undefined || runId === this.runId) && this.missingAtFinal.includes(sequenceNumber);
+  }
+
+  /** Drops the current run's chunks: a newer run of the message replaces it. */
+  private supersede(): void {
+    if (this.runId !== undefined) this.supersededRuns.add(this.runId);
+    this.resetRun();
   }
 
   private resetRun(): void {
@@ -175,7 +191,7 @@ export class MessageAssembler {
     return this.finalData;
   }
 
-  /** Distinct token chunks received in the current run (duplicates not counted). */
+  /** Distinct token chunks received in the current run (duplicates not counted; the tail a final carried included). */
   get chunkCount(): number {
     return this.arrivalLog.length;
   }

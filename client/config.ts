@@ -4,6 +4,15 @@
  * the web page and the bench. One format for both, so a client works unchanged against either.
  */
 import { z } from "zod";
+import { BATCHING_MODES } from "../contracts/runtimeSettings";
+
+/** How the environment times its chunks (its batching config), for the clients to show; absent from older files. */
+export const clientBatchingSchema = z.object({
+  mode: z.enum(BATCHING_MODES),
+  maxDelayMs: z.number(),
+  maxWindowMs: z.number(),
+  readingTokensPerSecond: z.number(),
+});
 
 export const clientConfigSchema = z.object({
   environment: z.string(),
@@ -18,11 +27,13 @@ export const clientConfigSchema = z.object({
     z.object({ type: z.literal("local"), issuerUrl: z.string().url() }),
   ]),
   models: z.object({ defaultModelId: z.string(), allowedModelIds: z.array(z.string()) }),
+  batching: clientBatchingSchema.optional(),
   /** `npm start -- --tls` only: the self-signed certificate the https/wss URLs present (for NODE_EXTRA_CA_CERTS). */
   caCertificateFile: z.string().optional(),
 });
 
 export type ClientConfig = z.infer<typeof clientConfigSchema>;
+export type ClientBatching = z.infer<typeof clientBatchingSchema>;
 
 /** Parses and validates the text of a client config file; throws (zod) naming what is wrong. */
 export function parseClientConfig(json: string): ClientConfig {

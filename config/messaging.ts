@@ -21,7 +21,8 @@ export function redrivePolicy(deadLetterTargetArn: string, maxReceiveCount: numb
  * The outbound queue's maxReceiveCount: only a backstop (e.g. for a record that crashes the relay), since the relay
  * dead-letters by time (queue.relay_retry_seconds). A record can be received at most once per RELAY_MIN_BACKOFF_SECONDS
  * (the relay's shortest backoff, RETRY_MIN_SECONDS in lambdas/outbound-relay/redelivery.ts; a test keeps them equal)
- * while it waits, so the window holds that many receives, plus queue.max_receive_count after it.
+ * while it waits, so the window holds that many receives, plus queue.max_receive_count after it. Capped at SQS's
+ * 1,000, still far above the real count: the backoff grows to 30 s, so even a 3,600 s window holds about 130 receives.
  */
 export const RELAY_MIN_BACKOFF_SECONDS = 2;
 export function outboundMaxReceiveCount(relayRetrySeconds: number, maxReceiveCount: number): number {

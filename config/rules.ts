@@ -25,6 +25,18 @@ export const UNRESERVED = -1;
 export const QUEUE_CONCURRENCY: Range = { min: 2, max: 1000 };
 /** AWS guidance: a queue's visibility timeout is at least this many times its consumer's timeout. */
 export const MIN_VISIBILITY_MULTIPLE = 6;
+/** batching.max_delay_ms: the fixed window, and the reading-pace window's floor. */
+export const BATCH_MAX_DELAY_MS: Range = { min: 0, max: 1000 };
+/** batching.reading_tokens_per_second: a person reads 5-15; beyond 100 nothing is ever ahead of the reader. */
+export const BATCH_READING_TOKENS_PER_SECOND: Range = { min: 1, max: 100 };
+/** batching.max_window_ms: past a few seconds a reader who skims ahead would wait for the text. */
+export const BATCH_MAX_WINDOW_MS: Range = { min: 0, max: 5000 };
+
+/** The reading-pace window grows from the fixed one, so its cap cannot be below it; `delayName` names max_delay_ms in the message. */
+export function windowCapProblem(maxWindowMs: number, maxDelayMs: number, delayName: string): string | undefined {
+  return maxWindowMs < maxDelayMs ? `must be at least ${delayName} (${maxDelayMs}), got ${maxWindowMs}` : undefined;
+}
+
 /** CloudWatch Logs accepts only these retention periods. */
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 

@@ -1,4 +1,5 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
+import type { ClientBatching } from "../client/config";
 import type { RuntimeSettings } from "../contracts/runtimeSettings";
 import type { EnvironmentConfig } from "./schema";
 
@@ -27,8 +28,11 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     clientDeliveryChoice: c.client_delivery_choice,
     defaultModelId: c.models.default_model_id,
     allowedModelIds: c.models.allowed_model_ids,
+    batchMode: c.batching.mode,
     batchMaxDelayMs: c.batching.max_delay_ms,
     batchMaxChars: c.batching.max_chars,
+    batchReadingTokensPerSecond: c.batching.reading_tokens_per_second,
+    batchMaxWindowMs: c.batching.max_window_ms,
     inboundTopicArn: r.inboundTopicArn,
     outboundTopicArn: r.outboundTopicArn,
     relayRetrySeconds: c.queue.relay_retry_seconds,
@@ -48,4 +52,10 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     guardrailVersion: c.guardrail?.version ?? "",
     guardrailStreamMode: c.guardrail?.stream_processing_mode ?? "",
   };
+}
+
+/** The batching the clients are told about (client config `batching`, the stack's `batching` output). */
+export function clientBatchingFor(c: EnvironmentConfig): ClientBatching {
+  const b = c.batching;
+  return { mode: b.mode, maxDelayMs: b.max_delay_ms, maxWindowMs: b.max_window_ms, readingTokensPerSecond: b.reading_tokens_per_second };
 }

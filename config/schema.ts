@@ -3,10 +3,12 @@
  * The stacks (main.ts, modules/), the Lambdas' environment wiring and the local stack all read it from here.
  */
 import { z } from "zod";
+import { BATCHING_MODES } from "../contracts/runtimeSettings";
 import {
-  DAILY_OUTPUT_TOKENS, dailyQuotaProblem, exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS,
-  logRetentionProblem, MAX_CONCURRENT_GENERATIONS, MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem,
-  RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
+  BATCH_MAX_DELAY_MS, BATCH_MAX_WINDOW_MS, BATCH_READING_TOKENS_PER_SECOND, DAILY_OUTPUT_TOKENS, dailyQuotaProblem,
+  exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_CONCURRENT_GENERATIONS,
+  MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
+  windowCapProblem,
 } from "./rules";
 
 /** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
@@ -56,10 +58,11 @@ export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}
 
 /**
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
- * other variables take at most about 1,530 bytes (their names; 7 apply-time ARNs, URLs and table names counted at
- * 128 bytes; 20-character project and environment names; the limits and a 32-character guardrail id at their longest;
- * flags and numbers), so 2,000 bytes of prompt leave about 550 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (9 ids of 50
- * characters, tested; 10 do not fit). Longer model lists still fail the synth in modules/bundledFunction.ts.
+ * other variables take at most about 1,300 bytes (their names; 3 apply-time ARNs and URLs counted at 128 bytes; the
+ * table names, ours and known at synth, at most 64 bytes each with 20-character project and environment names; the
+ * batching mode, the limits and a 32-character guardrail id at their longest; flags and numbers), so 2,000 bytes of
+ * prompt leave about 780 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (14 ids of 50 characters, tested; 15 do not
+ * fit). Longer model lists still fail the synth in modules/bundledFunction.ts.
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;
 
@@ -95,10 +98,16 @@ export const environmentFieldsSchema = z
     client_delivery_choice: bool().default(false),
     batching: z
       .object({
-        /** Longest a chunk waits after its first delta; 0 = one message per delta. */
-        max_delay_ms: intBetween(0, 1000).default(250),
+        /** fixed: every chunk waits max_delay_ms; reading_pace: the window grows while the text is ahead of a reader. */
+        mode: z.enum(BATCHING_MODES, { errorMap: () => ({ message: `must be one of ${BATCHING_MODES.join(", ")}` }) }).default("reading_pace"),
+        /** Longest a chunk waits after its first delta (reading_pace: in the first 2 s, and its floor after them); 0 = one message per delta. */
+        max_delay_ms: intBetween(BATCH_MAX_DELAY_MS.min, BATCH_MAX_DELAY_MS.max).default(250),
         /** A chunk is flushed when it reaches this many characters. */
         max_chars: intBetween(1, 8000).default(400),
+        /** reading_pace: the simulated reader's pace from the first token; the window grows while the text is ahead of it. */
+        reading_tokens_per_second: intBetween(BATCH_READING_TOKENS_PER_SECOND.min, BATCH_READING_TOKENS_PER_SECOND.max).default(15),
+        /** reading_pace: the longest window; at least max_delay_ms (checked below). */
+        max_window_ms: intBetween(BATCH_MAX_WINDOW_MS.min, BATCH_MAX_WINDOW_MS.max).default(1000),
       })
       .strict()
       .default({}),
@@ -271,6 +280,9 @@ export function crossFieldProblems(raw: unknown): KeyProblem[] {
   const alarmTarget = alarms && exactlyOneProblem(alarms.email, alarms.sns_topic_arn, ["email", "sns_topic_arn"]);
   if (alarmTarget) problems.push({ path: ["alarms"], message: alarmTarget });
   problems.push(...limitProblems(raw), ...wafProblems(raw));
+  const batching = validSection(raw, "batching");
+  const windowCap = batching && windowCapProblem(batching.max_window_ms, batching.max_delay_ms, "batching.max_delay_ms");
+  if (windowCap) problems.push({ path: ["batching", "max_window_ms"], message: windowCap });
   const [queue, lambda] = [validSection(raw, "queue"), validSection(raw, "lambda")];
   const visibility = queue && lambda && visibilityTimeoutProblem(queue.visibility_timeout_seconds, lambda.timeout_seconds, "lambda.timeout_seconds");
   if (visibility) problems.push({ path: ["queue", "visibility_timeout_seconds"], message: visibility });

@@ -7,6 +7,10 @@
  */
 import { z } from "zod";
 
+/** How the worker times its chunks (config batching.mode): the fixed window, or the reading-pace one. */
+export const BATCHING_MODES = ["fixed", "reading_pace"] as const;
+export type BatchingMode = (typeof BATCHING_MODES)[number];
+
 export interface RuntimeSettings {
   /** AppSync GraphQL endpoint (https://.../graphql); the producers sign publishResponse against it. */
   appsyncEndpoint: string;
@@ -18,9 +22,15 @@ export interface RuntimeSettings {
   clientDeliveryChoice: boolean;
   defaultModelId: string;
   allowedModelIds: string[];
+  /** fixed: every chunk waits batchMaxDelayMs; reading_pace: the window grows while the text is ahead of a reader. */
+  batchMode: BatchingMode;
   /** 0 = one chunk per delta. */
   batchMaxDelayMs: number;
   batchMaxChars: number;
+  /** reading_pace: the reader's pace, tokens per second from the first token. */
+  batchReadingTokensPerSecond: number;
+  /** reading_pace: the longest window. */
+  batchMaxWindowMs: number;
   inboundTopicArn: string;
   outboundTopicArn: string;
   /** The relay retries an event this long through an AppSync outage, then moves it to the outbound DLQ. */
@@ -59,8 +69,11 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   clientDeliveryChoice: "CLIENT_DELIVERY_CHOICE",
   defaultModelId: "DEFAULT_MODEL_ID",
   allowedModelIds: "ALLOWED_MODEL_IDS",
+  batchMode: "BATCH_MODE",
   batchMaxDelayMs: "BATCH_MAX_DELAY_MS",
   batchMaxChars: "BATCH_MAX_CHARS",
+  batchReadingTokensPerSecond: "BATCH_READING_TPS",
+  batchMaxWindowMs: "BATCH_MAX_WINDOW_MS",
   inboundTopicArn: "INBOUND_TOPIC_ARN",
   outboundTopicArn: "OUTBOUND_TOPIC_ARN",
   relayRetrySeconds: "RELAY_RETRY_SECONDS",
@@ -126,8 +139,11 @@ const runtimeSchema = z.object({
   clientDeliveryChoice: flag,
   defaultModelId: z.string().min(1),
   allowedModelIds: z.string().transform((v) => v.split(",").filter(Boolean)),
+  batchMode: z.enum(BATCHING_MODES),
   batchMaxDelayMs: int,
   batchMaxChars: int.min(1),
+  batchReadingTokensPerSecond: int.min(1),
+  batchMaxWindowMs: int,
   inboundTopicArn: z.string().min(1),
   outboundTopicArn: z.string().min(1),
   relayRetrySeconds: int.min(1),

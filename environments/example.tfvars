@@ -58,12 +58,21 @@ fallback_to_queue = true
 # Lets a client choose DIRECT or QUEUED per request (comparison runs; default false: direct_send decides).
 client_delivery_choice = false
 
-# Token batching: the first delta goes out at once; after it a chunk is sent max_delay_ms after its first delta
-# (0-1000, default 250: about 20 tokens a chunk at 80 tokens/s, 1/20 of the AppSync messages; 0 = one message per
-# delta) or when it reaches max_chars (1-8000, default 400), and always at the end.
+# Token batching: the first delta goes out at once; after it a chunk is sent when its window ends, when it reaches
+# max_chars (1-8000, default 400), and at the end (the final event carries that last chunk).
+# mode: "reading_pace" (default, chosen by npm run bench) or "fixed".
+#   mode "fixed": every window is max_delay_ms (0-1000, default 250: about 20 tokens a chunk at 80 tokens/s;
+#     0 = one message per delta).
+#   mode "reading_pace": the first 2 s are windowed as fixed (never longer than max_delay_ms); after them, while the
+#     delivered text is ahead of a reader at reading_tokens_per_second (1-100, default 15) from the first token, the
+#     window grows with that lead, up to max_window_ms (0-5000, at least max_delay_ms, default 1000). Long answers
+#     cost a fiftieth of one message per token, and the reader never waits (see BENCHMARKS.md).
 batching = {
-  max_delay_ms = 250
-  max_chars    = 400
+  mode                      = "reading_pace"
+  max_delay_ms              = 250
+  max_chars                 = 400
+  reading_tokens_per_second = 15
+  max_window_ms             = 1000
 }
 
 # Queues. fifo (default false): FIFO topics and queues, ordered per session. max_receive_count (1-20, default 3):
@@ -91,7 +100,7 @@ lambda = {
 
 # Generation. max_prompt_chars 1-100000 (default 8000); max_tokens 1-64000 (default 1024); temperature 0-1
 # (default 0.5); system_prompt at most 2000 characters, counted in UTF-8 bytes (it travels in each function's
-# environment, which Lambda caps at 4 KB; the cap leaves room for about 9 model ids of 50 characters).
+# environment, which Lambda caps at 4 KB; the cap leaves room for about 14 model ids of 50 characters).
 generation = {
   max_prompt_chars = 8000
   max_tokens       = 1024

@@ -136,9 +136,13 @@ export interface ChatResult {
   tokensPerSecond?: number;
   outputTokens?: number;
   chunks: number;
+  /** The last chunk came inside the final event (envelope version 2). */
+  tailInFinal: boolean;
   duplicates: number;
   missing: number;
   path: string;
+  /** The environment's batching mode, when its client config says. */
+  batching?: string;
 }
 
 interface Output {
@@ -153,8 +157,9 @@ function formatSummary(r: ChatResult): string {
     "---",
     `time to first token  ${ms(r.timeToFirstTokenMs)}`,
     `tokens per second    ${rate}`,
-    `chunks               ${r.chunks}${r.missing ? ` (${r.missing} never arrived; the final text filled them in)` : ""}${r.duplicates ? ` (${r.duplicates} duplicates dropped)` : ""}`,
+    `chunks               ${r.chunks}${r.tailInFinal ? " (the last inside the final event)" : ""}${r.missing ? ` (${r.missing} never arrived; the final text filled them in)` : ""}${r.duplicates ? ` (${r.duplicates} duplicates dropped)` : ""}`,
     `path                 ${r.path}`,
+    ...(r.batching ? [`batching             ${r.batching}`] : []),
     `session              ${r.sessionId}  message ${r.messageId}`,
     "",
   ].join("\n");
@@ -256,7 +261,7 @@ async function within(promise: Promise<void>, ms: number, message: string): Prom
 }
 
 /** The figures of a finished answer, timed from `sentAt`. */
-function resultOf(args: ChatArgs, sessionId: string, assembler: MessageAssembler, sentAt: number): ChatResult {
+function resultOf(args: ChatArgs, config: ClientConfig, sessionId: string, assembler: MessageAssembler, sentAt: number): ChatResult {
   const final = assembler.final!;
   const first = assembler.firstChunkAt;
   const streamingMs = first !== undefined && assembler.finishedAt !== undefined ? assembler.finishedAt - first : 0;
@@ -268,9 +273,11 @@ function resultOf(args: ChatArgs, sessionId: string, assembler: MessageAssembler
     tokensPerSecond: streamingMs > 0 ? final.usage.outputTokens / (streamingMs / 1000) : undefined,
     outputTokens: final.usage.outputTokens,
     chunks: assembler.chunkCount,
+    tailInFinal: assembler.arrivals.some((a) => a.inFinal),
     duplicates: assembler.duplicateCount,
     missing: assembler.missingSequenceNumbers.length,
     path: args.delivery ? `${args.delivery.toLowerCase()} (requested)` : "the environment's default (its direct_send setting)",
+    batching: config.batching?.mode,
   };
 }
 
@@ -295,7 +302,7 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
     await within(answer.tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
     answer.end();
-    return resultOf(args, sessionId, answer.assembler, sentAt);
+    return resultOf(args, config, sessionId, answer.assembler, sentAt);
   } finally {
     stream.close();
   }

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
 import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
@@ -72,6 +72,8 @@ export interface LocalStackOptions {
    * started with NODE_EXTRA_CA_CERTS naming the certificate (`npm start -- --tls` runs itself again so).
    */
   tls?: boolean;
+  /** Wraps each handler once it is loaded (the bench's CPU meter); default: the handlers as they are. */
+  instrument?: (name: HandlerName, handler: Handler) => Handler;
 }
 
 /** Where each part of a running stack listens (all on 127.0.0.1). */
@@ -166,7 +168,10 @@ async function startBackingServices(config: EnvironmentConfig, opts: LocalStackO
   return { dynamo: value(dynamo), messaging: value(messaging), bedrock: value(bedrock), issuer: value(issuer), stop: () => stops.stopAll() };
 }
 
-type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+/** A Lambda handler as lambdas/ exports it. */
+export type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+/** The functions of the stack. */
+export type HandlerName = keyof Handlers;
 /** The real handlers of the functions, as lambdas/ exports them. */
 interface Handlers {
   sendQuery: Handler;
@@ -344,6 +349,18 @@ function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
   return handlers;
 }
 
+/** The handlers, each wrapped by `instrument` when one is given. */
+function instrumented(handlers: Handlers, instrument: LocalStackOptions["instrument"]): Handlers {
+  if (!instrument) return handlers;
+  const wrap = <H extends Handler>(name: HandlerName, h: H) => instrument(name, h) as H;
+  return {
+    sendQuery: wrap("sendQuery", handlers.sendQuery),
+    messageControl: wrap("messageControl", handlers.messageControl),
+    streamWorker: wrap("streamWorker", handlers.streamWorker as Handler) as SqsHandler,
+    outboundRelay: wrap("outboundRelay", handlers.outboundRelay as Handler) as SqsHandler,
+  };
+}
+
 /**
  * The event source mappings: the work queue drives the stream worker, the outbound queue the relay, with the batch
  * sizes and ReportBatchItemFailures of the deployed mappings (modules/platformStack.ts).
@@ -392,6 +409,7 @@ function writeClientConfig(
     realtimeUrl: front.gateway.realtimeUrl,
     auth: { type: "local", issuerUrl: issuer.issuerUrl },
     models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
+    batching: clientBatchingFor(config),
     caCertificateFile,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
@@ -433,7 +451,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     stops.add(front.stop);
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
     stops.addFinal(applyRuntimeVariables(config, services, front.gateway));
-    handlers = loadHandlers(opts.isolateModules ?? withFreshLambdaModules);
+    handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules), opts.instrument);
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
     const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile);

@@ -4,7 +4,7 @@ import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
-import { runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
 import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
@@ -29,6 +29,7 @@ export const OUTPUTS = {
   userPoolId: "user_pool_id",
   userPoolClientId: "user_pool_client_id",
   models: "models",
+  batching: "batching",
 } as const;
 
 export interface PlatformStackProps {
@@ -203,10 +204,11 @@ export class PlatformStack extends TerraformStack {
         appsyncEndpoint: api.graphqlUrl,
         inboundTopicArn: messaging.inboundTopic.topicArn,
         outboundTopicArn: messaging.outboundTopic.topicArn,
-        idempotencyTableName: tables.idempotency.tableName,
-        historyTableName: tables.history?.tableName ?? "",
-        messagesTableName: tables.messages.tableName,
-        usageTableName: tables.usage.tableName,
+        // Our own names (config/names.ts), known at synth: literals, not apply-time references, in the 4 KB environment.
+        idempotencyTableName: this.names.idempotencyTable,
+        historyTableName: tables.history ? this.names.historyTable : "",
+        messagesTableName: this.names.messagesTable,
+        usageTableName: this.names.usageTable,
       }),
     );
     const statements = functionStatements(c, resources);
@@ -281,5 +283,6 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, OUTPUTS.userPoolId, { value: users.userPoolId });
     new TerraformOutput(this, OUTPUTS.userPoolClientId, { value: users.userPoolClientId });
     new TerraformOutput(this, OUTPUTS.models, { value: { defaultModelId: c.models.default_model_id, allowedModelIds: c.models.allowed_model_ids } });
+    new TerraformOutput(this, OUTPUTS.batching, { value: clientBatchingFor(c) });
   }
 }

@@ -33,6 +33,8 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
     return outputs[name].value;
   };
   const models = value(OUTPUTS.models) as { defaultModelId?: unknown; allowedModelIds?: unknown };
+  // A stack deployed before the batching output existed has none; the clients then show no batching mode.
+  const batching = OUTPUTS.batching in outputs ? value(OUTPUTS.batching) : undefined;
   return clientConfigSchema.parse({
     environment: value(OUTPUTS.environment),
     region: value(OUTPUTS.region),
@@ -40,6 +42,7 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
     realtimeUrl: value(OUTPUTS.realtimeUrl),
     auth: { type: "cognito", userPoolId: value(OUTPUTS.userPoolId), userPoolClientId: value(OUTPUTS.userPoolClientId) },
     models: { defaultModelId: models?.defaultModelId, allowedModelIds: models?.allowedModelIds },
+    batching,
   });
 }
 

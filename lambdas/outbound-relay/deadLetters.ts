@@ -42,13 +42,17 @@ export function createDeadLetterMover({ sqs, queueUrls, logger, callTimeoutMs = 
   async function moveFrom(arn: string, records: SQSRecord[]): Promise<SQSRecord[]> {
     const dlqArn = await deadLetterArnOf(arn);
     const dlqUrl = dlqArn ? await queueUrls.urlOf(dlqArn) : undefined;
-    if (!dlqUrl || !dlqArn) return records;
+    if (!dlqUrl || !dlqArn) {
+      logger.error("the queue names no DLQ (RedrivePolicy); expired records come back for another try", { queueArn: arn });
+      return records;
+    }
     const left: SQSRecord[] = [];
     for (let i = 0; i < records.length; i += MAX_BATCH_ENTRIES) {
       const chunk = records.slice(i, i + MAX_BATCH_ENTRIES);
       const entries = chunk.map((record, n) => deadLetterEntry(record, String(n), dlqArn.endsWith(".fifo")));
       const result = await sqs.send(new SendMessageBatchCommand({ QueueUrl: dlqUrl, Entries: entries }), timeout());
       for (const failed of result.Failed ?? []) left.push(chunk[Number(failed.Id)]!);
+      if (result.Failed?.length) logger.warn("the DLQ refused some expired records; they come back for another try", { queueArn: arn, failed: result.Failed });
     }
     return left;
   }
@@ -69,9 +73,18 @@ export function createDeadLetterMover({ sqs, queueUrls, logger, callTimeoutMs = 
   };
 }
 
-/** The DLQ message for a record: its body as queued, and on FIFO its group and deduplication ids. */
+/**
+ * The record's event JSON with every character beyond the Basic Multilingual Plane (emoji) written as a \u escape
+ * pair: the same JSON value. fauxqs, the local SQS, refuses those characters in SendMessage (AWS accepts them), and
+ * the relay only moves records it parsed, so every such character sits inside a JSON string.
+ */
+export function bmpOnlyJson(json: string): string {
+  return json.replace(/[\u{10000}-\u{10FFFF}]/gu, (c) => c.split("").map((unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, "0")}`).join(""));
+}
+
+/** The DLQ message for a record: its event as queued (see bmpOnlyJson), and on FIFO its group and deduplication ids. */
 function deadLetterEntry(record: SQSRecord, id: string, fifo: boolean): SendMessageBatchRequestEntry {
-  const entry: SendMessageBatchRequestEntry = { Id: id, MessageBody: record.body };
+  const entry: SendMessageBatchRequestEntry = { Id: id, MessageBody: bmpOnlyJson(record.body) };
   if (fifo) {
     entry.MessageGroupId = record.attributes?.MessageGroupId;
     entry.MessageDeduplicationId = record.attributes?.MessageDeduplicationId ?? record.messageId;

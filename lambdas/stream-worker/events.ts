@@ -32,6 +32,8 @@ export interface FinalContent {
   usage: Usage;
   stopReason: string;
   lastSequenceNumber: number;
+  /** The text of chunk `lastSequenceNumber`, for the final to carry (envelope version 2) instead of a token event. */
+  tail?: string;
 }
 
 export interface FittedFinalEvent {
@@ -42,6 +44,11 @@ export interface FittedFinalEvent {
 
 const fits = (event: FinalEvent) => byteLength(serializeEvent(event)) <= MAX_EVENT_BYTES;
 
+/**
+ * The final_response, fitted to MAX_EVENT_BYTES: whole when it fits, else without the reasoning, else with `content`
+ * cut and marked `truncated`. A `tail` only ever travels in a whole final (`trimmed: "none"`); a caller whose tail did
+ * not fit sends it as a token event and asks again without it.
+ */
 export function finalEvent(request: WorkRequest, runId: string, final: FinalContent, timestamp: string): FittedFinalEvent {
   const data: FinalEvent["data"] = {
     sessionId: request.sessionId,
@@ -51,10 +58,12 @@ export function finalEvent(request: WorkRequest, runId: string, final: FinalCont
     usage: final.usage,
     stopReason: final.stopReason,
     lastSequenceNumber: final.lastSequenceNumber,
+    ...(final.tail ? { tail: final.tail } : {}),
     runId,
   };
   const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: request.userId, timestamp, data };
   if (fits(event)) return { event, trimmed: "none" };
+  delete event.data.tail;
   delete event.data.reasoningContent;
   if (fits(event)) return { event, trimmed: "reasoning" };
   // JSON escaping can make a byte count several times; shrink until it fits (a few rounds at most).

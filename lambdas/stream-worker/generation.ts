@@ -4,7 +4,8 @@
  * reported to the user and returned, never thrown, so a failed answer is not re-run by SQS.
  *
  * `runGeneration` is the sequence; its parts live apart: converseStream.ts reads the model's deltas,
- * tokenCoalescer.ts cuts them into chunks, messageEmitter.ts stamps and sends the events under the publishing deadline
+ * tokenCoalescer.ts cuts them into chunks (readingPace.ts times them in reading-pace mode; the last one rides in the
+ * final_response), messageEmitter.ts stamps and sends the events under the publishing deadline
  * through deliveryRouter.ts, messageRecorder.ts keeps the durable record beside the stream, stopWatch.ts turns a
  * stopGeneration into an abort of the model call, history.ts loads and saves the conversation, usageRecorder.ts keeps
  * the user's generation slot and usage row, guardrail.ts finds the safe text of a message a guardrail ended.
@@ -33,8 +34,20 @@ import { UsageRecorder } from "./usageRecorder";
 /** The runtime settings a generation reads. */
 export type GenerationSettings = Pick<
   RuntimeSettings,
-  | "directSend" | "fallbackToQueue" | "batchMaxDelayMs" | "batchMaxChars" | "maxTokens" | "temperature" | "systemPrompt"
-  | "guardrailId" | "guardrailVersion" | "guardrailStreamMode" | "generationSlotSeconds"
+  | "directSend"
+  | "fallbackToQueue"
+  | "batchMode"
+  | "batchMaxDelayMs"
+  | "batchMaxChars"
+  | "batchReadingTokensPerSecond"
+  | "batchMaxWindowMs"
+  | "maxTokens"
+  | "temperature"
+  | "systemPrompt"
+  | "guardrailId"
+  | "guardrailVersion"
+  | "guardrailStreamMode"
+  | "generationSlotSeconds"
 >;
 
 /** Clients, sinks and telemetry of a generation, passed in (the handler builds them; tests pass fakes). */
@@ -100,19 +113,15 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
     return skipRun(run);
   }
   await run.usage?.refresh();
-  const coalescer = new TokenCoalescer({
-    maxDelayMs: deps.settings.batchMaxDelayMs,
-    maxChars: deps.settings.batchMaxChars,
-    onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
-  });
+  const coalescer = coalescerFor(run);
   const history = await loadHistory(run);
   const streamed = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescer, options.abortSignal);
-  const lastSequenceNumber = await flushChunks(coalescer);
+  const chunks = await flushChunks(coalescer, streamed.failure === undefined);
   const answer = await settleAnswer(run, streamed);
-  const errorCode = await endMessage(run, answer, lastSequenceNumber);
+  const errorCode = await endMessage(run, answer, unsentTailDropped(answer, chunks));
   deps.metrics.addMetric("ChunksPublished", "Count", run.emitter.chunksPublished);
   await saveHistory(run, answer, errorCode);
-  return finishRun(run, answer, errorCode, lastSequenceNumber);
+  return finishRun(run, answer, errorCode, chunks.lastSequenceNumber);
 }
 
 /** What every step of one run shares. */
@@ -143,6 +152,17 @@ interface Answer {
   textDeltas: number;
   /** What ended the stream early; undefined for a complete (or stopped) answer. */
   failure?: unknown;
+}
+
+/** The message's coalescer, in the environment's batching mode; its chunks go to the emitter. */
+function coalescerFor(run: GenerationRun): TokenCoalescer {
+  const s = run.deps.settings;
+  return new TokenCoalescer({
+    maxDelayMs: s.batchMaxDelayMs,
+    maxChars: s.batchMaxChars,
+    readingPace: s.batchMode === "reading_pace" ? { readingTokensPerSecond: s.batchReadingTokensPerSecond, maxWindowMs: s.batchMaxWindowMs } : undefined,
+    onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
+  });
 }
 
 /** Picks the delivery (the request's choice, else DIRECT_SEND) and builds the message's router and emitter. */
@@ -230,18 +250,31 @@ async function settleAnswer({ deps, usage }: GenerationRun, answer: Answer): Pro
   return settled;
 }
 
-/** Sends what is still buffered and returns the last sequence number handed out. */
-async function flushChunks(coalescer: TokenCoalescer): Promise<number> {
+/** The kept last chunk of a message a guardrail ended may hold the blocked text: it is dropped, never sent. */
+function unsentTailDropped(answer: Answer, chunks: ChunksEnd): ChunksEnd {
+  const intervened = answer.failure === undefined && answer.stopReason === GUARDRAIL_INTERVENED_REASON;
+  return intervened && chunks.tail !== undefined ? { lastSequenceNumber: chunks.lastSequenceNumber - 1 } : chunks;
+}
+
+/** How the chunks ended: the last sequence number, and the last chunk when the final is to carry it. */
+interface ChunksEnd {
+  lastSequenceNumber: number;
+  tail?: string;
+}
+
+/** Sends what is still buffered; with `keepTail` (a final will follow) the last chunk is kept for the final to carry. */
+async function flushChunks(coalescer: TokenCoalescer, keepTail: boolean): Promise<ChunksEnd> {
   // What was generated before a failure still goes out first, so the user sees it followed by the error.
   try {
-    return await coalescer.end();
+    await coalescer.end({ keepTail });
   } catch {
-    return coalescer.lastSequenceNumber;
+    // A chunk that could not be sent was already counted lost by the emitter.
   }
+  return { lastSequenceNumber: coalescer.lastSequenceNumber, tail: coalescer.keptTail?.value };
 }
 
 /** Ends the message, live and in its record: the error event of a failed stream (returns its code), else the final_response. */
-async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: Answer, lastSequenceNumber: number): Promise<string | undefined> {
+async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: Answer, chunks: ChunksEnd): Promise<string | undefined> {
   if (answer.failure !== undefined) {
     const mapped = mapGenerationError(answer.failure);
     deps.metrics.countError(mapped.code);
@@ -252,7 +285,7 @@ async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: An
   }
   const { content, reasoning, usage, stopReason } = answer;
   const status: MessageStatus = stopReason === STOPPED_REASON ? "STOPPED" : "COMPLETE";
-  const event = await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, lastSequenceNumber });
+  const event = await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, ...chunks });
   await recorder?.end(status, event);
   deps.metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
   return undefined;

@@ -66,9 +66,19 @@ export class MessageEmitter {
     if (await this.emit(event)) this.chunks++;
   }
 
-  /** Sends the final_response, cut to fit the event size limit when it must be (logged); returns the event sent. */
+  /**
+   * Sends the final_response, cut to fit the event size limit when it must be (logged); returns the event sent. A
+   * `tail` rides in the final when the whole final fits (it is still recorded as a token event, so a replay has every
+   * chunk); otherwise it goes out as its own token event first.
+   */
   async final(final: FinalContent): Promise<FinalEvent> {
-    const fitted = finalEvent(this.options.request, this.options.runId, final, this.timestamp());
+    const { request, runId } = this.options;
+    let fitted = finalEvent(request, runId, final, this.timestamp());
+    if (final.tail && fitted.trimmed === "none") this.options.recorder?.recordToken(tokenEvent(request, runId, final.lastSequenceNumber, final.tail, this.timestamp()));
+    else if (final.tail) {
+      await this.token(final.tail, final.lastSequenceNumber);
+      fitted = finalEvent(request, runId, { ...final, tail: undefined }, this.timestamp());
+    }
     if (fitted.trimmed !== "none") this.options.logger.warn("final event trimmed to fit the event size limit", { ...this.ids, trimmed: fitted.trimmed, contentChars: final.content.length });
     await this.emit(fitted.event);
     return fitted.event;

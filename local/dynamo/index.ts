@@ -26,19 +26,14 @@ export interface DynamoOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** An on-demand table with a string partition key and a string sort key. */
-function keyedTable(name: string, keys: { partitionKey: string; sortKey: string }): CreateTableCommandInput {
+/** An on-demand table with string keys: the partition key, and the sort key when the schema has one. */
+function stringKeyedTable(name: string, keys: { partitionKey: string; sortKey?: string }): CreateTableCommandInput {
+  const attributes = [keys.partitionKey, ...(keys.sortKey ? [keys.sortKey] : [])];
   return {
     TableName: name,
     BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: keys.partitionKey, AttributeType: "S" },
-      { AttributeName: keys.sortKey, AttributeType: "S" },
-    ],
-    KeySchema: [
-      { AttributeName: keys.partitionKey, KeyType: "HASH" },
-      { AttributeName: keys.sortKey, KeyType: "RANGE" },
-    ],
+    AttributeDefinitions: attributes.map((AttributeName) => ({ AttributeName, AttributeType: "S" })),
+    KeySchema: attributes.map((AttributeName, i) => ({ AttributeName, KeyType: i === 0 ? "HASH" : "RANGE" })),
   };
 }
 
@@ -46,15 +41,10 @@ function keyedTable(name: string, keys: { partitionKey: string; sortKey: string 
 export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandInput[] {
   const names = resourceNames(config);
   return [
-    keyedTable(names.historyTable, HISTORY_TABLE),
-    keyedTable(names.messagesTable, MESSAGES_TABLE),
-    keyedTable(names.usageTable, USAGE_TABLE),
-    {
-      TableName: names.idempotencyTable,
-      BillingMode: "PAY_PER_REQUEST",
-      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
-      KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
-    },
+    stringKeyedTable(names.historyTable, HISTORY_TABLE),
+    stringKeyedTable(names.messagesTable, MESSAGES_TABLE),
+    stringKeyedTable(names.usageTable, USAGE_TABLE),
+    stringKeyedTable(names.idempotencyTable, IDEMPOTENCY_TABLE),
   ];
 }
 

@@ -144,6 +144,22 @@ const WATCHED_SETTINGS: { variable: string; describe: (env: string, before: stri
     },
   },
   {
+    variable: RUNTIME_VARIABLE_NAMES.batchMode,
+    describe: (env, b, a) => {
+      const words = (v: string) => (v === "reading_pace" ? "**reading_pace** (windows grow while the text is ahead of a reader)" : `**${v}** (every window max_delay_ms)`);
+      if (b === undefined) return `batching in ${env}: mode ${words(a)}`;
+      return b === a ? undefined : `batching in ${env}: the mode changes to ${words(a)}, was ${b}`;
+    },
+  },
+  {
+    variable: RUNTIME_VARIABLE_NAMES.batchMaxWindowMs,
+    describe: (env, b, a) => (b === undefined || b === a ? undefined : `batching in ${env}: a reading-pace window now lasts at most ${a} ms, was ${b} ms`),
+  },
+  {
+    variable: RUNTIME_VARIABLE_NAMES.batchReadingTokensPerSecond,
+    describe: (env, b, a) => (b === undefined || b === a ? undefined : `batching in ${env}: the reading pace is now ${a} tokens/s, was ${b}`),
+  },
+  {
     variable: RUNTIME_VARIABLE_NAMES.batchMaxChars,
     describe: (env, b, a) => (b === undefined ? `batching in ${env}: a chunk holds at most ${a} characters` : b === a ? undefined : `batching in ${env}: a chunk now holds at most ${a} characters, was ${b}`),
   },

@@ -47,47 +47,64 @@ test("--quick writes into a new temporary folder and leaves the committed figure
 
 const positive = (n: number) => expect(Number.isFinite(n) && n > 0).toBe(true);
 
-test("every mode streamed the stand-in's text and has latency, request, cost, sweep and capacity figures", () => {
+test("every mode streamed the stand-in's text and has latency, reader, request, cost, CPU, sweep and capacity figures", () => {
   expect(results.quick).toBe(true);
-  expect(results.delivery.modes.map((m) => m.id)).toEqual(["queued-per-token", "direct-per-token", "queued-coalesced", "direct-coalesced"]);
+  expect(results.delivery.modes.map((m) => m.id)).toEqual(["queued-per-token", "direct-per-token", "queued-fixed", "direct-fixed", "queued-reading-pace", "direct-reading-pace"]);
   for (const m of results.delivery.modes) {
     expect(m.main.errors).toEqual([]);
     expect(m.main.textMatches).toBe(true);
     expect(m.main.completed).toBe(m.main.streams);
     expect(m.main.latencyMs.count).toBe(m.main.outputTokens);
-    for (const v of [m.main.latencyMs.p50, m.main.latencyMs.p95, m.main.latencyMs.p99, m.main.ttftMs.p50]) positive(v);
+    for (const v of [m.main.latencyMs.p50, m.main.latencyMs.p95, m.main.latencyMs.p99, m.main.openingLatencyMs.p99, m.main.ttftMs.p50, m.main.firstTokenLatencyMs.p50]) positive(v);
     expect(m.main.latencyMs.p50).toBeLessThanOrEqual(m.main.latencyMs.p99);
     // Time to first token includes the stand-in's own first-token delay.
     expect(m.main.ttftMs.p50).toBeGreaterThanOrEqual(results.delivery.plan.firstTokenMs);
+    expect(m.main.reader.worstLeadTokens).toBeGreaterThan(0);
     for (const v of Object.values(m.per1kTokens)) expect(Number.isFinite(v)).toBe(true);
     positive(m.per1kTokens.appsyncMutations);
     positive(m.per1kTokens.lambdaInvocations);
     positive(m.costPerMillionTokens.total);
     positive(m.capacityStreamsPerApi);
-    expect(m.sweep.length).toBe(results.delivery.plan.sweepLevels.length);
-    positive(m.sweep[0]!.p99Ms!);
+    positive(m.cpu.msPer1kTokens.streamWorker);
+    if (m.delivery === "QUEUED") positive(m.cpu.msPer1kTokens.outboundRelay);
+    const swept = m.id.includes("reading-pace") ? 0 : results.delivery.plan.sweepLevels.length;
+    expect(m.sweep.length).toBe(swept);
+    if (swept) positive(m.sweep[0]!.p99Ms!);
   }
+});
+
+test("the long answers arrive whole; reading pace cuts mutations below the fixed window; a reader is never starved by it", () => {
+  const by = Object.fromEntries(results.delivery.modes.map((m) => [m.id, m]));
+  for (const id of ["direct-per-token", "direct-fixed", "queued-reading-pace", "direct-reading-pace"]) {
+    const long = by[id]!.long!;
+    expect([id, long.completed, long.textMatches, long.tokens]).toEqual([id, true, true, results.delivery.plan.longTokens]);
+    positive(long.mutationsPer1kTokens);
+  }
+  expect(by["direct-reading-pace"]!.long!.mutationsPer1kTokens).toBeLessThan(by["direct-per-token"]!.long!.mutationsPer1kTokens);
+  for (const id of ["queued-reading-pace", "direct-reading-pace"]) expect([id, by[id]!.long!.reader.starvedMs + by[id]!.main.reader.starvedMs]).toEqual([id, 0]);
 });
 
 test("coalescing cuts mutations, and only the queued modes touch the outbound queue", () => {
   const by = Object.fromEntries(results.delivery.modes.map((m) => [m.id, m]));
   for (const p of ["queued", "direct"]) {
     const perToken = by[`${p}-per-token`]!;
-    const coalesced = by[`${p}-coalesced`]!;
     // One message per token: at least one publishResponse per stand-in token.
     expect(perToken.counters.publishResponse).toBeGreaterThanOrEqual(perToken.main.outputTokens);
-    expect(coalesced.per1kTokens.appsyncMutations).toBeLessThan(perToken.per1kTokens.appsyncMutations);
-    expect(coalesced.capacityStreamsPerApi).toBeGreaterThan(perToken.capacityStreamsPerApi);
-    expect(coalesced.costPerMillionTokens.deliveryTotal).toBeLessThan(perToken.costPerMillionTokens.deliveryTotal);
+    for (const kind of ["fixed", "reading-pace"]) {
+      const coalesced = by[`${p}-${kind}`]!;
+      expect(coalesced.per1kTokens.appsyncMutations).toBeLessThan(perToken.per1kTokens.appsyncMutations);
+      expect(coalesced.capacityStreamsPerApi).toBeGreaterThan(perToken.capacityStreamsPerApi);
+      expect(coalesced.costPerMillionTokens.deliveryTotal).toBeLessThan(perToken.costPerMillionTokens.deliveryTotal);
+    }
   }
-  for (const id of ["queued-per-token", "queued-coalesced"]) expect(by[id]!.counters.outboundRecords).toBeGreaterThan(0);
-  for (const id of ["direct-per-token", "direct-coalesced"]) expect(by[id]!.counters.outboundRecords).toBe(0);
+  for (const m of results.delivery.modes) expect([m.id, m.counters.outboundRecords > 0]).toEqual([m.id, m.delivery === "QUEUED"]);
 });
 
-test("stop latency and the message record's cost are measured: each stop reaches the model within 1 s", () => {
+test("stop latency and the message record's cost are measured: each stop reaches the model", () => {
   const { stop, replay } = results.lifecycle;
   expect(stop.samples).toBe(2);
-  expect(stop.maxMs).toBeLessThan(1000);
+  // Measured, not judged: the 1 s p99 target is judged in a full run's Targets table.
+  positive(stop.maxMs);
   expect(replay.messages).toBe(1);
   positive(replay.outputTokens);
   // One write per token event, plus the state item's three: more than the chunks, far fewer than the tokens.
@@ -118,12 +135,21 @@ test("bundles, synth and targets are reported; the markdown has every section", 
   expect(results.synth.ok).toBe(true);
   positive(results.synth.ms);
   expect(results.plans).toEqual({ skipped: "quick mode" });
-  expect(results.targets.length).toBeGreaterThanOrEqual(9);
+  expect(results.targets.length).toBeGreaterThanOrEqual(22);
   for (const t of results.targets) {
     expect(["PASS", "MISS"]).toContain(t.status);
     if (t.status === "MISS") expect(t.reason).toBeTruthy();
   }
-  for (const heading of ["## Machine", "## Headlines", "## Delivery latency", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens", "## Concurrency sweep", "## Capacity on paper", "## Stop and replay", "## Lambda bundles", "## Synth and plan", "## Targets"]) {
+  // The retired target lives apart, modelled on published figures with their source; the run names a default.
+  expect(results.modelledOnAws.targets.map((t) => t.target)).toEqual(expect.arrayContaining([expect.stringContaining("directSend p50 <= 1/3 of queued p50")]));
+  expect(results.modelledOnAws.source).toMatch(/^https:\/\//);
+  expect(results.targets.some((t) => t.target.includes("1/3 of queued"))).toBe(false);
+  expect(["fixed", "reading_pace"]).toContain(results.defaultChoice.mode);
+  expect(results.defaultChoice.reason).toBeTruthy();
+  for (const heading of [
+    "## Machine", "## Headlines", "## Delivery latency", "## Long answers", "## The reader", "## AWS requests per 1,000 output tokens", "## Cost per 1 million output tokens",
+    "## CPU per 1,000 output tokens", "## Concurrency sweep", "## Capacity on paper", "## Stop and replay", "## Lambda bundles", "## Synth and plan", "## Targets", "## Modelled on AWS (not measured here)",
+  ]) {
     expect(markdown).toContain(heading);
   }
   expect(markdown).toContain("shared 2-core machine");

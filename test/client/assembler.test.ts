@@ -22,7 +22,64 @@ function final(content: string, lastSequenceNumber: number, reasoningContent?: s
   );
 }
 
+/** A version-2 final carrying chunk `lastSequenceNumber` as its tail; `asVersion1` parses it as an old client does (no `tail` in its schema). */
+function finalWithTail(content: string, lastSequenceNumber: number, tail: string, asVersion1 = false): StreamEvent {
+  const event = parseEvent(
+    serializeEvent({
+      action: "final_response",
+      ...base,
+      data: { sessionId: SESSION, messageId: MESSAGE, content, usage: { inputTokens: 3, outputTokens: 9 }, stopReason: "end_turn", lastSequenceNumber, tail, runId: "run-1" },
+    }),
+  );
+  if (asVersion1 && event.action === "final_response") delete event.data.tail;
+  return event;
+}
+
 const ANSWER = ["## Title\n", "\n- one\n", "- two\n\n", "```ts\nconst a = \"x\";\n```", "\n> bye 🚀"];
+
+describe("MessageAssembler and a final that carries the tail (envelope version 2)", () => {
+  const whole = ANSWER.join("");
+  const last = ANSWER.length - 1;
+
+  it("takes the tail as the last chunk: exact text, no chunk missing, the tail's arrival logged as inside the final", () => {
+    const a = new MessageAssembler(MESSAGE);
+    ANSWER.slice(0, -1).forEach((v, i) => a.accept(token(i, v), i * 10));
+    expect(a.accept(finalWithTail(whole, last, ANSWER[last]!), 90)).toBe("final");
+    expect(a.text).toBe(whole);
+    expect(a.missingSequenceNumbers).toEqual([]);
+    expect(a.chunkCount).toBe(ANSWER.length);
+    expect(a.arrivals.at(-1)).toEqual({ sequenceNumber: last, receivedAt: 90, chars: ANSWER[last]!.length, inFinal: true });
+  });
+
+  it("a version-1 client, which never sees the tail, shows the exact text from the final's content", () => {
+    const a = new MessageAssembler(MESSAGE);
+    ANSWER.slice(0, -1).forEach((v, i) => a.accept(token(i, v)));
+    a.accept(finalWithTail(whole, last, ANSWER[last]!, true));
+    expect(a.missingSequenceNumbers).toEqual([last]);
+    expect(a.text).toBe(whole);
+  });
+
+  it("fills a gap before the tail from the content; later copies (a replay of the record) change nothing", () => {
+    const a = new MessageAssembler(MESSAGE);
+    [0, 2, 3].forEach((i) => a.accept(token(i, ANSWER[i]!)));
+    a.accept(finalWithTail(whole, last, ANSWER[last]!));
+    expect(a.missingSequenceNumbers).toEqual([1]);
+    expect(a.text).toBe(whole);
+    // A replay of the record has chunk 1, and the tail as a token event too.
+    expect(a.accept(token(1, ANSWER[1]!))).toBe("stale");
+    expect(a.accept(token(last, ANSWER[last]!))).toBe("stale");
+    expect(a.text).toBe(whole);
+  });
+
+  it("keeps a tail that a replay delivered first as a token event", () => {
+    const a = new MessageAssembler(MESSAGE);
+    ANSWER.forEach((v, i) => a.accept(token(i, v)));
+    a.accept(finalWithTail(whole, last, ANSWER[last]!));
+    expect(a.chunkCount).toBe(ANSWER.length);
+    expect(a.duplicateCount).toBe(0);
+    expect(a.text).toBe(whole);
+  });
+});
 
 describe("MessageAssembler", () => {
   it("a final a guardrail ended replaces the streamed text with its content, the guardrail's safe text", () => {

@@ -21,6 +21,7 @@ const outputs: TerraformOutputs = {
   user_pool_id: { value: "us-east-1_AbCdEf123" },
   user_pool_client_id: { value: "4example5client6id" },
   models: { value: { defaultModelId: "us.anthropic.claude-3-7-sonnet-20250219-v1:0", allowedModelIds: ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"] } },
+  batching: { value: { mode: "reading_pace", maxDelayMs: 250, maxWindowMs: 1000, readingTokensPerSecond: 15 } },
 };
 
 test("maps every output into the client config format", () => {
@@ -31,7 +32,13 @@ test("maps every output into the client config format", () => {
     realtimeUrl: "wss://abc123xyz.appsync-realtime-api.us-east-1.amazonaws.com/graphql",
     auth: { type: "cognito", userPoolId: "us-east-1_AbCdEf123", userPoolClientId: "4example5client6id" },
     models: { defaultModelId: "us.anthropic.claude-3-7-sonnet-20250219-v1:0", allowedModelIds: ["us.anthropic.claude-3-7-sonnet-20250219-v1:0", "anthropic.claude-3-5-haiku-20241022-v1:0"] },
+    batching: { mode: "reading_pace", maxDelayMs: 250, maxWindowMs: 1000, readingTokensPerSecond: 15 },
   });
+});
+
+test("a stack deployed before the batching output still gives a client config, without batching", () => {
+  const { batching: _absent, ...older } = outputs;
+  expect(clientConfigFromOutputs(older).batching).toBeUndefined();
 });
 
 test("a missing output names it (stack not deployed or outdated)", () => {

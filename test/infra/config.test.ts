@@ -41,8 +41,8 @@ test("the example sets every key of the schema (the documentation cannot miss on
   const example = readFileSync(EXAMPLE_FILE, "utf8");
   const keys = [
     "name", "project", "account_id", "region", "assume_role_arn", "tags", "state", "backend", "bucket", "key_prefix", "models",
-    "default_model_id", "allowed_model_ids", "direct_send", "fallback_to_queue", "client_delivery_choice", "batching", "max_delay_ms",
-    "max_chars", "queue", "fifo", "max_receive_count", "visibility_timeout_seconds", "lambda", "memory_mb", "timeout_seconds",
+    "default_model_id", "allowed_model_ids", "direct_send", "fallback_to_queue", "client_delivery_choice", "batching", "mode", "max_delay_ms",
+    "max_chars", "reading_tokens_per_second", "max_window_ms", "queue", "fifo", "max_receive_count", "visibility_timeout_seconds", "lambda", "memory_mb", "timeout_seconds",
     "reserved_concurrency", "log_retention_days", "generation", "max_prompt_chars", "max_tokens", "temperature", "system_prompt",
     "appsync", "xray", "field_log_level", "introspection", "cognito", "existing_user_pool_id", "history", "enabled", "ttl_days",
     "alarms", "email", "sns_topic_arn", "limits", "max_concurrent_generations_per_user", "daily_output_tokens_per_user",
@@ -104,6 +104,10 @@ const valid = () =>
 
 const BAD: [string, (c: Record<string, any>) => void, string][] = [
   ["out of range", (c) => (c.batching = { max_delay_ms: 5000 }), "batching.max_delay_ms must be between 0 and 1000, got 5000"],
+  ["batching mode", (c) => (c.batching = { mode: "adaptive" }), 'batching.mode must be one of fixed, reading_pace, got "adaptive"'],
+  ["reading pace", (c) => (c.batching = { reading_tokens_per_second: 0 }), "batching.reading_tokens_per_second must be between 1 and 100, got 0"],
+  ["window cap", (c) => (c.batching = { max_window_ms: 60000 }), "batching.max_window_ms must be between 0 and 5000, got 60000"],
+  ["window cap below the fixed window", (c) => (c.batching = { mode: "reading_pace", max_delay_ms: 400, max_window_ms: 300 }), "batching.max_window_ms must be at least batching.max_delay_ms (400), got 300"],
   ["unknown key", (c) => (c.colour = "blue"), "colour is not a known key"],
   ["unknown nested key", (c) => (c.queue = { fifo: true, retries: 3 }), "queue.retries is not a known key"],
   ["wrong type", (c) => (c.direct_send = "yes"), 'direct_send must be true or false, got "yes"'],

@@ -3,12 +3,17 @@
  * is tested on test/fixtures/environments/). Each check reads its expectation from the environment's own config.
  */
 import { EnvironmentConfig } from "../../config/schema";
+import { resourceNames } from "../../config/names";
+import { outboundMaxReceiveCount } from "../../config/messaging";
 import { terraform } from "../../scripts/terraform";
 import { StackView } from "./stackView";
 
 const labelled = (label: string, value: unknown) => [label, value];
 
-/** Default tags, no wildcard action, one rotating key encrypting every topic, queue, table and log group, retention, TLS, boundaries. */
+/**
+ * Default tags, no wildcard action, one rotating key encrypting every topic, queue, table and log group, retention, TLS,
+ * boundaries, and each queue's redrive after the receives its config gives.
+ */
 export function expectStackInvariants(v: StackView, c: EnvironmentConfig): void {
   expect(labelled("default tags", v.provider().default_tags[0].tags)).toEqual(labelled("default tags", { ...c.tags, Project: c.project, Environment: c.name, ManagedBy: "cdktf" }));
   const actions = v.allStatements().flatMap((s) => [...(s.actions ?? []), ...(s.not_actions ?? [])]);
@@ -19,6 +24,16 @@ export function expectStackInvariants(v: StackView, c: EnvironmentConfig): void 
   expectTlsOnly(v);
   const boundary = `arn:aws:iam::${c.account_id}:policy/${c.project}-${c.name}-boundary`;
   for (const r of v.list("aws_iam_role")) expect(labelled(r.name, r.permissions_boundary)).toEqual(labelled(r.name, boundary));
+  expectRedrive(v, c);
+}
+
+/** The work queue moves a request to its DLQ after queue.max_receive_count; the outbound queue after the relay's backstop above queue.relay_retry_seconds. */
+function expectRedrive(v: StackView, c: EnvironmentConfig): void {
+  const names = resourceNames(c);
+  const maxReceives = (queue: string) => JSON.parse(v.one("aws_sqs_queue", (q) => q.name === queue).redrive_policy).maxReceiveCount;
+  expect(labelled(names.workQueue, maxReceives(names.workQueue))).toEqual(labelled(names.workQueue, c.queue.max_receive_count));
+  const backstop = outboundMaxReceiveCount(c.queue.relay_retry_seconds, c.queue.max_receive_count);
+  expect(labelled(names.outboundQueue, maxReceives(names.outboundQueue))).toEqual(labelled(names.outboundQueue, backstop));
 }
 
 function expectEncryption(v: StackView): void {

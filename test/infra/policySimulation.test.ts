@@ -4,6 +4,8 @@
  * and the Service Authorization Reference's resources and condition keys per action).
  *
  * Every "cannot" has a "can" beside it on the same policies, so no case passes because nothing is allowed at all.
+ * Issue 11: the relay may send to its own outbound DLQ (it dead-letters by time) and to nothing else; message-control
+ * reads and flags its environment's message records only.
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { loadEnvironment } from "../../config/load";
@@ -17,6 +19,8 @@ const GITHUB: GithubRepository = { owner: "acme", repo: "llm-stream" };
 const ACCOUNT = "111111111111";
 const DEPLOY_ROLE = `arn:aws:iam::${ACCOUNT}:role/llm-stream-deploy`;
 const WORKER_ROLE = `arn:aws:iam::${ACCOUNT}:role/llm-stream-dev-stream-worker`;
+const RELAY_ROLE = `arn:aws:iam::${ACCOUNT}:role/llm-stream-dev-outbound-relay`;
+const CONTROL_ROLE = `arn:aws:iam::${ACCOUNT}:role/llm-stream-dev-message-control`;
 /** The key ARNs stand in for what apply would create: dev's, and one of a second environment (qa) in dev's account. */
 const DEV_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0b3c5d7e-dev0-4000-8000-000000000001`;
 const QA_KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0b3c5d7e-qa00-4000-8000-000000000002`;
@@ -122,9 +126,19 @@ function arnOf(type: string, id: string): string {
 /** dev's key policy as the stack renders it. */
 const stackKeyPolicy = () => renderedPolicy(stack.statementsOf(stack.list("aws_kms_key")[0].policy));
 
-/** The worker's role as deployed: its inline policy, bounded by dev's boundary, against dev's key policy. */
-function workerRole(): Policies {
-  return { identity: [renderedPolicy(stack.functionPermissions("llm-stream-dev-stream-worker"))], boundary: devBoundary(), resourcePolicy: stackKeyPolicy() };
+/** A function's role as deployed: its inline policy, bounded by dev's boundary, against dev's key policy. */
+function functionRole(functionName: string): Policies {
+  return { identity: [renderedPolicy(stack.functionPermissions(functionName))], boundary: devBoundary(), resourcePolicy: stackKeyPolicy() };
+}
+
+/** The worker's role as deployed. */
+const workerRole = () => functionRole("llm-stream-dev-stream-worker");
+
+/** A queue's own policy as the stack renders it (TLS only), for a request to that queue. */
+function queuePolicy(queueName: string): PolicyDocument {
+  const queueId = stack.idOf("aws_sqs_queue", stack.one("aws_sqs_queue", (q) => q.name === queueName));
+  const policy = stack.one("aws_sqs_queue_policy", (p) => p.queue_url === stack.ref("aws_sqs_queue", queueId, "url"));
+  return renderedPolicy(stack.statementsOf(policy.policy));
 }
 
 describe("the deploy role", () => {
@@ -247,6 +261,63 @@ describe("a function role, bounded by the environment's boundary", () => {
     expect(await decrypt({ identity: [anyKey], resourcePolicy: delegating }, QA_KEY, "qa")).toBe("Allowed");
     // The worker as deployed names only dev's key in its policy.
     expect(await decrypt({ ...workerRole(), resourcePolicy: delegating }, QA_KEY, "qa")).toBe("ImplicitlyDenied");
+  });
+
+  describe("the relay dead-letters expired events itself (issue 11): SendMessage to its own DLQ only", () => {
+    const sqs = (env: string, queue: string) => `arn:aws:sqs:us-east-1:${ACCOUNT}:llm-stream-${env}-${queue}`;
+    const tls: Context = { "aws:SecureTransport": "true" };
+    /** The relay as deployed, sending to `queue` of `env`, with that queue's own policy when it is one of dev's. */
+    const send = (env: string, queue: string) => {
+      const relay = functionRole("llm-stream-dev-outbound-relay");
+      const policies = env === "dev" ? { ...relay, resourcePolicy: queuePolicy(`llm-stream-dev-${queue}`) } : { ...relay, resourcePolicy: undefined };
+      return decide(RELAY_ROLE, policies, "sqs:SendMessage", sqs(env, queue), tls);
+    };
+
+    test("can send to dev's outbound DLQ and look up its URL", async () => {
+      expect(await send("dev", "outbound-dlq")).toBe("Allowed");
+      const relay = functionRole("llm-stream-dev-outbound-relay");
+      for (const queue of ["outbound", "outbound-dlq"]) expect([queue, await decide(RELAY_ROLE, { ...relay, resourcePolicy: undefined }, "sqs:GetQueueUrl", sqs("dev", queue))]).toEqual([queue, "Allowed"]);
+    });
+
+    test("cannot send to any queue a consumer reads, nor to another environment's DLQ", async () => {
+      for (const [env, queue] of [["dev", "outbound"], ["dev", "work"], ["dev", "work-dlq"], ["qa", "outbound-dlq"], ["qa", "outbound"]]) {
+        expect([env, queue, await send(env, queue)]).toEqual([env, queue, "ImplicitlyDenied"]);
+      }
+    });
+
+    test("the boundary keeps SendMessage to dev's queues, even with a role policy that names every queue", async () => {
+      const anyQueue: PolicyDocument = { Version: "2012-10-17", Statement: [{ Sid: "EveryQueue", Effect: "Allow", Action: ["sqs:SendMessage"], Resource: [`arn:aws:sqs:us-east-1:${ACCOUNT}:*`] }] };
+      const worstCase: Policies = { identity: [anyQueue], boundary: devBoundary() };
+      expect(await decide(RELAY_ROLE, worstCase, "sqs:SendMessage", sqs("dev", "outbound-dlq"), tls)).toBe("Allowed");
+      expect(await decide(RELAY_ROLE, worstCase, "sqs:SendMessage", sqs("qa", "outbound-dlq"), tls)).toBe("ImplicitlyDenied");
+      expect(await decide(RELAY_ROLE, worstCase, "sqs:SendMessage", `arn:aws:sqs:us-east-1:${ACCOUNT}:billing-jobs`, tls)).toBe("ImplicitlyDenied");
+      // Without the boundary that role policy would have opened qa's queue.
+      expect(await decide(RELAY_ROLE, { identity: [anyQueue] }, "sqs:SendMessage", sqs("qa", "outbound-dlq"), tls)).toBe("Allowed");
+    });
+
+    test("dev's DLQ refuses the relay's send without TLS", async () => {
+      const policies = { ...functionRole("llm-stream-dev-outbound-relay"), resourcePolicy: queuePolicy("llm-stream-dev-outbound-dlq") };
+      expect(await decide(RELAY_ROLE, policies, "sqs:SendMessage", sqs("dev", "outbound-dlq"), { "aws:SecureTransport": "false" })).toBe("ExplicitlyDenied");
+    });
+  });
+
+  test("message-control reads and flags dev's message records, and nothing else", async () => {
+    const control = { ...functionRole("llm-stream-dev-message-control"), resourcePolicy: undefined };
+    const table = (env: string, name: string) => `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/llm-stream-${env}-${name}`;
+    for (const action of ["dynamodb:Query", "dynamodb:UpdateItem"]) expect([action, await decide(CONTROL_ROLE, control, action, table("dev", "messages"))]).toEqual([action, "Allowed"]);
+    const denied: [string, string][] = [
+      ["dynamodb:PutItem", table("dev", "messages")],
+      ["dynamodb:DeleteItem", table("dev", "messages")],
+      ["dynamodb:GetItem", table("dev", "messages")],
+      ["dynamodb:Query", table("dev", "history")],
+      ["dynamodb:UpdateItem", table("dev", "idempotency")],
+      ["dynamodb:Query", table("qa", "messages")],
+      ["sns:Publish", "arn:aws:sns:us-east-1:111111111111:llm-stream-dev-inbound"],
+      ["sqs:SendMessage", "arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-work"],
+      ["bedrock:InvokeModelWithResponseStream", "arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0"],
+      ["appsync:GraphQL", `arn:aws:appsync:us-east-1:${ACCOUNT}:apis/${API_ID}/types/Mutation/fields/publishResponse`],
+    ];
+    for (const [action, resource] of denied) expect([action, resource, await decide(CONTROL_ROLE, control, action, resource)]).toEqual([action, resource, "ImplicitlyDenied"]);
   });
 
   test("CloudWatch Logs may use dev's key for dev's log groups only (read from the key policy)", () => {

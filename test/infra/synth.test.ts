@@ -228,15 +228,21 @@ describe.each(FIXTURES)("%s", (env) => {
         FALLBACK_TO_QUEUE: String(c.fallback_to_queue),
         DEFAULT_MODEL_ID: c.models.default_model_id,
         ALLOWED_MODEL_IDS: c.models.allowed_model_ids.join(","),
+        BATCH_MODE: c.batching.mode,
         BATCH_MAX_DELAY_MS: String(c.batching.max_delay_ms),
         BATCH_MAX_CHARS: String(c.batching.max_chars),
+        BATCH_READING_TPS: String(c.batching.reading_tokens_per_second),
+        BATCH_MAX_WINDOW_MS: String(c.batching.max_window_ms),
       });
       expect(vars.APPSYNC_ENDPOINT).toMatch(/^\$\{aws_appsync_graphql_api\.[^.]+\.uris\["GRAPHQL"\]\}$/);
       expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
       expect(vars.OUTBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_outbound_topic_/);
-      if (c.history.enabled) expect(vars.HISTORY_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_history_/);
+      // Table names are ours (config/names.ts) and known at synth; each names a table this stack creates.
+      const tableNames = v.list("aws_dynamodb_table").map((t) => t.name);
+      if (c.history.enabled) expect([vars.HISTORY_TABLE_NAME, tableNames]).toEqual([names.historyTable, expect.arrayContaining([names.historyTable])]);
       else expect(vars.HISTORY_TABLE_NAME).toBe("");
-      expect(vars.MESSAGES_TABLE_NAME).toMatch(/^\$\{aws_dynamodb_table\.tables_messages_table_[^.]+\.name\}$/);
+      expect([vars.MESSAGES_TABLE_NAME, tableNames]).toEqual([names.messagesTable, expect.arrayContaining([names.messagesTable])]);
+      expect([vars.IDEMPOTENCY_TABLE_NAME, tableNames]).toEqual([names.idempotencyTable, expect.arrayContaining([names.idempotencyTable])]);
       expect(vars.RELAY_RETRY_SECONDS).toBe(String(c.queue.relay_retry_seconds));
       expect(vars.POWERTOOLS_SERVICE_NAME).toBe(f.function_name.replace(`${stackName(c)}-`, ""));
     }
@@ -314,7 +320,9 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(onMessages(names.functions.messageControl)).toEqual([["ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"], [messagesArn]]]);
     expect(onMessages(names.functions.streamWorker)).toEqual([["KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [messagesArn]]]);
     expect(onMessages(names.functions.outboundRelay)).toEqual([]);
-    // No wildcard or index ARN of the table anywhere: the functions name the table itself.
+    // No other role (AppSync's included) names the table, and no wildcard or index ARN of it appears anywhere.
+    const namingTable = v.list("aws_iam_role_policy").flatMap((p) => v.statementsOf(p.policy)).filter((s) => (s.resources ?? []).some((r) => r.includes(`aws_dynamodb_table.${tableId}.`)));
+    expect(namingTable.map((s) => s.sid).sort()).toEqual(["CreateMessageRecords", "KeepMessageRecords", "ReadAndStopMessages"]);
     for (const s of v.allStatements()) for (const r of s.resources ?? []) if (r.includes(`aws_dynamodb_table.${tableId}.`)) expect(r).toBe(messagesArn);
     // message-control: logs, traces, the tables and the key, nothing of SNS, SQS, Bedrock or AppSync.
     const control = perms(names.functions.messageControl);
@@ -439,8 +447,9 @@ describe.each(FIXTURES)("%s", (env) => {
   });
 
   test("outputs for the client config", () => {
-    expect(Object.keys(v.json.output).sort()).toEqual(["environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
+    expect(Object.keys(v.json.output).sort()).toEqual(["batching", "environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
     expect(v.json.output.environment.value).toBe(env);
+    expect(v.json.output.batching.value).toEqual({ mode: c.batching.mode, maxDelayMs: c.batching.max_delay_ms, maxWindowMs: c.batching.max_window_ms, readingTokensPerSecond: c.batching.reading_tokens_per_second });
     expect(v.json.output.realtime_url.value).toMatch(/uris\["REALTIME"\]/);
   });
 });
@@ -536,8 +545,8 @@ describe("the Lambda environment's 4 KB", () => {
   /** Every bounded key at its longest value: what the system_prompt cap was computed against. */
   const worstCase = (): EnvironmentConfig => {
     const prod = configs["fifo-direct"];
-    // 50-character ids within the about 550 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
-    const ids = Array.from({ length: 9 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
+    // 50-character ids within the about 780 bytes of model ids the cap leaves (see SYSTEM_PROMPT_MAX_BYTES).
+    const ids = Array.from({ length: 14 }, (_, i) => `us-gov.anthropic.claude-model-${String(i).padStart(2, "0")}-2025-v1:0`.padEnd(50, "x"));
     return {
       ...prod,
       // The longest geography prefix, us-gov., is served only in GovCloud regions.
@@ -546,7 +555,8 @@ describe("the Lambda environment's 4 KB", () => {
       name: longest(20),
       models: { default_model_id: ids[0], allowed_model_ids: ids },
       client_delivery_choice: false,
-      batching: { max_delay_ms: 1000, max_chars: 8000 },
+      batching: { mode: "reading_pace", max_delay_ms: 1000, max_chars: 8000, reading_tokens_per_second: 100, max_window_ms: 5000 },
+      queue: { ...prod.queue, relay_retry_seconds: 3600 },
       history: { enabled: true, ttl_days: 3650 },
       generation: { max_prompt_chars: 100000, max_tokens: 64000, temperature: 1.2345678901234566e-7, system_prompt: "é".repeat(SYSTEM_PROMPT_MAX_BYTES / 2) },
       limits: { max_concurrent_generations_per_user: 1000, daily_output_tokens_per_user: 1_000_000_000 },

@@ -12,7 +12,7 @@ import { eventDeduplicationId, sessionGroupId } from "../../lambdas/shared/fifoI
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
 import { HistoryStore } from "../../lambdas/stream-worker/history";
 import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
-import { converseStream, namedError, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens, type StreamStep } from "./support/workerFixtures";
+import { chunkTexts, converseStream, namedError, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens, type StreamStep } from "./support/workerFixtures";
 
 const bedrockMock = mockClient(BedrockRuntimeClient);
 const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
@@ -65,15 +65,39 @@ describe("runGeneration", () => {
     expect(telemetry.recordedMetrics.find((m) => m.name === "ChunksPublished")!.value).toBe(TRICKY.length);
   });
 
-  it("coalesces deltas into fewer chunks with identical text when max_delay_ms > 0", async () => {
+  it("coalesces deltas into fewer chunks with identical text when max_delay_ms > 0; the final carries the last chunk", async () => {
     const deltas = Array.from({ length: 200 }, (_, i) => `tok${i} `);
     givenStream(textStream(deltas));
     const { d, queue } = deps({ settings: { ...settings, batchMaxDelayMs: 50, batchMaxChars: 100 } });
-    await runGeneration(request, d);
+    const summary = await runGeneration(request, d);
     const toks = tokens(queue.events);
     expect(toks.length).toBeLessThan(deltas.length / 5);
-    expect(toks.map((t) => t.value).join("")).toBe(deltas.join(""));
-    for (const t of toks) expect(t.value.length).toBeLessThanOrEqual(100);
+    expect(chunkTexts(queue.events).join("")).toBe(deltas.join(""));
+    for (const t of chunkTexts(queue.events)) expect(t.length).toBeLessThanOrEqual(100);
+    // The partial chunk left at the end is chunk lastSequenceNumber, inside the final: one AppSync message fewer.
+    const final = queue.events.at(-1)!;
+    expect(final).toMatchObject({ action: "final_response", data: { content: deltas.join(""), lastSequenceNumber: toks.length, tail: expect.any(String) } });
+    expect(toks.map((t) => t.sequenceNumber)).toEqual(toks.map((_, i) => i));
+    expect(summary).toMatchObject({ chunksPublished: toks.length, lastSequenceNumber: toks.length });
+  });
+
+  it("a failed stream sends what was buffered as a token event before the error, never in a final", async () => {
+    givenStream([...textStream(["a", " b", " c"]).slice(0, 4), { throw: namedError("ThrottlingException") }]);
+    const { d, queue } = deps({ settings: { ...settings, batchMaxDelayMs: 50 } });
+    await runGeneration(request, d);
+    expect(queue.events.map((e) => e.action)).toEqual(["on_new_llm_token", "on_new_llm_token", "error"]);
+    expect(tokens(queue.events).map((t) => t.value)).toEqual(["a", " b c"]);
+  });
+
+  it("in reading_pace mode the text is exact and the final carries the tail", async () => {
+    const deltas = Array.from({ length: 50 }, (_, i) => `w${i} `);
+    givenStream(textStream(deltas));
+    const { d, queue } = deps({ settings: { ...settings, batchMode: "reading_pace", batchMaxDelayMs: 250, batchMaxChars: 400 } });
+    await runGeneration(request, d);
+    // The mocked model answers at once: the first delta alone, the second at once too (a reader would finish the first
+    // within the margin), the rest in the tail.
+    expect(tokens(queue.events).map((t) => t.value)).toEqual(["w0 ", "w1 "]);
+    expect(queue.events.at(-1)).toMatchObject({ action: "final_response", data: { lastSequenceNumber: 2, tail: deltas.slice(2).join(""), content: deltas.join("") } });
   });
 
   it("a request's delivery choice overrides DIRECT_SEND", async () => {
@@ -167,6 +191,9 @@ describe("runGeneration", () => {
     // Every token event fits too, and the tokens still carry the whole text.
     for (const e of queue.events) expect(byteLength(serializeEvent(e))).toBeLessThanOrEqual(MAX_EVENT_BYTES);
     expect(tokens(queue.events).map((t) => t.value).join("")).toBe(big + big);
+    // A truncated final never carries the tail (a version-1 client would miss it): it went out as a token event.
+    expect(final.data.tail).toBeUndefined();
+    expect(final.data.lastSequenceNumber).toBe(tokens(queue.events).length - 1);
     expect(telemetry.logs.some((l) => l.level === "warn" && /trimmed/.test(l.message))).toBe(true);
   });
 

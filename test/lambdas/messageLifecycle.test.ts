@@ -117,6 +117,24 @@ describe("the worker keeps the record", () => {
     expect(state.events).toEqual(queue.events.map((e) => JSON.stringify(e)));
   });
 
+  it("the tail the final carries live is also stored as its own token event, so a replay has every chunk", async () => {
+    const { req, ref } = fresh();
+    await store.create(ref);
+    bedrockMock.on(ConverseStreamCommand).callsFake(async () => ({ stream: converseStream(textStream(["Hel", "lo ", "there"])) }));
+    const { d, queue } = deps({ settings: { ...settings, batchMaxDelayMs: 50 } });
+    await runGeneration(req, d);
+    expect(queue.events.map((e) => e.action)).toEqual(["on_new_llm_token", "final_response"]);
+    const final = queue.events.at(-1) as FinalEvent;
+    expect(final.data).toMatchObject({ lastSequenceNumber: 1, tail: "lo there" });
+    const recorded = (await store.read(ref))!.events.map((e) => parseEvent(e));
+    expect(recorded.map((e) => (e.action === "on_new_llm_token" ? e.data.token : e.action))).toEqual([
+      expect.objectContaining({ sequenceNumber: 0, value: "Hel" }),
+      expect.objectContaining({ sequenceNumber: 1, value: "lo there" }),
+      "final_response",
+    ]);
+    expect(recorded.at(-1)).toEqual(final);
+  });
+
   it("with the queue fallback off and AppSync down, the message still ends COMPLETE in the record, with every event", async () => {
     const { req, ref } = fresh();
     await store.create(ref);

@@ -1,7 +1,8 @@
 /** The relay's redelivery backoff against fauxqs, the local SQS (its own file: aws-sdk-client-mock would mock every SQSClient). */
+import { PublishCommand } from "@aws-sdk/client-sns";
 import { ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import { loadEnvironment } from "../../config/load";
-import { serializeEvent, type StreamEvent } from "../../contracts/streamEvents";
+import { serializeEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { createDeadLetterMover } from "../../lambdas/outbound-relay/deadLetters";
 import { createQueueUrls } from "../../lambdas/outbound-relay/queueUrls";
 import { createRedeliveryScheduler, createRelaySqsClient } from "../../lambdas/outbound-relay/redelivery";
@@ -65,8 +66,12 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
     const { sqs } = messaging.clients;
     const { url, arn, dlqUrl } = messaging.queues.outbound;
     const isFifo = url.endsWith(".fifo");
-    const body = serializeEvent(token("session-old", 0));
-    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(isFifo ? { MessageGroupId: "g2", MessageDeduplicationId: "d2" } : {}) }));
+    // An answer with emoji: fauxqs's SendMessage refuses characters beyond the BMP, so the relay escapes them.
+    const base = token("session-old", 0) as TokenEvent;
+    const event: TokenEvent = { ...base, data: { ...base.data, token: { ...base.data.token, value: "done 🚀👩‍👩‍👧" } } };
+    const body = serializeEvent(event);
+    // Through the outbound topic, as the worker publishes (fauxqs's SendMessage would refuse the emoji itself).
+    await messaging.clients.sns.send(new PublishCommand({ TopicArn: messaging.topics.outboundArn, Message: body, ...(isFifo ? { MessageGroupId: "g2", MessageDeduplicationId: "d2" } : {}) }));
     const m = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, WaitTimeSeconds: 2, MessageSystemAttributeNames: ["All"] }))).Messages![0]!;
     const sentAt = Number(m.Attributes!.SentTimestamp);
     const rec = sqsRecord({ body: m.Body!, messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, eventSourceARN: arn, region: messaging.region, sentAt, ...(isFifo ? { messageGroupId: "g2" } : {}) });
@@ -80,7 +85,7 @@ describe("relay redelivery backoff against fauxqs (the local SQS)", () => {
       // Past it: moved to the DLQ, so not reported (SQS deletes it from the queue).
       expect((await relayBatch(sqsEvent(rec), { ...deps, now: () => sentAt + 61_000 })).batchItemFailures).toEqual([]);
       const dead = await sqs.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 2 }));
-      expect(dead.Messages?.map((d) => d.Body)).toEqual([body]);
+      expect(dead.Messages?.map((d) => JSON.parse(d.Body!))).toEqual([event]);
     } finally {
       client.destroy();
     }

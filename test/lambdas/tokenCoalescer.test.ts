@@ -165,3 +165,86 @@ describe("TokenCoalescer", () => {
     expect(() => coalescer.push("late")).toThrow(/after end/);
   });
 });
+
+describe("TokenCoalescer in reading-pace mode", () => {
+  const PACE = { readingTokensPerSecond: 15, maxWindowMs: 1000 };
+  const START = 1_000_000;
+
+  /** A model at `tokensPerSecond` writing `count` deltas of a few characters; returns the chunks, the arrivals and the kept tail. */
+  async function model(count: number, tokensPerSecond: number, maxChars = 4000) {
+    const { chunks, onChunk } = recorder();
+    const coalescer = new TokenCoalescer({ maxDelayMs: 250, maxChars, readingPace: PACE, onChunk });
+    const script: [number, string][] = Array.from({ length: count }, (_, i) => [i === 0 ? 0 : 1000 / tokensPerSecond, `w${i} `]);
+    const arrivals = await feed(coalescer, script);
+    const last = await coalescer.end({ keepTail: true });
+    return { chunks, arrivals, last, tail: coalescer.keptTail, text: arrivals.map((a) => a.delta).join("") };
+  }
+
+  /** When each delta left: the time of the chunk that carried its last character (the tail leaves at `endAt`). */
+  function departures(chunks: Emitted[], arrivals: { delta: string; at: number }[], tail: string | undefined, endAt: number): number[] {
+    const ends: { end: number; at: number }[] = [];
+    let end = 0;
+    for (const c of chunks) ends.push({ end: (end += c.text.length), at: c.at });
+    if (tail) ends.push({ end: end + tail.length, at: endAt });
+    let offset = 0;
+    return arrivals.map((a) => {
+      offset += a.delta.length;
+      return ends.find((e) => e.end >= offset)!.at;
+    });
+  }
+
+  it("delivers everything that arrives in the first 2 s within max_delay_ms, the first delta at once", async () => {
+    const { chunks, arrivals, tail } = await model(400, 80);
+    expect(chunks[0]).toEqual({ text: "w0 ", sequenceNumber: 0, at: START });
+    const left = departures(chunks, arrivals, tail?.value, Date.now());
+    arrivals.forEach((a, i) => {
+      if (a.at - START < 2000) expect([i, left[i]! - a.at <= 250]).toEqual([i, true]);
+    });
+  });
+
+  it("grows the window to max_window_ms once the text is ahead of the reader, never beyond it", async () => {
+    const { chunks, arrivals, tail } = await model(2000, 80);
+    const left = departures(chunks, arrivals, tail?.value, Date.now());
+    const waits = arrivals.map((a, i) => left[i]! - a.at);
+    expect(Math.max(...waits)).toBeLessThanOrEqual(1000);
+    // After the opening, chunks leave about a second apart: a fiftieth of one message per token, counting the final.
+    const late = chunks.filter((c) => c.at - START > 3000);
+    for (let i = 1; i < late.length; i++) expect(late[i]!.at - late[i - 1]!.at).toBeGreaterThanOrEqual(990);
+    expect(chunks.length + 1).toBeLessThanOrEqual(2000 / 50);
+  });
+
+  it("never leaves a reader at 15 tokens/s from the first token with nothing to read while more was written", async () => {
+    const { chunks, arrivals, tail } = await model(2000, 80);
+    const left = departures(chunks, arrivals, tail?.value, Date.now());
+    // The reader starts on token i when it has it and has read the one before (1000/15 ms each).
+    let free = START;
+    arrivals.forEach((a, i) => {
+      const starved = left[i]! - Math.max(free, a.at);
+      expect([i, starved <= 0]).toEqual([i, true]);
+      free = Math.max(left[i]!, free) + 1000 / 15;
+    });
+  });
+
+  it("keeps the text exact and the order, and keeps the last chunk for the final to carry", async () => {
+    const { chunks, text, tail, last } = await model(300, 80, 120);
+    expect(chunks.map((c) => c.sequenceNumber)).toEqual(chunks.map((_, i) => i));
+    for (const c of chunks) expect(c.text.length).toBeLessThanOrEqual(120);
+    expect(tail).toEqual({ sequenceNumber: chunks.length, value: expect.any(String) });
+    expect(last).toBe(tail!.sequenceNumber);
+    expect(chunks.map((c) => c.text).join("") + tail!.value).toBe(text);
+  });
+
+  it("keeps no tail when nothing is buffered, and flushes it all without keepTail", async () => {
+    const { chunks, onChunk } = recorder();
+    const coalescer = new TokenCoalescer({ maxDelayMs: 250, maxChars: 400, readingPace: PACE, onChunk });
+    coalescer.push("only");
+    expect(await coalescer.end({ keepTail: true })).toBe(0);
+    expect(coalescer.keptTail).toBeUndefined();
+    const other = new TokenCoalescer({ maxDelayMs: 250, maxChars: 400, readingPace: PACE, onChunk });
+    other.push("a");
+    other.push("b");
+    expect(await other.end()).toBe(1);
+    expect(other.keptTail).toBeUndefined();
+    expect(chunks.map((c) => c.text)).toEqual(["only", "a", "b"]);
+  });
+});

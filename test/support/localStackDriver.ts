@@ -10,7 +10,7 @@ import WebSocket from "ws";
 import { MessageAssembler } from "../../client/assembler";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../../client/realtime";
-import { EVENT_ACTIONS, parseEvent, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
+import { EVENT_ACTIONS, finalTail, parseEvent, type Chunk, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
 import type { GatewayStats, PublishFaultOptions } from "../../local/appsync/faults";
 import type { StandInRequest } from "../../local/bedrock";
@@ -63,12 +63,18 @@ export class SessionRecorder {
     return this.forMessage(messageId).filter((e): e is ErrorEvent => e.action === EVENT_ACTIONS.error);
   }
 
-  /** True once an error event arrived, or a final event and every chunk up to its lastSequenceNumber. */
+  /** Every chunk of the message, in arrival order: the token events' and the tail its final carried (envelope version 2). */
+  chunks(messageId: string): Chunk[] {
+    const tail = this.finals(messageId).map((f) => finalTail(f.data)).find((t) => t !== undefined);
+    return [...this.tokens(messageId).map((t) => ({ sequenceNumber: t.data.token.sequenceNumber, value: t.data.token.value })), ...(tail ? [tail] : [])];
+  }
+
+  /** True once an error event arrived, or a final event and every chunk up to its lastSequenceNumber (its tail included). */
   ended(messageId: string): boolean {
     if (this.errors(messageId).length > 0) return true;
     const final = this.finals(messageId)[0];
     if (!final) return false;
-    const seen = new Set(this.tokens(messageId).map((t) => t.data.token.sequenceNumber));
+    const seen = new Set(this.chunks(messageId).map((c) => c.sequenceNumber));
     for (let n = 0; n <= final.data.lastSequenceNumber; n++) if (!seen.has(n)) return false;
     return true;
   }
@@ -104,7 +110,9 @@ export interface Answer {
   tokens: TokenEvent[];
   final?: FinalEvent;
   error?: ErrorEvent;
-  /** Chunk values joined in sequence-number order. */
+  /** Every chunk, the final's tail included, in arrival order. */
+  chunks: Chunk[];
+  /** Chunk values (the final's tail included) joined in sequence-number order. */
   streamedText: string;
 }
 
@@ -178,12 +186,12 @@ export class LocalStackDriver {
   }
 
   answerOf(recorder: SessionRecorder, messageId: string): Answer {
-    const tokens = recorder.tokens(messageId);
-    const streamedText = [...tokens]
-      .sort((a, b) => a.data.token.sequenceNumber - b.data.token.sequenceNumber)
-      .map((t) => t.data.token.value)
+    const chunks = recorder.chunks(messageId);
+    const streamedText = [...chunks]
+      .sort((a, b) => a.sequenceNumber - b.sequenceNumber)
+      .map((c) => c.value)
       .join("");
-    return { messageId, recorder, tokens, final: recorder.finals(messageId)[0], error: recorder.errors(messageId)[0], streamedText };
+    return { messageId, recorder, tokens: recorder.tokens(messageId), final: recorder.finals(messageId)[0], error: recorder.errors(messageId)[0], chunks, streamedText };
   }
 
   /** POST /_local/faults on the gateway. */
@@ -242,14 +250,15 @@ export function newSessionId(label: string): string {
 }
 
 /**
- * The properties every complete answer must have: chunk sequence numbers 0..n-1 each exactly once, their text in that
- * order equal to final_response.content, equal to the stand-in's answer; exactly one final event and no error event;
- * the client's assembler shows exactly that text.
+ * The properties every complete answer must have: chunk sequence numbers 0..n-1 each exactly once (the last one may be
+ * the tail the final carries), their text in that order equal to final_response.content, equal to the stand-in's
+ * answer; exactly one final event and no error event; the client's assembler shows exactly that text, and so does a
+ * version-1 assembler, which ignores the tail and takes the final's content for the chunk it never saw.
  */
 export function expectExactAnswer(answer: Answer, expectedText: string): void {
   expect(answer.error).toBeUndefined();
   expect(answer.recorder.finals(answer.messageId)).toHaveLength(1);
-  const seqs = answer.tokens.map((t) => t.data.token.sequenceNumber).sort((a, b) => a - b);
+  const seqs = answer.chunks.map((c) => c.sequenceNumber).sort((a, b) => a - b);
   expect(seqs).toEqual(seqs.map((_, i) => i));
   expect(answer.final!.data.lastSequenceNumber).toBe(seqs.length - 1);
   expect(answer.streamedText).toBe(expectedText);
@@ -260,4 +269,19 @@ export function expectExactAnswer(answer: Answer, expectedText: string): void {
   expect(assembler.done).toBe(true);
   expect(assembler.text).toBe(expectedText);
   expect(assembler.duplicateCount).toBe(0);
+  expect(answer.final!.data.tail === undefined || !answer.final!.data.truncated).toBe(true);
+  expect(assembleAsVersion1(answer.recorder.forMessage(answer.messageId), answer.messageId).text).toBe(expectedText);
+}
+
+/** What a client of envelope version 1 shows: its schema drops the unknown `tail`, so it only sees a chunk missing at the final. */
+export function assembleAsVersion1(events: StreamEvent[], messageId: string): MessageAssembler {
+  const assembler = new MessageAssembler(messageId);
+  for (const e of events) {
+    if (e.action !== EVENT_ACTIONS.final) assembler.accept(e);
+    else {
+      const { tail: _dropped, ...data } = e.data;
+      assembler.accept({ ...e, data });
+    }
+  }
+  return assembler;
 }

@@ -58,7 +58,8 @@ describe("web console (Chromium, local stack)", () => {
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    stack = await startStackProcess(["--first-token-ms", "100", "--tokens-per-second", "200"]);
+    // Reading-pace batching, so the page assembles finals that carry the last chunk and paced windows.
+    stack = await startStackProcess(["--first-token-ms", "100", "--tokens-per-second", "200", "--config-overrides", JSON.stringify({ batching: { mode: "reading_pace" } })]);
     browser = await launchChromium();
     page = await browser.context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
@@ -186,8 +187,9 @@ describe("web console (Chromium, local stack)", () => {
     expect(await again.getByTestId("retry").isVisible()).toBe(true);
   }, 90_000);
 
-  it("compares DIRECT and QUEUED side by side with numbers for both", async () => {
-    await page.getByTestId("compare-prompt").fill("Compare the delivery paths");
+  it("compares DIRECT and QUEUED side by side with numbers for both: the batching mode and the requests per 1k tokens", async () => {
+    // 600 tokens at 200 tokens/s: 3 s, so the window grows past the 2 s opening.
+    await page.getByTestId("compare-prompt").fill("Compare the delivery paths [[length:600]]");
     await page.getByTestId("compare-run").click();
     await page.locator("#compare-form[data-state=done]").waitFor({ timeout: 2 * STREAM_DEADLINE_MS });
     await page.screenshot({ path: path.join(ARTIFACTS, "web-console-compare.png"), fullPage: true });
@@ -204,11 +206,14 @@ describe("web console (Chromium, local stack)", () => {
       expect(await num("total")).toBeGreaterThanOrEqual(await num("ttft"));
       per1k[p] = await num("requests");
       expect(per1k[p]).toBeGreaterThan(0);
+      expect(await panel.getByTestId("batching").textContent()).toBe("reading_pace");
       // One bar per gap between consecutive chunks.
       expect(await panel.locator("svg[data-testid=latency-chart] rect").count()).toBe(chunks - 1);
     }
     // The queued path adds SNS, SQS and relay requests on top of the same AppSync mutations.
     expect(per1k.QUEUED).toBeGreaterThan(per1k.DIRECT);
+    // Direct, each request is an AppSync mutation: at most a twentieth of one per token.
+    expect(per1k.DIRECT).toBeLessThanOrEqual(1000 / 20);
   }, 2 * STREAM_DEADLINE_MS + 10_000);
 
   it("signs in to a deployed stack's Cognito user pool with SRP: the password never leaves the page", async () => {

@@ -228,7 +228,11 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     const byName = (sid: string) => statements.find((s) => s.Sid === sid)!;
     expect(byName("PublishToOwnTopics").Resource).toEqual(["arn:aws:sns:us-east-1:111111111111:llm-stream-dev-*"]);
     expect(byName("ConsumeOwnQueues").Resource).toEqual(["arn:aws:sqs:us-east-1:111111111111:llm-stream-dev-*"]);
+    // SendMessage: the relay moves events past their retry window to its own DLQ (its role policy names that DLQ only).
+    expect(byName("ConsumeOwnQueues").Action).toEqual(["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:SendMessage"]);
     expect(byName("OwnTableItems").Resource).toEqual(["arn:aws:dynamodb:us-east-1:111111111111:table/llm-stream-dev-*"]);
+    // Every table action a function's role policy uses: message-control's Query and UpdateItem on the message records among them.
+    expect(byName("OwnTableItems").Action).toEqual(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]);
     expect(byName("InvokeOwnFunctions").Resource).toEqual(["arn:aws:lambda:us-east-1:111111111111:function:llm-stream-dev-*"]);
     expect(byName("PublishResponseOnly").Resource).toEqual(["arn:aws:appsync:us-east-1:111111111111:apis/*/types/Mutation/fields/publishResponse"]);
     // Only the environment's own key, told apart by its tags (key ARNs carry generated ids).

@@ -128,16 +128,19 @@ describe("npm run plan -- qa --offline --base, in a clone where a pull request t
 
   it("plans an environment new since the base against an empty state: it creates everything", () => {
     expect(added.stderr).toContain(`base: environments/qb.tfvars does not exist at ${git(repo, "rev-parse", "main").slice(0, 12)}: planning against an empty state`);
-    // Issue 12 adds 2 to the queued fixture: the usage table and the myUsage resolver.
-    expect(added.stdout).toMatch(/Plan: 50 to add, 0 to change, 0 to destroy\./);
+    // The queued fixture's whole stack (test/infra/invariants.ts expectedCounts): 60 resources (issue 12's usage table
+    // and myUsage resolver included), no alarms.
+    expect(added.stdout).toMatch(/Plan: 60 to add, 0 to change, 0 to destroy\./);
   });
 
   it("summarizes to the real diff, exactly as the plan-summary command prints it", async () => {
     const file = path.join(repo, "cdktf.out", "plans", "qa.json");
     const summary = summarizePlan("qa", JSON.parse(readFileSync(file, "utf8")));
     expect(summary.counts).toEqual({ add: 0, change: expect.any(Number), destroy: 0, replace: 0 });
-    // The three functions' DIRECT_SEND, the worker's new grant; nothing else but policies Terraform re-reads at apply.
-    expect(summary.resources.filter((r) => r.type === "aws_lambda_function").map((r) => r.attributes)).toEqual(Array(3).fill(["environment[0].variables.DIRECT_SEND"]));
+    // The four functions' DIRECT_SEND, the worker's new grant; nothing else but policies Terraform re-reads at apply.
+    expect(summary.resources.filter((r) => r.type === "aws_lambda_function").map((r) => [r.address.split(".")[1].split("_")[0], r.attributes]).sort()).toEqual(
+      ["message-control", "outbound-relay", "send-query", "stream-worker"].map((fn) => [fn, ["environment[0].variables.DIRECT_SEND"]]),
+    );
     expect(summary.resources.filter((r) => !["aws_lambda_function", "aws_iam_role_policy"].includes(r.type))).toEqual([]);
     expect(summary.callouts[0]).toMatch(/^directSend turns \*\*on\*\* in qa: /);
     expect(summary.policies.map((p) => p.diff?.added.map((s) => s.sid))).toEqual([["PublishResponseOnly"]]);

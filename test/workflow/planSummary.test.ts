@@ -215,6 +215,16 @@ describe("platform settings in plain words", () => {
     expect(renderMarkdown([s])).toContain("- DirectSend turns **on** in prod");
   });
 
+  it("calls out a change of the batching mode and of the reading-pace window", () => {
+    const v = (mode: string, window: string, pace: string) => ({ [RUNTIME_VARIABLE_NAMES.batchMode]: mode, [RUNTIME_VARIABLE_NAMES.batchMaxWindowMs]: window, [RUNTIME_VARIABLE_NAMES.batchReadingTokensPerSecond]: pace });
+    const s = summarizePlan("prod", plan(rc("aws_lambda_function.worker", ["update"], lambda(v("fixed", "1000", "15")), lambda(v("reading_pace", "2000", "10")))));
+    expect(s.callouts).toEqual([
+      "batching in prod: the mode changes to **reading_pace** (windows grow while the text is ahead of a reader), was fixed (BATCH_MODE on `llm-stream-prod-stream-worker`).",
+      "batching in prod: a reading-pace window now lasts at most 2000 ms, was 1000 ms (BATCH_MAX_WINDOW_MS on `llm-stream-prod-stream-worker`).",
+      "batching in prod: the reading pace is now 10 tokens/s, was 15 (BATCH_READING_TPS on `llm-stream-prod-stream-worker`).",
+    ]);
+  });
+
   it("reads a setting of a new function from the configured literal when the plan knows it only at apply", () => {
     const created = rc("aws_lambda_function.worker", ["create"], null, { function_name: "llm-stream-dev-stream-worker", environment: [{ variables: null }] }, { after_unknown: { environment: [{ variables: true }] } });
     const p: TerraformPlan = {

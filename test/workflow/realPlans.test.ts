@@ -118,7 +118,8 @@ describe("turning on FIFO", () => {
     const name = (p: { address: string }) => p.address.split(".")[1].split("_")[0];
     const rolePolicies = fifo.policies.filter((p) => p.type === "aws_iam_role_policy");
     // The functions' documents are read at apply (they name replaced resources); their planned statements show
-    // exactly which grants move to the new ARNs. AppSync's invoke policy keeps its grant, so it is not listed.
+    // exactly which grants move to the new ARNs. AppSync's invoke policies keep their grants, and message-control's
+    // names only the messages table and the key, so none of those is listed.
     expect(rolePolicies.map(name).sort()).toEqual(["outbound-relay", "send-query", "stream-worker"]);
     const worker = rolePolicies.find((p) => name(p) === "stream-worker")!;
     expect(worker.deferred).toBe(true);
@@ -127,6 +128,14 @@ describe("turning on FIFO", () => {
     expect(worker.diff!.changed.map((c) => [c.after.sid, c.after.resource, c.before.action])).toEqual([
       ["ConsumeOwnQueue", [KNOWN_AFTER_APPLY], ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]],
       ["PublishToTopic", [KNOWN_AFTER_APPLY], ["sns:Publish"]],
+    ]);
+    const relay = rolePolicies.find((p) => name(p) === "outbound-relay")!;
+    expect([relay.deferred, relay.diff!.added, relay.diff!.removed]).toEqual([true, [], []]);
+    // The relay's queue grants move with the outbound queue and its DLQ: consuming, looking up both URLs, dead-lettering.
+    expect(relay.diff!.changed.map((c) => [c.after.sid, c.after.resource, c.before.action])).toEqual([
+      ["ConsumeOwnQueue", [KNOWN_AFTER_APPLY], ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]],
+      ["FindOwnQueueUrl", [KNOWN_AFTER_APPLY, KNOWN_AFTER_APPLY], ["sqs:GetQueueUrl"]],
+      ["DeadLetterExpiredEvents", [KNOWN_AFTER_APPLY], ["sqs:SendMessage"]],
     ]);
     // Every replaced queue and topic has a TLS-only policy that moves with it.
     expect(fifo.policies.filter((p) => p.type !== "aws_iam_role_policy").map((p) => [p.type, p.kind, p.diff?.changed.map((c) => c.after.sid)])).toEqual(
@@ -170,9 +179,10 @@ describe("changing delivery, models and batching", () => {
     expect(delivery.counts.replace).toBe(0);
     const variables = ["ALLOWED_MODEL_IDS", "BATCH_MAX_DELAY_MS", "DEFAULT_MODEL_ID", "DIRECT_SEND"].map((v) => `environment[0].variables.${v}`);
     const updated = delivery.resources.filter((r) => r.type === "aws_lambda_function");
-    expect(updated.map((f) => [f.kind, f.attributes])).toEqual(Array(3).fill(["change", variables]));
+    // All four functions: send-query, message-control, stream-worker, outbound-relay.
+    expect(updated.map((f) => [f.kind, f.attributes])).toEqual(Array(4).fill(["change", variables]));
     expect(renderMarkdown([delivery])).toContain(`- update in place \`${updated[0].address}\`: ${variables.map((v) => `\`${v}\``).join(", ")}`);
-    const functions = "`llm-stream-queued-outbound-relay`, `llm-stream-queued-send-query`, `llm-stream-queued-stream-worker`";
+    const functions = "`llm-stream-queued-message-control`, `llm-stream-queued-outbound-relay`, `llm-stream-queued-send-query`, `llm-stream-queued-stream-worker`";
     const sorted = (line: string) => line.replace(/\(([A-Z_]+) on ([^)]+)\)/, (_, v, fns: string) => `(${v} on ${fns.split(", ").sort().join(", ")})`);
     expect(delivery.callouts.filter((c) => !c.startsWith("model access")).map(sorted)).toEqual([
       `directSend turns **on** in ${ENV}: the stream worker publishes answers straight to AppSync instead of through the outbound topic and queue (DIRECT_SEND on ${functions}).`,
@@ -184,8 +194,8 @@ describe("changing delivery, models and batching", () => {
 
   it("diffs the stream worker's policy statement by statement: the new model's ARN and the publishResponse grant", () => {
     const name = (p: { address: string }) => p.address.split(".")[1].split("_")[0];
-    // Only the worker's grants change; AppSync's invoke policy is read at apply (it names the updated send-query
-    // function) but its planned statement is the same, so it is not listed.
+    // Only the worker's grants change; AppSync's invoke policies are read at apply (they name the updated send-query and
+    // message-control functions) but their planned statements are the same, so they are not listed.
     expect(delivery.policies.map(name)).toEqual(["stream-worker"]);
     const diff = delivery.policies[0].diff!;
     expect(diff.removed).toEqual([]);

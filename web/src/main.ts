@@ -4,6 +4,7 @@
  */
 import { parseClientConfig, type ClientConfig } from "../../client/config";
 import { graphqlRequest } from "../../client/graphql";
+import { tokenEventCount } from "../../contracts/streamEvents";
 import { subscribe } from "../../client/realtime";
 import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
@@ -303,16 +304,55 @@ function setupChat(app: App): void {
 
 const PATHS: DeliveryPath[] = ["DIRECT", "QUEUED"];
 
-function pathPanel(path: DeliveryPath): { el: HTMLElement; render(run: MessageRun | undefined, failure?: string): void } {
-  const stat = (key: string, label: string, title?: string): [HTMLElement, HTMLElement] => {
-    const dd = h("dd", { "data-testid": key }, "—");
-    return [h("dt", { title }, label), dd];
+/** The environment's batching as the panel shows it: the mode, and its windows in the title. */
+function batchingText(batching: ClientConfig["batching"]): { text: string; title: string } {
+  if (!batching) return { text: "—", title: "This environment's client config does not say (deployed before the batching output)." };
+  const title =
+    batching.mode === "reading_pace"
+      ? `First 2 s: a chunk every ${batching.maxDelayMs} ms; then the window grows while the text is ahead of a reader at ${batching.readingTokensPerSecond} tokens/s, up to ${batching.maxWindowMs} ms.`
+      : `A chunk every ${batching.maxDelayMs} ms after the first token.`;
+  return { text: batching.mode, title };
+}
+
+/** Sets a panel figure, with its number in data-value for tests; "—" while there is none. */
+function setFigure(dd: HTMLElement, value: number | undefined, text: string): void {
+  dd.textContent = value === undefined ? "—" : text;
+  if (value === undefined) delete dd.dataset.value;
+  else dd.dataset.value = String(value);
+}
+
+/** The figures of one path's run, from its assembler: first token, chunks, total time, tokens/s, requests per 1k tokens. */
+function renderPathFigures(path: DeliveryPath, run: MessageRun, dd: Record<"ttft" | "chunks" | "total" | "tps" | "requests", HTMLElement>): void {
+  const a = run.assembler;
+  const firstAt = a.firstChunkAt;
+  const ttft = firstAt === undefined ? undefined : firstAt - run.sentAt;
+  setFigure(dd.ttft, ttft, fmtMs(ttft));
+  setFigure(dd.chunks, a.chunkCount, String(a.chunkCount));
+  const end = a.finishedAt;
+  setFigure(dd.total, end === undefined ? undefined : end - run.sentAt, fmtMs(end === undefined ? undefined : end - run.sentAt));
+  const tokens = a.final?.usage.outputTokens;
+  const streamMs = end !== undefined && firstAt !== undefined ? end - firstAt : undefined;
+  const rate = tokens && streamMs ? (tokens * 1000) / streamMs : undefined;
+  setFigure(dd.tps, rate, rate === undefined ? "—" : rate.toFixed(0));
+  // The events the producer sent: every chunk but the tail the final carried, plus the final itself.
+  const events = a.final ? tokenEventCount(a.final) : undefined;
+  const per1k = a.final && events !== undefined ? requestsPer1kTokens(path, events, a.final.usage.outputTokens) : undefined;
+  setFigure(dd.requests, per1k, per1k === undefined ? "—" : per1k.toFixed(0));
+  if (a.final && events !== undefined) dd.requests.title = `${deliveryRequests(path, events).total} requests for ${a.final.usage.outputTokens} tokens. ${REQUEST_FORMULA}`;
+}
+
+function pathPanel(path: DeliveryPath, batching: ClientConfig["batching"]): { el: HTMLElement; render(run: MessageRun | undefined, failure?: string): void } {
+  const stat = (key: string, label: string, title?: string): [HTMLElement, HTMLElement] => [h("dt", { title }, label), h("dd", { "data-testid": key }, "—")];
+  const mode = batchingText(batching);
+  const modeStat = [h("dt", { title: mode.title }, "Batching"), h("dd", { "data-testid": "batching", "data-value": batching?.mode, title: mode.title }, mode.text)];
+  const stats = {
+    ttft: stat("ttft", "First token"),
+    chunks: stat("chunks", "Chunks"),
+    total: stat("total", "Total time"),
+    tps: stat("tps", "Tokens/s"),
+    requests: stat("requests", "Requests/1k tok", `Estimated AWS requests per 1,000 output tokens. ${REQUEST_FORMULA}`),
   };
-  const [ttftDt, ttft] = stat("ttft", "First token");
-  const [chunksDt, chunks] = stat("chunks", "Chunks");
-  const [totalDt, total] = stat("total", "Total time");
-  const [tpsDt, tps] = stat("tps", "Tokens/s");
-  const [reqDt, requests] = stat("requests", "Requests/1k tok", `Estimated AWS requests per 1,000 output tokens. ${REQUEST_FORMULA}`);
+  const dd = Object.fromEntries(Object.entries(stats).map(([k, [, value]]) => [k, value])) as Record<keyof typeof stats, HTMLElement>;
   const chartBox = h("div", { class: "chart" });
   const state = h("p", { class: "meta", "data-testid": "path-status" }, "not run yet");
   const el = h(
@@ -320,16 +360,11 @@ function pathPanel(path: DeliveryPath): { el: HTMLElement; render(run: MessageRu
     { class: "path", "data-testid": `compare-${path}`, "data-path": path },
     h("h3", {}, path),
     h("p", { class: "route" }, path === "DIRECT" ? "worker → AppSync" : "worker → SNS → SQS → relay → AppSync"),
-    h("dl", {}, ttftDt, ttft, chunksDt, chunks, totalDt, total, tpsDt, tps, reqDt, requests),
+    h("dl", {}, ...modeStat, ...Object.values(stats).flat()),
     h("div", { class: "chart-label" }, "Inter-chunk latency"),
     chartBox,
     state,
   );
-  const setNum = (dd: HTMLElement, value: number | undefined, text: string): void => {
-    dd.textContent = value === undefined ? "—" : text;
-    if (value === undefined) delete dd.dataset.value;
-    else dd.dataset.value = String(value);
-  };
   return {
     el,
     render(run, failure) {
@@ -338,20 +373,9 @@ function pathPanel(path: DeliveryPath): { el: HTMLElement; render(run: MessageRu
         state.textContent = failure ?? "not run yet";
         return;
       }
-      const a = run.assembler;
-      const firstAt = a.firstChunkAt;
-      setNum(ttft, firstAt === undefined ? undefined : firstAt - run.sentAt, fmtMs(firstAt === undefined ? undefined : firstAt - run.sentAt));
-      setNum(chunks, a.chunkCount, String(a.chunkCount));
-      const end = a.finishedAt;
-      setNum(total, end === undefined ? undefined : end - run.sentAt, fmtMs(end === undefined ? undefined : end - run.sentAt));
-      const tokens = a.final?.usage.outputTokens;
-      const streamMs = end !== undefined && firstAt !== undefined ? end - firstAt : undefined;
-      const rate = tokens && streamMs ? (tokens * 1000) / streamMs : undefined;
-      setNum(tps, rate, rate === undefined ? "—" : rate.toFixed(0));
-      const per1k = a.final ? requestsPer1kTokens(path, a.chunkCount, a.final.usage.outputTokens) : undefined;
-      setNum(requests, per1k, per1k === undefined ? "—" : per1k.toFixed(0));
-      if (a.final) requests.title = `${deliveryRequests(path, a.chunkCount).total} requests for ${a.final.usage.outputTokens} tokens. ${REQUEST_FORMULA}`;
-      chartBox.replaceChildren(latencyChart(document, a.interArrivalMs()));
+      renderPathFigures(path, run, dd);
+      chartBox.replaceChildren(latencyChart(document, run.assembler.interArrivalMs()));
+      const tokens = run.assembler.final?.usage.outputTokens;
       state.textContent =
         run.status === "failed" ? (run.failure ?? "failed") : run.status === "done" ? `done · ${tokens ?? 0} tokens` : run.status === "streaming" ? "streaming…" : "sending…";
     },
@@ -362,7 +386,7 @@ function setupCompare(app: App): void {
   const form = $("compare-form") as HTMLFormElement;
   const input = $("compare-prompt") as HTMLInputElement;
   const button = $("compare-run") as HTMLButtonElement;
-  const panels = new Map(PATHS.map((p) => [p, pathPanel(p)] as const));
+  const panels = new Map(PATHS.map((p) => [p, pathPanel(p, app.config.batching)] as const));
   $("compare-paths").replaceChildren(...[...panels.values()].map((p) => p.el));
   form.addEventListener("submit", (e) => {
     e.preventDefault();

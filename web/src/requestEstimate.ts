@@ -14,7 +14,7 @@ export type DeliveryPath = "DIRECT" | "QUEUED";
 export const CONSERVATIVE_RELAY_BATCH = 1;
 
 export interface RequestBreakdown {
-  /** AppSync publishResponse mutations: one per token chunk plus one for final_response. */
+  /** AppSync publishResponse mutations: one per token event plus one for final_response. */
   appsyncMutations: number;
   /** SNS Publish calls to the outbound topic (queued only). */
   snsPublishes: number;
@@ -25,10 +25,14 @@ export interface RequestBreakdown {
   total: number;
 }
 
-export function deliveryRequests(path: DeliveryPath, chunks: number, relayBatch = CONSERVATIVE_RELAY_BATCH): RequestBreakdown {
-  if (!Number.isInteger(chunks) || chunks < 0) throw new RangeError("chunks must be a non-negative integer");
+/**
+ * The delivery leg's requests for one answer of `tokenEvents` token events (its chunks, less a last chunk the final
+ * carried: contracts/streamEvents.ts tokenEventCount) and its final_response.
+ */
+export function deliveryRequests(path: DeliveryPath, tokenEvents: number, relayBatch = CONSERVATIVE_RELAY_BATCH): RequestBreakdown {
+  if (!Number.isInteger(tokenEvents) || tokenEvents < 0) throw new RangeError("tokenEvents must be a non-negative integer");
   if (!Number.isInteger(relayBatch) || relayBatch < 1 || relayBatch > 10_000) throw new RangeError("relayBatch must be 1-10000");
-  const events = chunks + 1;
+  const events = tokenEvents + 1;
   if (path === "DIRECT") return { appsyncMutations: events, snsPublishes: 0, sqsRequests: 0, relayInvocations: 0, total: events };
   const batches = Math.ceil(events / relayBatch);
   const b = { appsyncMutations: events, snsPublishes: events, sqsRequests: 2 * batches, relayInvocations: batches };
@@ -36,14 +40,14 @@ export function deliveryRequests(path: DeliveryPath, chunks: number, relayBatch 
 }
 
 /** Requests per 1,000 output tokens, or undefined when the answer reported no tokens. */
-export function requestsPer1kTokens(path: DeliveryPath, chunks: number, outputTokens: number, relayBatch = CONSERVATIVE_RELAY_BATCH): number | undefined {
+export function requestsPer1kTokens(path: DeliveryPath, tokenEvents: number, outputTokens: number, relayBatch = CONSERVATIVE_RELAY_BATCH): number | undefined {
   if (!(outputTokens > 0)) return undefined;
-  return (deliveryRequests(path, chunks, relayBatch).total * 1000) / outputTokens;
+  return (deliveryRequests(path, tokenEvents, relayBatch).total * 1000) / outputTokens;
 }
 
 /** The formula in words, for the page's tooltip and the README. */
 export const REQUEST_FORMULA =
-  "Per answer, E = chunks + 1 events (the final_response included). " +
+  "Per answer, E = token events + 1 (the final_response included; a last chunk the final carries is no event of its own). " +
   "DIRECT = E AppSync mutations. " +
   `QUEUED = E AppSync mutations + E SNS publishes + 2·⌈E/b⌉ SQS requests (receive + delete) + ⌈E/b⌉ relay invocations, b = ${CONSERVATIVE_RELAY_BATCH} (conservative: streamed chunks arrive one at a time). ` +
   "Scaled by 1,000 / output tokens. The shared legs (sendQuery, inbound topic and queue, worker) are not counted.";

@@ -4,7 +4,7 @@
  * errors, outcomes) as plain JSON: the Amplify run happens in a child process and the test asserts on its report.
  */
 import { randomUUID } from "node:crypto";
-import { EVENT_ACTIONS, parseEvent, type StreamEvent } from "../../../contracts/streamEvents";
+import { EVENT_ACTIONS, finalTail, parseEvent, type StreamEvent } from "../../../contracts/streamEvents";
 import { START_OUTCOMES, type SocketWatch } from "./socketWatch";
 
 /** The prompt every client asks; the stand-in's answer to it is deterministic (local/bedrock/answer.ts). */
@@ -107,13 +107,15 @@ class LiveSubscription {
   }
 }
 
-/** True once the message's error event, or its final event and every chunk up to lastSequenceNumber, arrived. */
+/** True once the message's error event, or its final event and every chunk up to lastSequenceNumber (its tail included), arrived. */
 function messageEnded(events: StreamEvent[], messageId: string): boolean {
   const mine = events.filter((e) => e.data.messageId === messageId);
   if (mine.some((e) => e.action === EVENT_ACTIONS.error)) return true;
   const final = mine.find((e) => e.action === EVENT_ACTIONS.final);
   if (!final || final.action !== EVENT_ACTIONS.final) return false;
   const seen = new Set(mine.flatMap((e) => (e.action === EVENT_ACTIONS.token ? [e.data.token.sequenceNumber] : [])));
+  const tail = finalTail(final.data);
+  if (tail) seen.add(tail.sequenceNumber);
   return Array.from({ length: final.data.lastSequenceNumber + 1 }, (_, n) => n).every((n) => seen.has(n));
 }
 

@@ -18,8 +18,11 @@ export const request: WorkRequest = {
 export const settings: GenerationSettings = {
   directSend: false,
   fallbackToQueue: true,
+  batchMode: "fixed",
   batchMaxDelayMs: 0,
   batchMaxChars: 400,
+  batchReadingTokensPerSecond: 15,
+  batchMaxWindowMs: 1000,
   maxTokens: 512,
   temperature: 0.2,
   systemPrompt: "You are terse.",
@@ -89,4 +92,9 @@ export function recordingTelemetry() {
 
 export function tokens(events: StreamEvent[]) {
   return events.flatMap((e) => (e.action === "on_new_llm_token" ? [e.data.token] : []));
+}
+
+/** Every chunk as a client assembles it: the token events' values, then the tail a final carried (envelope version 2). */
+export function chunkTexts(events: StreamEvent[]): string[] {
+  return events.flatMap((e) => (e.action === "on_new_llm_token" ? [e.data.token.value] : e.action === "final_response" && e.data.tail !== undefined ? [e.data.tail] : []));
 }

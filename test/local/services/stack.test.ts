@@ -9,7 +9,7 @@ import WebSocket from "ws";
 import { parseClientConfig } from "../../../client/config";
 import { graphqlRequest } from "../../../client/graphql";
 import { subscribe, type WebSocketConstructor } from "../../../client/realtime";
-import { parseEvent, type FinalEvent } from "../../../contracts/streamEvents";
+import { finalTail, parseEvent, type FinalEvent } from "../../../contracts/streamEvents";
 import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../../contracts/graphqlOperations";
 import { answerFor } from "../../../local/bedrock";
 import { LocalStack, startLocalStack } from "../../../local/stack";
@@ -45,7 +45,11 @@ async function ask(sessionId: string, prompt: string, delivery: "DIRECT" | "QUEU
     onData: (data) => {
       const event = parseEvent((data.receiveMessages as { data: string }).data);
       if (event.action === "on_new_llm_token") chunks.set(event.data.token.sequenceNumber, event.data.token.value);
-      else if (event.action === "final_response") finalEvent = event;
+      else if (event.action === "final_response") {
+        finalEvent = event;
+        const tail = finalTail(event.data);
+        if (tail) chunks.set(tail.sequenceNumber, tail.value);
+      }
       else settle(new Error(`error event: ${event.data.message}`));
       check();
     },
