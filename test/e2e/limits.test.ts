@@ -131,8 +131,8 @@ describe("a guardrail intervention mid-stream", () => {
   it.each<Delivery>(["DIRECT", "QUEUED"])("%s: the stream ends with guardrail_intervened and the guardrail's safe text, in the record and the usage", async (delivery) => {
     const user = `frank-${delivery.toLowerCase()}`;
     const answer = await driver.ask(user, { sessionId: newSessionId("guardrail"), prompt: `Tell me the forbidden thing ${GUARDRAIL_MARKER}`, delivery });
-    // Async mode (local.tfvars): the blocked text streamed before the guardrail caught up, then its message.
-    expect(answer.streamedText).toContain(STAND_IN_UNSAFE_TEXT);
+    // Async mode (local.tfvars): the blocked text may have streamed before the guardrail caught up (unless it was still
+    // in the last chunk, which is then dropped); either way the final's safe text replaces it.
     expect(answer.final!.data).toMatchObject({ stopReason: GUARDRAIL_INTERVENED_REASON, content: STAND_IN_BLOCKED_MESSAGE });
     expect(answer.recorder.assemble(answer.messageId).text).toBe(STAND_IN_BLOCKED_MESSAGE);
     const record = (await gql<{ message: MessageState }>(user, MESSAGE_QUERY, { sessionId: answer.recorder.sessionId, messageId: answer.messageId })).data!.message;

@@ -142,9 +142,14 @@ describe("a Bedrock guardrail", () => {
     const { d, queue, telemetry } = deps(req.userId, { settings: guarded });
     const summary = await runGeneration(req, d);
     expect(summary.outcome).toBe("completed");
-    expect(tokens(queue.events).map((t) => t.value).join("")).toContain("forbidden");
     const final = queue.events.at(-1)!;
     expect(final).toMatchObject({ action: "final_response", data: { stopReason: GUARDRAIL_INTERVENED_REASON, content: "Sorry, I can't help with that.", usage: { inputTokens: 12, outputTokens: 9 } } });
+    // The first delta went out at once; the chunk still buffered at the intervention (the blocked text) is dropped:
+    // neither a token event nor the final's tail, and the final's lastSequenceNumber names the last chunk sent.
+    const streamed = tokens(queue.events);
+    expect(streamed.map((t) => t.value).join("")).toBe("Here is how ");
+    expect(final.action === "final_response" && final.data).toMatchObject({ lastSequenceNumber: streamed.length - 1 });
+    expect(JSON.stringify(final)).not.toContain("forbidden");
     // The guardrail judged the whole streamed text, as output.
     expect(bedrockMock.commandCalls(ApplyGuardrailCommand)[0]!.args[0].input).toEqual({
       guardrailIdentifier: "gr0example01",
