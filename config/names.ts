@@ -8,6 +8,8 @@ export interface ResourceNames {
   workDeadLetterQueue: string;
   outboundQueue: string;
   outboundDeadLetterQueue: string;
+  /** The worker's on-failure destination on the async ingress: always a standard queue (Lambda destinations cannot be FIFO). */
+  asyncFailureQueue: string;
   historyTable: string;
   idempotencyTable: string;
   messagesTable: string;
@@ -30,6 +32,7 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     workDeadLetterQueue: q("work-dlq"),
     outboundQueue: q("outbound"),
     outboundDeadLetterQueue: q("outbound-dlq"),
+    asyncFailureQueue: `${p}-worker-async-dlq`,
     historyTable: `${p}-history`,
     idempotencyTable: `${p}-idempotency`,
     messagesTable: `${p}-messages`,

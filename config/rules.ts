@@ -74,6 +74,30 @@ export function exactlyOneProblem(first: unknown, second: unknown, names: readon
   return undefined;
 }
 
+/**
+ * How a generation reaches the worker (config `ingress`): `queue`, send-query publishes to the inbound topic and the
+ * work queue's event source mapping invokes the worker; `async`, send-query invokes the worker itself with a Lambda
+ * Event (asynchronous) invocation.
+ */
+export const INGRESS_MODES = ["queue", "async"] as const;
+export type IngressMode = (typeof INGRESS_MODES)[number];
+/** What Lambda accepts as an event invoke config's maximum_event_age_in_seconds (async_ingress.maximum_event_age_seconds). */
+export const MAXIMUM_EVENT_AGE_SECONDS: Range = { min: 60, max: 21600 };
+/** What Lambda accepts as an event invoke config's maximum_retry_attempts (async_ingress.maximum_retry_attempts). */
+export const ASYNC_RETRY_ATTEMPTS: Range = { min: 0, max: 2 };
+/**
+ * Lambda retries a failed asynchronous invocation after about 1 minute, then 2 minutes. The worker's in-progress
+ * idempotency record must outlive every attempt and those waits, so a retry after a crash can only meet that record
+ * (and fail into the on-failure destination), never start a second generation.
+ */
+export const ASYNC_RETRY_WAIT_SECONDS = 180;
+
+/** The async path's idempotency record lives `expirySeconds`: it must outlive every attempt plus Lambda's retry waits. */
+export function asyncRetryWindowProblem(expirySeconds: number, timeoutSeconds: number, retries: number): string | undefined {
+  const window = (retries + 1) * timeoutSeconds + (retries > 0 ? ASYNC_RETRY_WAIT_SECONDS : 0);
+  return window >= expirySeconds ? `retries of ${retries} over a ${timeoutSeconds} s timeout span ${window} s, not within the idempotency record's ${expirySeconds} s` : undefined;
+}
+
 /** Generations one user may have in flight at once (limits.max_concurrent_generations_per_user). */
 export const MAX_CONCURRENT_GENERATIONS: Range = { min: 1, max: 1000 };
 /** Output tokens one user may use per UTC day (limits.daily_output_tokens_per_user). */

@@ -1,6 +1,7 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
 import type { ClientBatching } from "../client/config";
 import type { RuntimeSettings } from "../contracts/runtimeSettings";
+import { resourceNames } from "./names";
 import type { EnvironmentConfig } from "./schema";
 
 /** Names and addresses only known once resources exist (Terraform tokens when synthesized, real values locally). */
@@ -33,7 +34,10 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     batchMaxChars: c.batching.max_chars,
     batchReadingTokensPerSecond: c.batching.reading_tokens_per_second,
     batchMaxWindowMs: c.batching.max_window_ms,
-    inboundTopicArn: r.inboundTopicArn,
+    // One of the two, by ingress; the other is empty (nothing else reads them, and the 4 KB environment has no room for both).
+    inboundTopicArn: c.ingress === "async" ? "" : r.inboundTopicArn,
+    // Our own name (config/names.ts), known at synth: a literal in the 4 KB environment, as the table names are.
+    workerFunctionName: c.ingress === "async" ? resourceNames(c).functions.streamWorker : "",
     outboundTopicArn: r.outboundTopicArn,
     relayRetrySeconds: c.queue.relay_retry_seconds,
     idempotencyTableName: r.idempotencyTableName,

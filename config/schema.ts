@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { BATCHING_MODES } from "../contracts/runtimeSettings";
 import {
+  ASYNC_RETRY_ATTEMPTS, INGRESS_MODES, MAXIMUM_EVENT_AGE_SECONDS,
   BATCH_MAX_DELAY_MS, BATCH_MAX_WINDOW_MS, BATCH_READING_TOKENS_PER_SECOND, DAILY_OUTPUT_TOKENS, dailyQuotaProblem,
   exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_CONCURRENT_GENERATIONS,
   MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
@@ -90,6 +91,18 @@ export const environmentFieldsSchema = z
         allowed_model_ids: z.array(modelId, { invalid_type_error: "must be a list of model ids" }).min(1, "must list at least one model id"),
       })
       .strict(),
+    /** How sendQuery hands a request to the worker: through the inbound topic and work queue, or a Lambda Event invocation. */
+    ingress: z.enum(INGRESS_MODES, { errorMap: () => ({ message: `must be one of ${INGRESS_MODES.map((m) => `"${m}"`).join(", ")}` }) }).default("queue"),
+    /** With ingress = "async": Lambda's own queue and retries for the worker's invocations (aws_lambda_function_event_invoke_config). */
+    async_ingress: z
+      .object({
+        /** How long an invocation may wait in Lambda's async queue (throttled, or between retries) before it goes to the on-failure DLQ. */
+        maximum_event_age_seconds: intBetween(MAXIMUM_EVENT_AGE_SECONDS.min, MAXIMUM_EVENT_AGE_SECONDS.max).default(3600),
+        /** Retries of an invocation that failed; a retry only ever meets the message's idempotency record. */
+        maximum_retry_attempts: intBetween(ASYNC_RETRY_ATTEMPTS.min, ASYNC_RETRY_ATTEMPTS.max).default(2),
+      })
+      .strict()
+      .default({}),
     /** The worker signs publishResponse itself instead of going through the outbound queue. */
     direct_send: bool().default(false),
     /** With direct_send: events that still fail after retries go to the outbound queue. */

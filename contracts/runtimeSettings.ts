@@ -31,7 +31,10 @@ export interface RuntimeSettings {
   batchReadingTokensPerSecond: number;
   /** reading_pace: the longest window. */
   batchMaxWindowMs: number;
+  /** The queued ingress: send-query publishes work requests here; empty on the async ingress. */
   inboundTopicArn: string;
+  /** The async ingress: send-query invokes this function (the worker) with an Event invocation; empty on the queued ingress. */
+  workerFunctionName: string;
   outboundTopicArn: string;
   /** The relay retries an event this long through an AppSync outage, then moves it to the outbound DLQ. */
   relayRetrySeconds: number;
@@ -75,6 +78,7 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   batchReadingTokensPerSecond: "BATCH_READING_TPS",
   batchMaxWindowMs: "BATCH_MAX_WINDOW_MS",
   inboundTopicArn: "INBOUND_TOPIC_ARN",
+  workerFunctionName: "WORKER_FUNCTION_NAME",
   outboundTopicArn: "OUTBOUND_TOPIC_ARN",
   relayRetrySeconds: "RELAY_RETRY_SECONDS",
   idempotencyTableName: "IDEMPOTENCY_TABLE_NAME",
@@ -144,7 +148,8 @@ const runtimeSchema = z.object({
   batchMaxChars: int.min(1),
   batchReadingTokensPerSecond: int.min(1),
   batchMaxWindowMs: int,
-  inboundTopicArn: z.string().min(1),
+  inboundTopicArn: z.string(),
+  workerFunctionName: z.string(),
   outboundTopicArn: z.string().min(1),
   relayRetrySeconds: int.min(1),
   idempotencyTableName: z.string().min(1),
@@ -162,7 +167,9 @@ const runtimeSchema = z.object({
   guardrailId: z.string(),
   guardrailVersion: z.string(),
   guardrailStreamMode: z.enum(["", "sync", "async"]),
-});
+})
+  // The hand-off to the worker is one of the two ingresses: exactly one of the topic and the function is named.
+  .refine((v) => (v.inboundTopicArn === "") !== (v.workerFunctionName === ""), { path: ["inboundTopicArn"], message: "set this (queued ingress) or WORKER_FUNCTION_NAME (async ingress), exactly one" });
 
 /** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */
 export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {

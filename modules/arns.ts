@@ -49,3 +49,8 @@ export function permissionsBoundaryArn(region: string, accountId: string, prefix
 export function guardrailArn(region: string, accountId: string, guardrailId: string): string {
   return `arn:${partitionOf(region)}:bedrock:${region}:${accountId}:guardrail/${guardrailId}`;
 }
+
+/** A function of ours by its name (config/names.ts), known at synth: what lambda:InvokeFunction is allowed on. */
+export function functionArn(region: string, accountId: string, functionName: string): string {
+  return `arn:${partitionOf(region)}:lambda:${region}:${accountId}:function:${functionName}`;
+}

@@ -5,8 +5,9 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LambdaEventSourceMapping } from "@cdktf/provider-aws/lib/lambda-event-source-mapping";
 import { LambdaFunction } from "@cdktf/provider-aws/lib/lambda-function";
+import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-function-event-invoke-config";
 import {
-  enforce, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, UNRESERVED,
+  ASYNC_RETRY_ATTEMPTS, MAXIMUM_EVENT_AGE_SECONDS, enforce, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, UNRESERVED,
 } from "../config/rules";
 import { bundleHandler } from "./bundle";
 import { policyDocument, Statement } from "./policy";
@@ -109,6 +110,22 @@ export class BundledFunction extends Construct {
     this.functionName = this.fn.functionName;
     this.roleArn = role.arn;
     this.logGroupName = logGroup.name;
+  }
+
+  /**
+   * How Lambda treats this function's asynchronous (Event) invocations: how long an event may wait in Lambda's own
+   * queue, how many times a failed one is retried, and the SQS queue a failed or expired one goes to. Lambda sends it
+   * there with this function's role, which needs sqs:SendMessage on the queue (and the queue's key).
+   */
+  invokedAsynchronously(id: string, opts: { maximumEventAgeSeconds: number; maximumRetryAttempts: number; onFailureQueueArn: string }): LambdaFunctionEventInvokeConfig {
+    enforce(id, rangeProblem(opts.maximumEventAgeSeconds, MAXIMUM_EVENT_AGE_SECONDS), "maximumEventAgeSeconds");
+    enforce(id, rangeProblem(opts.maximumRetryAttempts, ASYNC_RETRY_ATTEMPTS), "maximumRetryAttempts");
+    return new LambdaFunctionEventInvokeConfig(this, id, {
+      functionName: this.fn.functionName,
+      maximumEventAgeInSeconds: opts.maximumEventAgeSeconds,
+      maximumRetryAttempts: opts.maximumRetryAttempts,
+      destinationConfig: { onFailure: { destination: opts.onFailureQueueArn } },
+    });
   }
 
   /**

@@ -130,9 +130,40 @@ export class QueueWithDeadLetter extends Construct {
   }
 }
 
+export interface FailureQueueProps {
+  /** Queue name (a standard queue: Lambda's destinations cannot be FIFO queues). */
+  readonly name: string;
+  /** KMS key for server-side encryption; whoever sends to it needs kms:GenerateDataKey on the key. */
+  readonly kmsKeyArn: string;
+}
+
+/**
+ * A dead-letter queue fed by Lambda itself rather than by a redrive policy: the worker's on-failure destination on the
+ * async ingress. Encrypted with the environment key, kept as long as the other DLQs, reachable over TLS only.
+ */
+export class FailureQueue extends Construct {
+  public readonly queueArn: string;
+  public readonly queueUrl: string;
+  public readonly queueName: string;
+
+  constructor(scope: Construct, id: string, props: FailureQueueProps) {
+    super(scope, id);
+    if (props.name.endsWith(".fifo")) throw new Error(`${id}: a Lambda on-failure destination must be a standard queue, got ${props.name}`);
+    const queue = new SqsQueue(this, "queue", { name: props.name, messageRetentionSeconds: DLQ_RETENTION_SECONDS, kmsMasterKeyId: props.kmsKeyArn, kmsDataKeyReusePeriodSeconds: 300 });
+    // Lambda sends with the function's own execution role (its sqs:SendMessage grant), so no service principal is allowed here.
+    const policy = policyDocument(this, "policy-document", [denyInsecureTransport(SQS_QUEUE_ACTIONS, [queue.arn])]);
+    new SqsQueuePolicy(this, "policy", { queueUrl: queue.url, policy: policy.json });
+    this.queueArn = queue.arn;
+    this.queueUrl = queue.url;
+    this.queueName = queue.name;
+  }
+}
+
 export interface MessagingProps {
   /** Topic and queue names from config/names.ts (`.fifo` when FIFO). */
-  readonly names: { inboundTopic: string; outboundTopic: string; workQueue: string; workDeadLetterQueue: string; outboundQueue: string; outboundDeadLetterQueue: string };
+  readonly names: { inboundTopic: string; outboundTopic: string; workQueue: string; workDeadLetterQueue: string; outboundQueue: string; outboundDeadLetterQueue: string; asyncFailureQueue: string };
+  /** The async ingress: also create the worker's on-failure destination (names.asyncFailureQueue). */
+  readonly asyncIngress?: boolean;
   /** FIFO topics and queues (ordered per MessageGroupId = sessionId). */
   readonly fifo: boolean;
   /** KMS key for every topic and queue. */
@@ -147,12 +178,18 @@ export interface MessagingProps {
   readonly consumerTimeoutSeconds: number;
 }
 
-/** The two pipelines: inbound topic -> work queue (worker) and outbound topic -> outbound queue (relay). */
+/**
+ * The two pipelines: inbound topic -> work queue (worker) and outbound topic -> outbound queue (relay); on the async
+ * ingress also the worker's on-failure destination. The work queue stays on the async ingress (nothing consumes it
+ * then, nothing publishes to its topic): switching an environment back to "queue" needs no new resources.
+ */
 export class Messaging extends Construct {
   public readonly inboundTopic: SecureTopic;
   public readonly outboundTopic: SecureTopic;
   public readonly workQueue: QueueWithDeadLetter;
   public readonly outboundQueue: QueueWithDeadLetter;
+  /** The worker's on-failure destination; only on the async ingress. */
+  public readonly asyncFailureQueue?: FailureQueue;
 
   constructor(scope: Construct, id: string, props: MessagingProps) {
     super(scope, id);
@@ -163,5 +200,6 @@ export class Messaging extends Construct {
     this.outboundTopic = new SecureTopic(this, "outbound", { name: n.outboundTopic, ...common });
     this.workQueue = new QueueWithDeadLetter(this, "work", { name: n.workQueue, deadLetterName: n.workDeadLetterQueue, sourceTopicArn: this.inboundTopic.topicArn, maxReceiveCount: props.maxReceiveCount, ...queueCommon });
     this.outboundQueue = new QueueWithDeadLetter(this, "outbound-queue", { name: n.outboundQueue, deadLetterName: n.outboundDeadLetterQueue, sourceTopicArn: this.outboundTopic.topicArn, maxReceiveCount: props.outboundMaxReceiveCount, ...queueCommon });
+    if (props.asyncIngress) this.asyncFailureQueue = new FailureQueue(this, "async-failures", { name: n.asyncFailureQueue, kmsKeyArn: props.kmsKeyArn });
   }
 }

@@ -15,7 +15,7 @@ import { apiLogGroupName, StreamingApi } from "./streamingApi";
 import { BundledFunction } from "./bundledFunction";
 import { PlatformAlarms } from "./platformAlarms";
 import { ApiFirewall } from "./apiFirewall";
-import { bedrockModelArns, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
+import { bedrockModelArns, functionArn, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
@@ -82,11 +82,21 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
   // events past their retry window to the DLQ itself (the budget is in time), so it may find and send to that DLQ.
   const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn, messaging.outboundQueue.deadLetterQueueArn] };
   const deadLetter: Statement = { sid: "DeadLetterExpiredEvents", actions: ["sqs:SendMessage"], resources: [messaging.outboundQueue.deadLetterQueueArn] };
+  // The ingress: send-query publishes to the inbound topic and the worker consumes the work queue, or send-query invokes
+  // the worker (its ARN only) and Lambda sends a failed invocation to the on-failure queue with the worker's role.
+  const asyncIngress = c.ingress === "async";
+  const handOff: Statement = asyncIngress
+    ? { sid: "InvokeWorkerAsynchronously", actions: ["lambda:InvokeFunction"], resources: [functionArn(c.region, c.account_id, resourceNames(c).functions.streamWorker)] }
+    : publishTo(messaging.inboundTopic.topicArn);
+  const receiveWork: Statement =
+    asyncIngress && messaging.asyncFailureQueue
+      ? { sid: "SendFailedInvocations", actions: ["sqs:SendMessage"], resources: [messaging.asyncFailureQueue.queueArn] }
+      : consume(messaging.workQueue.queueArn);
   return {
     // send-query admits a generation (reads the day's usage and the slots, claims a slot), creates a message's record
     // (and removes both again when the publish fails).
     sendQuery: [
-      publishTo(messaging.inboundTopic.topicArn),
+      handOff,
       usageRecords("AdmitGenerations", ["dynamodb:Query", "dynamodb:UpdateItem"]),
       messageRecords("CreateMessageRecords", ["dynamodb:PutItem", "dynamodb:DeleteItem"]),
       useKey,
@@ -94,7 +104,7 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
     // message-control reads a record (replay), flags it (stop) and reads the caller's usage rows (myUsage).
     messageControl: [messageRecords("ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"]), usageRecords("ReadOwnUsage", ["dynamodb:Query"]), useKey],
     streamWorker: [
-      consume(messaging.workQueue.queueArn),
+      receiveWork,
       { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) },
       ...stateTables,
       messageRecords("KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
@@ -143,7 +153,7 @@ export class PlatformStack extends TerraformStack {
     // From the API's id, not the group resource: the group itself waits for the key.
     apiLogGroup = apiLogGroupName(api.apiId);
     const functions = this.functions({ key, messaging, tables, api });
-    this.consumeQueues(functions, messaging);
+    this.receiveWork(functions, messaging);
     api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
     if (c.waf) this.firewall(c.waf, key, api);
     if (c.alarms) this.alarms(c.alarms, key, api);
@@ -161,6 +171,7 @@ export class PlatformStack extends TerraformStack {
       outboundMaxReceiveCount: outboundMaxReceiveCount(queue.relay_retry_seconds, queue.max_receive_count),
       visibilityTimeoutSeconds: queue.visibility_timeout_seconds,
       consumerTimeoutSeconds: lambda.timeout_seconds,
+      asyncIngress: this.config.ingress === "async",
     });
   }
 
@@ -234,11 +245,23 @@ export class PlatformStack extends TerraformStack {
     };
   }
 
-  /** The worker polls the work queue, the relay the outbound queue; both report failed records one by one. */
-  private consumeQueues(functions: PlatformFunctions, messaging: Messaging): void {
-    // One request at a time: a generation is long and must not be retried with unrelated messages. The worker answers
-    // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
-    functions.streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
+  /**
+   * The relay polls the outbound queue; the worker polls the work queue (queued ingress), or is invoked by send-query
+   * with Lambda's retries and on-failure queue set (async ingress). Both report failed records one by one.
+   */
+  private receiveWork(functions: PlatformFunctions, messaging: Messaging): void {
+    const c = this.config;
+    if (c.ingress === "async" && messaging.asyncFailureQueue) {
+      functions.streamWorker.invokedAsynchronously("async-invocations", {
+        maximumEventAgeSeconds: c.async_ingress.maximum_event_age_seconds,
+        maximumRetryAttempts: c.async_ingress.maximum_retry_attempts,
+        onFailureQueueArn: messaging.asyncFailureQueue.queueArn,
+      });
+    } else {
+      // One request at a time: a generation is long and must not be retried with unrelated messages. The worker answers
+      // with batchItemFailures (it never throws for a bad record), which Lambda only honours with ReportBatchItemFailures.
+      functions.streamWorker.consumeQueue("work-queue", { queueArn: messaging.workQueue.queueArn, batchSize: 1, reportBatchItemFailures: true });
+    }
     functions.outboundRelay.consumeQueue("outbound-queue", { queueArn: messaging.outboundQueue.queueArn, batchSize: 10, reportBatchItemFailures: true });
   }
 
@@ -267,7 +290,7 @@ export class PlatformStack extends TerraformStack {
       email: target.email,
       snsTopicArn: target.sns_topic_arn,
       kmsKeyArn: key.keyArn,
-      deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue],
+      deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue, ...(this.config.ingress === "async" ? [names.asyncFailureQueue] : [])],
       functionNames: [names.functions.sendQuery, names.functions.messageControl, names.functions.streamWorker, names.functions.outboundRelay],
       apiId: api.apiId,
     });

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readRuntimeSettings } from "../../contracts/runtimeSettings";
 import { LIMIT_EXCEEDED, type LimitName } from "../../contracts/usage";
 import { MessageStore } from "../shared/messageStore";
+import { createLambdaInvoker } from "../shared/lambdaInvoker";
 import { createPowertools, withPowertools } from "../shared/powertools";
 import { UsageTable } from "../shared/usageTable";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
@@ -16,6 +17,8 @@ const settings = readRuntimeSettings();
 const dynamo = tracer.captureAWSv3Client(new DynamoDBClient({}));
 const doc = DynamoDBDocumentClient.from(dynamo);
 const messages = new MessageStore({ doc, tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays });
+// The async ingress invokes the worker (WORKER_FUNCTION_NAME set); the queued one publishes to the inbound topic.
+const lambda = settings.workerFunctionName ? createLambdaInvoker() : undefined;
 const limits = { table: new UsageTable({ doc, tableName: settings.usageTableName }), settings };
 
 /** The count of each limit's refusals, beside RejectedQueries (every refusal). */
@@ -28,10 +31,10 @@ function recordResult(result: SendQueryResult): SendQueryResult {
     metrics.addMetric("RejectedQueries", "Count", 1);
     if (result.error.type === LIMIT_EXCEEDED && result.error.info) metrics.addMetric(LIMIT_METRICS[result.error.info.limit], "Count", 1);
   } else {
-    logger.info("work request published", { sessionId: result.sessionId, messageId: result.messageId });
+    logger.info(settings.workerFunctionName ? "work request handed to the worker" : "work request published", { sessionId: result.sessionId, messageId: result.messageId });
     metrics.addMetric("QueriesAccepted", "Count", 1);
   }
   return result;
 }
 
-export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, settings, messages, limits })));
+export const handler = withPowertools(powertools, async (event: SendQueryEvent) => recordResult(await sendQuery(event, { sns, lambda, settings, messages, limits })));

@@ -1,9 +1,11 @@
 /**
  * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only), admits it
  * against the per-user limits (admission.ts: one generation per request, concurrency, daily quota), creates the
- * message's durable record (QUEUED; a message id this user already used in the session is refused) and publishes
- * exactly one message to the inbound topic. Bad input or a limit returns `{error}` (the resolver turns it into a
- * GraphQL error) and writes and publishes nothing; a failed publish undoes the record and the slot, and throws.
+ * message's durable record (QUEUED; a message id this user already used in the session is refused) and hands the
+ * work request to the worker: exactly one message to the inbound topic (the queued ingress), or, when
+ * WORKER_FUNCTION_NAME is set (the async ingress), one Event invocation of the worker with the request as its payload.
+ * Bad input or a limit returns `{error}` (the resolver turns it into a GraphQL error) and writes and hands off
+ * nothing; a failed hand-off undoes the record and the slot, and throws.
  */
 import { randomUUID } from "node:crypto";
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
@@ -15,6 +17,7 @@ import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import { sessionGroupId, topicPublishInput, workRequestDeduplicationId } from "../shared/fifoIds";
 import type { MessageRef, MessageStore } from "../shared/messageStore";
+import type { AsyncInvoker } from "../shared/lambdaInvoker";
 import { slotKeyOf, type UsageTable } from "../shared/usageTable";
 import { admitGeneration, type AdmissionSettings, type Refusal } from "./admission";
 
@@ -33,10 +36,13 @@ export interface SendQueryError {
 
 export type SendQueryResult = { sessionId: string; messageId: string } | SendQueryError;
 
-export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice">;
+export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice"> &
+  Partial<Pick<RuntimeSettings, "workerFunctionName">>;
 
 export interface SendQueryDeps {
   sns: SNSClient;
+  /** Invokes the worker on the async ingress (settings.workerFunctionName set); unused on the queued one. */
+  lambda?: AsyncInvoker;
   settings: SendQuerySettings;
   /** The durable message records; absent only in tests of validation alone. */
   messages?: MessageStore;
@@ -68,7 +74,10 @@ function inputSchema(s: SendQuerySettings) {
   });
 }
 
-/** SNS's largest message (256 KiB of UTF-8): a larger Publish fails, so such a prompt is rejected as invalid input instead. */
+/**
+ * SNS's largest message and Lambda's largest asynchronous invocation payload, both 256 KiB of UTF-8: a larger Publish
+ * or Invoke fails, so such a prompt is rejected as invalid input instead.
+ */
 export const MAX_WORK_REQUEST_BYTES = 256 * 1024;
 
 const invalid = (message: string): SendQueryError => ({ error: { message, type: "ValidationError" } });
@@ -97,7 +106,7 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
       await releaseSlot();
       return reusedId(request.messageId);
     }
-    await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(ref.userId, request.sessionId), workRequestDeduplicationId(request)))).catch(async (error: unknown) => {
+    await handOff(request, body, deps).catch(async (error: unknown) => {
       await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
       throw error;
     });
@@ -106,6 +115,16 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
     throw error;
   }
   return { sessionId: request.sessionId, messageId: request.messageId };
+}
+
+/** The work request to the worker: an Event invocation on the async ingress, else one message to the inbound topic. */
+async function handOff(request: WorkRequest, body: string, deps: SendQueryDeps): Promise<void> {
+  const worker = deps.settings.workerFunctionName;
+  if (worker) {
+    if (!deps.lambda) throw new Error("sendQuery: the async ingress needs a Lambda invoker");
+    return deps.lambda.invokeEvent(worker, body);
+  }
+  await deps.sns.send(new PublishCommand(topicPublishInput(deps.settings.inboundTopicArn, body, sessionGroupId(request.userId, request.sessionId), workRequestDeduplicationId(request))));
 }
 
 /** The caller's identity and input as a work request and its JSON body, or the error that refuses them. */

@@ -1,7 +1,9 @@
 /**
- * The work-queue consumer: each SQS record's body is one work request (raw SNS delivery); each request is generated
- * at most once per messageId (Powertools idempotency), and only records that could not be handled are reported back
- * (a malformed body, or an infrastructure failure before generation), so SQS retries just those and then dead-letters them.
+ * The worker's two ingresses. Queued: each SQS record's body is one work request (raw SNS delivery), and only records
+ * that could not be handled are reported back (a malformed body, or an infrastructure failure before generation), so
+ * SQS retries just those and then dead-letters them. Async: the event is the work request itself (send-query's Event
+ * invocation), validated by the same schema; a failure throws, so Lambda retries it and then sends it to the
+ * on-failure destination. Either way each request is generated at most once per messageId (Powertools idempotency).
  */
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempotency";
@@ -30,7 +32,16 @@ export interface StreamWorkerOptions {
   publishMarginMs?: number;
 }
 
-export type StreamWorkerHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+/** An SQS batch (queued ingress) answers with its failures; a work request (async ingress) with what became of it. */
+export type StreamWorkerHandler = {
+  (event: SQSEvent, context: Context): Promise<SQSBatchResponse>;
+  (event: unknown, context: Context): Promise<SQSBatchResponse | GenerationSummary>;
+};
+
+/** An SQS event source's batch, as opposed to an async invocation's payload (a work request has no Records). */
+export function isSqsEvent(event: unknown): event is SQSEvent {
+  return typeof event === "object" && event !== null && Array.isArray((event as { Records?: unknown }).Records);
+}
 
 export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHandler {
   // Keyed on the messageId, scoped to its user and session: a client-chosen id can never suppress someone else's message.
@@ -38,34 +49,41 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
   const marginMs = options.shutdownMarginMs ?? 6000;
   const publishMarginMs = Math.min(marginMs, options.publishMarginMs ?? 3000);
   // Only the first argument (the request) is hashed into the idempotency key.
-  const generateOnce = makeIdempotent((request: WorkRequest, deadlines: GenerationOptions = {}): Promise<GenerationSummary> => runGeneration(request, options.generation, deadlines), {
-    persistenceStore: options.persistenceStore,
-    config,
-  });
-  const handleRecord = async (record: SQSRecord, context?: Context): Promise<GenerationSummary> => {
-    let request: WorkRequest;
-    try {
-      request = parseWorkRequest(record.body);
-    } catch (error) {
-      options.generation.metrics.countError("MALFORMED_REQUEST");
-      options.generation.logger.error("malformed work request; reported as failed so it reaches the DLQ", { sqsMessageId: record.messageId, error });
-      throw error;
-    }
+  const generate = (request: WorkRequest, deadlines: GenerationOptions = {}): Promise<GenerationSummary> => runGeneration(request, options.generation, deadlines);
+  const generateOnce = makeIdempotent(generate, { persistenceStore: options.persistenceStore, config });
+  // The async ingress's record is not tied to the invocation: an attempt that crashed leaves it in progress for the
+  // whole expiry, longer than Lambda's retries (config/rules.ts asyncRetryWindowProblem), so a retry meets it and fails
+  // into the on-failure destination instead of generating a second time over what already streamed.
+  const asyncConfig = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
+  const generateOnceAsync = makeIdempotent(generate, { persistenceStore: options.persistenceStore, config: asyncConfig });
+  const withDeadlines = (once: typeof generateOnce, request: WorkRequest, context?: Context): Promise<GenerationSummary> => {
     const remaining = context?.getRemainingTimeInMillis?.();
-    if (remaining === undefined) return generateOnce(request);
+    if (remaining === undefined) return once(request);
     const generateMs = Math.max(1000, remaining - marginMs);
-    return generateOnce(request, {
+    return once(request, {
       abortSignal: AbortSignal.timeout(generateMs),
       publishSignal: AbortSignal.timeout(Math.max(generateMs, remaining - publishMarginMs)),
     });
   };
+  const parsed = (body: () => unknown, where: Record<string, unknown>): WorkRequest => {
+    try {
+      return workRequestSchema.parse(body());
+    } catch (error) {
+      options.generation.metrics.countError("MALFORMED_REQUEST");
+      options.generation.logger.error("malformed work request; reported as failed so it reaches the DLQ", { ...where, error });
+      throw error;
+    }
+  };
+  const handleRecord = (record: SQSRecord, context?: Context): Promise<GenerationSummary> =>
+    withDeadlines(generateOnce, parsed(() => JSON.parse(record.body), { sqsMessageId: record.messageId }), context);
 
-  return async (event, context) => {
+  return (async (event: unknown, context: Context) => {
+    if (!isSqsEvent(event)) return withDeadlines(generateOnceAsync, parsed(() => event, { ingress: "async", awsRequestId: context?.awsRequestId }), context);
     // Lets an in-progress record expire with this invocation, so a timed-out attempt can be taken over by a redelivery.
     config.registerLambdaContext(context);
     // Sequential: on a FIFO queue the next message of a session must see the previous turn in history.
     // Always answer with batchItemFailures (never throw on a full failure): the same contract for Lambda and the local poller.
     // A processor per invocation: it holds the batch's state, and the local poller may run invocations side by side.
     return processPartialResponse(event, handleRecord, new BatchProcessor(EventType.SQS), { context, processInParallel: false, throwOnFullBatchFailure: false });
-  };
+  }) as StreamWorkerHandler;
 }

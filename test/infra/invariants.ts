@@ -65,7 +65,8 @@ function expectTlsOnly(v: StackView): void {
  * (16), event source mappings (2) = 60; alarms add 11 (DLQs 2, functions 4 x 2, API 1), an email target adds topic,
  * policy, subscription (3); no history table -1 (the messages table stays); an existing user pool -1; a web ACL created
  * for waf.rate_limit_per_5_minutes adds ACL, association, logging configuration, log group and log resource policy (5),
- * the team's own web ACL (waf.web_acl_arn) only the association (1).
+ * the team's own web ACL (waf.web_acl_arn) only the association (1); the async ingress replaces the worker's event
+ * source mapping with its event invoke config (0) and adds the on-failure queue and its policy (2), and its DLQ alarm (1).
  */
 export function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
   const alarms = c.alarms ? 2 + 4 * 2 + 1 : 0;
@@ -74,10 +75,15 @@ export function expectedCounts(c: EnvironmentConfig): { total: number; byType: R
   const pool = c.cognito?.existing_user_pool_id ? -1 : 0;
   const createdAcl = c.waf?.rate_limit_per_5_minutes !== undefined ? 1 : 0;
   const firewall = c.waf ? 1 + 4 * createdAcl : 0;
+  const asyncIngress = c.ingress === "async" ? 1 : 0;
+  const asyncAlarm = c.alarms ? asyncIngress : 0;
   return {
-    total: 60 + alarms + alarmTopic + history + pool + firewall,
+    total: 60 + alarms + alarmTopic + history + pool + firewall + 2 * asyncIngress + asyncAlarm,
     byType: {
-      aws_sqs_queue: 4,
+      aws_sqs_queue: 4 + asyncIngress,
+      aws_sqs_queue_policy: 4 + asyncIngress,
+      aws_lambda_event_source_mapping: 2 - asyncIngress,
+      aws_lambda_function_event_invoke_config: asyncIngress,
       aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
       aws_lambda_function: 4,
       // The 4 functions', AppSync logging's and the 2 Lambda data sources'.
@@ -89,7 +95,7 @@ export function expectedCounts(c: EnvironmentConfig): { total: number; byType: R
       aws_cloudwatch_log_group: 5 + createdAcl,
       aws_wafv2_web_acl: createdAcl,
       aws_wafv2_web_acl_association: c.waf ? 1 : 0,
-      aws_cloudwatch_metric_alarm: alarms,
+      aws_cloudwatch_metric_alarm: alarms + asyncAlarm,
       aws_kms_key: 1,
     },
   };

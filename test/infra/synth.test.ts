@@ -23,10 +23,10 @@ import { PolicyStatement, StackView, Synthesized, synthesizeToTemp } from "./sta
 import { environmentsWithFilledExample } from "./exampleTfvars";
 
 /** What each fixture is there to exercise; the first test checks the fixture files still say so. */
-const SHAPE: Record<FixtureName, { fifo: boolean; directSend: boolean; reserved: number; alarms: "none" | "topic" | "email"; existingPool: boolean; history: boolean }> = {
-  queued: { fifo: false, directSend: false, reserved: -1, alarms: "none", existingPool: false, history: true },
-  "fifo-direct": { fifo: true, directSend: true, reserved: 100, alarms: "topic", existingPool: false, history: true },
-  full: { fifo: false, directSend: true, reserved: 20, alarms: "email", existingPool: true, history: false },
+const SHAPE: Record<FixtureName, { fifo: boolean; directSend: boolean; reserved: number; alarms: "none" | "topic" | "email"; existingPool: boolean; history: boolean; ingress: "queue" | "async" }> = {
+  queued: { fifo: false, directSend: false, reserved: -1, alarms: "none", existingPool: false, history: true, ingress: "queue" },
+  "fifo-direct": { fifo: true, directSend: true, reserved: 100, alarms: "topic", existingPool: false, history: true, ingress: "queue" },
+  full: { fifo: false, directSend: true, reserved: 20, alarms: "email", existingPool: true, history: false, ingress: "async" },
 };
 
 /**
@@ -76,7 +76,7 @@ test("every fixture synthesizes, holds the invariants and still has the shape it
   for (const env of FIXTURES) {
     const c = configs[env];
     const alarms = c.alarms?.email ? "email" : c.alarms?.sns_topic_arn ? "topic" : "none";
-    expect([env, { fifo: c.queue.fifo, directSend: c.direct_send, reserved: c.lambda.reserved_concurrency, alarms, existingPool: !!c.cognito?.existing_user_pool_id, history: c.history.enabled }]).toEqual([env, SHAPE[env]]);
+    expect([env, { fifo: c.queue.fifo, directSend: c.direct_send, reserved: c.lambda.reserved_concurrency, alarms, existingPool: !!c.cognito?.existing_user_pool_id, history: c.history.enabled, ingress: c.ingress }]).toEqual([env, SHAPE[env]]);
     expectStackInvariants(view(env), c);
     expectSynthesizedCounts(view(env), c);
   }
@@ -119,7 +119,8 @@ describe.each(FIXTURES)("%s", (env) => {
     const topics = v.list("aws_sns_topic");
     const queues = v.list("aws_sqs_queue");
     const tables = v.list("aws_dynamodb_table");
-    expect(queues).toHaveLength(4);
+    // The work and outbound queues and their DLQs; on the async ingress also the worker's on-failure queue.
+    expect(queues).toHaveLength(SHAPE[env].ingress === "async" ? 5 : 4);
     // history (when on), idempotency, the message records and usage (always).
     expect(tables.map((t) => t.name).sort()).toEqual([...(SHAPE[env].history ? [names.historyTable] : []), names.idempotencyTable, names.messagesTable, names.usageTable].sort());
     for (const t of topics) expect(t.kms_master_key_id).toBe(keyArn);
@@ -187,7 +188,7 @@ describe.each(FIXTURES)("%s", (env) => {
       }
     };
     deny(v.list("aws_sns_topic_policy"), "aws_sns_topic", 2 + (c.alarms?.email ? 1 : 0));
-    deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", 4);
+    deny(v.list("aws_sqs_queue_policy"), "aws_sqs_queue", SHAPE[env].ingress === "async" ? 5 : 4);
   });
 
   test("tables: on demand, PITR, TTL, keys from contracts/tables.ts; the history table only when history is on, the message records always", () => {
@@ -235,7 +236,9 @@ describe.each(FIXTURES)("%s", (env) => {
         BATCH_MAX_WINDOW_MS: String(c.batching.max_window_ms),
       });
       expect(vars.APPSYNC_ENDPOINT).toMatch(/^\$\{aws_appsync_graphql_api\.[^.]+\.uris\["GRAPHQL"\]\}$/);
-      expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
+      // The hand-off: the inbound topic on the queued ingress, the worker's name on the async one (the async ingress's test).
+      if (SHAPE[env].ingress === "queue") expect(vars.INBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_inbound_topic_/);
+      else expect(vars.INBOUND_TOPIC_ARN).toBe("");
       expect(vars.OUTBOUND_TOPIC_ARN).toMatch(/^\$\{aws_sns_topic\.messaging_outbound_topic_/);
       // Table names are ours (config/names.ts) and known at synth; each names a table this stack creates.
       const tableNames = v.list("aws_dynamodb_table").map((t) => t.name);
@@ -281,11 +284,13 @@ describe.each(FIXTURES)("%s", (env) => {
     const resourcesFor = (fn: string, prefix: string) => perms(fn).filter((s) => s.actions?.some((a) => a.startsWith(prefix))).flatMap((s) => s.resources ?? []);
     /** sid, actions and resources of a function's statements with an action of `prefix`, in policy order. */
     const grantsOf = (fn: string, prefix: string) => perms(fn).filter((s) => s.actions?.some((a) => a.startsWith(prefix))).map((s) => [s.sid, s.actions, s.resources]);
-    expect(resourcesFor(names.functions.sendQuery, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_inbound_topic_/)]);
+    const queued = SHAPE[env].ingress === "queue";
+    // On the async ingress send-query invokes the worker instead (the async ingress's own test).
+    expect(resourcesFor(names.functions.sendQuery, "sns:")).toEqual(queued ? [expect.stringMatching(/^\$\{aws_sns_topic\.messaging_inbound_topic_/)] : []);
     expect(resourcesFor(names.functions.streamWorker, "sns:")).toEqual([expect.stringMatching(/^\$\{aws_sns_topic\.messaging_outbound_topic_/)]);
     expect(resourcesFor(names.functions.outboundRelay, "sns:")).toEqual([]);
     expect(resourcesFor(names.functions.sendQuery, "sqs:")).toEqual([]);
-    expect(resourcesFor(names.functions.streamWorker, "sqs:")).toEqual([expect.stringMatching(/^\$\{aws_sqs_queue\.messaging_work_queue_/)]);
+    expect(resourcesFor(names.functions.streamWorker, "sqs:")).toEqual([expect.stringMatching(queued ? /^\$\{aws_sqs_queue\.messaging_work_queue_/ : /^\$\{aws_sqs_queue\.messaging_async-failures_queue_/)]);
     // The relay consumes the outbound queue, looks up its own queue's and its DLQ's URLs (to shorten the visibility of
     // failed records, and to dead-letter by time), and sends to that DLQ only: never to a queue a consumer reads.
     const queueArn = (name: string) => v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", v.one("aws_sqs_queue", (q) => q.name === name)), "arn");
@@ -370,6 +375,12 @@ describe.each(FIXTURES)("%s", (env) => {
   test("event sources: worker one request at a time, relay batches of 10, both reporting partial failures", () => {
     const fnId = (name: string) => v.idOf("aws_lambda_function", v.one("aws_lambda_function", (f) => f.function_name === name));
     const mapping = (name: string) => v.one("aws_lambda_event_source_mapping", (m) => StackView.refId(m.function_name) === fnId(name));
+    if (SHAPE[env].ingress === "async") {
+      // Only the relay polls; the worker is invoked by send-query (the async ingress's own test).
+      expect(v.list("aws_lambda_event_source_mapping").map((m) => StackView.refId(m.function_name))).toEqual([fnId(names.functions.outboundRelay)]);
+      expect(mapping(names.functions.outboundRelay)).toMatchObject({ batch_size: 10, function_response_types: ["ReportBatchItemFailures"] });
+      return;
+    }
     // The worker reports failures in its response rather than throwing: without this, Lambda would delete a failed record.
     expect(mapping(names.functions.streamWorker)).toMatchObject({ batch_size: 1, function_response_types: ["ReportBatchItemFailures"] });
     expect(mapping(names.functions.outboundRelay)).toMatchObject({ batch_size: 10, function_response_types: ["ReportBatchItemFailures"] });
@@ -428,14 +439,15 @@ describe.each(FIXTURES)("%s", (env) => {
       expect(alarms).toEqual([]);
       return;
     }
-    expect(alarms).toHaveLength(2 + 4 * 2 + 1);
+    const dlqs = [names.outboundDeadLetterQueue, names.workDeadLetterQueue, ...(SHAPE[env].ingress === "async" ? [names.asyncFailureQueue] : [])];
+    expect(alarms).toHaveLength(dlqs.length + 4 * 2 + 1);
     const metrics = alarms.map((a) => `${a.namespace}/${a.metric_name}`).sort();
-    expect(metrics).toEqual(["AWS/AppSync/5XXError", ...Array(4).fill("AWS/Lambda/Errors"), ...Array(4).fill("AWS/Lambda/Throttles"), "AWS/SQS/ApproximateNumberOfMessagesVisible", "AWS/SQS/ApproximateNumberOfMessagesVisible"]);
+    expect(metrics).toEqual(["AWS/AppSync/5XXError", ...Array(4).fill("AWS/Lambda/Errors"), ...Array(4).fill("AWS/Lambda/Throttles"), ...dlqs.map(() => "AWS/SQS/ApproximateNumberOfMessagesVisible")]);
     // Errors and throttles of each of the four functions, message-control among them.
     for (const metric of ["Errors", "Throttles"]) {
       expect(alarms.filter((a) => a.metric_name === metric).map((a) => [a.alarm_name, a.dimensions.FunctionName]).sort()).toEqual(Object.values(names.functions).map((fn) => [`${fn}-${metric.toLowerCase()}`, fn]).sort());
     }
-    expect(alarms.filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName).sort()).toEqual([names.outboundDeadLetterQueue, names.workDeadLetterQueue].sort());
+    expect(alarms.filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName).sort()).toEqual(dlqs.sort());
     for (const a of alarms) expect(a).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
     if (c.alarms.sns_topic_arn) {
       for (const a of alarms) expect(a.alarm_actions).toEqual([c.alarms.sns_topic_arn]);
@@ -451,6 +463,68 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(v.json.output.environment.value).toBe(env);
     expect(v.json.output.batching.value).toEqual({ mode: c.batching.mode, maxDelayMs: c.batching.max_delay_ms, maxWindowMs: c.batching.max_window_ms, readingTokensPerSecond: c.batching.reading_tokens_per_second });
     expect(v.json.output.realtime_url.value).toMatch(/uris\["REALTIME"\]/);
+  });
+});
+
+describe("the async ingress (full): send-query invokes the worker, Lambda retries it and keeps the failures", () => {
+  let v: StackView;
+  let c: EnvironmentConfig;
+  let names: ReturnType<typeof resourceNames>;
+  beforeAll(() => {
+    v = view("full");
+    c = configs.full;
+    names = resourceNames(c);
+  });
+  const workerArn = () => `arn:aws:lambda:${c.region}:${c.account_id}:function:${names.functions.streamWorker}`;
+  const failureQueue = () => v.one("aws_sqs_queue", (q) => q.name === names.asyncFailureQueue);
+  const failureQueueArn = () => v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", failureQueue()), "arn");
+
+  test("the worker's event invoke config: the configured event age and retries, failures to the async DLQ", () => {
+    const [config, ...others] = v.list("aws_lambda_function_event_invoke_config");
+    expect(others).toEqual([]);
+    const worker = v.one("aws_lambda_function", (f) => f.function_name === names.functions.streamWorker);
+    expect(config).toEqual(
+      expect.objectContaining({
+        function_name: v.ref("aws_lambda_function", v.idOf("aws_lambda_function", worker), "function_name"),
+        maximum_event_age_in_seconds: 900,
+        maximum_retry_attempts: 1,
+        destination_config: { on_failure: { destination: failureQueueArn() } },
+      }),
+    );
+    expect([c.async_ingress.maximum_event_age_seconds, c.async_ingress.maximum_retry_attempts]).toEqual([900, 1]);
+  });
+
+  test("the async DLQ: a standard queue with the environment key, the DLQs' retention, TLS only, alarmed", () => {
+    const keyArn = v.ref("aws_kms_key", Object.keys(v.resources("aws_kms_key"))[0], "arn");
+    expect(failureQueue()).toMatchObject({ name: `${c.project}-${c.name}-worker-async-dlq`, kms_master_key_id: keyArn, message_retention_seconds: 1209600 });
+    expect(failureQueue().fifo_queue).toBeUndefined();
+    const policy = v.one("aws_sqs_queue_policy", (p) => p.queue_url === v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", failureQueue()), "url"));
+    const statements = v.statementsOf(policy.policy);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ effect: "Deny", condition: [{ test: "Bool", variable: "aws:SecureTransport", values: ["false"] }] });
+    const alarm = v.one("aws_cloudwatch_metric_alarm", (a) => a.dimensions?.QueueName === names.asyncFailureQueue);
+    expect(alarm).toMatchObject({ metric_name: "ApproximateNumberOfMessagesVisible", comparison_operator: "GreaterThanThreshold", threshold: 0 });
+  });
+
+  test("IAM: lambda:InvokeFunction on exactly the worker's ARN, for send-query only; the worker may send to the async DLQ only", () => {
+    const invokers = Object.values(names.functions).map((fn) => [fn, v.functionPermissions(fn).filter((s) => s.actions?.includes("lambda:InvokeFunction"))] as const);
+    expect(invokers.filter(([, st]) => st.length > 0).map(([fn, st]) => [fn, st.map((s) => [s.actions, s.resources])])).toEqual([
+      [names.functions.sendQuery, [[["lambda:InvokeFunction"], [workerArn()]]]],
+    ]);
+    const sendsTo = (fn: string) => v.functionPermissions(fn).filter((s) => s.actions?.includes("sqs:SendMessage")).flatMap((s) => s.resources);
+    expect(sendsTo(names.functions.streamWorker)).toEqual([failureQueueArn()]);
+    expect(sendsTo(names.functions.sendQuery)).toEqual([]);
+    // Nor does send-query publish to the inbound topic, which nothing reads on this ingress.
+    expect(v.functionPermissions(names.functions.sendQuery).flatMap((s) => s.actions ?? []).filter((a) => a.startsWith("sns:"))).toEqual([]);
+  });
+
+  test("no event source mapping on the work queue; send-query is told the worker's name, a literal known at synth", () => {
+    expect(v.list("aws_lambda_event_source_mapping").map((m) => m.event_source_arn)).toEqual([v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", v.one("aws_sqs_queue", (q) => q.name === names.outboundQueue)), "arn")]);
+    for (const f of v.list("aws_lambda_function")) expect([f.function_name, f.environment.variables.WORKER_FUNCTION_NAME]).toEqual([f.function_name, names.functions.streamWorker]);
+    for (const env of ["queued", "fifo-direct"] as const) {
+      for (const f of view(env).list("aws_lambda_function")) expect(f.environment.variables.WORKER_FUNCTION_NAME).toBe("");
+      expect(view(env).list("aws_lambda_function_event_invoke_config")).toEqual([]);
+    }
   });
 });
 
@@ -561,6 +635,9 @@ describe("the Lambda environment's 4 KB", () => {
       generation: { max_prompt_chars: 100000, max_tokens: 64000, temperature: 1.2345678901234566e-7, system_prompt: "é".repeat(SYSTEM_PROMPT_MAX_BYTES / 2) },
       limits: { max_concurrent_generations_per_user: 1000, daily_output_tokens_per_user: 1_000_000_000 },
       guardrail: { id: "g".repeat(32), version: "99999999", stream_processing_mode: "async" },
+      // The async ingress adds the worker's name (a literal, 20 + 20 + 14 characters) to every function's environment.
+      ingress: "async",
+      async_ingress: { maximum_event_age_seconds: 21600, maximum_retry_attempts: 2 },
     };
   };
 

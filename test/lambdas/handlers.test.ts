@@ -53,6 +53,7 @@ beforeAll(async () => {
     batchReadingTokensPerSecond: 15,
     batchMaxWindowMs: 1000,
     inboundTopicArn: "arn:aws:sns:us-east-1:000000000000:inbound",
+    workerFunctionName: "",
     outboundTopicArn: "arn:aws:sns:us-east-1:000000000000:outbound",
     relayRetrySeconds: 120,
     idempotencyTableName: names.idempotencyTable,
