@@ -49,6 +49,22 @@ models = {
   allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
 }
 
+# How sendQuery hands a request to the worker (default "queue"). "queue": send-query publishes it to the inbound topic and
+# the work queue's event source mapping invokes the worker (buffering, redrive, FIFO per session). "async": send-query,
+# after the same validation, limits and QUEUED record, invokes the worker with a Lambda Event invocation (one hop fewer,
+# no SNS or SQS request per message); a burst beyond the worker's reserved concurrency waits in Lambda's own queue, and
+# the message shows QUEUED in message(...) meanwhile.
+ingress = "queue"
+
+# With ingress = "async": maximum_event_age_seconds (60-21600, default 3600): how long an invocation may wait in Lambda's
+# async queue (throttled, or between retries) before it goes to the on-failure DLQ <project>-<name>-worker-async-dlq
+# (alarmed with the other DLQs). maximum_retry_attempts (0-2, default 2): retries of a failed invocation, about 1 and
+# 2 minutes apart; a retry only ever meets the message's idempotency record, so it never generates a second time.
+async_ingress = {
+  maximum_event_age_seconds = 3600
+  maximum_retry_attempts    = 2
+}
+
 # true: the worker signs publishResponse itself (lowest latency). false (default): events go through the outbound queue.
 direct_send = false
 

@@ -15,6 +15,7 @@ import type { EnvironmentConfig } from "../config/schema";
 import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
+import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
 import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 import { LOCAL_CREDENTIALS } from "./credentials";
@@ -56,8 +57,10 @@ export interface LocalStackOptions {
   retryDelaySeconds?: number;
   /** Path for the client config file; default client-config.local.json at the repo root; false = do not write. */
   writeClientConfig?: string | false;
-  /** Concurrent stream-worker invocations (default 10; Lambda scales out on the work queue). */
+  /** Concurrent stream-worker invocations (default 10; Lambda scales out on the work queue), on either ingress. */
   workerConcurrency?: number;
+  /** The async ingress: Lambda's retries come after this many ms x the retry number (Lambda: about 60 s, then 120 s); default 1000. */
+  asyncRetryDelayMs?: number;
   /** Concurrent outbound-relay invocations (default 5). */
   relayConcurrency?: number;
   /**
@@ -84,6 +87,8 @@ export interface LocalStackEndpoints {
   realtimeUrl: string;
   issuerUrl: string;
   bedrock: string;
+  /** The async ingress's Lambda Invoke API (local/asyncInvoker.ts); absent on the queued ingress. */
+  lambda?: string;
   /** fauxqs, for SNS and SQS clients. */
   sqs: string;
   sns: string;
@@ -103,6 +108,8 @@ export interface LocalStack {
   messaging: LocalMessaging;
   dynamo: LocalDynamo;
   pollers: { work: EventSourcePoller; outbound: EventSourcePoller };
+  /** The async ingress's invoker of the worker; absent on the queued ingress. */
+  asyncInvoker?: LocalAsyncInvoker;
   /** Stops pollers (waiting for in-flight invocations), then every server; restores process.env. Idempotent. */
   stop(): Promise<void>;
 }
@@ -277,7 +284,7 @@ function setProcessEnv(vars: Record<string, string | undefined>): () => void {
  * Points the handlers at the local services through the same variables the deployed functions get, plus the SDK's
  * endpoint and credential variables. Returns the function that restores process.env.
  */
-function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway): () => void {
+function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway, lambdaEndpoint: string | undefined): () => void {
   const { messaging, dynamo, bedrock } = services;
   const settings = runtimeSettingsFor(config, {
     appsyncEndpoint: gateway.graphqlUrl,
@@ -303,6 +310,8 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     AWS_ENDPOINT_URL_SQS: messaging.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_BEDROCK_RUNTIME: bedrock.endpoint,
+    // The async ingress: send-query's Invoke calls reach the local async invoker.
+    AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     ...runtimeVariables(settings),
     // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
     POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
@@ -363,7 +372,8 @@ function instrumented(handlers: Handlers, instrument: LocalStackOptions["instrum
 
 /**
  * The event source mappings: the work queue drives the stream worker, the outbound queue the relay, with the batch
- * sizes and ReportBatchItemFailures of the deployed mappings (modules/platformStack.ts).
+ * sizes and ReportBatchItemFailures of the deployed mappings (modules/platformStack.ts). On the async ingress the
+ * deployed stack has no mapping on the work queue; the poller here still runs, idle, since nothing publishes to it.
  */
 function startPollers(config: EnvironmentConfig, messaging: LocalMessaging, handlers: Handlers, opts: LocalStackOptions): Started<LocalStack["pollers"]> {
   const names = resourceNames(config);
@@ -392,6 +402,33 @@ function startPollers(config: EnvironmentConfig, messaging: LocalMessaging, hand
   });
   // Both at once: each may be in a long poll of up to a second.
   return { work, outbound, stop: async () => void (await Promise.all([work.stop(), outbound.stop()])) };
+}
+
+/**
+ * The async ingress: send-query's Event invocations of the worker, run as Lambda runs them (local/asyncInvoker.ts),
+ * with the event invoke config of the deployed stack. The server starts before the handlers load (they read its URL);
+ * until then an invocation is refused.
+ */
+async function startWorkerInvoker(config: EnvironmentConfig, messaging: LocalMessaging, handlerOf: () => SqsHandler | undefined, opts: LocalStackOptions): Promise<LocalAsyncInvoker> {
+  const names = resourceNames(config);
+  if (!messaging.asyncFailures) throw new Error("the async ingress needs its on-failure queue");
+  return startAsyncInvoker({
+    functionName: names.functions.streamWorker,
+    functionArn: `arn:aws:lambda:${config.region}:${config.account_id}:function:${names.functions.streamWorker}`,
+    handler: (event, context) => {
+      const handler = handlerOf();
+      if (!handler) throw new Error("the local stack is still starting");
+      return handler(event as never, context);
+    },
+    contextFor: () => lambdaContext(config, names.functions.streamWorker),
+    timeoutMs: config.lambda.timeout_seconds * 1000,
+    maximumRetryAttempts: config.async_ingress.maximum_retry_attempts,
+    maximumEventAgeSeconds: config.async_ingress.maximum_event_age_seconds,
+    retryDelayMs: opts.asyncRetryDelayMs,
+    concurrency: opts.workerConcurrency ?? 10,
+    sqs: messaging.clients.sqs,
+    onFailureQueueUrl: messaging.asyncFailures.url,
+  });
 }
 
 /** Writes the client config where `target` says (LocalStackOptions.writeClientConfig) and beside the web console. */
@@ -449,8 +486,10 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     let handlers: Handlers | undefined;
     const front = await startWebConsoleAndGateway(config, services.issuer, { port: opts.ports?.gateway, tls }, (name) => handlers?.[name]);
     stops.add(front.stop);
+    const asyncInvoker = config.ingress === "async" ? await startWorkerInvoker(config, services.messaging, () => handlers?.streamWorker, opts) : undefined;
+    if (asyncInvoker) stops.add(() => asyncInvoker.close());
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
-    stops.addFinal(applyRuntimeVariables(config, services, front.gateway));
+    stops.addFinal(applyRuntimeVariables(config, services, front.gateway, asyncInvoker?.endpoint));
     handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules), opts.instrument);
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
@@ -461,7 +500,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     return {
       config,
       ...client,
-      endpoints: endpointsOf(services, front.gateway),
+      endpoints: { ...endpointsOf(services, front.gateway), ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}) },
+      asyncInvoker,
       gateway: front.gateway,
       issuer,
       bedrock,

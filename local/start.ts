@@ -5,6 +5,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { resourceNames } from "../config/names";
 import { LOCAL_CREDENTIALS } from "./credentials";
 import { guardProcess } from "./processGuard";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "./stack";
@@ -21,7 +22,9 @@ const USAGE = `Usage: npm start -- [options]
   --first-token-ms <n>       stand-in delay before the first token, default 200
   --tokens-per-second <n>    stand-in token rate, default 50 (0 = as fast as possible)
   --retry-delay-seconds <n>  failed work-queue records come back after n s instead of the visibility timeout, default 2 (the relay sets its own backoff)
-  --config-overrides <json>  merged into environments/local.tfvars, e.g. '{"queue":{"fifo":true}}'
+  --config-overrides <json>  merged into environments/local.tfvars, then validated as any environment,
+                             e.g. '{"queue":{"fifo":true}}' or '{"ingress":"async"}'
+  --async-retry-delay-ms <n> ingress "async": Lambda's retries come after n ms x the retry number, not 1 and 2 minutes, default 1000
   --client-config <path>     where to write the client config, default client-config.local.json
   --no-client-config         do not write the client config file (nor the state file, unless --state-file is given)
   --state-file <path>        where to say how \`npm run usage -- local\` reaches this stack, default local/.state/stack.json
@@ -45,7 +48,13 @@ export interface ReadyLine {
   queues: {
     work: { url: string; arn: string; dlqUrl: string; dlqArn: string };
     outbound: { url: string; arn: string; dlqUrl: string; dlqArn: string };
+    /** The worker's on-failure destination; only with ingress = "async". */
+    asyncFailures?: { url: string; arn: string };
   };
+  /** The environment's ingress: "queue" or "async". */
+  ingress: string;
+  /** The functions' names (config/names.ts). */
+  functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
   tables: { history: string; idempotency: string; messages: string; usage: string };
   clientConfigPath: string | null;
   clientConfig: LocalStack["clientConfig"];
@@ -81,6 +90,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
       "first-token-ms": { type: "string" },
       "tokens-per-second": { type: "string" },
       "retry-delay-seconds": { type: "string" },
+      "async-retry-delay-ms": { type: "string" },
       "config-overrides": { type: "string" },
       "client-config": { type: "string" },
       "no-client-config": { type: "boolean" },
@@ -114,6 +124,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
         tokensPerSecond: wholeNumber("tokens-per-second", values["tokens-per-second"]),
       },
       retryDelaySeconds: wholeNumber("retry-delay-seconds", values["retry-delay-seconds"]),
+      asyncRetryDelayMs: wholeNumber("async-retry-delay-ms", values["async-retry-delay-ms"]),
       writeClientConfig: values["no-client-config"] ? false : values["client-config"],
       tls: !!values.tls,
     },
@@ -136,7 +147,13 @@ export function readyLine(stack: LocalStack): ReadyLine {
     endpoints: stack.endpoints,
     credentials: { ...LOCAL_CREDENTIALS },
     topics: stack.messaging.topics,
-    queues: { work: q(stack.messaging.queues.work), outbound: q(stack.messaging.queues.outbound) },
+    queues: {
+      work: q(stack.messaging.queues.work),
+      outbound: q(stack.messaging.queues.outbound),
+      ...(stack.messaging.asyncFailures ? { asyncFailures: { url: stack.messaging.asyncFailures.url, arn: stack.messaging.asyncFailures.arn } } : {}),
+    },
+    ingress: stack.config.ingress,
+    functions: resourceNames(stack.config).functions,
     tables: stack.dynamo.tables,
     clientConfigPath: stack.clientConfigPath ?? null,
     clientConfig: stack.clientConfig,
@@ -145,7 +162,7 @@ export function readyLine(stack: LocalStack): ReadyLine {
 
 function banner(stack: LocalStack): string {
   const e = stack.endpoints;
-  const delivery = stack.config.direct_send ? "direct" : "queued";
+  const delivery = `${stack.config.direct_send ? "direct" : "queued"}, ingress: ${stack.config.ingress}`;
   return [
     "",
     `Local stack "${stack.config.name}" is running (127.0.0.1 only; default delivery: ${delivery}${stack.config.queue.fifo ? ", FIFO queues" : ""}).`,
@@ -156,6 +173,7 @@ function banner(stack: LocalStack): string {
     `  Token issuer    ${e.issuerUrl}`,
     ...(stack.clientConfig.caCertificateFile ? [`  Certificate     ${stack.clientConfig.caCertificateFile}  (self-signed; trust it: NODE_EXTRA_CA_CERTS)`] : []),
     `  Bedrock         ${e.bedrock}  (stand-in)`,
+    ...(e.lambda ? [`  Lambda (async)  ${e.lambda}  (invokes the worker as Lambda's async queue does)`] : []),
     `  SNS/SQS         ${e.sqs}  (fauxqs)`,
     `  DynamoDB        ${e.dynamodb}  (dynalite)`,
     stack.clientConfigPath ? `  Client config   ${stack.clientConfigPath}` : "  Client config   (not written)",

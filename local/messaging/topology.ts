@@ -1,7 +1,8 @@
 /**
  * Creates the deployed stack's messaging topology through the SNS/SQS APIs (so it works against any endpoint):
  * inbound topic -> work queue (+ DLQ), outbound topic -> outbound queue (+ DLQ), raw message delivery, redrive after
- * queue.max_receive_count (the outbound queue: the relay's backstop, see config/messaging.ts), the configured visibility timeout, and FIFO everywhere when queue.fifo.
+ * queue.max_receive_count (the outbound queue: the relay's backstop, see config/messaging.ts), the configured visibility timeout, and FIFO everywhere when queue.fifo;
+ * with ingress = "async" also the worker's on-failure queue.
  */
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from "@aws-sdk/client-sns";
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from "@aws-sdk/client-sqs";
@@ -21,6 +22,8 @@ export interface QueuePair {
 export interface MessagingTopology {
   topics: { inboundArn: string; outboundArn: string };
   queues: { work: QueuePair; outbound: QueuePair };
+  /** The worker's on-failure destination; only with ingress = "async" (a standard queue, as Lambda requires). */
+  asyncFailures?: { url: string; arn: string; name: string };
 }
 
 async function createQueue(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<{ url: string; arn: string }> {
@@ -63,5 +66,7 @@ export async function provisionTopology(config: EnvironmentConfig, clients: { sn
   const outbound = await pair(names.outboundQueue, names.outboundDeadLetterQueue, outboundMaxReceiveCount(config.queue.relay_retry_seconds, config.queue.max_receive_count));
   const inboundArn = await topic(names.inboundTopic, work.arn);
   const outboundArn = await topic(names.outboundTopic, outbound.arn);
-  return { topics: { inboundArn, outboundArn }, queues: { work, outbound } };
+  const asyncFailures =
+    config.ingress === "async" ? { ...(await createQueue(sqs, names.asyncFailureQueue, { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) })), name: names.asyncFailureQueue } : undefined;
+  return { topics: { inboundArn, outboundArn }, queues: { work, outbound }, ...(asyncFailures ? { asyncFailures } : {}) };
 }

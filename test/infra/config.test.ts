@@ -192,6 +192,24 @@ describe("validation reports every problem in one round", () => {
     ]);
   });
 
+  test("the ingress and Lambda's async settings: each bad value named with its key, all in one round", () => {
+    expect(problemsOf({ ...valid(), ingress: "direct", async_ingress: { maximum_event_age_seconds: 59, maximum_retry_attempts: 3 } })).toEqual([
+      'ingress must be one of "queue", "async", got "direct"',
+      "async_ingress.maximum_event_age_seconds must be between 60 and 21600, got 59",
+      "async_ingress.maximum_retry_attempts must be between 0 and 2, got 3",
+    ]);
+    expect(problemsOf({ ...valid(), async_ingress: { maximum_event_age_seconds: 21601, retries: 1 } })).toEqual([
+      "async_ingress.maximum_event_age_seconds must be between 60 and 21600, got 21601",
+      "async_ingress.retries is not a known key",
+    ]);
+    expect(problemsOf({ ...valid(), ingress: "async", async_ingress: { maximum_event_age_seconds: 60, maximum_retry_attempts: 0 } })).toEqual([]);
+    expect(problemsOf({ ...valid(), ingress: "async", async_ingress: { maximum_event_age_seconds: 21600, maximum_retry_attempts: 2 } })).toEqual([]);
+  });
+
+  test("ingress defaults to the queue, with an hour of event age and Lambda's 2 retries for the async one", () => {
+    expect(validateEnvironment("environments/prod.tfvars", valid())).toMatchObject({ ingress: "queue", async_ingress: { maximum_event_age_seconds: 3600, maximum_retry_attempts: 2 } });
+  });
+
   test("a name that is not even valid is reported once, as the file name to use", () => {
     expect(problemsOf({ ...valid(), name: "Prod!" })).toEqual(['name must match the file name (prod), got "Prod!"']);
     // Named like its file, a bad name is a bad file name: the pattern is what to fix.

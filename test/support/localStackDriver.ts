@@ -1,18 +1,21 @@
 /**
  * Drives a local stack running as a child process (see localStackProcess.ts) the way users and operators reach it:
  * tokens from the issuer, subscriptions over the real-time socket, sendQuery over HTTP, the gateway's fault and stats
- * hooks, the Bedrock stand-in's request log and the queues' depths through an SQS client on fauxqs' endpoint.
+ * hooks, the Bedrock stand-in's request log and the queues' depths through an SQS client on fauxqs' endpoint; on the
+ * async ingress the local async invoker's faults and stats, its on-failure queue, and Event invocations of the worker.
  */
 import { randomUUID } from "node:crypto";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand, SQSClient } from "@aws-sdk/client-sqs";
 import WebSocket from "ws";
 import { MessageAssembler } from "../../client/assembler";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
 import { subscribe, type Subscription, type WebSocketConstructor } from "../../client/realtime";
 import { EVENT_ACTIONS, finalTail, parseEvent, type Chunk, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../../contracts/streamEvents";
 import { RECEIVE_MESSAGES_SUBSCRIPTION, SEND_QUERY_MUTATION } from "../../contracts/graphqlOperations";
+import { createLambdaInvoker } from "../../lambdas/shared/lambdaInvoker";
 import type { GatewayStats, PublishFaultOptions } from "../../local/appsync/faults";
+import type { AsyncInvokerStats, CrashFault } from "../../local/asyncInvoker";
 import type { StandInRequest } from "../../local/bedrock";
 import { requestToken } from "../../local/issuer/tokenCli";
 import { queueDepths, type QueueDepth } from "../../local/messaging/depths";
@@ -218,8 +221,41 @@ export class LocalStackDriver {
   }
 
   depths(): Promise<Record<"work" | "outbound", QueueDepth>> {
-    return queueDepths(this.sqs, this.ready.queues);
+    return queueDepths(this.sqs, { work: this.ready.queues.work, outbound: this.ready.queues.outbound });
   }
+
+  /** The async ingress: POST /_local/faults on the local async invoker (local/asyncInvoker.ts). */
+  async asyncFaults(body: CrashFault | { clear: true }): Promise<void> {
+    const res = await fetch(new URL("/_local/faults", this.lambdaEndpoint()), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`POST /_local/faults answered ${res.status}: ${await res.text()}`);
+  }
+
+  async asyncStats(): Promise<AsyncInvokerStats> {
+    const res = await fetch(new URL("/_local/stats", this.lambdaEndpoint()));
+    if (!res.ok) throw new Error(`GET /_local/stats answered ${res.status}`);
+    return (await res.json()) as AsyncInvokerStats;
+  }
+
+  /** The async ingress: one Event invocation of the worker with `payload`, signed as send-query signs it. */
+  invokeWorker(payload: unknown): Promise<void> {
+    const invoker = createLambdaInvoker({ region: this.ready.region, endpoint: this.lambdaEndpoint(), credentials: this.ready.credentials });
+    return invoker.invokeEvent(this.ready.functions.streamWorker, JSON.stringify(payload));
+  }
+
+  /** The destination records in the worker's on-failure queue (each receive hides what it got, so this reads them once). */
+  async asyncFailureRecords(): Promise<{ requestContext: { condition: string; approximateInvokeCount: number }; requestPayload: Record<string, unknown>; responsePayload?: { errorMessage: string } }[]> {
+    const url = this.ready.queues.asyncFailures?.url;
+    if (!url) throw new Error("this stack runs the queued ingress: it has no on-failure queue");
+    const { Messages } = await this.sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+    return (Messages ?? []).map((m) => JSON.parse(m.Body!));
+  }
+
+  private lambdaEndpoint(): string {
+    const endpoint = this.ready.endpoints.lambda;
+    if (!endpoint) throw new Error("this stack runs the queued ingress: it has no Lambda endpoint");
+    return endpoint;
+  }
+
 
   /** Waits until nothing is waiting or in flight on the work and outbound queues (processed and deleted). */
   async waitForQueuesDrained(timeoutMs = 15_000): Promise<Record<"work" | "outbound", QueueDepth>> {
