@@ -54,7 +54,10 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
   // The async ingress's record is not tied to the invocation: an attempt that crashed leaves it in progress for the
   // whole expiry, longer than Lambda's retries (config/rules.ts asyncRetryWindowProblem), so a retry meets it and fails
   // into the on-failure destination instead of generating a second time over what already streamed.
-  const asyncConfig = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
+  const expirySeconds = options.idempotencyExpirySeconds ?? 3600;
+  const asyncConfig = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: expirySeconds });
+  // Said outright rather than left out (Powertools warns without a context): in progress for the record's whole life.
+  asyncConfig.registerLambdaContext({ getRemainingTimeInMillis: () => expirySeconds * 1000 } as Context);
   const generateOnceAsync = makeIdempotent(generate, { persistenceStore: options.persistenceStore, config: asyncConfig });
   const withDeadlines = (once: typeof generateOnce, request: WorkRequest, context?: Context): Promise<GenerationSummary> => {
     const remaining = context?.getRemainingTimeInMillis?.();
