@@ -1,4 +1,7 @@
-/** The work request: sendQuery -> inbound topic -> work queue -> worker (raw delivery, so the SQS body is exactly this JSON). */
+/**
+ * The work request: sendQuery -> inbound topic -> work queue -> worker (raw delivery, so the SQS body is exactly this
+ * JSON), or, on the async ingress, sendQuery -> the worker's Event invocation, whose payload is exactly this JSON.
+ */
 import { z } from "zod";
 import { idSchema as id } from "./ids";
 

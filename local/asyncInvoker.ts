@@ -88,97 +88,125 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
-export async function startAsyncInvoker(o: AsyncInvokerOptions): Promise<LocalAsyncInvoker> {
-  const stats: AsyncInvokerStats = { accepted: 0, attempts: 0, failedAttempts: 0, deadLettered: 0 };
-  const waiting: QueuedEvent[] = [];
-  const running = new Set<Promise<void>>();
-  const timers = new Set<NodeJS.Timeout>();
-  let crash: CrashFault | undefined;
-  let closed = false;
-  const report = o.onError ?? ((e: unknown) => console.error("local async invoker:", e));
-
-  /** The destination record Lambda sends on failure (RetriesExhausted or EventAgeExceeded). */
-  const deadLetter = async (event: QueuedEvent, condition: "RetriesExhausted" | "EventAgeExceeded", error?: unknown) => {
-    const record = {
-      version: "1.0",
-      timestamp: new Date().toISOString(),
-      requestContext: { requestId: event.requestId, functionArn: `${o.functionArn}:$LATEST`, condition, approximateInvokeCount: event.attempts },
-      requestPayload: event.payload,
-      ...(error !== undefined
-        ? { responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" }, responsePayload: { errorType: (error as Error)?.name ?? "Error", errorMessage: (error as Error)?.message ?? String(error) } }
-        : {}),
-    };
-    await o.sqs.send(new SendMessageCommand({ QueueUrl: o.onFailureQueueUrl, MessageBody: JSON.stringify(record) }));
-    stats.deadLettered++;
+/** The destination record Lambda sends on failure (RetriesExhausted or EventAgeExceeded). */
+function destinationRecord(event: QueuedEvent, functionArn: string, condition: "RetriesExhausted" | "EventAgeExceeded", error?: unknown) {
+  return {
+    version: "1.0",
+    timestamp: new Date().toISOString(),
+    requestContext: { requestId: event.requestId, functionArn: `${functionArn}:$LATEST`, condition, approximateInvokeCount: event.attempts },
+    requestPayload: event.payload,
+    ...(error !== undefined
+      ? { responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" }, responsePayload: { errorType: (error as Error)?.name ?? "Error", errorMessage: (error as Error)?.message ?? String(error) } }
+      : {}),
   };
+}
 
-  const attempt = async (event: QueuedEvent): Promise<void> => {
-    if (Date.now() - event.acceptedAt > o.maximumEventAgeSeconds * 1000) return deadLetter(event, "EventAgeExceeded");
+/** Lambda's internal queue for one function: events wait for a free slot, fail, wait to be retried, or go to the destination. */
+class EventQueue {
+  readonly stats: AsyncInvokerStats = { accepted: 0, attempts: 0, failedAttempts: 0, deadLettered: 0 };
+  crash: CrashFault | undefined;
+  private readonly waiting: QueuedEvent[] = [];
+  private readonly running = new Set<Promise<void>>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly o: AsyncInvokerOptions) {}
+
+  accept(payload: unknown): string {
+    this.stats.accepted++;
+    const requestId = randomUUID();
+    this.enqueue({ payload, requestId, acceptedAt: Date.now(), attempts: 0 });
+    return requestId;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.waiting.splice(0);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await Promise.allSettled([...this.running]);
+  }
+
+  private enqueue(event: QueuedEvent): void {
+    this.waiting.push(event);
+    this.pump();
+  }
+
+  private pump(): void {
+    const report = this.o.onError ?? ((e: unknown) => console.error("local async invoker:", e));
+    while (!this.closed && this.running.size < (this.o.concurrency ?? 10) && this.waiting.length > 0) {
+      const run: Promise<void> = this.attempt(this.waiting.shift()!)
+        .catch(report)
+        .finally(() => {
+          this.running.delete(run);
+          this.pump();
+        });
+      this.running.add(run);
+    }
+  }
+
+  private async deadLetter(event: QueuedEvent, condition: "RetriesExhausted" | "EventAgeExceeded", error?: unknown): Promise<void> {
+    await this.o.sqs.send(new SendMessageCommand({ QueueUrl: this.o.onFailureQueueUrl, MessageBody: JSON.stringify(destinationRecord(event, this.o.functionArn, condition, error)) }));
+    this.stats.deadLettered++;
+  }
+
+  private async attempt(event: QueuedEvent): Promise<void> {
+    const o = this.o;
+    if (Date.now() - event.acceptedAt > o.maximumEventAgeSeconds * 1000) return this.deadLetter(event, "EventAgeExceeded");
     event.attempts++;
-    stats.attempts++;
-    const fault = crash && crash.count > 0 ? crash : undefined;
+    this.stats.attempts++;
+    const fault = this.crash && this.crash.count > 0 ? this.crash : undefined;
     if (fault) fault.count--;
     try {
       if (fault?.crash === "before") throw new Error("Runtime exited with error: signal: killed (a scripted crash)");
       await withTimeout(o.handler(event.payload, o.contextFor()), o.timeoutMs);
       if (fault?.crash === "after") throw new Error("Runtime exited with error: signal: killed (a scripted crash after the handler returned)");
     } catch (error) {
-      stats.failedAttempts++;
-      if (event.attempts > o.maximumRetryAttempts) return deadLetter(event, "RetriesExhausted", error);
-      if (closed) return;
+      this.stats.failedAttempts++;
+      if (event.attempts > o.maximumRetryAttempts) return this.deadLetter(event, "RetriesExhausted", error);
+      if (this.closed) return;
       const timer = setTimeout(() => {
-        timers.delete(timer);
-        enqueue(event);
+        this.timers.delete(timer);
+        this.enqueue(event);
       }, (o.retryDelayMs ?? 1000) * event.attempts);
-      timers.add(timer);
+      this.timers.add(timer);
     }
-  };
+  }
+}
 
-  const pump = () => {
-    while (!closed && running.size < (o.concurrency ?? 10) && waiting.length > 0) {
-      const run = attempt(waiting.shift()!)
-        .catch(report)
-        .finally(() => {
-          running.delete(run);
-          pump();
-        });
-      running.add(run);
-    }
-  };
-  const enqueue = (event: QueuedEvent) => {
-    waiting.push(event);
-    pump();
-  };
+/** The Invoke API (Event only) for the one function, and the test hooks. */
+async function route(queue: EventQueue, functionName: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://127.0.0.1");
+  if (req.method === "POST" && url.pathname === "/_local/faults") {
+    const body = JSON.parse((await readBody(req)) || "{}") as Partial<CrashFault> & { clear?: boolean };
+    queue.crash = body.clear ? undefined : { crash: body.crash === "after" ? "after" : "before", count: Math.max(0, Number(body.count ?? 1)) };
+    return send(res, 200, { ok: true });
+  }
+  if (req.method === "GET" && url.pathname === "/_local/stats") return send(res, 200, queue.stats);
+  const match = req.method === "POST" ? INVOKE_PATH.exec(url.pathname) : null;
+  if (!match) return send(res, 404, { message: "not found" });
+  if (decodeURIComponent(match[1]) !== functionName) return send(res, 404, { Type: "User", message: `Function not found: ${match[1]}` });
+  if (req.headers["x-amz-invocation-type"] !== "Event") return send(res, 400, { Type: "User", message: "only InvocationType Event is served locally" });
+  if (!String(req.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 ")) return send(res, 403, { message: "Missing Authentication Token" });
+  let payload: unknown;
+  try {
+    payload = JSON.parse(await readBody(req));
+  } catch {
+    return send(res, 400, { Type: "User", message: "Could not parse request body into json" });
+  }
+  res.writeHead(202, { "x-amzn-requestid": queue.accept(payload) });
+  res.end();
+}
 
-  const route = async (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    if (req.method === "POST" && url.pathname === "/_local/faults") {
-      const body = JSON.parse((await readBody(req)) || "{}") as Partial<CrashFault> & { clear?: boolean };
-      crash = body.clear ? undefined : { crash: body.crash === "after" ? "after" : "before", count: Math.max(0, Number(body.count ?? 1)) };
-      return send(res, 200, { ok: true });
-    }
-    if (req.method === "GET" && url.pathname === "/_local/stats") return send(res, 200, stats);
-    const match = req.method === "POST" ? INVOKE_PATH.exec(url.pathname) : null;
-    if (!match) return send(res, 404, { message: "not found" });
-    // Lambda's errors, in its JSON shape (the x-amzn-errortype header names the exception).
-    if (decodeURIComponent(match[1]) !== o.functionName) return send(res, 404, { Type: "User", message: `Function not found: ${match[1]}` });
-    if (req.headers["x-amz-invocation-type"] !== "Event") return send(res, 400, { Type: "User", message: "only InvocationType Event is served locally" });
-    if (!String(req.headers.authorization ?? "").startsWith("AWS4-HMAC-SHA256 ")) return send(res, 403, { message: "Missing Authentication Token" });
-    let payload: unknown;
-    try {
-      payload = JSON.parse(await readBody(req));
-    } catch {
-      return send(res, 400, { Type: "User", message: "Could not parse request body into json" });
-    }
-    if (closed) return send(res, 503, { message: "stopping" });
-    stats.accepted++;
-    const requestId = randomUUID();
-    res.writeHead(202, { "x-amzn-requestid": requestId });
-    res.end();
-    enqueue({ payload, requestId, acceptedAt: Date.now(), attempts: 0 });
-  };
-
-  const server: Server = createServer((req, res) => void route(req, res).catch((e) => (report(e), res.headersSent || send(res, 500, { message: String(e) }))));
+export async function startAsyncInvoker(o: AsyncInvokerOptions): Promise<LocalAsyncInvoker> {
+  const queue = new EventQueue(o);
+  const report = o.onError ?? ((e: unknown) => console.error("local async invoker:", e));
+  const server: Server = createServer((req, res) =>
+    void route(queue, o.functionName, req, res).catch((e: unknown) => {
+      report(e);
+      if (!res.headersSent) send(res, 500, { message: String(e) });
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(o.port ?? 0, "127.0.0.1", () => resolve());
@@ -186,14 +214,12 @@ export async function startAsyncInvoker(o: AsyncInvokerOptions): Promise<LocalAs
   const { port } = server.address() as AddressInfo;
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    stats,
+    stats: queue.stats,
     close: async () => {
-      closed = true;
-      waiting.splice(0);
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await Promise.allSettled([...running]);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      await queue.close();
     },
   };
 }
