@@ -1,5 +1,5 @@
 /**
- * The async ingress in the functions: send-query's signed Event invocation of the worker (and nothing on the inbound
+ * The async ingress in the functions: send-query's Event invocation of the worker (and nothing on the inbound
  * topic), the payload bound that keeps an invocation under Lambda's 256 KB, and the worker taking a work request as
  * its event: generated once, a duplicate answered from the idempotency record, a malformed or concurrent one thrown
  * (so Lambda retries it and then sends it to the on-failure destination).
@@ -7,6 +7,7 @@
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
@@ -19,8 +20,6 @@ import { workRequestSchema } from "../../contracts/workRequest";
 import { MAX_WORK_REQUEST_BYTES, sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
 import { createLambdaInvoker, LambdaInvokeError, type AsyncInvoker } from "../../lambdas/shared/lambdaInvoker";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
-import { startFakeAppSync, type FakeAppSync } from "./support/fakeAppSync";
-import { sigv4Oracle } from "./support/sigv4Oracle";
 import { waitFor } from "../support/waitFor";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings as workerSettings, textStream } from "./support/workerFixtures";
 
@@ -37,31 +36,22 @@ beforeEach(() => {
 });
 
 describe("createLambdaInvoker", () => {
-  let fake: FakeAppSync;
-  beforeAll(async () => (fake = await startFakeAppSync()));
-  afterAll(() => fake.close());
-  beforeEach(() => fake.requests.splice(0));
+  const lambdaMock = mockClient(LambdaClient);
+  afterEach(() => lambdaMock.reset());
 
-  it("POSTs the payload to the function's invocations path as an Event, signed for lambda in the region", async () => {
-    fake.reply = () => ({ status: 202 });
-    const invoker = createLambdaInvoker({ region: "eu-west-1", endpoint: fake.endpoint.replace(/\/graphql$/, ""), credentials });
-    await invoker.invokeEvent(WORKER, '{"hello":"world"}');
-    expect(fake.requests).toHaveLength(1);
-    const [req] = fake.requests;
-    expect([req.method, req.path, req.headers["x-amz-invocation-type"], req.body.toString("utf8")]).toEqual(["POST", `/2015-03-31/functions/${WORKER}/invocations`, "Event", '{"hello":"world"}']);
-    const verdict = sigv4Oracle(req, credentials.secretAccessKey);
-    expect(verdict).toMatchObject({ valid: true, accessKeyId: credentials.accessKeyId, region: "eu-west-1", service: "lambda" });
-    expect(verdict.signedHeaders).toEqual(expect.arrayContaining(["host", "x-amz-invocation-type"]));
+  it("queues the payload as an Event invocation of the named function", async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 202 });
+    await createLambdaInvoker({ region: "eu-west-1", credentials }).invokeEvent(WORKER, '{"hello":"world"}');
+    const [call] = lambdaMock.commandCalls(InvokeCommand);
+    expect(call.args[0].input).toMatchObject({ FunctionName: WORKER, InvocationType: "Event" });
+    expect(Buffer.from(call.args[0].input.Payload as Uint8Array).toString("utf8")).toBe('{"hello":"world"}');
   });
 
-  it("anything but 202 is an error naming the status (Lambda's throttle, a missing function)", async () => {
-    const invoker = createLambdaInvoker({ region: "us-east-1", endpoint: fake.endpoint.replace(/\/graphql$/, ""), credentials });
-    for (const status of [429, 404]) {
-      fake.reply = () => ({ status, body: { message: "Rate Exceeded." } });
-      const failure = invoker.invokeEvent(WORKER, "{}");
-      await expect(failure).rejects.toBeInstanceOf(LambdaInvokeError);
-      await expect(invoker.invokeEvent(WORKER, "{}")).rejects.toMatchObject({ status });
-    }
+  it("an answer other than 202 is an error naming the status; Lambda's own errors (a throttle) pass through", async () => {
+    lambdaMock.on(InvokeCommand).resolves({ StatusCode: 200 });
+    await expect(createLambdaInvoker({ region: "us-east-1", credentials }).invokeEvent(WORKER, "{}")).rejects.toMatchObject({ name: "LambdaInvokeError", status: 200 });
+    lambdaMock.on(InvokeCommand).rejects(Object.assign(new Error("Rate Exceeded."), { name: "TooManyRequestsException" }));
+    await expect(createLambdaInvoker({ region: "us-east-1", credentials }).invokeEvent(WORKER, "{}")).rejects.toMatchObject({ name: "TooManyRequestsException" });
   });
 });
 
