@@ -3,7 +3,8 @@
  * exist and counted where they do not:
  * - AppSync mutations and real-time deliveries: the gateway's stats (`mutationsByField`, `deliveries`).
  * - Lambda invocations and durations: the event-source pollers' stats and batch outcomes; sendQuery runs once per
- *   request (its mutation count).
+ *   request (its mutation count); on the async ingress, the worker's Event invocations from the local async invoker's
+ *   stats (every attempt, retries included, as Lambda bills each attempt as a request).
  * - SQS requests made by the Lambda service's pollers (receive, delete, change visibility): a middleware on the
  *   pollers' SQS client counts every call, empty receives apart.
  * - SNS publishes: one per message landing in a queue (raw delivery, one subscription per topic, and the bench
@@ -18,6 +19,8 @@ export interface SqsCallCounts {
   deleteBatch: number;
   changeVisibility: number;
   other: number;
+  /** Of the calls above, those on the work queue other than empty receives (the queued ingress's share). */
+  workQueue: number;
 }
 
 export interface CounterSnapshot {
@@ -32,6 +35,9 @@ export interface CounterSnapshot {
   handlerErrors: number;
   workDurationMs: number;
   outboundDurationMs: number;
+  /** The async ingress: the worker's attempts run by the local async invoker (0 on the queued ingress), and their duration. */
+  asyncInvocations: number;
+  asyncDurationMs: number;
   sqs: SqsCallCounts;
 }
 
@@ -44,19 +50,23 @@ export interface StackCounters {
   detach(): void;
 }
 
-function countSqsCalls(client: SQSClient, counts: SqsCallCounts): () => void {
+function countSqsCalls(client: SQSClient, counts: SqsCallCounts, workQueueUrl: string): () => void {
   const name = "benchSqsCallCounter";
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const result = await next(args);
       const command = context.commandName ?? "";
+      const onWorkQueue = (args.input as { QueueUrl?: string }).QueueUrl === workQueueUrl;
       if (command === "ReceiveMessageCommand") {
         const messages = (result.output as { Messages?: unknown[] }).Messages ?? [];
         if (messages.length) counts.receiveWithMessages++;
         else counts.receiveEmpty++;
-      } else if (command === "DeleteMessageBatchCommand" || command === "DeleteMessageCommand") counts.deleteBatch++;
-      else if (command.startsWith("ChangeMessageVisibility")) counts.changeVisibility++;
-      else counts.other++;
+        if (messages.length && onWorkQueue) counts.workQueue++;
+        return result;
+      }
+      const kind = command === "DeleteMessageBatchCommand" || command === "DeleteMessageCommand" ? "deleteBatch" : command.startsWith("ChangeMessageVisibility") ? "changeVisibility" : "other";
+      counts[kind]++;
+      if (kind !== "other" && onWorkQueue) counts.workQueue++;
       return result;
     },
     { step: "initialize", name, override: true },
@@ -65,11 +75,11 @@ function countSqsCalls(client: SQSClient, counts: SqsCallCounts): () => void {
 }
 
 export function attachCounters(stack: LocalStack): StackCounters {
-  const sqs: SqsCallCounts = { receiveWithMessages: 0, receiveEmpty: 0, deleteBatch: 0, changeVisibility: 0, other: 0 };
+  const sqs: SqsCallCounts = { receiveWithMessages: 0, receiveEmpty: 0, deleteBatch: 0, changeVisibility: 0, other: 0, workQueue: 0 };
   const durations = { work: 0, outbound: 0 };
   // Invocations already counted when attached must not be waited for (their outcomes went to no listener here).
   const finished = { work: stack.pollers.work.stats.invocations, outbound: stack.pollers.outbound.stats.invocations };
-  const detachSqs = countSqsCalls(stack.messaging.clients.sqs, sqs);
+  const detachSqs = countSqsCalls(stack.messaging.clients.sqs, sqs, stack.messaging.queues.work.url);
   const offWork = stack.pollers.work.onBatch((b) => {
     durations.work += b.durationMs;
     finished.work++;
@@ -79,7 +89,10 @@ export function attachCounters(stack: LocalStack): StackCounters {
     finished.outbound++;
   });
   return {
-    settled: () => finished.work >= stack.pollers.work.stats.invocations && finished.outbound >= stack.pollers.outbound.stats.invocations,
+    settled: () =>
+      finished.work >= stack.pollers.work.stats.invocations &&
+      finished.outbound >= stack.pollers.outbound.stats.invocations &&
+      (stack.asyncInvoker ? stack.asyncInvoker.stats.finishedAttempts >= stack.asyncInvoker.stats.attempts : true),
     snapshot: () => {
       const g = stack.gateway.stats;
       const w = stack.pollers.work.stats;
@@ -96,6 +109,8 @@ export function attachCounters(stack: LocalStack): StackCounters {
         handlerErrors: w.handlerErrors + out.handlerErrors,
         workDurationMs: durations.work,
         outboundDurationMs: durations.outbound,
+        asyncInvocations: stack.asyncInvoker?.stats.attempts ?? 0,
+        asyncDurationMs: stack.asyncInvoker?.stats.attemptDurationMs ?? 0,
         sqs: { ...sqs },
       };
     },
@@ -128,7 +143,10 @@ export interface AwsRequests {
   sqsRequests: number;
   sqsSends: number;
   sqsEmptyReceives: number;
+  /** sendQuery, the stream worker (from its queue, or Event invocations on the async ingress) and the relay. */
   lambdaInvocations: number;
+  /** Of lambdaInvocations: the worker's Event invocations on the async ingress (priced as any Lambda request). */
+  lambdaAsyncInvocations: number;
   /** Stream-worker GB-seconds: mostly waiting on the model, alike in every mode. */
   workerGbSeconds: number;
   /** Outbound-relay GB-seconds (queued delivery only). */
@@ -146,8 +164,9 @@ export function awsRequests(d: CounterDelta, realtimeUpdates: number, memoryMb: 
     sqsSends,
     sqsRequests: sqsSends + d.sqs.receiveWithMessages + d.sqs.deleteBatch + d.sqs.changeVisibility,
     sqsEmptyReceives: d.sqs.receiveEmpty,
-    lambdaInvocations: d.workInvocations + d.outboundInvocations + d.sendQuery,
-    workerGbSeconds: (d.workDurationMs / 1000) * (memoryMb / 1024),
+    lambdaInvocations: d.workInvocations + d.asyncInvocations + d.outboundInvocations + d.sendQuery,
+    lambdaAsyncInvocations: d.asyncInvocations,
+    workerGbSeconds: ((d.workDurationMs + d.asyncDurationMs) / 1000) * (memoryMb / 1024),
     relayGbSeconds: (d.outboundDurationMs / 1000) * (memoryMb / 1024),
   };
 }

@@ -1,6 +1,7 @@
 /** Renders bench results (bench/results.json's shape) as BENCHMARKS.md. */
 import type { BundleFigures, TimedCommand } from "./artifacts";
 import type { DeliveryResults } from "./delivery";
+import type { IngressResults } from "./ingress";
 import type { LifecycleResults } from "./lifecycle";
 import { limitChecksSection, type LimitChecksResults } from "./limits";
 import { round } from "./stats";
@@ -30,6 +31,8 @@ export interface BenchResults {
   lifecycle: LifecycleResults;
   /** The latency the per-user limit checks add to sendQuery (bench/limits.ts); absent from runs before them. */
   limits?: LimitChecksResults;
+  /** The two ingresses side by side, with their modelled-on-AWS rows (bench/ingress.ts); absent from runs before them. */
+  ingress?: IngressResults;
   targets: TargetResult[];
   /** Targets the local stand-ins cannot measure, modelled on published AWS figures (bench/published-latency.json). */
   modelledOnAws: { source: string; dateRead: string; file: string; targets: ModelledTarget[] };
@@ -77,6 +80,7 @@ export function headlines(r: BenchResults): string[] {
       `- CPU per 1,000 output tokens, worker / relay (ms): ${all.map((x) => `${x.id} ${n(x.cpu.msPer1kTokens.streamWorker, 0)} / ${n(x.cpu.msPer1kTokens.outboundRelay, 0)}`).join("; ")}.`,
     );
   }
+  if (r.ingress) lines.push(`- Ingress, added time to first token p50 / p99 (local): ${r.ingress.ingresses.map((i) => `${i.ingress} ${pct(i.addedTtftMs)} ms`).join("; ")}; SNS + SQS + Lambda requests per 1,000 output tokens: ${r.ingress.ingresses.map((i) => `${i.ingress} ${n(i.per1kTokens.ingressRequests)}`).join(", ")}.`);
   if (r.bundles.length) lines.push(`- Lambda bundles zipped: ${r.bundles.map((b) => `${b.name} ${n(b.zippedBytes / 1024, 0)} KB (init ${n(b.initMs.median, 0)} ms)`).join(", ")}.`);
   const plans = "skipped" in r.plans ? "plans skipped" : `offline plan ${r.plans.map((p) => `${p.environment} ${n(p.ms / 1000)} s`).join(", ")}`;
   lines.push(`- Synth of ${r.synth.environments.length} environments ${n(r.synth.ms / 1000)} s; ${plans}.`);
@@ -98,7 +102,7 @@ function introSection(r: BenchResults): string[] {
     "",
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${n(m.memoryGb)} GB; Node ${m.node} (${m.platform}).`,
     `- **A shared 2-core machine**: other work ran beside the bench (load average ${m.loadAverageStart.map((x) => n(x, 2)).join(" / ")} at start, ${m.loadAverageEnd.map((x) => n(x, 2)).join(" / ")} at the end). Latencies are local-stack figures: the gateway, handlers, fauxqs, dynalite and the Bedrock stand-in share one Node process and one event loop; there is no network. Compare modes within this run, not with AWS.`,
-    "- Reproduce: `npm run bench` (about 7 minutes, bounded under 10; `npm run bench -- --quick` in about a minute; `--out <dir>` writes elsewhere).",
+    "- Reproduce: `npm run bench` (about 9 minutes, bounded under 10; `npm run bench -- --quick` in about a minute; `--out <dir>` writes elsewhere).",
     "",
     "## Setup",
     "",
@@ -321,6 +325,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...capacitySection(d),
     ...lifecycleSection(r.lifecycle),
     ...(r.limits ? limitChecksSection(r.limits) : []),
+    ...(r.ingress ? ingressSection(r.ingress, r.prices.file) : []),
     ...buildSections(r),
     ...targetSections(r),
   ];
@@ -347,5 +352,70 @@ function lifecycleSection(l: LifecycleResults): string[] {
     "",
     "Stop latency: from the client's stopGeneration to the Bedrock stand-in seeing its stream reset (the worker polls the message's stop flag every 500 ms, then aborts ConverseStream). Write units are read back from the messages table: each token event item is written once (one unit per KB), the state item three times (created by sendQuery, started by the worker, ended with the final event); DynamoDB on-demand prices from bench/prices.json. The records are written beside the publish, never before it, so the delivery latency above includes them.",
     "",
+  ];
+}
+
+const pct = (p: { p50: number; p99: number }) => `${n(p.p50)} / ${n(p.p99)}`;
+
+/** The ingresses' measured figures: time to first token, requests and cost (bench/ingress.ts). */
+function ingressMeasuredTables(g: IngressResults): string[] {
+  const label = (i: IngressResults["ingresses"][number]) => (i.ingress === "queue" ? "queue (SNS -> SQS -> poller)" : "async (Lambda Event invocation)");
+  const timing = g.ingresses.map((i) => [label(i), `${i.completed}/${i.streams}`, i.outputTokens, pct(i.ttftMs), `**${pct(i.addedTtftMs)}**`, pct(i.handOffMs), `${i.burst.completed}/${i.burst.streams}: ${pct(i.burst.addedTtftMs)}`, `${n(i.loadAverage.before, 2)} / ${n(i.loadAverage.after, 2)}`]);
+  const requests = g.ingresses.map((i) => {
+    const k = i.per1kTokens;
+    const m = i.perMessage;
+    const h = i.handOffPerMessage;
+    return [
+      label(i),
+      n(k.snsPublishes),
+      n(k.sqsRequests),
+      `${n(k.lambdaInvocations)} (${n(k.lambdaAsyncInvocations)})`,
+      `**${n(k.ingressRequests)}**`,
+      n(k.appsyncMutations),
+      `${n(m.snsPublishes, 2)} / ${n(m.sqsRequests, 2)} / ${n(m.lambdaInvocations, 2)}`,
+      `${n(h.snsPublishes, 2)} / ${n(h.sqsRequests, 2)} / ${n(h.lambdaInvocations, 2)}: ${usd(h.costPerMillionMessages)}`,
+    ];
+  });
+  const cost = g.ingresses.map((i) => {
+    const c = i.costPerMillionTokens;
+    return [label(i), usd(c.sns), usd(c.sqs), usd(c.lambdaRequests), usd(c.lambdaDurationWorker + c.lambdaDurationRelay), usd(c.appsyncOperations + c.appsyncRealtimeUpdates), `**${usd(c.total)}**`];
+  });
+  return [
+    table(["ingress", "streams ok", "tokens", "client TTFT p50 / p99 ms", "added TTFT p50 / p99 ms", "hand-off p50 / p99 ms", `burst: ok, added TTFT p50 / p99 ms`, "load avg before/after"], timing),
+    "",
+    table(["per 1,000 output tokens", "SNS publishes", "SQS requests", "Lambda invocations (of them Event invocations)", "SNS + SQS + Lambda", "AppSync mutations", "per message: SNS / SQS / Lambda", "the hand-off alone per message: SNS / SQS / Lambda: cost per 1M messages"], requests),
+    "",
+    table(["cost per 1M output tokens (us-east-1)", "SNS", "SQS", "Lambda requests", "Lambda GB-s (worker + relay)", "AppSync", "total"], cost),
+    "",
+  ];
+}
+
+/** The modelled-on-AWS rows of the ingress comparison, in a table of their own. */
+function ingressModelledTable(g: IngressResults): string[] {
+  const m = g.modelledOnAws;
+  if (!m) return [];
+  return [
+    "### Ingress modelled on AWS (not measured here)",
+    "",
+    table(["target", "measured locally", "published AWS figures", "modelled on AWS", "result"], m.targets.map((t) => [t.target, t.measuredLocally, t.published, t.modelled, t.status])),
+    "",
+    `Modelled added TTFT = the local async ingress's added TTFT (sendQuery, the worker's start and the first chunk's delivery, which both ingresses share; its local hop is one in-process HTTP call) + each ingress's published hop: SNS FIFO -> SQS FIFO -> Lambda for the queue (staging and prod are FIFO). ${m.notFound ?? ""} p99 sums are an upper bound (percentiles do not add). Source: ${m.source} (read ${m.dateRead}; \`bench/published-latency.json\`), a third-party measurement in eu-west-1, not an AWS commitment.`,
+    "",
+  ];
+}
+
+/** "Ingress: queue vs async" (bench/ingress.ts). */
+function ingressSection(g: IngressResults, pricesFile: string): string[] {
+  const p = g.plan;
+  const s = g.shared;
+  return [
+    "## Ingress: queue vs async",
+    "",
+    `One local stack per \`ingress\` (queue first), each with the shipped batching (${s.batching}), the environment's own delivery (${s.delivery}, no DIRECT/QUEUED in the requests), ${s.fifo ? "FIFO" : "standard"} queues and ${p.workerConcurrency} worker invocations at once. The same answers on both: ${p.staggeredStreams} streams of ${p.tokens} tokens sent one every ${n(p.staggerMs / 1000)} s (the figures below), then a burst of ${p.burstStreams} at once, after an unmeasured warm-up. Added TTFT = client TTFT (sendQuery sent -> first chunk) minus the stand-in's own first-token delay (${p.firstTokenMs} ms); the hand-off = sendQuery sent -> the model request at the stand-in.`,
+    "",
+    ...ingressMeasuredTables(g),
+    `Requests from the stacks' counters over the staggered streams (bench/counters.ts): SNS publishes as the messages that landed in the work and outbound queues, SQS sends (one per publish) plus the pollers' receives with messages, deletes and visibility changes (idle empty receives left out), Lambda invocations of sendQuery, the worker (from the work queue, or Event invocations counted by the local async invoker, each attempt) and the relay. The hand-off alone: the inbound topic's publishes, the work queue's SQS requests (SNS's send, the poller's receives with messages and deletes) and the worker's invocations, or one Event invocation; the rest (sendQuery, the queued delivery of the chunks) is alike on both ingresses. Prices from \`${pricesFile}\`: a Lambda Event invocation is priced as any Lambda request (the Invoke call sendQuery makes is the worker's invocation request, not billed apart). The worker's GB-s are mostly waiting on the model, alike on both ingresses.`,
+    "",
+    ...ingressModelledTable(g),
   ];
 }

@@ -2,11 +2,12 @@
  * `npm run bench [-- --quick] [--out <dir>]`: the six delivery modes (one message per token, the fixed window and the
  * reading-pace window, each queued and direct) side by side on the local stack (in this process): latency, request
  * counts and cost per token, long answers, a simulated reader, CPU per token, a concurrency sweep, capacity on paper,
- * stop and replay, Lambda bundle size and init, synth and offline plan times; the targets, with the ones the local
- * stand-ins cannot measure modelled apart, and the batching mode that meets them. Writes BENCHMARKS.md and
+ * stop and replay, the two ingresses (queue and async) side by side, Lambda bundle size and init, synth and offline
+ * plan times; the targets, with the ones the local stand-ins cannot measure modelled apart, and the batching mode
+ * that meets them. Writes BENCHMARKS.md and
  * bench/results.json (or both into --out); --quick writes into a new temporary folder unless --out is given, so the
  * committed figures stay those of a full run. Every load loop is bounded in count and time: the full run takes about
- * seven minutes, --quick about one.
+ * nine minutes, --quick about one.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -15,6 +16,7 @@ import { parseArgs } from "node:util";
 import { benchBundles, benchPlans, benchSynth, REPO_ROOT } from "./artifacts";
 import { loadPrices, PRICES_PATH } from "./cost";
 import { benchDelivery, type DeliveryPlan } from "./delivery";
+import { benchIngress, ingressModelledOnAws, ingressTargets, type IngressPlan } from "./ingress";
 import { benchLifecycleOnLocalStack, lifecycleTargets } from "./lifecycle";
 import { benchLimitChecksOnLocalStack } from "./limits";
 import { renderMarkdown, type BenchResults } from "./report";
@@ -23,8 +25,8 @@ import { answeredHelp } from "../scripts/cli";
 
 export const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--out <dir>]
 
-Benchmarks the delivery modes on the local stack (no AWS), Lambda bundles, synth and offline plans, and writes
-BENCHMARKS.md and results.json. A full run (about 7 minutes) writes them to the repository (BENCHMARKS.md,
+Benchmarks the delivery modes and the two ingresses on the local stack (no AWS), Lambda bundles, synth and offline
+plans, and writes BENCHMARKS.md and results.json. A full run (about 9 minutes) writes them to the repository (BENCHMARKS.md,
 bench/results.json); --quick (about a minute, fewer and shorter streams, no plans) writes them into a new temporary
 folder, whose path it prints.
 
@@ -88,7 +90,15 @@ export function outputPaths(o: Pick<BenchOptions, "quick" | "outDir">): { markdo
   return { markdownPath: path.join(outDir, "BENCHMARKS.md"), jsonPath: path.join(outDir, "results.json") };
 }
 
-type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "limits" | "bundles" | "synth" | "plans">;
+type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "limits" | "ingress" | "bundles" | "synth" | "plans">;
+
+/** The two ingresses: the same answers on each, one stack each (bench/ingress.ts). */
+function ingressPlan(quick: boolean): IngressPlan {
+  return quick
+    ? { ...MODEL_PACE, tokens: 50, staggeredStreams: 5, staggerMs: 1_000, burstStreams: 5, streamDeadlineMs: 8_000, deadlineAt: Date.now() + 18_000, workerConcurrency: 10 }
+    : // One every 1.5 s: a 400-token answer takes about 5.3 s at the model pace, so a few are in flight at once.
+      { ...MODEL_PACE, tokens: 400, staggeredStreams: 30, staggerMs: 1_500, burstStreams: 30, streamDeadlineMs: 15_000, deadlineAt: Date.now() + 110_000, workerConcurrency: 40 };
+}
 
 /** Every measurement of the run, in order: delivery modes, bundles, synth, and (full runs only) offline plans. */
 async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<typeof loadPrices>, log: (line: string) => void): Promise<Measured> {
@@ -102,13 +112,15 @@ async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<ty
   );
   log("bench: limit checks on sendQuery");
   const limits = await benchLimitChecksOnLocalStack(o.quick ? { samples: 40, users: 5, deadlineAt: Date.now() + 10_000 } : { samples: 400, users: 20, deadlineAt: Date.now() + 30_000 });
+  log("bench: ingress, queue vs async");
+  const ingress = await benchIngress(ingressPlan(o.quick), prices, log);
   log("bench: Lambda bundles");
   const bundles = await benchBundles(o.quick ? 2 : 7);
   log("bench: synth");
   const synth = await benchSynth();
-  if (o.quick) return { delivery, lifecycle, limits, bundles, synth, plans: { skipped: "quick mode" } };
+  if (o.quick) return { delivery, lifecycle, limits, ingress, bundles, synth, plans: { skipped: "quick mode" } };
   log("bench: offline plans");
-  return { delivery, lifecycle, limits, bundles, synth, plans: await benchPlans(60_000) };
+  return { delivery, lifecycle, limits, ingress, bundles, synth, plans: await benchPlans(60_000) };
 }
 
 function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
@@ -137,8 +149,9 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
   const loadAverageStart = os.loadavg();
   const prices = loadPrices();
   const measured = await measure(o, startedAt, prices, log);
-  const targets = [...judgeTargets(measured.delivery, measured.bundles), ...lifecycleTargets(measured.lifecycle)];
+  const targets = [...judgeTargets(measured.delivery, measured.bundles), ...lifecycleTargets(measured.lifecycle), ...(measured.ingress ? ingressTargets(measured.ingress) : [])];
   const published = loadPublishedLatency();
+  const ingress = measured.ingress && { ...measured.ingress, modelledOnAws: ingressModelledOnAws(measured.ingress, published) };
   const results: BenchResults = {
     schemaVersion: 2,
     generatedAt: new Date().toISOString(),
@@ -150,6 +163,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     delivery: measured.delivery,
     lifecycle: measured.lifecycle,
     limits: measured.limits,
+    ingress,
     targets,
     modelledOnAws: { source: published.source, dateRead: published.dateRead, file: path.relative(REPO_ROOT, PUBLISHED_LATENCY_PATH), targets: modelledTargets(measured.delivery, published) },
     defaultChoice: chooseDefault(targets),

@@ -34,7 +34,8 @@ export interface StreamBatchOptions {
   count: number;
   /** Answer length in stand-in tokens (`[[length:N]]`). */
   tokens: number;
-  delivery: Delivery;
+  /** DIRECT or QUEUED per request; undefined sends none, so the worker takes the environment's own (direct_send). */
+  delivery: Delivery | undefined;
   /** Goes into session ids and prompts, so each run's stand-in log entries are its own. */
   tag: string;
   /** Give up this long after sending. */

@@ -187,10 +187,18 @@ export function judgeTargets(d: DeliveryResults, bundles: BundleFigures[]): Targ
   return [...typicalRatioTargets(d), ...longRatioTargets(d), ...ttftTargets(d), ...openingTargets(d), ...starvationTargets(d), ...bundleTargets(bundles)];
 }
 
-interface PublishedLatency {
+export interface PublishedHop {
+  label: string;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+export interface PublishedLatency {
   dateRead: string;
   source: string;
-  hops: Record<"snsFifoToSqsFifoToLambda" | "sqsStandardToLambda", { label: string; p50Ms: number; p99Ms: number }>;
+  hops: Record<"snsFifoToSqsFifoToLambda" | "sqsStandardToLambda" | "snsStandardToLambdaAsync" | "stepFunctionsExpressToLambdaAsync" | "stepFunctionsExpressToLambdaSync", PublishedHop>;
+  /** What the source does not publish, said where the figures are used. */
+  notFound?: string;
 }
 
 export const PUBLISHED_LATENCY_PATH = path.join(__dirname, "published-latency.json");

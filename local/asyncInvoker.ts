@@ -47,6 +47,9 @@ export interface AsyncInvokerStats {
   failedAttempts: number;
   /** Events sent to the on-failure destination. */
   deadLettered: number;
+  /** Attempts that have ended (returned, failed or timed out), and their summed duration in ms: the bench's counters read them. */
+  finishedAttempts: number;
+  attemptDurationMs: number;
 }
 
 export interface LocalAsyncInvoker {
@@ -103,7 +106,7 @@ function destinationRecord(event: QueuedEvent, functionArn: string, condition: "
 
 /** Lambda's internal queue for one function: events wait for a free slot, fail, wait to be retried, or go to the destination. */
 class EventQueue {
-  readonly stats: AsyncInvokerStats = { accepted: 0, attempts: 0, failedAttempts: 0, deadLettered: 0 };
+  readonly stats: AsyncInvokerStats = { accepted: 0, attempts: 0, failedAttempts: 0, deadLettered: 0, finishedAttempts: 0, attemptDurationMs: 0 };
   crash: CrashFault | undefined;
   private readonly waiting: QueuedEvent[] = [];
   private readonly running = new Set<Promise<void>>();
@@ -157,11 +160,21 @@ class EventQueue {
     this.stats.attempts++;
     const fault = this.crash && this.crash.count > 0 ? this.crash : undefined;
     if (fault) fault.count--;
+    const startedAt = Date.now();
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.stats.finishedAttempts++;
+      this.stats.attemptDurationMs += Date.now() - startedAt;
+    };
     try {
       if (fault?.crash === "before") throw new Error("Runtime exited with error: signal: killed (a scripted crash)");
       await withTimeout(o.handler(event.payload, o.contextFor()), o.timeoutMs);
+      end();
       if (fault?.crash === "after") throw new Error("Runtime exited with error: signal: killed (a scripted crash after the handler returned)");
     } catch (error) {
+      end();
       this.stats.failedAttempts++;
       if (event.attempts > o.maximumRetryAttempts) return this.deadLetter(event, "RetriesExhausted", error);
       if (this.closed) return;

@@ -125,6 +125,53 @@ test("the latency the limit checks add to sendQuery is measured (p50 and p99, lo
   expect(markdown).toContain("## Limit checks on sendQuery");
 });
 
+test("the two ingresses run side by side: added time to first token, requests per message and token, cost, the target and its modelled rows", () => {
+  const g = results.ingress!;
+  expect(g.ingresses.map((i) => i.ingress)).toEqual(["queue", "async"]);
+  for (const i of g.ingresses) {
+    expect([i.ingress, i.errors]).toEqual([i.ingress, []]);
+    expect(i.streams).toBeGreaterThanOrEqual(2);
+    expect(i.completed).toBe(i.streams);
+    expect(i.burst.completed).toBe(i.burst.streams);
+    // The same answers on both: every stream the plan's length.
+    expect(i.outputTokens).toBe(i.streams * g.plan.tokens);
+    for (const p of [i.ttftMs, i.handOffMs, i.burst.addedTtftMs]) {
+      positive(p.p50);
+      expect(p.p50).toBeLessThanOrEqual(p.p99);
+    }
+    // Added = client TTFT less the stand-in's own first-token delay; the hand-off comes before the first token.
+    expect(i.ttftMs.p50).toBeGreaterThanOrEqual(g.plan.firstTokenMs);
+    expect(i.addedTtftMs.p50).toBeCloseTo(i.ttftMs.p50 - g.plan.firstTokenMs, 0);
+    expect(i.handOffMs.p50).toBeLessThan(i.ttftMs.p50);
+    positive(i.per1kTokens.ingressRequests);
+    positive(i.per1kTokens.lambdaInvocations);
+    positive(i.costPerMillionTokens.total);
+  }
+  const queue = g.ingresses[0]!;
+  const async = g.ingresses[1]!;
+  // Queue: one publish to the inbound topic, SNS's send, the poller's receive and delete, one worker invocation per message.
+  expect(queue.handOffPerMessage.snsPublishes).toBe(1);
+  expect(queue.handOffPerMessage.sqsRequests).toBeGreaterThanOrEqual(3);
+  expect(queue.handOffPerMessage.lambdaInvocations).toBe(1);
+  expect(queue.counters.asyncInvocations).toBe(0);
+  // Async: one Event invocation per message, counted as a Lambda invocation, and nothing on SNS or SQS for the hand-off.
+  expect(async.handOffPerMessage).toMatchObject({ snsPublishes: 0, sqsRequests: 0, lambdaInvocations: 1 });
+  expect(async.requests.lambdaAsyncInvocations).toBe(async.streams);
+  expect(async.counters.workInvocations).toBe(0);
+  expect(async.handOffPerMessage.costPerMillionMessages).toBeLessThan(queue.handOffPerMessage.costPerMillionMessages);
+  // SNS publishes: the inbound topic's and the outbound queue's on the queue ingress, only the outbound's on the async one.
+  expect(queue.requests.snsPublishes).toBe(queue.counters.workRecords + queue.counters.outboundRecords);
+  expect(async.requests.snsPublishes).toBe(async.counters.outboundRecords);
+  // The measured target (judged, not asserted: the quick run's few streams are noise) and the modelled rows with their source.
+  expect(results.targets.filter((t) => t.target.startsWith("async ingress adds <= 1/2"))).toHaveLength(1);
+  const m = g.modelledOnAws!;
+  expect(m.source).toMatch(/^https:\/\//);
+  expect(m.targets).toHaveLength(2);
+  for (const t of m.targets) expect(["PASS (modelled)", "MISS (modelled)"]).toContain(t.status);
+  expect(markdown).toContain("## Ingress: queue vs async");
+  expect(markdown).toContain("### Ingress modelled on AWS (not measured here)");
+});
+
 test("bundles, synth and targets are reported; the markdown has every section", () => {
   expect(results.bundles.map((b) => b.name).sort()).toEqual(["message-control", "outbound-relay", "send-query", "stream-worker"]);
   for (const b of results.bundles) {
