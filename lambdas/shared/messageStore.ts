@@ -6,7 +6,7 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { GUARDRAIL_INTERVENED_REASON, type MessageState, type MessageStatus } from "../../contracts/messageState";
 import { MESSAGE_STATE_SORT_KEY, MESSAGES_TABLE, messageEventSortKey, messagePartitionKey } from "../../contracts/tables";
-import { EVENT_ACTIONS, parseEvent } from "../../contracts/streamEvents";
+import { EVENT_ACTIONS } from "../../contracts/streamEvents";
 import { allPages } from "./allPages";
 
 /** Which message: always the caller's own user id (from the verified identity), never a client-given one. */
@@ -217,9 +217,9 @@ export class MessageStore {
   }
 }
 
-/** True when the ending is a final_response a guardrail ended. */
+/** True when the ending (our own worker's event JSON) is a final_response a guardrail ended. */
 function intervened(endEvent: string | undefined): boolean {
   if (endEvent === undefined) return false;
-  const event = parseEvent(endEvent);
-  return event.action === EVENT_ACTIONS.final && event.data.stopReason === GUARDRAIL_INTERVENED_REASON;
+  const event = JSON.parse(endEvent) as { action?: unknown; data?: { stopReason?: unknown } };
+  return event.action === EVENT_ACTIONS.final && event.data?.stopReason === GUARDRAIL_INTERVENED_REASON;
 }

@@ -139,7 +139,8 @@ describe("a Bedrock guardrail", () => {
     const req = await admitted();
     givenStream(intervention);
     bedrockMock.on(ApplyGuardrailCommand).resolves({ action: "GUARDRAIL_INTERVENED", outputs: [{ text: "Sorry, I can't help with that." }], usage: undefined, assessments: [] });
-    const { d, queue, telemetry } = deps(req.userId, { settings: guarded });
+    // A 250 ms window: the first delta goes out at once, the rest is still buffered when the guardrail ends the stream.
+    const { d, queue, telemetry } = deps(req.userId, { settings: { ...guarded, batchMaxDelayMs: 250 } });
     const summary = await runGeneration(req, d);
     expect(summary.outcome).toBe("completed");
     const final = queue.events.at(-1)!;

@@ -12,10 +12,10 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo.close());
 
-test("creates the history and idempotency tables, ACTIVE at once, with the shared key schemas", async () => {
+test("creates the history, idempotency, message-record and usage tables, ACTIVE at once, with the shared key schemas", async () => {
   const names = resourceNames(await localConfig());
   expect(dynamo.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable });
+  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable });
   const history = (await dynamo.client.send(new DescribeTableCommand({ TableName: names.historyTable }))).Table!;
   expect(history.TableStatus).toBe("ACTIVE");
   expect(history.KeySchema).toEqual([
