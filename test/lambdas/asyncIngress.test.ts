@@ -6,15 +6,12 @@
  */
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Context } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
-import type { AddressInfo } from "node:net";
 import { ASYNC_RETRY_ATTEMPTS, asyncRetryWindowProblem, LAMBDA_TIMEOUT_SECONDS } from "../../config/rules";
 import { ID_PATTERN } from "../../contracts/ids";
-import { IDEMPOTENCY_TABLE } from "../../contracts/tables";
 import { byteLength } from "../../contracts/utf8";
 import { workRequestSchema } from "../../contracts/workRequest";
 import { MAX_WORK_REQUEST_BYTES, sendQuery, type SendQuerySettings } from "../../lambdas/send-query/sendQuery";
@@ -22,8 +19,8 @@ import { createLambdaInvoker, LambdaInvokeError, type AsyncInvoker } from "../..
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { waitFor } from "../support/waitFor";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings as workerSettings, textStream } from "./support/workerFixtures";
+import { startTestDynamo, type TestDynamo } from "./support/testDynamo";
 
-const dynalite = require("dynalite");
 
 const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
 const WORKER = "llm-stream-dev-stream-worker";
@@ -108,33 +105,16 @@ describe("sendQuery on the async ingress", () => {
 });
 
 describe("the worker on the async ingress", () => {
-  let server: { listen: (port: number, host: string, cb: () => void) => void; address: () => AddressInfo; close: (cb: () => void) => void };
-  let dynamo: DynamoDBClient;
-  let tables = 0;
-  beforeAll(async () => {
-    server = dynalite({ createTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    dynamo = new DynamoDBClient({ endpoint: `http://127.0.0.1:${server.address().port}`, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
-  });
-  afterAll(async () => {
-    dynamo.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
+  let dynamo: TestDynamo;
+  beforeAll(async () => (dynamo = await startTestDynamo("idempotency-async")));
+  afterAll(() => dynamo.close());
 
   async function newWorker() {
-    const tableName = `idempotency-async-${++tables}`;
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
-        AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    const tableName = await dynamo.idempotencyTable();
     const telemetry = recordingTelemetry();
     const [direct, queue] = [recordingPublisher(), recordingPublisher()];
     const worker = createStreamWorker({
-      persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
+      persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo.client }),
       generation: { bedrock: new BedrockRuntimeClient({ region: "us-east-1" }), settings: workerSettings, direct, queue, logger: telemetry.logger, metrics: telemetry.metrics },
     });
     return { worker, sent: () => [...direct.events, ...queue.events], errorCodes: telemetry.errorCodes };

@@ -1,49 +1,27 @@
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context } from "aws-lambda";
-import type { AddressInfo } from "node:net";
-import { IDEMPOTENCY_TABLE } from "../../contracts/tables";
 import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
-
-// dynalite is a real DynamoDB-compatible server (the local stack uses it too): the idempotency records go through real conditional writes.
-const dynalite = require("dynalite");
+import { startTestDynamo, type TestDynamo } from "./support/testDynamo";
 
 const bedrockMock = mockClient(BedrockRuntimeClient);
-let server: { listen: (port: number, host: string, cb: () => void) => void; address: () => AddressInfo; close: (cb: () => void) => void };
-let dynamo: DynamoDBClient;
-let tableCount = 0;
+let dynamo: TestDynamo;
 
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  dynamo = new DynamoDBClient({ endpoint: `http://127.0.0.1:${server.address().port}`, region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "y" } });
-});
-afterAll(async () => {
-  dynamo.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+beforeAll(async () => (dynamo = await startTestDynamo()));
+afterAll(() => dynamo.close());
 beforeEach(() => bedrockMock.reset());
 
 async function newWorker(shutdownMarginMs?: number, extra: { publishMarginMs?: number; queue?: EventPublisher } = {}) {
-  const tableName = `idempotency-${++tableCount}`;
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      KeySchema: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, KeyType: "HASH" }],
-      AttributeDefinitions: [{ AttributeName: IDEMPOTENCY_TABLE.partitionKey, AttributeType: "S" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
+  const tableName = await dynamo.idempotencyTable();
   const telemetry = recordingTelemetry();
   const queue = recordingPublisher();
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const worker = createStreamWorker({
-    persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo }),
+    persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo.client }),
     generation: { bedrock, settings, direct: recordingPublisher(), queue: extra.queue ?? queue, logger: telemetry.logger, metrics: telemetry.metrics },
     shutdownMarginMs,
     publishMarginMs: extra.publishMarginMs,
