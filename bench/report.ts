@@ -102,7 +102,7 @@ function introSection(r: BenchResults): string[] {
     "",
     `- CPU: ${m.cpuModel}, ${m.cores} cores; memory ${n(m.memoryGb)} GB; Node ${m.node} (${m.platform}).`,
     `- **A shared 2-core machine**: other work ran beside the bench (load average ${m.loadAverageStart.map((x) => n(x, 2)).join(" / ")} at start, ${m.loadAverageEnd.map((x) => n(x, 2)).join(" / ")} at the end). Latencies are local-stack figures: the gateway, handlers, fauxqs, dynalite and the Bedrock stand-in share one Node process and one event loop; there is no network. Compare modes within this run, not with AWS.`,
-    "- Reproduce: `npm run bench` (about 9 minutes, bounded under 10; `npm run bench -- --quick` in about a minute; `--out <dir>` writes elsewhere).",
+    "- Reproduce: `npm run bench` (about 11 minutes on this machine; `npm run bench -- --quick` in about a minute and a half; `--out <dir>` writes elsewhere).",
     "",
     "## Setup",
     "",

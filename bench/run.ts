@@ -26,7 +26,7 @@ import { answeredHelp } from "../scripts/cli";
 export const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--out <dir>]
 
 Benchmarks the delivery modes and the two ingresses on the local stack (no AWS), Lambda bundles, synth and offline
-plans, and writes BENCHMARKS.md and results.json. A full run (about 9 minutes) writes them to the repository (BENCHMARKS.md,
+plans, and writes BENCHMARKS.md and results.json. A full run (about 11 minutes) writes them to the repository (BENCHMARKS.md,
 bench/results.json); --quick (about a minute, fewer and shorter streams, no plans) writes them into a new temporary
 folder, whose path it prints.
 
