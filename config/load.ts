@@ -26,7 +26,7 @@ export class ConfigError extends Error {
 
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return "a list";
+  if (Array.isArray(value)) return value.length === 0 ? "an empty list" : "a list";
   if (value !== null && typeof value === "object") return "a map";
   return String(value);
 }

@@ -81,6 +81,25 @@ export function exactlyOneProblem(first: unknown, second: unknown, names: readon
  */
 export const INGRESS_MODES = ["queue", "async"] as const;
 export type IngressMode = (typeof INGRESS_MODES)[number];
+/**
+ * How a client may receive its answer (config `transports`): AppSync subscriptions (multi-client, managed pub/sub), a
+ * Lambda Function URL streaming NDJSON to the one caller, or an API Gateway WebSocket (bidirectional, persistent).
+ */
+export const TRANSPORTS = ["appsync", "function_url", "websocket"] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+/** Reserved concurrency of the Function URL's streaming function: an unauthenticated flood is capped at this many. */
+export const FUNCTION_URL_CONCURRENCY: Range = { min: 1, max: 1000 };
+/** An answer's cap in bytes on the Function URL, far under Lambda's 200 MB streamed-response limit. */
+export const FUNCTION_URL_ANSWER_BYTES: Range = { min: 16 * 1024, max: 6 * 1024 * 1024 };
+/** API Gateway stage throttling: steady requests per second and burst (the account's default quota is 10,000 / 5,000). */
+export const WEBSOCKET_RATE_LIMIT: Range = { min: 1, max: 10000 };
+export const WEBSOCKET_BURST_LIMIT: Range = { min: 1, max: 5000 };
+
+/** Each transport at most once. */
+export function duplicateTransportProblem(transports: readonly string[]): string | undefined {
+  const repeated = transports.filter((t, i) => transports.indexOf(t) !== i);
+  return repeated.length ? `must list each transport once, got ${[...new Set(repeated)].map((t) => `"${t}"`).join(", ")} more than once` : undefined;
+}
 /** What Lambda accepts as an event invoke config's maximum_event_age_in_seconds (async_ingress.maximum_event_age_seconds). */
 export const MAXIMUM_EVENT_AGE_SECONDS: Range = { min: 60, max: 21600 };
 /** What Lambda accepts as an event invoke config's maximum_retry_attempts (async_ingress.maximum_retry_attempts). */

@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { BATCHING_MODES } from "../contracts/runtimeSettings";
 import {
-  ASYNC_RETRY_ATTEMPTS, INGRESS_MODES, MAXIMUM_EVENT_AGE_SECONDS,
+  ASYNC_RETRY_ATTEMPTS, duplicateTransportProblem, FUNCTION_URL_ANSWER_BYTES, FUNCTION_URL_CONCURRENCY, INGRESS_MODES, type Transport, TRANSPORTS, WEBSOCKET_BURST_LIMIT, WEBSOCKET_RATE_LIMIT, MAXIMUM_EVENT_AGE_SECONDS,
   BATCH_MAX_DELAY_MS, BATCH_MAX_WINDOW_MS, BATCH_READING_TOKENS_PER_SECOND, DAILY_OUTPUT_TOKENS, dailyQuotaProblem,
   exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_CONCURRENT_GENERATIONS,
   MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
@@ -100,6 +100,39 @@ export const environmentFieldsSchema = z
         maximum_event_age_seconds: intBetween(MAXIMUM_EVENT_AGE_SECONDS.min, MAXIMUM_EVENT_AGE_SECONDS.max).default(3600),
         /** Retries of an invocation that failed; a retry only ever meets the message's idempotency record. */
         maximum_retry_attempts: intBetween(ASYNC_RETRY_ATTEMPTS.min, ASYNC_RETRY_ATTEMPTS.max).default(2),
+      })
+      .strict()
+      .default({}),
+    /** How clients may receive answers; the stacks create only what is listed. AppSync is also the API that starts and stops them. */
+    transports: z
+      .array(text(), { invalid_type_error: "must be a list of transports" })
+      .min(1, "must list at least one transport")
+      // One pass over the list, so an unknown name and a repeated one are both reported in the same round.
+      .superRefine((list, ctx) => {
+        list.forEach((t, i) => {
+          if (!(TRANSPORTS as readonly string[]).includes(t)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `must be one of ${TRANSPORTS.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(t)}` });
+        });
+        rule(duplicateTransportProblem)(list, ctx);
+      })
+      .transform((list) => list as Transport[])
+      .default(["appsync"]),
+    /** With "function_url" in transports: the streaming function behind the URL. */
+    function_url: z
+      .object({
+        /** The function's reserved concurrency: an unauthenticated flood is refused by the JWT check and capped at this many. */
+        reserved_concurrency: intBetween(FUNCTION_URL_CONCURRENCY.min, FUNCTION_URL_CONCURRENCY.max).default(10),
+        /** An answer's cap in UTF-8 bytes; past it the answer ends (stopReason max_bytes). */
+        max_answer_bytes: intBetween(FUNCTION_URL_ANSWER_BYTES.min, FUNCTION_URL_ANSWER_BYTES.max).default(1024 * 1024),
+      })
+      .strict()
+      .default({}),
+    /** With "websocket" in transports: the API Gateway WebSocket API's stage throttling. */
+    websocket: z
+      .object({
+        /** Steady-state requests per second across the stage's routes. */
+        throttling_rate_limit: intBetween(WEBSOCKET_RATE_LIMIT.min, WEBSOCKET_RATE_LIMIT.max).default(50),
+        /** Burst of requests above the rate. */
+        throttling_burst_limit: intBetween(WEBSOCKET_BURST_LIMIT.min, WEBSOCKET_BURST_LIMIT.max).default(100),
       })
       .strict()
       .default({}),

@@ -65,6 +65,24 @@ async_ingress = {
   maximum_retry_attempts    = 2
 }
 
+# How clients may receive answers (default ["appsync"]); any non-empty subset of "appsync" (subscriptions, multi-client),
+# "function_url" (a Lambda Function URL streaming NDJSON to the one caller) and "websocket" (API Gateway WebSocket).
+# Only the listed ones are created. See the README's Transports section.
+transports = ["appsync"]
+
+# With "function_url": reserved_concurrency (1-1000, default 10) caps the streaming function (an unauthenticated flood is
+# refused by its JWT check and never runs wider); max_answer_bytes (16384-6291456, default 1048576) ends an answer longer.
+function_url = {
+  reserved_concurrency = 10
+  max_answer_bytes     = 1048576
+}
+
+# With "websocket": the stage's throttling, requests per second and burst across its routes (default 50 and 100).
+websocket = {
+  throttling_rate_limit  = 50
+  throttling_burst_limit = 100
+}
+
 # true: the worker signs publishResponse itself (lowest latency). false (default): events go through the outbound queue.
 direct_send = false
 

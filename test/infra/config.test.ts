@@ -206,6 +206,20 @@ describe("validation reports every problem in one round", () => {
     expect(problemsOf({ ...valid(), ingress: "async", async_ingress: { maximum_event_age_seconds: 21600, maximum_retry_attempts: 2 } })).toEqual([]);
   });
 
+  test("transports: an empty list, an unknown one and a repeated one are each named with the key, all in one round", () => {
+    expect(problemsOf({ ...valid(), transports: [], websocket: { throttling_rate_limit: 0 } })).toEqual([
+      "transports must list at least one transport, got an empty list",
+      "websocket.throttling_rate_limit must be between 1 and 10000, got 0",
+    ]);
+    expect(problemsOf({ ...valid(), transports: ["appsync", "sse", "websocket", "websocket"], function_url: { max_answer_bytes: 100 } })).toEqual([
+      'transports.1 must be one of "appsync", "function_url", "websocket", got "sse"',
+      'transports must list each transport once, got "websocket" more than once',
+      "function_url.max_answer_bytes must be between 16384 and 6291456, got 100",
+    ]);
+    expect(problemsOf({ ...valid(), transports: ["websocket", "function_url"] })).toEqual([]);
+    expect(validateEnvironment("prod.tfvars", valid(), "prod").transports).toEqual(["appsync"]);
+  });
+
   test("ingress defaults to the queue, with an hour of event age and Lambda's 2 retries for the async one", () => {
     expect(validateEnvironment("environments/prod.tfvars", valid())).toMatchObject({ ingress: "queue", async_ingress: { maximum_event_age_seconds: 3600, maximum_retry_attempts: 2 } });
   });
