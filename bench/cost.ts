@@ -1,9 +1,11 @@
 /** Cost per million output tokens from measured request counts and bench/prices.json (us-east-1, free tiers ignored). */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import type { DeliveryPrices } from "../web/src/requestEstimate";
 import type { AwsRequests } from "./counters";
 
-export interface PriceTable {
+/** bench/prices.json: every price the bench and the page's estimate (DeliveryPrices) use. */
+export interface PriceTable extends DeliveryPrices {
   region: string;
   dateRead: string;
   appsync: { queryOrMutationPerMillion: number; realtimeUpdatePerMillion: number; sources: { url: string }[] };
@@ -28,6 +30,10 @@ export function loadPrices(file = PRICES_PATH): PriceTable {
     p.appsyncInboundMessagesPerSecond.value,
     p.dynamodb.writeRequestPerMillion,
     p.dynamodb.readRequestPerMillion,
+    p.lambdaResponseStreaming.bytesPerGb,
+    p.lambdaResponseStreaming.freeBytesPerRequest,
+    p.apigatewayWebsocket.messagePerMillion,
+    p.apigatewayWebsocket.connectionMinutesPerMillion,
   ];
   if (numbers.some((n) => typeof n !== "number" || !(n >= 0))) throw new Error(`${file}: every price must be a number >= 0`);
   return p;
