@@ -53,3 +53,33 @@ export function latencyChart(doc: Document, gapsMs: readonly number[], options: 
   });
   return svg;
 }
+
+/**
+ * A strip of chunk arrivals on a time axis from the send (0) to `scaleMs`: one tick per chunk at its arrival. Every
+ * column of the comparison is drawn with the same `scaleMs`, so a slower path is visibly longer.
+ */
+export function arrivalTimeline(doc: Document, arrivalsMs: readonly number[], scaleMs: number, options: ChartOptions = {}): SVGSVGElement {
+  const width = options.width ?? 280;
+  const height = options.height ?? 28;
+  const svg = doc.createElementNS(SVG, "svg");
+  for (const [k, v] of Object.entries({ viewBox: `0 0 ${width} ${height}`, width: String(width), height: String(height), class: "arrival-timeline", role: "img" })) svg.setAttribute(k, v);
+  svg.dataset.testid = "arrival-timeline";
+  svg.dataset.scaleMs = String(Math.round(scaleMs));
+  const x = (ms: number) => ((Math.min(ms, scaleMs) / scaleMs) * (width - 2) + 1).toFixed(2);
+  const title = doc.createElementNS(SVG, "title");
+  title.textContent = arrivalsMs.length ? `${arrivalsMs.length} chunks, the last at ${Math.round(arrivalsMs[arrivalsMs.length - 1])} ms; the scale is ${Math.round(scaleMs)} ms` : "no chunk yet";
+  svg.append(title);
+  const axis = doc.createElementNS(SVG, "line");
+  for (const [k, v] of Object.entries({ x1: "0", x2: String(width), y1: String(height - 8), y2: String(height - 8), class: "axis" })) axis.setAttribute(k, v);
+  svg.append(axis);
+  const end = doc.createElementNS(SVG, "text");
+  for (const [k, v] of Object.entries({ x: String(width - 2), y: String(height - 1), class: "axis-label", "text-anchor": "end" })) end.setAttribute(k, v);
+  end.textContent = `${(scaleMs / 1000).toFixed(1)} s`;
+  svg.append(end);
+  for (const at of arrivalsMs) {
+    const tick = doc.createElementNS(SVG, "line");
+    for (const [k, v] of Object.entries({ x1: x(at), x2: x(at), y1: "2", y2: String(height - 8), class: "tick" })) tick.setAttribute(k, v);
+    svg.append(tick);
+  }
+  return svg;
+}

@@ -1,37 +1,22 @@
 /**
- * The web console: sign in, chat with streamed markdown, and compare the DIRECT and QUEUED delivery paths.
+ * The web console: sign in, chat with streamed markdown, and compare the delivery paths side by side (comparePanel.ts).
  * Plain TypeScript + DOM (no framework: the page is small). Model output only ever reaches the DOM as text nodes.
  */
 import { parseClientConfig, type ClientConfig } from "../../client/config";
 import { graphqlRequest } from "../../client/graphql";
-import { tokenEventCount } from "../../contracts/streamEvents";
 import { subscribe } from "../../client/realtime";
 import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
-import { latencyChart } from "./latencyChart";
 import { renderMarkdown } from "./markdown";
-import { REQUEST_FORMULA, deliveryRequests, requestsPer1kTokens, type DeliveryPath } from "./requestEstimate";
+import prices from "../../bench/prices.json";
+import { setupCompare, type PathRunner, type PathRunners } from "./comparePanel";
+import { $, fmtMs, frameScheduler, h } from "./dom";
+import type { DeliveryPath, DeliveryPrices } from "./requestEstimate";
 import { StreamSession, type MessageRun, type StreamDeps } from "./streamSession";
 
-type Attrs = Record<string, string | undefined>;
-type Child = Node | string | null | undefined | false;
-
-/** Builds an element; strings become text nodes, never markup. */
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...children: Child[]): HTMLElementTagNameMap[K] {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) el.setAttribute(k, v);
-  for (const c of children) if (c !== null && c !== undefined && c !== false) el.append(c);
-  return el;
-}
-
-function $(id: string): HTMLElement {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`missing #${id}`);
-  return el;
-}
-
-const fmtMs = (ms: number | undefined): string => (ms === undefined ? "—" : `${Math.round(ms)} ms`);
 const now = (): number => performance.now();
+/** The published prices the comparison's cost figures use (bench/prices.json, bundled into the page). */
+const PRICES: DeliveryPrices = prices;
 
 interface App {
   config: ClientConfig;
@@ -161,19 +146,6 @@ function renderSignIn(app: App, onSignedIn: () => void): void {
 
 // ---------- chat ----------
 
-/** Re-renders at most once per animation frame, however fast chunks arrive. */
-function frameScheduler(render: () => void): () => void {
-  let pending = false;
-  return () => {
-    if (pending) return;
-    pending = true;
-    requestAnimationFrame(() => {
-      pending = false;
-      render();
-    });
-  };
-}
-
 /** What a finished or running answer says about itself in its status line. */
 function runStatusText(run: MessageRun): string {
   if (run.status === "sending") return run.stopping ? "stopping…" : "waiting for the first token…";
@@ -302,120 +274,26 @@ function setupChat(app: App): void {
 
 // ---------- comparison ----------
 
-const PATHS: DeliveryPath[] = ["DIRECT", "QUEUED"];
-
-/** The environment's batching as the panel shows it: the mode, and its windows in the title. */
-function batchingText(batching: ClientConfig["batching"]): { text: string; title: string } {
-  if (!batching) return { text: "—", title: "This environment's client config does not say (deployed before the batching output)." };
-  const title =
-    batching.mode === "reading_pace"
-      ? `First 2 s: a chunk every ${batching.maxDelayMs} ms; then the window grows while the text is ahead of a reader at ${batching.readingTokensPerSecond} tokens/s, up to ${batching.maxWindowMs} ms.`
-      : `A chunk every ${batching.maxDelayMs} ms after the first token.`;
-  return { text: batching.mode, title };
-}
-
-/** Sets a panel figure, with its number in data-value for tests; "—" while there is none. */
-function setFigure(dd: HTMLElement, value: number | undefined, text: string): void {
-  dd.textContent = value === undefined ? "—" : text;
-  if (value === undefined) delete dd.dataset.value;
-  else dd.dataset.value = String(value);
-}
-
-/** The figures of one path's run, from its assembler: first token, chunks, total time, tokens/s, requests per 1k tokens. */
-function renderPathFigures(path: DeliveryPath, run: MessageRun, dd: Record<"ttft" | "chunks" | "total" | "tps" | "requests", HTMLElement>): void {
-  const a = run.assembler;
-  const firstAt = a.firstChunkAt;
-  const ttft = firstAt === undefined ? undefined : firstAt - run.sentAt;
-  setFigure(dd.ttft, ttft, fmtMs(ttft));
-  setFigure(dd.chunks, a.chunkCount, String(a.chunkCount));
-  const end = a.finishedAt;
-  setFigure(dd.total, end === undefined ? undefined : end - run.sentAt, fmtMs(end === undefined ? undefined : end - run.sentAt));
-  const tokens = a.final?.usage.outputTokens;
-  const streamMs = end !== undefined && firstAt !== undefined ? end - firstAt : undefined;
-  const rate = tokens && streamMs ? (tokens * 1000) / streamMs : undefined;
-  setFigure(dd.tps, rate, rate === undefined ? "—" : rate.toFixed(0));
-  // The events the producer sent: every chunk but the tail the final carried, plus the final itself.
-  const events = a.final ? tokenEventCount(a.final) : undefined;
-  const per1k = a.final && events !== undefined ? requestsPer1kTokens(path, events, a.final.usage.outputTokens) : undefined;
-  setFigure(dd.requests, per1k, per1k === undefined ? "—" : per1k.toFixed(0));
-  if (a.final && events !== undefined) dd.requests.title = `${deliveryRequests(path, events).total} requests for ${a.final.usage.outputTokens} tokens. ${REQUEST_FORMULA}`;
-}
-
-function pathPanel(path: DeliveryPath, batching: ClientConfig["batching"]): { el: HTMLElement; render(run: MessageRun | undefined, failure?: string): void } {
-  const stat = (key: string, label: string, title?: string): [HTMLElement, HTMLElement] => [h("dt", { title }, label), h("dd", { "data-testid": key }, "—")];
-  const mode = batchingText(batching);
-  const modeStat = [h("dt", { title: mode.title }, "Batching"), h("dd", { "data-testid": "batching", "data-value": batching?.mode, title: mode.title }, mode.text)];
-  const stats = {
-    ttft: stat("ttft", "First token"),
-    chunks: stat("chunks", "Chunks"),
-    total: stat("total", "Total time"),
-    tps: stat("tps", "Tokens/s"),
-    requests: stat("requests", "Requests/1k tok", `Estimated AWS requests per 1,000 output tokens. ${REQUEST_FORMULA}`),
-  };
-  const dd = Object.fromEntries(Object.entries(stats).map(([k, [, value]]) => [k, value])) as Record<keyof typeof stats, HTMLElement>;
-  const chartBox = h("div", { class: "chart" });
-  const state = h("p", { class: "meta", "data-testid": "path-status" }, "not run yet");
-  const el = h(
-    "section",
-    { class: "path", "data-testid": `compare-${path}`, "data-path": path },
-    h("h3", {}, path),
-    h("p", { class: "route" }, path === "DIRECT" ? "worker → AppSync" : "worker → SNS → SQS → relay → AppSync"),
-    h("dl", {}, ...modeStat, ...Object.values(stats).flat()),
-    h("div", { class: "chart-label" }, "Inter-chunk latency"),
-    chartBox,
-    state,
-  );
-  return {
-    el,
-    render(run, failure) {
-      el.dataset.status = failure ? "failed" : (run?.status ?? "idle");
-      if (!run) {
-        state.textContent = failure ?? "not run yet";
-        return;
-      }
-      renderPathFigures(path, run, dd);
-      chartBox.replaceChildren(latencyChart(document, run.assembler.interArrivalMs()));
-      const tokens = run.assembler.final?.usage.outputTokens;
-      state.textContent =
-        run.status === "failed" ? (run.failure ?? "failed") : run.status === "done" ? `done · ${tokens ?? 0} tokens` : run.status === "streaming" ? "streaming…" : "sending…";
-    },
+/** A comparison run on AppSync, with the delivery path chosen per request, on a session of its own. */
+function appsyncRunner(app: App, delivery: DeliveryPath): PathRunner {
+  return async (prompt, onUpdate) => {
+    const session = await StreamSession.open(deps(app));
+    return { run: session.send(prompt, { delivery, onUpdate }), close: () => session.close() };
   };
 }
 
-function setupCompare(app: App): void {
-  const form = $("compare-form") as HTMLFormElement;
-  const input = $("compare-prompt") as HTMLInputElement;
-  const button = $("compare-run") as HTMLButtonElement;
-  const panels = new Map(PATHS.map((p) => [p, pathPanel(p, app.config.batching)] as const));
-  $("compare-paths").replaceChildren(...[...panels.values()].map((p) => p.el));
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    const text = input.value.trim();
-    if (!text || button.disabled) return;
-    button.disabled = true;
-    form.dataset.state = "running";
-    void (async () => {
-      // One after the other, each on its own fresh session: the paths share the worker, so running them at once would
-      // make each one's timing depend on the other.
-      for (const path of PATHS) {
-        const panel = panels.get(path)!;
-        panel.render(undefined, "subscribing…");
-        let session: StreamSession | undefined;
-        try {
-          session = await StreamSession.open(deps(app));
-          const schedule = frameScheduler(() => panel.render(run));
-          const run: MessageRun = session.send(text, { delivery: path, onUpdate: schedule });
-          await run.settled;
-          panel.render(run);
-        } catch (err) {
-          panel.render(undefined, (err as Error).message);
-        } finally {
-          session?.close();
-        }
-      }
-      button.disabled = false;
-      form.dataset.state = "done";
-    })();
+function startCompare(app: App): void {
+  const runners: PathRunners = { DIRECT: appsyncRunner(app, "DIRECT"), QUEUED: appsyncRunner(app, "QUEUED") };
+  setupCompare({
+    form: $("compare-form") as HTMLFormElement,
+    input: $("compare-prompt") as HTMLInputElement,
+    button: $("compare-run") as HTMLButtonElement,
+    container: $("compare-paths"),
+    batching: app.config.batching,
+    runners,
+    prices: PRICES,
+    now,
+    schedule: frameScheduler,
   });
 }
 
@@ -458,7 +336,7 @@ async function main(): Promise<void> {
   renderSignIn(app, showSignedIn);
   setupChat(app);
   followNetwork(app);
-  setupCompare(app);
+  startCompare(app);
   $("signin").hidden = false;
 }
 
