@@ -66,7 +66,7 @@ function deletionProtected(c: EnvironmentConfig): boolean {
 }
 
 /** What each function may do beyond writing its logs and traces: named actions on named resources only. */
-function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api, websocket }: PlatformResources): Record<"sendQuery" | "messageControl" | "streamWorker" | "outboundRelay", Statement[]> {
+function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<"sendQuery" | "messageControl" | "streamWorker" | "outboundRelay", Statement[]> {
   const useKey: Statement = { sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] };
   const publishTo = (topicArn: string): Statement => ({ sid: "PublishToTopic", actions: ["sns:Publish"], resources: [topicArn] });
   const consume = (queueArn: string): Statement => ({
@@ -121,7 +121,6 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api,
       ...applyGuardrail,
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
-      ...(websocket ? websocketDelivery(websocket) : []),
       useKey,
     ],
     outboundRelay: [consume(messaging.outboundQueue.queueArn), findOwnQueue, deadLetter, publishResponse, useKey],
@@ -299,7 +298,7 @@ export class PlatformStack extends TerraformStack {
     return {
       sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
       messageControl: fn("message-control", this.names.functions.messageControl, statements.messageControl),
-      streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker, { ...variables, ...ws }),
+      streamWorker: fn("stream-worker", this.names.functions.streamWorker, [...statements.streamWorker, ...(websocket ? websocketDelivery(websocket) : [])], { ...variables, ...ws }),
       outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
       ...(websocket
         ? {

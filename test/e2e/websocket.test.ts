@@ -3,9 +3,14 @@
  * authorizer, route function and worker): a missing or bad token is refused at $connect before any model call; the
  * streamed text equals final_response.content byte for byte; stopGeneration over the socket stops the model; two users
  * connected at once each get only their own events (on every connection of theirs); a connection that went away
- * without $disconnect gets GoneException, loses its item, and the message still completes and replays.
+ * without $disconnect gets GoneException, loses its item, and the message still completes and replays; and
+ * `npm run chat -- "prompt" --transport websocket` prints the exact answer.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import WebSocket from "ws";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
@@ -18,7 +23,7 @@ import { CONNECTIONS_TABLE } from "../../contracts/tables";
 import { answerFor } from "../../local/bedrock";
 import type { WebsocketApiStats } from "../../local/websocket";
 import { expectExactAnswer, LocalStackDriver, newSessionId, SessionRecorder } from "../support/localStackDriver";
-import { startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
 import { waitFor } from "../support/waitFor";
 
 jest.setTimeout(40_000);
@@ -148,4 +153,26 @@ test("a connection gone without $disconnect gets GoneException and loses its ite
   const replayed = new SessionRecorder(sessionId, { close: () => {} });
   for (const e of replay.events) replayed.record(parseEvent(e));
   expect(replayed.assemble(messageId).text).toBe(expected(prompt));
+});
+
+test("npm run chat -- prompt --transport websocket prints the exact answer; a refused query exits 1 with its error", async () => {
+  const configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-ws-e2e-")), "client-config.json");
+  writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
+  expect(stack.ready.clientConfig.websocketUrl).toBe(url());
+  const runChat = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [require.resolve("tsx/cli", { paths: [REPO_ROOT] }), "local/chat.ts", "--config", configFile, "--timeout", "30", "--transport", "websocket", ...args], { cwd: REPO_ROOT });
+      let [stdout, stderr] = ["", ""];
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+      child.on("error", reject);
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  const prompt = 'the CLI over the WebSocket: "quoted" \\ ✨';
+  const [ok, refused] = await Promise.all([runChat([prompt, "--user", "dave"]), runChat(["hello", "--model", "no.such-model-v1:0"])]);
+  expect(ok.stderr).not.toMatch(/^chat:/m);
+  expect([ok.code, ok.stdout]).toEqual([0, expected(prompt).endsWith("\n") ? expected(prompt) : `${expected(prompt)}\n`]);
+  expect(ok.stderr).toMatch(/path\s+websocket/);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toMatch(/^chat: sendQuery was refused: ValidationError: modelId must be one of/m);
 });
