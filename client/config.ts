@@ -28,6 +28,8 @@ export const clientConfigSchema = z.object({
   ]),
   models: z.object({ defaultModelId: z.string(), allowedModelIds: z.array(z.string()) }),
   batching: clientBatchingSchema.optional(),
+  /** The websocket transport's URL (wss://<api id>.execute-api.<region>.amazonaws.com/<stage>, or the local stand-in's); absent when it is off. */
+  websocketUrl: z.string().url().optional(),
   /** `npm start -- --tls` only: the self-signed certificate the https/wss URLs present (for NODE_EXTRA_CA_CERTS). */
   caCertificateFile: z.string().optional(),
 });

@@ -15,10 +15,16 @@ export interface ResourceNames {
   messagesTable: string;
   usageTable: string;
   api: string;
+  /** The websocket transport: its API, the stage's access log group and the open connections' table. */
+  websocketApi: string;
+  websocketAccessLogGroup: string;
+  connectionsTable: string;
   /** The web ACL created for the API (waf.rate_limit_per_5_minutes) and its log group, whose name AWS WAF requires to start aws-waf-logs-. */
   webAcl: string;
   webAclLogGroup: string;
   functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
+  /** The websocket transport's functions, created only with "websocket" in transports. */
+  websocketFunctions: { authorizer: string; routes: string };
 }
 
 export function resourceNames(c: EnvironmentConfig): ResourceNames {
@@ -38,8 +44,12 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     messagesTable: `${p}-messages`,
     usageTable: `${p}-usage`,
     api: `${p}-api`,
+    websocketApi: `${p}-websocket`,
+    websocketAccessLogGroup: `/aws/apigateway/${p}-websocket`,
+    connectionsTable: `${p}-connections`,
     webAcl: `${p}-api`,
     webAclLogGroup: `aws-waf-logs-${p}`,
     functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay`, messageControl: `${p}-message-control` },
+    websocketFunctions: { authorizer: `${p}-websocket-authorizer`, routes: `${p}-websocket-routes` },
   };
 }

@@ -182,3 +182,59 @@ export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): Runti
   }
   return parsed.data;
 }
+
+/**
+ * The websocket transport's two variables, written only for the functions that use them (the route function and the
+ * worker), beside runtimeVariables: the other functions' 4 KB stay untouched.
+ */
+export interface WebsocketSettings {
+  /** The @connections management endpoint, https://<api id>.execute-api.<region>.amazonaws.com/<stage>. */
+  websocketEndpoint: string;
+  /** The connections table (contracts/tables.ts CONNECTIONS_TABLE). */
+  connectionsTableName: string;
+}
+
+export const WEBSOCKET_VARIABLE_NAMES: Record<keyof WebsocketSettings, string> = { websocketEndpoint: "WS_ENDPOINT", connectionsTableName: "WS_TABLE" };
+
+export function websocketVariables(s: WebsocketSettings): Record<string, string> {
+  return { [WEBSOCKET_VARIABLE_NAMES.websocketEndpoint]: s.websocketEndpoint, [WEBSOCKET_VARIABLE_NAMES.connectionsTableName]: s.connectionsTableName };
+}
+
+/** The websocket settings, or undefined where the transport is off (neither variable set); throws when only one is. */
+export function readWebsocketSettings(env: NodeJS.ProcessEnv = process.env): WebsocketSettings | undefined {
+  const websocketEndpoint = env[WEBSOCKET_VARIABLE_NAMES.websocketEndpoint] ?? "";
+  const connectionsTableName = env[WEBSOCKET_VARIABLE_NAMES.connectionsTableName] ?? "";
+  if (!websocketEndpoint && !connectionsTableName) return undefined;
+  const problems = [
+    ...(z.string().url().safeParse(websocketEndpoint).success ? [] : [`${WEBSOCKET_VARIABLE_NAMES.websocketEndpoint}: must be the @connections endpoint URL`]),
+    ...(connectionsTableName ? [] : [`${WEBSOCKET_VARIABLE_NAMES.connectionsTableName}: must name the connections table`]),
+  ];
+  if (problems.length) throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
+  return { websocketEndpoint, connectionsTableName };
+}
+
+/** The WebSocket authorizer's only variables: whose tokens it accepts. Written for that function alone. */
+export interface AuthorizerSettings {
+  /** The token issuer: https://cognito-idp.<region>.amazonaws.com/<user pool id> (its JWKS is <issuer>/.well-known/jwks.json). */
+  tokenIssuer: string;
+  /** The platform's app client: an ID token names it in `aud`, an access token in `client_id`. */
+  tokenClientId: string;
+}
+
+export const AUTHORIZER_VARIABLE_NAMES: Record<keyof AuthorizerSettings, string> = { tokenIssuer: "JWT_ISSUER", tokenClientId: "JWT_CLIENT_ID" };
+
+export function authorizerVariables(s: AuthorizerSettings): Record<string, string> {
+  return { [AUTHORIZER_VARIABLE_NAMES.tokenIssuer]: s.tokenIssuer, [AUTHORIZER_VARIABLE_NAMES.tokenClientId]: s.tokenClientId };
+}
+
+/** Reads the authorizer's settings; throws naming a missing or bad variable. */
+export function readAuthorizerSettings(env: NodeJS.ProcessEnv = process.env): AuthorizerSettings {
+  const tokenIssuer = env[AUTHORIZER_VARIABLE_NAMES.tokenIssuer] ?? "";
+  const tokenClientId = env[AUTHORIZER_VARIABLE_NAMES.tokenClientId] ?? "";
+  const problems = [
+    ...(z.string().url().safeParse(tokenIssuer).success ? [] : [`${AUTHORIZER_VARIABLE_NAMES.tokenIssuer}: must be the token issuer's URL`]),
+    ...(tokenClientId ? [] : [`${AUTHORIZER_VARIABLE_NAMES.tokenClientId}: must name the app client`]),
+  ];
+  if (problems.length) throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
+  return { tokenIssuer, tokenClientId };
+}

@@ -37,3 +37,10 @@ export const usageDayStart = (day: string) => `DAY#${day}#`;
 export const usageDayEnd = (day: string) => `DAY#${day}#~`;
 export const usageRowSortKey = (day: string, modelId: string) => `${usageDayStart(day)}MODEL#${modelId}`;
 export const USAGE_SLOTS_SORT_KEY = "DAY~SLOTS";
+
+/**
+ * WebSocket connections (the websocket transport): one item per open connection of a user, pk = the user's id (the
+ * authorizer's verified sub), sk = API Gateway's connectionId, so the worker queries exactly one user's connections.
+ * Items expire a little after API Gateway's 2-hour connection limit, in case $disconnect never ran.
+ */
+export const CONNECTIONS_TABLE = { partitionKey: "userId", sortKey: "connectionId", ttlAttribute: "expiresAt" } as const;

@@ -15,5 +15,7 @@ export const workRequestSchema = z.object({
   requestedAt: z.string(),
   /** Set only when the environment allows a client's choice; otherwise the worker's DIRECT_SEND decides. */
   delivery: z.enum(["direct", "queued"]).optional(),
+  /** The API Gateway WebSocket route sent it: the worker posts its events to the user's connections. Absent: AppSync. */
+  transport: z.literal("websocket").optional(),
 });
 export type WorkRequest = z.infer<typeof workRequestSchema>;

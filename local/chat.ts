@@ -1,9 +1,12 @@
 /**
- * `npm run chat -- "prompt" [--user alice] [--direct|--queued] [--model id] [--session id] [--config file] [--timeout s]`
+ * `npm run chat -- "prompt" [--user alice] [--transport appsync|function-url|websocket] [--direct|--queued] [--model id]
+ * [--session id] [--config file] [--timeout s]`
  * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
- * file). Subscribes first (waits for start_ack), then sends `sendQuery`; prints the answer on stdout as it arrives,
- * in order (MessageAssembler), and a summary on stderr. A dropped connection, a gap or silence resumes the answer from
- * the durable record (client/sessionStream.ts). Exit 0 on a final answer; 1 on an error event, a GraphQL error, an
+ * file). AppSync (the default): subscribes first (waits for start_ack), then sends `sendQuery`; a dropped connection, a
+ * gap or silence resumes the answer from the durable record (client/sessionStream.ts). WebSocket: opens the API Gateway
+ * WebSocket (client/websocketStream.ts) and sends `sendQuery` on it; a connection that drops before the end is
+ * followed by replaying the record (`message`). Prints the answer on stdout as it arrives, in order
+ * (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on an error event, a refused query, an
  * unreachable answer or the timeout; 2 on a usage mistake.
  */
 import { randomUUID } from "node:crypto";
@@ -16,9 +19,12 @@ import { parseClientConfig, type ClientConfig } from "../client/config";
 import { graphqlRequest } from "../client/graphql";
 import type { WebSocketConstructor } from "../client/realtime";
 import { SessionStream, type TrackedMessage } from "../client/sessionStream";
+import { WebsocketStream } from "../client/websocketStream";
 import { ID_PATTERN } from "../contracts/ids";
 import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
-import { SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
+import { MESSAGE_QUERY, SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
+import { ENDED_STATUSES, type MessageState } from "../contracts/messageState";
+import { parseEvent } from "../contracts/streamEvents";
 import { requestToken } from "./issuer/tokenCli";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 
@@ -27,8 +33,10 @@ const DEFAULT_TIMEOUT_S = 120;
 export const USAGE = `Usage: npm run chat -- "prompt" [options]
 
   --user <name>       local stack: the test user to sign in as (default alice)
-  --direct            deliver straight from the worker to AppSync (environments with client_delivery_choice)
-  --queued            deliver through the outbound topic and queue
+  --transport <t>     appsync (default: subscription + mutation), function-url or websocket (the API Gateway
+                      WebSocket of environments with "websocket" in transports: client config websocketUrl)
+  --direct            AppSync: deliver straight from the worker to AppSync (environments with client_delivery_choice)
+  --queued            AppSync: deliver through the outbound topic and queue
   --model <id>        one of the environment's allowed model ids (default: the environment's default)
   --session <id>      continue a session (8-64 letters, digits, - or _); default: a new session
   --config <file>     client config file (default client-config.local.json, written by npm start)
@@ -37,9 +45,14 @@ export const USAGE = `Usage: npm run chat -- "prompt" [options]
 
 Deployed (Cognito) environments: set ID_TOKEN to a user's Cognito ID token (e.g. sign in on the web console).`;
 
+/** How the answer travels (`--transport`); the values are the flag's. */
+export const CHAT_TRANSPORTS = ["appsync", "function-url", "websocket"] as const;
+export type ChatTransport = (typeof CHAT_TRANSPORTS)[number];
+
 export interface ChatArgs {
   prompt: string;
   user: string;
+  transport: ChatTransport;
   delivery?: "DIRECT" | "QUEUED";
   modelId?: string;
   sessionId?: string;
@@ -61,6 +74,7 @@ export function parseChatArgs(argv: string[]): ChatArgs | "help" {
       strict: true,
       options: {
         user: { type: "string" },
+        transport: { type: "string" },
         direct: { type: "boolean" },
         queued: { type: "boolean" },
         model: { type: "string" },
@@ -78,12 +92,16 @@ export function parseChatArgs(argv: string[]): ChatArgs | "help" {
   const prompt = positionals.join(" ");
   if (!prompt.trim()) throw new UsageError("a prompt is required");
   if (values.direct && values.queued) throw new UsageError("choose one of --direct and --queued");
+  const transport = (values.transport ?? "appsync") as ChatTransport;
+  if (!CHAT_TRANSPORTS.includes(transport)) throw new UsageError(`--transport must be one of ${CHAT_TRANSPORTS.join(", ")}, got ${values.transport}`);
+  if (transport !== "appsync" && (values.direct || values.queued)) throw new UsageError("--direct and --queued choose an AppSync path; they go with --transport appsync only");
   if (values.session !== undefined && !ID_PATTERN.test(values.session)) throw new UsageError("--session must be 8-64 letters, digits, '-' or '_'");
   const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600) throw new UsageError("--timeout must be a number of seconds in (0, 3600]");
   return {
     prompt,
     user: values.user ?? "alice",
+    transport,
     delivery: values.direct ? "DIRECT" : values.queued ? "QUEUED" : undefined,
     modelId: values.model,
     sessionId: values.session,
@@ -281,31 +299,113 @@ function resultOf(args: ChatArgs, config: ClientConfig, sessionId: string, assem
   };
 }
 
-/** Runs one chat turn; resolves with the result or rejects with a ChatError. Prints the answer to `out` as it arrives. */
+/** Runs one chat turn over the chosen transport; resolves with the result or rejects with a ChatError. Prints the answer to `out` as it arrives. */
 export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
   const config = readClientConfig(args.configPath);
   const token = await tokenFor(config, args.user, io.env);
-  const sessionId = args.sessionId ?? `cli-${randomUUID()}`;
-  // Chosen here, so events can be matched to this question even before sendQuery's answer arrives.
-  const messageId = randomUUID();
-  const deadline = performance.now() + args.timeoutMs;
-  const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
+  const turn: Turn = {
+    sessionId: args.sessionId ?? `cli-${randomUUID()}`,
+    // Chosen here, so events can be matched to this question even before sendQuery's answer arrives.
+    messageId: randomUUID(),
+    deadline: performance.now() + args.timeoutMs,
+  };
+  switch (args.transport) {
+    case "websocket":
+      return chatOverWebsocket(args, config, token, turn, io);
+    case "function-url":
+      throw new ChatError("--transport function-url is not available in this version of the CLI");
+    default:
+      return chatOverAppSync(args, config, token, turn, io);
+  }
+}
 
+/** One turn's ids and deadline. */
+interface Turn {
+  sessionId: string;
+  messageId: string;
+  /** performance.now() by which the answer must be complete. */
+  deadline: number;
+}
+
+const timeLeft = (turn: Turn) => Math.max(1, Math.ceil(turn.deadline - performance.now()));
+
+/** AppSync: subscribe (start_ack), then the sendQuery mutation; SessionStream resumes from the record. */
+async function chatOverAppSync(args: ChatArgs, config: ClientConfig, token: string, turn: Turn, io: { stdout: Output; stderr: Output }): Promise<ChatResult> {
   let answer: StreamedAnswer | undefined;
-  const stream = await openSession(config, token, sessionId, io.stderr, () => answer?.show());
-  answer = new StreamedAnswer(stream.track(messageId), io.stdout);
+  const stream = await openSession(config, token, turn.sessionId, io.stderr, () => answer?.show());
+  answer = new StreamedAnswer(stream.track(turn.messageId), io.stdout);
   try {
     const sentAt = performance.now();
-    const input: Record<string, unknown> = { sessionId, messageId, prompt: args.prompt };
+    const input: Record<string, unknown> = { sessionId: turn.sessionId, messageId: turn.messageId, prompt: args.prompt };
     if (args.modelId) input.modelId = args.modelId;
     if (args.delivery) input.delivery = args.delivery;
-    await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
-    await within(answer.tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
+    await sendQuestion(config, token, input, Math.min(30_000, timeLeft(turn)));
+    await within(answer.tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
     answer.end();
-    return resultOf(args, config, sessionId, answer.assembler, sentAt);
+    return resultOf(args, config, turn.sessionId, answer.assembler, sentAt);
   } finally {
     stream.close();
   }
+}
+
+/** A message followed on one WebSocket: `ended` resolves on its final or error event, or when the socket drops first. */
+interface SocketAnswer extends TrackedMessage {
+  failure?: string;
+  settle(): void;
+}
+
+function socketAnswer(messageId: string): SocketAnswer {
+  let settle!: () => void;
+  const ended = new Promise<TrackedMessage>((resolve) => (settle = () => resolve(answer)));
+  const answer: SocketAnswer = { messageId, assembler: new MessageAssembler(messageId, { now: () => performance.now() }), ended, settle: () => settle() };
+  return answer;
+}
+
+/** The API Gateway WebSocket: connect (the token as a subprotocol), sendQuery on the socket, events on the same socket. */
+async function chatOverWebsocket(args: ChatArgs, config: ClientConfig, token: string, turn: Turn, io: { stdout: Output; stderr: Output }): Promise<ChatResult> {
+  if (!config.websocketUrl) throw new ChatError(`environment "${config.environment}" has no websocketUrl in its client config: its transports do not include "websocket"`);
+  const tracked = socketAnswer(turn.messageId);
+  const answer = new StreamedAnswer(tracked, io.stdout);
+  const stream = await WebsocketStream.open({
+    websocketUrl: config.websocketUrl,
+    token,
+    WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
+    onEvent: (event) => {
+      tracked.assembler.accept(event, performance.now());
+      answer.show();
+      if (tracked.assembler.done) tracked.settle();
+    },
+    // A drop before the end settles too: the rest is then read from the record.
+    onClose: () => tracked.settle(),
+  }).catch((e: Error) => {
+    throw new ChatError(`could not connect to ${config.websocketUrl}: ${e.message}`);
+  });
+  try {
+    const sentAt = performance.now();
+    await stream.sendQuery({ sessionId: turn.sessionId, messageId: turn.messageId, prompt: args.prompt, ...(args.modelId ? { modelId: args.modelId } : {}) }).catch((e: Error) => {
+      throw new ChatError(`sendQuery was refused: ${e.message}`);
+    });
+    await within(tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
+    if (!tracked.assembler.done) await replayRecord(config, token, turn, tracked, io.stderr);
+    answer.show();
+    answer.end();
+    return { ...resultOf(args, config, turn.sessionId, tracked.assembler, sentAt), path: "websocket (API Gateway, PostToConnection)" };
+  } finally {
+    stream.close();
+  }
+}
+
+/** The socket dropped before the end: the record has every event; read it each second until the message ended. */
+async function replayRecord(config: ClientConfig, token: string, turn: Turn, tracked: SocketAnswer, stderr: Output): Promise<void> {
+  stderr.write("\n[connection lost; reading the rest from the message record]\n");
+  while (performance.now() < turn.deadline) {
+    const res = await graphqlRequest<{ message: MessageState | null }>(config.graphqlUrl, MESSAGE_QUERY, { sessionId: turn.sessionId, messageId: turn.messageId }, { authorization: token }).catch(() => undefined);
+    const record = res?.data?.message;
+    for (const e of record?.events ?? []) tracked.assembler.accept(parseEvent(e), performance.now());
+    if (tracked.assembler.done || (record && ENDED_STATUSES.includes(record.status))) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  tracked.failure = "the connection dropped and the answer did not end before the timeout";
 }
 
 export async function main(argv: string[], io = { stdout: process.stdout as Output, stderr: process.stderr as Output, env: process.env }): Promise<number> {

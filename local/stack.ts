@@ -1,6 +1,7 @@
 /**
  * The whole platform on one machine: dynalite, fauxqs (SNS/SQS with the deployed topology), the Bedrock stand-in,
- * the local issuer and AppSync gateway, and the REAL handlers from lambdas/, wired by environment variables only.
+ * the local issuer and AppSync gateway, with the websocket transport the WebSocket API stand-in, and the REAL handlers
+ * from lambdas/, wired by environment variables only.
  * Config comes from environments/local.tfvars through the same schema as every deployed environment.
  * Used by `npm start` (local/start.ts) and by end-to-end tests.
  */
@@ -12,7 +13,7 @@ import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
 import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { authorizerVariables, DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables, websocketVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
@@ -25,6 +26,7 @@ import { loadLocalConfig } from "./localConfig";
 import { startMessaging, type LocalMessaging } from "./messaging";
 import { createLambdaContext, startEventSourcePoller, type EventSourcePoller, type SqsHandler } from "./poller";
 import { localCertificate, type LocalCertificate } from "./tls";
+import { startWebsocketApi, type LocalWebsocketApi, type WebsocketFunctions } from "./websocket";
 
 export { loadLocalConfig } from "./localConfig";
 export { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
@@ -40,6 +42,8 @@ export interface LocalStackPorts {
   /** fauxqs: SNS and SQS on one port. */
   sqs?: number;
   dynamo?: number;
+  /** The WebSocket API stand-in (websocket transport only). */
+  websocket?: number;
 }
 
 /** How startLocalStack starts the stack; every field is optional. */
@@ -93,6 +97,9 @@ export interface LocalStackEndpoints {
   sqs: string;
   sns: string;
   dynamodb: string;
+  /** The websocket transport only: what clients connect to, and the @connections endpoint the worker posts to. */
+  websocketUrl?: string;
+  websocketManagement?: string;
 }
 
 /** A running local stack: its config, its servers and pollers, and stop(). */
@@ -110,6 +117,8 @@ export interface LocalStack {
   pollers: { work: EventSourcePoller; outbound: EventSourcePoller };
   /** The async ingress's invoker of the worker; absent on the queued ingress. */
   asyncInvoker?: LocalAsyncInvoker;
+  /** The WebSocket API stand-in; only with "websocket" in transports. */
+  websocket?: LocalWebsocketApi;
   /** Stops pollers (waiting for in-flight invocations), then every server; restores process.env. Idempotent. */
   stop(): Promise<void>;
 }
@@ -185,6 +194,9 @@ interface Handlers {
   messageControl: Handler;
   streamWorker: SqsHandler;
   outboundRelay: SqsHandler;
+  /** Only with "websocket" in transports. */
+  websocketAuthorizer?: Handler;
+  websocketRoutes?: Handler;
 }
 
 /** The functions AppSync invokes as data sources (graphql/api.ts `lambda:<name>`). */
@@ -284,8 +296,8 @@ function setProcessEnv(vars: Record<string, string | undefined>): () => void {
  * Points the handlers at the local services through the same variables the deployed functions get, plus the SDK's
  * endpoint and credential variables. Returns the function that restores process.env.
  */
-function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway, lambdaEndpoint: string | undefined): () => void {
-  const { messaging, dynamo, bedrock } = services;
+function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway, lambdaEndpoint: string | undefined, websocket: LocalWebsocketApi | undefined): () => void {
+  const { messaging, dynamo, bedrock, issuer } = services;
   const settings = runtimeSettingsFor(config, {
     appsyncEndpoint: gateway.graphqlUrl,
     inboundTopicArn: messaging.topics.inboundArn,
@@ -313,6 +325,13 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     // The async ingress: send-query's Invoke calls reach the local async invoker.
     AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     ...runtimeVariables(settings),
+    // The websocket transport: the stand-in's @connections endpoint and the connections table, and whose tokens $connect accepts.
+    ...(websocket && dynamo.tables.connections
+      ? {
+          ...websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: dynamo.tables.connections }),
+          ...authorizerVariables({ tokenIssuer: issuer.issuerUrl, tokenClientId: issuer.clientId }),
+        }
+      : {}),
     // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
     POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
     LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
@@ -329,6 +348,8 @@ const HANDLER_MODULES = {
   messageControl: "../lambdas/message-control/handler",
   streamWorker: "../lambdas/stream-worker/handler",
   outboundRelay: "../lambdas/outbound-relay/handler",
+  websocketAuthorizer: "../lambdas/websocket-authorizer/handler",
+  websocketRoutes: "../lambdas/websocket-routes/handler",
 } as const;
 const LAMBDAS_DIR = path.join(REPO_ROOT, "lambdas") + path.sep;
 
@@ -338,8 +359,8 @@ function withFreshLambdaModules(load: () => void): void {
   load();
 }
 
-/** Loads the real handlers now, so their module-scope clients and settings see the variables just set. */
-function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
+/** Loads the real handlers now, so their module-scope clients and settings see the variables just set; the websocket ones only with the transport. */
+function loadHandlers(isolateModules: (load: () => void) => void, websocket: boolean): Handlers {
   const pick = (id: string): Handler => {
     const mod = require(id) as { handler?: Handler };
     if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
@@ -352,6 +373,7 @@ function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
       messageControl: pick(HANDLER_MODULES.messageControl),
       streamWorker: pick(HANDLER_MODULES.streamWorker) as SqsHandler,
       outboundRelay: pick(HANDLER_MODULES.outboundRelay) as SqsHandler,
+      ...(websocket ? { websocketAuthorizer: pick(HANDLER_MODULES.websocketAuthorizer), websocketRoutes: pick(HANDLER_MODULES.websocketRoutes) } : {}),
     };
   });
   if (!handlers) throw new Error("isolateModules did not run the handler loader");
@@ -367,7 +389,31 @@ function instrumented(handlers: Handlers, instrument: LocalStackOptions["instrum
     messageControl: wrap("messageControl", handlers.messageControl),
     streamWorker: wrap("streamWorker", handlers.streamWorker as Handler) as SqsHandler,
     outboundRelay: wrap("outboundRelay", handlers.outboundRelay as Handler) as SqsHandler,
+    ...(handlers.websocketAuthorizer ? { websocketAuthorizer: wrap("websocketAuthorizer", handlers.websocketAuthorizer) } : {}),
+    ...(handlers.websocketRoutes ? { websocketRoutes: wrap("websocketRoutes", handlers.websocketRoutes) } : {}),
   };
+}
+
+/**
+ * The websocket transport's API Gateway stand-in (local/websocket/): listens before the handlers load (they read its
+ * @connections endpoint); until then an upgrade gets a 503. The stage is the environment's name, as deployed.
+ */
+function startWebsocketTransport(config: EnvironmentConfig, tls: LocalCertificate | undefined, port: number | undefined, handlersOf: () => Handlers | undefined): Promise<LocalWebsocketApi> {
+  const names = resourceNames(config).websocketFunctions;
+  const functions = (): WebsocketFunctions | undefined => {
+    const h = handlersOf();
+    return h?.websocketAuthorizer && h.websocketRoutes ? { authorizer: h.websocketAuthorizer, routes: h.websocketRoutes } : undefined;
+  };
+  return startWebsocketApi({
+    region: config.region,
+    accountId: config.account_id,
+    stage: config.name,
+    credentials: { ...LOCAL_CREDENTIALS },
+    functions,
+    contextFor: (fn) => lambdaContext(config, fn === "authorizer" ? names.authorizer : names.routes),
+    port,
+    tls: tls && { key: tls.key, cert: tls.cert },
+  });
 }
 
 /**
@@ -438,6 +484,7 @@ function writeClientConfig(
   front: WebConsoleAndGateway,
   target: string | false | undefined,
   caCertificateFile: string | undefined,
+  websocket: LocalWebsocketApi | undefined,
 ): Pick<LocalStack, "clientConfig" | "clientConfigPath"> {
   const clientConfig = clientConfigSchema.parse({
     environment: config.name,
@@ -448,6 +495,7 @@ function writeClientConfig(
     models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
     batching: clientBatchingFor(config),
     caCertificateFile,
+    websocketUrl: websocket?.url,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
   const clientConfigPath = target === false ? undefined : path.resolve(target ?? LOCAL_CLIENT_CONFIG_PATH);
@@ -488,20 +536,27 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     stops.add(front.stop);
     const asyncInvoker = config.ingress === "async" ? await startWorkerInvoker(config, services.messaging, () => handlers?.streamWorker, opts) : undefined;
     if (asyncInvoker) stops.add(() => asyncInvoker.close());
+    const websocket = config.transports.includes("websocket") ? await startWebsocketTransport(config, tls, opts.ports?.websocket, () => handlers) : undefined;
+    if (websocket) stops.add(() => websocket.close());
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
-    stops.addFinal(applyRuntimeVariables(config, services, front.gateway, asyncInvoker?.endpoint));
-    handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules), opts.instrument);
+    stops.addFinal(applyRuntimeVariables(config, services, front.gateway, asyncInvoker?.endpoint, websocket));
+    handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules, !!websocket), opts.instrument);
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
-    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile);
+    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile, websocket);
 
     let stopping: Promise<void> | undefined;
     const { dynamo, messaging, bedrock, issuer } = services;
     return {
       config,
       ...client,
-      endpoints: { ...endpointsOf(services, front.gateway), ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}) },
+      endpoints: {
+        ...endpointsOf(services, front.gateway),
+        ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}),
+        ...(websocket ? { websocketUrl: websocket.url, websocketManagement: websocket.managementEndpoint } : {}),
+      },
       asyncInvoker,
+      websocket,
       gateway: front.gateway,
       issuer,
       bedrock,

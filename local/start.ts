@@ -19,6 +19,7 @@ const USAGE = `Usage: npm start -- [options]
   --bedrock-port <n>         Bedrock stand-in, default ephemeral
   --sqs-port <n>             fauxqs (SNS + SQS), default ephemeral
   --dynamo-port <n>          dynalite, default ephemeral
+  --websocket-port <n>       the WebSocket API stand-in (transports with "websocket"), default ephemeral
   --first-token-ms <n>       stand-in delay before the first token, default 200
   --tokens-per-second <n>    stand-in token rate, default 50 (0 = as fast as possible)
   --retry-delay-seconds <n>  failed work-queue records come back after n s instead of the visibility timeout, default 2 (the relay sets its own backoff)
@@ -55,7 +56,9 @@ export interface ReadyLine {
   ingress: string;
   /** The functions' names (config/names.ts). */
   functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
-  tables: { history: string; idempotency: string; messages: string; usage: string };
+  tables: { history: string; idempotency: string; messages: string; usage: string; connections?: string };
+  /** The websocket transport's functions (config/names.ts); only with "websocket" in transports. */
+  websocketFunctions?: { authorizer: string; routes: string };
   clientConfigPath: string | null;
   clientConfig: LocalStack["clientConfig"];
 }
@@ -87,6 +90,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
       "bedrock-port": { type: "string" },
       "sqs-port": { type: "string" },
       "dynamo-port": { type: "string" },
+      "websocket-port": { type: "string" },
       "first-token-ms": { type: "string" },
       "tokens-per-second": { type: "string" },
       "retry-delay-seconds": { type: "string" },
@@ -118,6 +122,7 @@ export function parseStartArgs(argv: string[]): { options: LocalStackOptions; re
         bedrock: port("bedrock-port", values["bedrock-port"]),
         sqs: port("sqs-port", values["sqs-port"]),
         dynamo: port("dynamo-port", values["dynamo-port"]),
+        websocket: port("websocket-port", values["websocket-port"]),
       },
       bedrock: {
         firstTokenMs: wholeNumber("first-token-ms", values["first-token-ms"]),
@@ -155,6 +160,7 @@ export function readyLine(stack: LocalStack): ReadyLine {
     ingress: stack.config.ingress,
     functions: resourceNames(stack.config).functions,
     tables: stack.dynamo.tables,
+    ...(stack.websocket ? { websocketFunctions: resourceNames(stack.config).websocketFunctions } : {}),
     clientConfigPath: stack.clientConfigPath ?? null,
     clientConfig: stack.clientConfig,
   };
@@ -171,6 +177,7 @@ function banner(stack: LocalStack): string {
     `  GraphQL         ${e.graphqlUrl}`,
     `  Real-time       ${e.realtimeUrl}`,
     `  Token issuer    ${e.issuerUrl}`,
+    ...(e.websocketUrl ? [`  WebSocket       ${e.websocketUrl}  (API Gateway stand-in; @connections at ${e.websocketManagement})`] : []),
     ...(stack.clientConfig.caCertificateFile ? [`  Certificate     ${stack.clientConfig.caCertificateFile}  (self-signed; trust it: NODE_EXTRA_CA_CERTS)`] : []),
     `  Bedrock         ${e.bedrock}  (stand-in)`,
     ...(e.lambda ? [`  Lambda (async)  ${e.lambda}  (invokes the worker as Lambda's async queue does)`] : []),
@@ -178,7 +185,7 @@ function banner(stack: LocalStack): string {
     `  DynamoDB        ${e.dynamodb}  (dynalite)`,
     stack.clientConfigPath ? `  Client config   ${stack.clientConfigPath}` : "  Client config   (not written)",
     "",
-    `Next, in another terminal:  npm run chat -- "hello"   (usage so far: npm run usage -- local)`,
+    `Next, in another terminal:  npm run chat -- "hello"${e.websocketUrl ? "   (or --transport websocket)" : ""}   (usage so far: npm run usage -- local)`,
     "Ctrl-C stops everything.",
     "",
   ].join("\n");

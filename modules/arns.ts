@@ -54,3 +54,8 @@ export function guardrailArn(region: string, accountId: string, guardrailId: str
 export function functionArn(region: string, accountId: string, functionName: string): string {
   return `arn:${partitionOf(region)}:lambda:${region}:${accountId}:function:${functionName}`;
 }
+
+/** The `iss` of a Cognito user pool's tokens (its JWKS is at <issuer>/.well-known/jwks.json): what the WebSocket authorizer trusts. */
+export function cognitoIssuer(region: string, userPoolId: string): string {
+  return `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`;
+}

@@ -58,6 +58,8 @@ export interface BundledFunctionProps {
 /** A Node.js 22 arm64 Lambda bundled from TypeScript, with its own role, encrypted log group and X-Ray tracing. */
 export class BundledFunction extends Construct {
   public readonly functionArn: string;
+  /** What an API Gateway integration or authorizer invokes. */
+  public readonly invokeArn: string;
   public readonly functionName: string;
   public readonly roleArn: string;
   public readonly logGroupName: string;
@@ -107,6 +109,7 @@ export class BundledFunction extends Construct {
       dependsOn: [logGroup, policy],
     });
     this.functionArn = this.fn.arn;
+    this.invokeArn = this.fn.invokeArn;
     this.functionName = this.fn.functionName;
     this.roleArn = role.arn;
     this.logGroupName = logGroup.name;

@@ -5,7 +5,7 @@ import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
 import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
-import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { authorizerVariables, observabilityVariables, runtimeVariables, websocketVariables } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
@@ -15,7 +15,8 @@ import { apiLogGroupName, StreamingApi } from "./streamingApi";
 import { BundledFunction } from "./bundledFunction";
 import { PlatformAlarms } from "./platformAlarms";
 import { ApiFirewall } from "./apiFirewall";
-import { bedrockModelArns, functionArn, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
+import { WebsocketTransport } from "./websocketTransport";
+import { bedrockModelArns, cognitoIssuer, functionArn, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
@@ -30,6 +31,8 @@ export const OUTPUTS = {
   userPoolClientId: "user_pool_client_id",
   models: "models",
   batching: "batching",
+  /** Only with "websocket" in transports. */
+  websocketUrl: "websocket_url",
 } as const;
 
 export interface PlatformStackProps {
@@ -43,6 +46,8 @@ interface PlatformResources {
   readonly messaging: Messaging;
   readonly tables: ConversationTables;
   readonly api: StreamingApi;
+  /** Only with "websocket" in transports. */
+  readonly websocket?: WebsocketTransport;
 }
 
 interface PlatformFunctions {
@@ -50,6 +55,9 @@ interface PlatformFunctions {
   readonly messageControl: BundledFunction;
   readonly streamWorker: BundledFunction;
   readonly outboundRelay: BundledFunction;
+  /** Only with "websocket" in transports: the $connect authorizer and the route function. */
+  readonly websocketAuthorizer?: BundledFunction;
+  readonly websocketRoutes?: BundledFunction;
 }
 
 /** Production data and users survive an accidental destroy. */
@@ -58,7 +66,7 @@ function deletionProtected(c: EnvironmentConfig): boolean {
 }
 
 /** What each function may do beyond writing its logs and traces: named actions on named resources only. */
-function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<keyof PlatformFunctions, Statement[]> {
+function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<"sendQuery" | "messageControl" | "streamWorker" | "outboundRelay", Statement[]> {
   const useKey: Statement = { sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] };
   const publishTo = (topicArn: string): Statement => ({ sid: "PublishToTopic", actions: ["sns:Publish"], resources: [topicArn] });
   const consume = (queueArn: string): Statement => ({
@@ -119,6 +127,26 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
   };
 }
 
+/** The worker posts a WebSocket request's events to its user's connections (POST on this stage's @connections only) and removes gone ones. */
+function websocketDelivery(websocket: WebsocketTransport): Statement[] {
+  return [
+    { sid: "PostToOwnConnections", actions: ["execute-api:ManageConnections"], resources: [websocket.postToConnectionsArn] },
+    { sid: "FindAndForgetConnections", actions: ["dynamodb:Query", "dynamodb:DeleteItem"], resources: [websocket.connectionsTableArn] },
+  ];
+}
+
+/**
+ * The route function does send-query's work (the same grants) and message-control's stop (UpdateItem on the messages
+ * table), and records and removes connections; it answers through the route response, so it posts nothing itself.
+ */
+function websocketRouteStatements(sendQuery: Statement[], tables: ConversationTables, websocket: WebsocketTransport): Statement[] {
+  return [
+    ...sendQuery,
+    { sid: "StopOwnMessages", actions: ["dynamodb:UpdateItem"], resources: [tables.messages.tableArn] },
+    { sid: "RecordConnections", actions: ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources: [websocket.connectionsTableArn] },
+  ];
+}
+
 /** One environment's whole platform, self-contained: its own provider, backend, key, messaging, API, functions and alarms. */
 export class PlatformStack extends TerraformStack {
   public readonly config: EnvironmentConfig;
@@ -144,7 +172,12 @@ export class PlatformStack extends TerraformStack {
       alias: this.prefix,
       accountId: c.account_id,
       region: c.region,
-      logGroupNames: [`/aws/lambda/${this.prefix}-*`, Lazy.stringValue({ produce: () => apiLogGroup }), ...(c.waf?.rate_limit_per_5_minutes !== undefined ? [this.names.webAclLogGroup] : [])],
+      logGroupNames: [
+        `/aws/lambda/${this.prefix}-*`,
+        Lazy.stringValue({ produce: () => apiLogGroup }),
+        ...(c.waf?.rate_limit_per_5_minutes !== undefined ? [this.names.webAclLogGroup] : []),
+        ...(c.transports.includes("websocket") ? [this.names.websocketAccessLogGroup] : []),
+      ],
     });
     const messaging = this.messaging(key);
     const tables = this.tables(key);
@@ -152,12 +185,14 @@ export class PlatformStack extends TerraformStack {
     const api = this.api(users, key);
     // From the API's id, not the group resource: the group itself waits for the key.
     apiLogGroup = apiLogGroupName(api.apiId);
-    const functions = this.functions({ key, messaging, tables, api });
+    const websocket = c.transports.includes("websocket") ? this.websocket(key) : undefined;
+    const functions = this.functions({ key, messaging, tables, api, websocket }, users);
     this.receiveWork(functions, messaging);
     api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
+    if (websocket && functions.websocketAuthorizer && functions.websocketRoutes) websocket.attachFunctions({ authorizer: functions.websocketAuthorizer, routes: functions.websocketRoutes });
     if (c.waf) this.firewall(c.waf, key, api);
     if (c.alarms) this.alarms(c.alarms, key, api);
-    this.outputs(api, users);
+    this.outputs(api, users, websocket);
   }
 
   /** Inbound topic -> work queue and outbound topic -> outbound queue, each queue with its DLQ. */
@@ -206,10 +241,31 @@ export class PlatformStack extends TerraformStack {
     });
   }
 
-  /** send-query, message-control, stream-worker and outbound-relay: the same runtime settings, each with its own grants. */
-  private functions(resources: PlatformResources): PlatformFunctions {
+  /** The API Gateway WebSocket API, its stage and the connections table ("websocket" in transports). */
+  private websocket(key: EncryptionKey): WebsocketTransport {
     const c = this.config;
-    const { key, messaging, tables, api } = resources;
+    return new WebsocketTransport(this, "websocket", {
+      name: this.names.websocketApi,
+      stageName: c.name,
+      accountId: c.account_id,
+      region: c.region,
+      throttlingRateLimit: c.websocket.throttling_rate_limit,
+      throttlingBurstLimit: c.websocket.throttling_burst_limit,
+      accessLogGroupName: this.names.websocketAccessLogGroup,
+      logRetentionDays: c.lambda.log_retention_days,
+      kmsKeyArn: key.keyArn,
+      connectionsTableName: this.names.connectionsTable,
+      deletionProtection: deletionProtected(c),
+    });
+  }
+
+  /**
+   * send-query, message-control, stream-worker and outbound-relay: the same runtime settings, each with its own grants;
+   * with the websocket transport also its authorizer and route function, and the worker's websocket variables.
+   */
+  private functions(resources: PlatformResources, users: UserDirectory): PlatformFunctions {
+    const c = this.config;
+    const { key, messaging, tables, api, websocket } = resources;
     const variables = runtimeVariables(
       runtimeSettingsFor(c, {
         appsyncEndpoint: api.graphqlUrl,
@@ -223,8 +279,10 @@ export class PlatformStack extends TerraformStack {
       }),
     );
     const statements = functionStatements(c, resources);
+    // Only the worker and the route function get the websocket variables: the others' 4 KB stay as they were.
+    const ws = websocket ? websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: this.names.connectionsTable }) : {};
     // The directory under lambdas/ is also the construct id and the Powertools service name.
-    const fn = (dir: string, functionName: string, grants: Statement[]) =>
+    const fn = (dir: string, functionName: string, grants: Statement[], own: Record<string, string> = variables) =>
       new BundledFunction(this, dir, {
         functionName,
         entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
@@ -233,15 +291,22 @@ export class PlatformStack extends TerraformStack {
         reservedConcurrency: c.lambda.reserved_concurrency,
         logRetentionDays: c.lambda.log_retention_days,
         logsKmsKeyArn: key.keyArn,
-        variables: { ...variables, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
+        variables: { ...own, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements: grants,
         permissionsBoundaryArn: this.boundaryArn,
       });
     return {
       sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
       messageControl: fn("message-control", this.names.functions.messageControl, statements.messageControl),
-      streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker),
+      streamWorker: fn("stream-worker", this.names.functions.streamWorker, [...statements.streamWorker, ...(websocket ? websocketDelivery(websocket) : [])], { ...variables, ...ws }),
       outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
+      ...(websocket
+        ? {
+            // The authorizer reads only whose tokens to accept: the user pool's issuer and the platform's app client.
+            websocketAuthorizer: fn("websocket-authorizer", this.names.websocketFunctions.authorizer, [], authorizerVariables({ tokenIssuer: cognitoIssuer(c.region, users.userPoolId), tokenClientId: users.userPoolClientId })),
+            websocketRoutes: fn("websocket-routes", this.names.websocketFunctions.routes, websocketRouteStatements(statements.sendQuery, tables, websocket), { ...variables, ...ws }),
+          }
+        : {}),
     };
   }
 
@@ -291,13 +356,19 @@ export class PlatformStack extends TerraformStack {
       snsTopicArn: target.sns_topic_arn,
       kmsKeyArn: key.keyArn,
       deadLetterQueueNames: [names.workDeadLetterQueue, names.outboundDeadLetterQueue, ...(this.config.ingress === "async" ? [names.asyncFailureQueue] : [])],
-      functionNames: [names.functions.sendQuery, names.functions.messageControl, names.functions.streamWorker, names.functions.outboundRelay],
+      functionNames: [
+        names.functions.sendQuery,
+        names.functions.messageControl,
+        names.functions.streamWorker,
+        names.functions.outboundRelay,
+        ...(this.config.transports.includes("websocket") ? [names.websocketFunctions.authorizer, names.websocketFunctions.routes] : []),
+      ],
       apiId: api.apiId,
     });
   }
 
   /** What scripts/clientConfig.ts reads back to write a client config (OUTPUTS). */
-  private outputs(api: StreamingApi, users: UserDirectory): void {
+  private outputs(api: StreamingApi, users: UserDirectory, websocket: WebsocketTransport | undefined): void {
     const c = this.config;
     new TerraformOutput(this, OUTPUTS.environment, { value: c.name });
     new TerraformOutput(this, OUTPUTS.region, { value: c.region });
@@ -307,5 +378,6 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, OUTPUTS.userPoolClientId, { value: users.userPoolClientId });
     new TerraformOutput(this, OUTPUTS.models, { value: { defaultModelId: c.models.default_model_id, allowedModelIds: c.models.allowed_model_ids } });
     new TerraformOutput(this, OUTPUTS.batching, { value: clientBatchingFor(c) });
+    if (websocket) new TerraformOutput(this, OUTPUTS.websocketUrl, { value: websocket.websocketUrl });
   }
 }

@@ -35,6 +35,8 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
   const models = value(OUTPUTS.models) as { defaultModelId?: unknown; allowedModelIds?: unknown };
   // A stack deployed before the batching output existed has none; the clients then show no batching mode.
   const batching = OUTPUTS.batching in outputs ? value(OUTPUTS.batching) : undefined;
+  // Only a stack with the websocket transport has this output.
+  const websocketUrl = OUTPUTS.websocketUrl in outputs ? value(OUTPUTS.websocketUrl) : undefined;
   return clientConfigSchema.parse({
     environment: value(OUTPUTS.environment),
     region: value(OUTPUTS.region),
@@ -43,6 +45,7 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
     auth: { type: "cognito", userPoolId: value(OUTPUTS.userPoolId), userPoolClientId: value(OUTPUTS.userPoolClientId) },
     models: { defaultModelId: models?.defaultModelId, allowedModelIds: models?.allowedModelIds },
     batching,
+    websocketUrl,
   });
 }
 

@@ -27,6 +27,8 @@ export interface SendQueryEvent {
   identity?: { sub?: string } | null;
   /** AppSync's id of the GraphQL request (its `x-amzn-requestid` header): every field of one request shares it. */
   requestId?: string | null;
+  /** Set by the WebSocket route only (the resolver never sends it): the worker then posts to the user's connections. */
+  transport?: "websocket";
 }
 
 /** What the resolver turns into a GraphQL error: message, errorType and, for a limit, errorInfo. */
@@ -142,6 +144,7 @@ function buildWorkRequest(event: SendQueryEvent, deps: SendQueryDeps): { request
     modelId: input.modelId ?? deps.settings.defaultModelId,
     requestedAt: (deps.now?.() ?? new Date()).toISOString(),
     ...(input.delivery ? { delivery: input.delivery === "DIRECT" ? "direct" : "queued" } : {}),
+    ...(event.transport ? { transport: event.transport } : {}),
   });
   const body = JSON.stringify(request);
   // The char limit alone does not bound bytes: 100,000 CJK characters are ~300 KB of UTF-8.

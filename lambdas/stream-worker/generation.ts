@@ -58,6 +58,8 @@ export interface GenerationDeps {
   direct: EventPublisher;
   /** Outbound topic publisher. */
   queue: EventPublisher;
+  /** PostToConnection to the user's WebSocket connections; absent where the websocket transport is off. */
+  websocket?: EventPublisher;
   /** Absent when history is disabled. */
   history?: HistoryStore;
   /** The durable message records (replay, stop); absent only in tests of generation alone. */
@@ -165,13 +167,13 @@ function coalescerFor(run: GenerationRun): TokenCoalescer {
   });
 }
 
-/** Picks the delivery (the request's choice, else DIRECT_SEND) and builds the message's router and emitter. */
+/** Picks the delivery (websocket for the WebSocket route's requests, else the request's choice, else DIRECT_SEND) and builds the message's router and emitter. */
 function startRun(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions): GenerationRun {
   const { settings, logger, metrics } = deps;
   const now = deps.now ?? Date.now;
   const started = now();
-  const delivery: DeliveryMode = request.delivery ?? (settings.directSend ? "direct" : "queued");
-  const router = createDeliveryRouter({ mode: delivery, direct: deps.direct, queue: deps.queue, fallbackToQueue: settings.fallbackToQueue, logger, metrics });
+  const delivery: DeliveryMode = request.transport ?? request.delivery ?? (settings.directSend ? "direct" : "queued");
+  const router = createDeliveryRouter({ mode: delivery, direct: deps.direct, queue: deps.queue, websocket: deps.websocket, fallbackToQueue: settings.fallbackToQueue, logger, metrics });
   // A fresh id per run: a rerun of the message (e.g. after a timed-out attempt) is told apart by clients and FIFO dedup.
   const runId = (deps.newRunId ?? randomUUID)();
   const ref: MessageRef = { userId: request.userId, sessionId: request.sessionId, messageId: request.messageId };

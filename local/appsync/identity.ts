@@ -2,7 +2,7 @@
 import type { JwtPayload } from "aws-jwt-verify/jwt-model";
 import type { AuthMode } from "./schema";
 import { INVALID_SECURITY_TOKEN, isSigV4Authorization, verifySigV4, type LocalCredentials, type SignedRequest } from "./sigv4";
-import { UserPoolTokenVerifier } from "./userPoolToken";
+import { UserPoolTokenVerifier } from "../../lambdas/shared/userPoolToken";
 
 /** ctx.identity of a user pool caller, as AppSync builds it from an ID or an access token. */
 export interface CognitoIdentity {

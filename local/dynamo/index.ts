@@ -1,10 +1,13 @@
-/** DynamoDB for the local stack: dynalite in memory on 127.0.0.1 with the history, idempotency, message-record and usage tables. */
+/**
+ * DynamoDB for the local stack: dynalite in memory on 127.0.0.1 with the history, idempotency, message-record and usage
+ * tables, and the connections table with the websocket transport.
+ */
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, CreateTableCommandInput, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { resourceNames } from "../../config/names";
 import type { EnvironmentConfig } from "../../config/schema";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE, USAGE_TABLE } from "../../contracts/tables";
+import { CONNECTIONS_TABLE, HISTORY_TABLE, IDEMPOTENCY_TABLE, MESSAGES_TABLE, USAGE_TABLE } from "../../contracts/tables";
 import { LOCAL_CREDENTIALS } from "../credentials";
 
 // dynalite ships no type declarations.
@@ -14,7 +17,7 @@ export interface LocalDynamo {
   /** http://127.0.0.1:<port> */
   endpoint: string;
   region: string;
-  tables: { history: string; idempotency: string; messages: string; usage: string };
+  tables: { history: string; idempotency: string; messages: string; usage: string; connections?: string };
   /** A client bound to the endpoint; closed by close(). */
   client: DynamoDBClient;
   close(): Promise<void>;
@@ -45,6 +48,7 @@ export function tableDefinitions(config: EnvironmentConfig): CreateTableCommandI
     stringKeyedTable(names.messagesTable, MESSAGES_TABLE),
     stringKeyedTable(names.usageTable, USAGE_TABLE),
     stringKeyedTable(names.idempotencyTable, IDEMPOTENCY_TABLE),
+    ...(config.transports.includes("websocket") ? [stringKeyedTable(names.connectionsTable, CONNECTIONS_TABLE)] : []),
   ];
 }
 
@@ -70,5 +74,6 @@ export async function startDynamo(config: EnvironmentConfig, opts: DynamoOptions
     throw e;
   }
   const names = resourceNames(config);
-  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable }, client, close };
+  const connections = config.transports.includes("websocket") ? { connections: names.connectionsTable } : {};
+  return { endpoint, region: config.region, tables: { history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable, ...connections }, client, close };
 }

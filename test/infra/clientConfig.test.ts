@@ -41,6 +41,12 @@ test("a stack deployed before the batching output still gives a client config, w
   expect(clientConfigFromOutputs(older).batching).toBeUndefined();
 });
 
+test("a stack with the websocket transport adds its websocket_url as websocketUrl; one without has none", () => {
+  const websocketUrl = "wss://ws12345678.execute-api.us-east-1.amazonaws.com/prod";
+  expect(clientConfigFromOutputs({ ...outputs, websocket_url: { value: websocketUrl } }).websocketUrl).toBe(websocketUrl);
+  expect(JSON.parse(JSON.stringify(clientConfigFromOutputs(outputs)))).not.toHaveProperty("websocketUrl");
+});
+
 test("a missing output names it (stack not deployed or outdated)", () => {
   const { user_pool_client_id: _dropped, ...partial } = outputs;
   expect(() => clientConfigFromOutputs(partial)).toThrow('terraform output "user_pool_client_id" is missing');

@@ -111,7 +111,7 @@ describe("npm run bootstrap", () => {
     const byEnv = await accountsOf(["queued"], GITHUB, FIXTURES_DIR);
     expect(byEnv.map((a) => [a.accountId, a.roles.flatMap((r) => r.environments.map((e) => e.name))])).toEqual([["111111111111", ["queued"]]]);
     expect(await accountsOf(["111111111111"], GITHUB, FIXTURES_DIR)).toEqual(byEnv);
-    expect((await accountsOf([], GITHUB, FIXTURES_DIR)).map((a) => a.accountId).sort()).toEqual(["111111111111", "333333333333", "444444444444"]);
-    await expect(accountsOf(["nosuch"], GITHUB, FIXTURES_DIR)).rejects.toThrow("nosuch is neither a deployed environment (fifo-direct, full, queued) nor the account of one");
+    expect((await accountsOf([], GITHUB, FIXTURES_DIR)).map((a) => a.accountId).sort()).toEqual(["111111111111", "333333333333", "444444444444", "555555555555"]);
+    await expect(accountsOf(["nosuch"], GITHUB, FIXTURES_DIR)).rejects.toThrow("nosuch is neither a deployed environment (fifo-direct, full, queued, websocket) nor the account of one");
   });
 });

@@ -3,7 +3,7 @@ import { DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { resourceNames } from "../../../config/names";
 import { LocalDynamo, startDynamo } from "../../../local/dynamo";
-import { HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../../contracts/tables";
+import { CONNECTIONS_TABLE, HISTORY_TABLE, IDEMPOTENCY_TABLE } from "../../../contracts/tables";
 import { localConfig } from "./localConfig";
 
 let dynamo: LocalDynamo;
@@ -12,10 +12,16 @@ beforeAll(async () => {
 });
 afterAll(() => dynamo.close());
 
-test("creates the history, idempotency, message-record and usage tables, ACTIVE at once, with the shared key schemas", async () => {
+test("creates the history, idempotency, message-record and usage tables (and, with the websocket transport, the connections table), ACTIVE at once, with the shared key schemas", async () => {
   const names = resourceNames(await localConfig());
   expect(dynamo.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable });
+  // environments/local.tfvars lists the websocket transport.
+  expect(dynamo.tables).toEqual({ history: names.historyTable, idempotency: names.idempotencyTable, messages: names.messagesTable, usage: names.usageTable, connections: names.connectionsTable });
+  const connections = (await dynamo.client.send(new DescribeTableCommand({ TableName: names.connectionsTable }))).Table!;
+  expect(connections.KeySchema).toEqual([
+    { AttributeName: CONNECTIONS_TABLE.partitionKey, KeyType: "HASH" },
+    { AttributeName: CONNECTIONS_TABLE.sortKey, KeyType: "RANGE" },
+  ]);
   const history = (await dynamo.client.send(new DescribeTableCommand({ TableName: names.historyTable }))).Table!;
   expect(history.TableStatus).toBe("ACTIVE");
   expect(history.KeySchema).toEqual([

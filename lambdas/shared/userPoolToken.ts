@@ -1,5 +1,6 @@
 /**
- * Verifies a user pool token as AppSync does for @aws_cognito_user_pools: the signature against the issuer's JWKS,
+ * Verifies a user pool token as AppSync does for @aws_cognito_user_pools (one home for the rule: the WebSocket
+ * authorizer and the local AppSync gateway both use it): the signature against the issuer's JWKS,
  * `iss`, `exp`, and Cognito's own rules (aws-jwt-verify's validateCognitoJwtFields): an ID token (`token_use=id`) names
  * the app client in `aud`, an access token (`token_use=access`) in `client_id`. On top: a non-empty `sub`, and an `iat`
  * no more than MAX_IAT_SKEW_SECONDS in the future.
@@ -28,8 +29,8 @@ export type UserPoolTokenResult = { ok: true; claims: JwtPayload } | { ok: false
 class CognitoClaimError extends Error {}
 
 /**
- * aws-jwt-verify's own fetcher speaks https only; the local issuer serves http (and https with --tls), which
- * the platform's fetch handles both.
+ * aws-jwt-verify's own fetcher speaks https only; the local issuer serves http (and https with --tls), and Cognito
+ * https: the platform's fetch handles all three, so the same code runs deployed and locally.
  */
 const jwksFetcher: Fetcher = {
   fetch: async (uri) => {
@@ -38,6 +39,11 @@ const jwksFetcher: Fetcher = {
     return res.arrayBuffer();
   },
 };
+
+/** Where an issuer publishes its keys: Cognito's issuer has a path (`/<user pool id>`), so the JWKS is below it. */
+export function jwksUriOf(issuerUrl: string): string {
+  return `${issuerUrl.replace(/\/+$/, "")}/.well-known/jwks.json`;
+}
 
 /** The checks AppSync makes that aws-jwt-verify's generic verifier leaves to us. */
 function checkCognitoClaims(payload: JwtPayload, clientId: string): void {
@@ -56,7 +62,7 @@ export class UserPoolTokenVerifier {
     this.verifier = JwtVerifier.create(
       {
         issuer: opts.issuerUrl,
-        jwksUri: new URL("/.well-known/jwks.json", opts.issuerUrl).href,
+        jwksUri: jwksUriOf(opts.issuerUrl),
         audience: null, // access tokens carry no aud: the app client is checked per token_use in checkCognitoClaims
         customJwtCheck: ({ payload }) => checkCognitoClaims(payload, opts.clientId),
       },
