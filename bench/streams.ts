@@ -42,13 +42,23 @@ export interface StreamBatchOptions {
   deadlineMs: number;
 }
 
-const now = () => performance.timeOrigin + performance.now();
+/** The clock the Bedrock stand-in stamps its emissions with (one process). */
+export const now = () => performance.timeOrigin + performance.now();
 const utf8 = (s: string) => Buffer.byteLength(s, "utf8");
 
-export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Promise<StreamRun[]> {
-  const token = await stack.issuer.mintIdToken("bench-user");
+/** What one stream saw so far, and how a stream settles: completed once every chunk to the final's last one is in, or failed. */
+export interface StreamTracker {
+  /** Records one event of the stream's answer, as it arrived. */
+  record(r: StreamRun, raw: string, receivedAt: number): void;
+  fail(r: StreamRun, message: string): void;
+  /** Resolves when every stream settled or `deadlineMs` passed (then the unsettled ones fail as incomplete). */
+  settled(deadlineMs: number): Promise<void>;
+}
+
+/** The runs of one batch, each with its own session and prompt (`[[length:N]]`), nothing sent yet. */
+export function newStreamRuns(o: Pick<StreamBatchOptions, "count" | "tokens" | "tag">): StreamRun[] {
   const run = randomBytes(4).toString("hex");
-  const runs: StreamRun[] = Array.from({ length: o.count }, (_, i) => ({
+  return Array.from({ length: o.count }, (_, i) => ({
     sessionId: `bench-${o.tag}-${run}-${i}`.slice(0, 64),
     prompt: `Benchmark ${o.tag} run ${run} stream ${i} [[length:${o.tokens}]]`,
     sentAt: 0,
@@ -56,22 +66,54 @@ export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Prom
     payloadBytes: [],
     completed: false,
   }));
+}
+
+/** The tracker of a batch: every transport's runner hands it each event's raw JSON as it arrives. */
+export function trackStreams(runs: StreamRun[]): StreamTracker {
   let pending = runs.length;
   let allDone!: () => void;
   const finished = new Promise<void>((resolve) => (allDone = resolve));
-  const settle = (r: StreamRun) => {
-    if (r.completed || r.error) return;
-    if (r.lastSequenceNumber !== undefined && r.chunks.length >= r.lastSequenceNumber + 1) {
-      r.completed = true;
-      if (--pending === 0) allDone();
-    }
-  };
+  const end = (r: StreamRun) => --pending === 0 && allDone();
   const fail = (r: StreamRun, message: string) => {
     if (r.completed || r.error) return;
     r.error = message;
-    if (--pending === 0) allDone();
+    end(r);
   };
+  const record = (r: StreamRun, raw: string, receivedAt: number) => {
+    r.payloadBytes.push(utf8(raw));
+    const event = parseEvent(raw);
+    if (event.action === "on_new_llm_token") {
+      const { sequenceNumber, value } = event.data.token;
+      if (!r.chunks.some((c) => c.sequenceNumber === sequenceNumber)) r.chunks.push({ sequenceNumber, value, receivedAt });
+    } else if (event.action === "final_response") {
+      r.finalContent = event.data.content;
+      r.lastSequenceNumber = event.data.lastSequenceNumber;
+      // Envelope version 2: the final may carry the last chunk; it reaches the reader with the final.
+      const tail = finalTail(event.data);
+      if (tail && !r.chunks.some((c) => c.sequenceNumber === tail.sequenceNumber)) r.chunks.push({ ...tail, receivedAt });
+    } else {
+      return fail(r, `error event ${event.data.code}: ${event.data.message}`);
+    }
+    if (!r.completed && !r.error && r.lastSequenceNumber !== undefined && r.chunks.length >= r.lastSequenceNumber + 1) {
+      r.completed = true;
+      end(r);
+    }
+  };
+  const settled = async (deadlineMs: number) => {
+    if (pending === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+    clearTimeout(timer);
+    for (const r of runs) if (!r.completed && !r.error) r.error = `incomplete after ${deadlineMs} ms`;
+  };
+  return { record, fail, settled };
+}
 
+/** AppSync: every stream subscribes first, then all send at once (DIRECT, QUEUED or the environment's own delivery). */
+export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Promise<StreamRun[]> {
+  const token = await stack.issuer.mintIdToken("bench-user");
+  const runs = newStreamRuns(o);
+  const tracker = trackStreams(runs);
   const subs: Subscription[] = [];
   try {
     const started = await Promise.allSettled(
@@ -83,32 +125,14 @@ export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Prom
           query: RECEIVE_MESSAGES_SUBSCRIPTION,
           variables: { sessionId: r.sessionId },
           WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
-          onError: (e) => fail(r, `subscription: ${e.message}`),
-          onData: (data) => {
-            const receivedAt = now();
-            const raw = (data.receiveMessages as { data: string }).data;
-            r.payloadBytes.push(utf8(raw));
-            const event = parseEvent(raw);
-            if (event.action === "on_new_llm_token") {
-              const { sequenceNumber, value } = event.data.token;
-              if (!r.chunks.some((c) => c.sequenceNumber === sequenceNumber)) r.chunks.push({ sequenceNumber, value, receivedAt });
-            } else if (event.action === "final_response") {
-              r.finalContent = event.data.content;
-              r.lastSequenceNumber = event.data.lastSequenceNumber;
-              // Envelope version 2: the final may carry the last chunk; it reaches the reader with the final.
-              const tail = finalTail(event.data);
-              if (tail && !r.chunks.some((c) => c.sequenceNumber === tail.sequenceNumber)) r.chunks.push({ ...tail, receivedAt });
-            } else {
-              fail(r, `error event ${event.data.code}: ${event.data.message}`);
-            }
-            settle(r);
-          },
+          onError: (e) => tracker.fail(r, `subscription: ${e.message}`),
+          onData: (data) => tracker.record(r, (data.receiveMessages as { data: string }).data, now()),
         }),
       ),
     );
     for (const [i, s] of started.entries()) {
       if (s.status === "fulfilled") subs.push(s.value);
-      else fail(runs[i]!, `subscribe failed: ${(s.reason as Error).message}`);
+      else tracker.fail(runs[i]!, `subscribe failed: ${(s.reason as Error).message}`);
     }
     await Promise.all(
       runs.map(async (r) => {
@@ -117,13 +141,10 @@ export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Prom
         const sent = await graphqlRequest(stack.endpoints.graphqlUrl, SEND_QUERY_MUTATION, { input: { sessionId: r.sessionId, prompt: r.prompt, delivery: o.delivery } }, { authorization: token }).catch(
           (e: Error) => ({ errors: [{ message: e.message }] }),
         );
-        if (sent.errors) fail(r, `sendQuery: ${sent.errors[0]?.message}`);
+        if (sent.errors) tracker.fail(r, `sendQuery: ${sent.errors[0]?.message}`);
       }),
     );
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([finished, new Promise<void>((resolve) => (timer = setTimeout(resolve, o.deadlineMs)))]);
-    clearTimeout(timer);
-    for (const r of runs) if (!r.completed && !r.error) r.error = `incomplete after ${o.deadlineMs} ms`;
+    await tracker.settled(o.deadlineMs);
     return runs;
   } finally {
     for (const s of subs) s.close();
