@@ -14,6 +14,8 @@ export interface PriceTable extends DeliveryPrices {
   lambda: { requestPerMillion: number; arm64GbSecond: number; sources: { url: string }[] };
   dynamodb: { writeRequestPerMillion: number; readRequestPerMillion: number; sources: { url: string }[] };
   appsyncInboundMessagesPerSecond: { value: number };
+  /** Default service quotas the bench's capacity on paper divides by (each with its source). */
+  quotas: Record<"lambdaConcurrentExecutions" | "apigatewayAccountRequestsPerSecond" | "apigatewayWebsocketNewConnectionsPerSecond", { value: number; sources: { url: string }[] }>;
 }
 
 export const PRICES_PATH = path.join(__dirname, "prices.json");
@@ -34,6 +36,7 @@ export function loadPrices(file = PRICES_PATH): PriceTable {
     p.lambdaResponseStreaming.freeBytesPerRequest,
     p.apigatewayWebsocket.messagePerMillion,
     p.apigatewayWebsocket.connectionMinutesPerMillion,
+    ...Object.values(p.quotas ?? {}).map((q) => q.value),
   ];
   if (numbers.some((n) => typeof n !== "number" || !(n >= 0))) throw new Error(`${file}: every price must be a number >= 0`);
   return p;
