@@ -36,7 +36,9 @@ export function loadPrices(file = PRICES_PATH): PriceTable {
     p.lambdaResponseStreaming.freeBytesPerRequest,
     p.apigatewayWebsocket.messagePerMillion,
     p.apigatewayWebsocket.connectionMinutesPerMillion,
-    ...Object.values(p.quotas ?? {}).map((q) => q.value),
+    p.quotas.lambdaConcurrentExecutions.value,
+    p.quotas.apigatewayAccountRequestsPerSecond.value,
+    p.quotas.apigatewayWebsocketNewConnectionsPerSecond.value,
   ];
   if (numbers.some((n) => typeof n !== "number" || !(n >= 0))) throw new Error(`${file}: every price must be a number >= 0`);
   return p;
