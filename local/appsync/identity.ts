@@ -2,7 +2,7 @@
 import type { JwtPayload } from "aws-jwt-verify/jwt-model";
 import type { AuthMode } from "./schema";
 import { INVALID_SECURITY_TOKEN, isSigV4Authorization, verifySigV4, type LocalCredentials, type SignedRequest } from "./sigv4";
-import { UserPoolTokenVerifier } from "./userPoolToken";
+import { UserPoolTokenVerifier } from "../../lambdas/shared/userPoolToken";
 
 /** ctx.identity of a user pool caller, as AppSync builds it from an ID or an access token. */
 export interface CognitoIdentity {
@@ -50,7 +50,7 @@ export class IdentityVerifier {
     this.tokens = new UserPoolTokenVerifier(opts.issuer);
   }
 
-  /** Verifies a Cognito-shaped ID or access token (see userPoolToken.ts) and builds AppSync's ctx.identity from it. */
+  /** Verifies a Cognito-shaped ID or access token (see lambdas/shared/userPoolToken.ts) and builds AppSync's ctx.identity from it. */
   async verifyJwt(token: string, sourceIp: string): Promise<AuthResult> {
     const verified = await this.tokens.verify(token);
     if (!verified.ok) return verified;
