@@ -28,6 +28,8 @@ export const clientConfigSchema = z.object({
   ]),
   models: z.object({ defaultModelId: z.string(), allowedModelIds: z.array(z.string()) }),
   batching: clientBatchingSchema.optional(),
+  /** The Function URL transport's endpoint (POST a question, read NDJSON back), when the environment lists "function_url". */
+  functionUrl: z.string().url().optional(),
   /** `npm start -- --tls` only: the self-signed certificate the https/wss URLs present (for NODE_EXTRA_CA_CERTS). */
   caCertificateFile: z.string().optional(),
 });

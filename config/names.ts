@@ -19,6 +19,8 @@ export interface ResourceNames {
   webAcl: string;
   webAclLogGroup: string;
   functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
+  /** The Function URL's streaming function, created only with "function_url" in transports. */
+  urlStreamFunction: string;
 }
 
 export function resourceNames(c: EnvironmentConfig): ResourceNames {
@@ -41,5 +43,6 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     webAcl: `${p}-api`,
     webAclLogGroup: `aws-waf-logs-${p}`,
     functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay`, messageControl: `${p}-message-control` },
+    urlStreamFunction: `${p}-url-stream`,
   };
 }

@@ -35,6 +35,8 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
   const models = value(OUTPUTS.models) as { defaultModelId?: unknown; allowedModelIds?: unknown };
   // A stack deployed before the batching output existed has none; the clients then show no batching mode.
   const batching = OUTPUTS.batching in outputs ? value(OUTPUTS.batching) : undefined;
+  // Only an environment with "function_url" in transports has the output.
+  const functionUrl = OUTPUTS.functionUrl in outputs ? value(OUTPUTS.functionUrl) : undefined;
   return clientConfigSchema.parse({
     environment: value(OUTPUTS.environment),
     region: value(OUTPUTS.region),
@@ -43,6 +45,7 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
     auth: { type: "cognito", userPoolId: value(OUTPUTS.userPoolId), userPoolClientId: value(OUTPUTS.userPoolClientId) },
     models: { defaultModelId: models?.defaultModelId, allowedModelIds: models?.allowedModelIds },
     batching,
+    functionUrl,
   });
 }
 

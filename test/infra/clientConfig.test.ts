@@ -41,6 +41,12 @@ test("a stack deployed before the batching output still gives a client config, w
   expect(clientConfigFromOutputs(older).batching).toBeUndefined();
 });
 
+test("an environment with the Function URL transport gives its URL as functionUrl; without it there is none", () => {
+  const url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/";
+  expect(clientConfigFromOutputs({ ...outputs, function_url: { value: url } }).functionUrl).toBe(url);
+  expect(clientConfigFromOutputs(outputs).functionUrl).toBeUndefined();
+});
+
 test("a missing output names it (stack not deployed or outdated)", () => {
   const { user_pool_client_id: _dropped, ...partial } = outputs;
   expect(() => clientConfigFromOutputs(partial)).toThrow('terraform output "user_pool_client_id" is missing');

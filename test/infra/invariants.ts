@@ -66,7 +66,9 @@ function expectTlsOnly(v: StackView): void {
  * policy, subscription (3); no history table -1 (the messages table stays); an existing user pool -1; a web ACL created
  * for waf.rate_limit_per_5_minutes adds ACL, association, logging configuration, log group and log resource policy (5),
  * the team's own web ACL (waf.web_acl_arn) only the association (1); the async ingress replaces the worker's event
- * source mapping with its event invoke config (0) and adds the on-failure queue and its policy (2), and its DLQ alarm (1).
+ * source mapping with its event invoke config (0) and adds the on-failure queue and its policy (2), and its DLQ alarm (1);
+ * the Function URL transport adds its function (function, role, policy, log group), the URL and the terraform_data that
+ * adds its InvokeFunction permission (6), and its function's 2 alarms.
  */
 export function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
   const alarms = c.alarms ? 2 + 4 * 2 + 1 : 0;
@@ -77,25 +79,29 @@ export function expectedCounts(c: EnvironmentConfig): { total: number; byType: R
   const firewall = c.waf ? 1 + 4 * createdAcl : 0;
   const asyncIngress = c.ingress === "async" ? 1 : 0;
   const asyncAlarm = c.alarms ? asyncIngress : 0;
+  const functionUrl = c.transports.includes("function_url") ? 1 : 0;
+  const functionUrlAlarms = c.alarms ? 2 * functionUrl : 0;
   return {
-    total: 60 + alarms + alarmTopic + history + pool + firewall + 2 * asyncIngress + asyncAlarm,
+    total: 60 + alarms + alarmTopic + history + pool + firewall + 2 * asyncIngress + asyncAlarm + 6 * functionUrl + functionUrlAlarms,
     byType: {
       aws_sqs_queue: 4 + asyncIngress,
       aws_sqs_queue_policy: 4 + asyncIngress,
       aws_lambda_event_source_mapping: 2 - asyncIngress,
       aws_lambda_function_event_invoke_config: asyncIngress,
       aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
-      aws_lambda_function: 4,
-      // The 4 functions', AppSync logging's and the 2 Lambda data sources'.
-      aws_iam_role: 7,
+      aws_lambda_function: 4 + functionUrl,
+      // The 4 functions' (and the Function URL's), AppSync logging's and the 2 Lambda data sources'.
+      aws_iam_role: 7 + functionUrl,
+      aws_lambda_function_url: functionUrl,
+      terraform_data: functionUrl,
       aws_appsync_datasource: 3,
       aws_appsync_resolver: 7,
       aws_dynamodb_table: 4 + history,
       aws_cognito_user_pool: 1 + pool,
-      aws_cloudwatch_log_group: 5 + createdAcl,
+      aws_cloudwatch_log_group: 5 + createdAcl + functionUrl,
       aws_wafv2_web_acl: createdAcl,
       aws_wafv2_web_acl_association: c.waf ? 1 : 0,
-      aws_cloudwatch_metric_alarm: alarms + asyncAlarm,
+      aws_cloudwatch_metric_alarm: alarms + asyncAlarm + functionUrlAlarms,
       aws_kms_key: 1,
     },
   };
