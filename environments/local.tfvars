@@ -12,6 +12,9 @@ models = {
   allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
 }
 
+# AppSync for the web console and npm run chat; the Function URL stand-in too (npm run chat -- "hi" --transport function-url).
+transports = ["appsync", "function_url"]
+
 direct_send       = false
 fallback_to_queue = true
 

@@ -1,6 +1,7 @@
 /**
  * The whole platform on one machine: dynalite, fauxqs (SNS/SQS with the deployed topology), the Bedrock stand-in,
- * the local issuer and AppSync gateway, and the REAL handlers from lambdas/, wired by environment variables only.
+ * the local issuer and AppSync gateway, the Function URL stand-in (with "function_url" in transports), and the REAL
+ * handlers from lambdas/, wired by environment variables only.
  * Config comes from environments/local.tfvars through the same schema as every deployed environment.
  * Used by `npm start` (local/start.ts) and by end-to-end tests.
  */
@@ -10,9 +11,9 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { DEFAULT_METRICS_NAMESPACE, functionUrlVariables, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
@@ -20,6 +21,7 @@ import { startBedrockStandIn, type BedrockStandIn } from "./bedrock";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
 import { LOCAL_CREDENTIALS } from "./credentials";
 import { startDynamo, type LocalDynamo } from "./dynamo";
+import { installLambdaStreamingGlobals, isStreamingHandler, startFunctionUrl, type LocalFunctionUrl, type StreamingHandler } from "./functionUrl";
 import { startIssuer, type LocalIssuer } from "./issuer";
 import { loadLocalConfig } from "./localConfig";
 import { startMessaging, type LocalMessaging } from "./messaging";
@@ -40,6 +42,8 @@ export interface LocalStackPorts {
   /** fauxqs: SNS and SQS on one port. */
   sqs?: number;
   dynamo?: number;
+  /** The Function URL stand-in (with "function_url" in transports). */
+  functionUrl?: number;
 }
 
 /** How startLocalStack starts the stack; every field is optional. */
@@ -89,6 +93,8 @@ export interface LocalStackEndpoints {
   bedrock: string;
   /** The async ingress's Lambda Invoke API (local/asyncInvoker.ts); absent on the queued ingress. */
   lambda?: string;
+  /** The Function URL stand-in (local/functionUrl); only with "function_url" in transports. */
+  functionUrl?: string;
   /** fauxqs, for SNS and SQS clients. */
   sqs: string;
   sns: string;
@@ -110,6 +116,8 @@ export interface LocalStack {
   pollers: { work: EventSourcePoller; outbound: EventSourcePoller };
   /** The async ingress's invoker of the worker; absent on the queued ingress. */
   asyncInvoker?: LocalAsyncInvoker;
+  /** The Function URL stand-in running the url-stream handler; only with "function_url" in transports. */
+  functionUrl?: LocalFunctionUrl;
   /** Stops pollers (waiting for in-flight invocations), then every server; restores process.env. Idempotent. */
   stop(): Promise<void>;
 }
@@ -313,6 +321,8 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     // The async ingress: send-query's Invoke calls reach the local async invoker.
     AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     ...runtimeVariables(settings),
+    // The Function URL's function trusts the local issuer as the deployed one trusts the user pool.
+    ...(hasFunctionUrl(config) ? functionUrlVariables(settings, functionUrlSettingsFor(config, { issuerUrl: services.issuer.issuerUrl, clientId: services.issuer.clientId })) : {}),
     // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
     POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
     LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
@@ -330,6 +340,11 @@ const HANDLER_MODULES = {
   streamWorker: "../lambdas/stream-worker/handler",
   outboundRelay: "../lambdas/outbound-relay/handler",
 } as const;
+/** The Function URL's streaming handler, loaded only with "function_url" in transports. */
+const URL_STREAM_MODULE = "../lambdas/url-stream/handler";
+
+/** Whether the environment lists the Function URL transport. */
+const hasFunctionUrl = (config: EnvironmentConfig) => config.transports.includes("function_url");
 const LAMBDAS_DIR = path.join(REPO_ROOT, "lambdas") + path.sep;
 
 /** The default for LocalStackOptions.isolateModules: drops the lambdas/ entries from require's cache, then loads. */
@@ -338,24 +353,45 @@ function withFreshLambdaModules(load: () => void): void {
   load();
 }
 
-/** Loads the real handlers now, so their module-scope clients and settings see the variables just set. */
-function loadHandlers(isolateModules: (load: () => void) => void): Handlers {
+/**
+ * Loads the real handlers now, so their module-scope clients and settings see the variables just set; with
+ * `urlStream`, also the Function URL's streaming handler (the runtime's streaming globals installed first).
+ */
+function loadHandlers(isolateModules: (load: () => void) => void, urlStream: boolean): { handlers: Handlers; urlStream?: StreamingHandler } {
   const pick = (id: string): Handler => {
     const mod = require(id) as { handler?: Handler };
     if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
     return mod.handler;
   };
-  let handlers: Handlers | undefined;
+  let loaded: { handlers: Handlers; urlStream?: StreamingHandler } | undefined;
+  if (urlStream) installLambdaStreamingGlobals();
   isolateModules(() => {
-    handlers = {
+    const handlers = {
       sendQuery: pick(HANDLER_MODULES.sendQuery),
       messageControl: pick(HANDLER_MODULES.messageControl),
       streamWorker: pick(HANDLER_MODULES.streamWorker) as SqsHandler,
       outboundRelay: pick(HANDLER_MODULES.outboundRelay) as SqsHandler,
     };
+    const streaming = urlStream ? pick(URL_STREAM_MODULE) : undefined;
+    if (streaming && !isStreamingHandler(streaming)) throw new Error(`${URL_STREAM_MODULE} is not wrapped by awslambda.streamifyResponse`);
+    loaded = { handlers, urlStream: streaming as StreamingHandler | undefined };
   });
-  if (!handlers) throw new Error("isolateModules did not run the handler loader");
-  return handlers;
+  if (!loaded) throw new Error("isolateModules did not run the handler loader");
+  return loaded;
+}
+
+/**
+ * The Function URL stand-in (local/functionUrl), at function_url.reserved_concurrency, running the url-stream handler
+ * once it is loaded (it loads after the server starts, as the other handlers after the gateway).
+ */
+function startFunctionUrlStandIn(config: EnvironmentConfig, opts: LocalStackOptions, tls: LocalCertificate | undefined, handlerOf: () => StreamingHandler | undefined): Promise<LocalFunctionUrl> {
+  return startFunctionUrl({
+    handler: handlerOf,
+    contextFor: () => lambdaContext(config, resourceNames(config).urlStreamFunction),
+    reservedConcurrency: config.function_url.reserved_concurrency,
+    port: opts.ports?.functionUrl,
+    tls,
+  });
 }
 
 /** The handlers, each wrapped by `instrument` when one is given. */
@@ -438,6 +474,7 @@ function writeClientConfig(
   front: WebConsoleAndGateway,
   target: string | false | undefined,
   caCertificateFile: string | undefined,
+  functionUrl: string | undefined,
 ): Pick<LocalStack, "clientConfig" | "clientConfigPath"> {
   const clientConfig = clientConfigSchema.parse({
     environment: config.name,
@@ -447,6 +484,7 @@ function writeClientConfig(
     auth: { type: "local", issuerUrl: issuer.issuerUrl },
     models: { defaultModelId: config.models.default_model_id, allowedModelIds: config.models.allowed_model_ids },
     batching: clientBatchingFor(config),
+    functionUrl,
     caCertificateFile,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
@@ -488,20 +526,26 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     stops.add(front.stop);
     const asyncInvoker = config.ingress === "async" ? await startWorkerInvoker(config, services.messaging, () => handlers?.streamWorker, opts) : undefined;
     if (asyncInvoker) stops.add(() => asyncInvoker.close());
+    let urlStream: StreamingHandler | undefined;
+    const functionUrl = hasFunctionUrl(config) ? await startFunctionUrlStandIn(config, opts, tls, () => urlStream) : undefined;
+    if (functionUrl) stops.add(() => functionUrl.close());
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
     stops.addFinal(applyRuntimeVariables(config, services, front.gateway, asyncInvoker?.endpoint));
-    handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules), opts.instrument);
+    const loaded = loadHandlers(opts.isolateModules ?? withFreshLambdaModules, functionUrl !== undefined);
+    handlers = instrumented(loaded.handlers, opts.instrument);
+    urlStream = loaded.urlStream;
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
-    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile);
+    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile, functionUrl?.url);
 
     let stopping: Promise<void> | undefined;
     const { dynamo, messaging, bedrock, issuer } = services;
     return {
       config,
       ...client,
-      endpoints: { ...endpointsOf(services, front.gateway), ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}) },
+      endpoints: { ...endpointsOf(services, front.gateway), ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}), ...(functionUrl ? { functionUrl: functionUrl.url } : {}) },
       asyncInvoker,
+      functionUrl,
       gateway: front.gateway,
       issuer,
       bedrock,

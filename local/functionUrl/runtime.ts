@@ -85,8 +85,13 @@ export function isStreamingHandler(handler: unknown): handler is StreamingHandle
   return typeof handler === "function" && (handler as StreamingHandler)[HANDLER_STREAMING] === STREAM_RESPONSE;
 }
 
-/** Installs `globalThis.awslambda` as the Node.js runtime provides it, unless it is there already. */
+/**
+ * Adds `streamifyResponse` and `HttpResponseStream` to `globalThis.awslambda` as the Node.js runtime provides them,
+ * unless they are there already; other members stay (@aws/lambda-invoke-store, under Powertools, keeps its own there).
+ */
 export function installLambdaStreamingGlobals(): void {
-  const g = globalThis as { awslambda?: unknown };
-  g.awslambda ??= { streamifyResponse, HttpResponseStream: { from } };
+  const g = globalThis as { awslambda?: Record<string, unknown> };
+  const awslambda = (g.awslambda ??= {});
+  awslambda.streamifyResponse ??= streamifyResponse;
+  awslambda.HttpResponseStream ??= { from };
 }
