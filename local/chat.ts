@@ -1,10 +1,12 @@
 /**
- * `npm run chat -- "prompt" [--user alice] [--direct|--queued] [--model id] [--session id] [--config file] [--timeout s]`
+ * `npm run chat -- "prompt" [--user alice] [--transport appsync|function-url|websocket] [--direct|--queued] [--model id]
+ * [--session id] [--config file] [--timeout s]`
  * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
- * file). Subscribes first (waits for start_ack), then sends `sendQuery`; prints the answer on stdout as it arrives,
- * in order (MessageAssembler), and a summary on stderr. A dropped connection, a gap or silence resumes the answer from
- * the durable record (client/sessionStream.ts). Exit 0 on a final answer; 1 on an error event, a GraphQL error, an
- * unreachable answer or the timeout; 2 on a usage mistake.
+ * file). On AppSync (the default) it subscribes first (waits for start_ack), then sends `sendQuery`; a dropped
+ * connection, a gap or silence resumes the answer from the durable record (client/sessionStream.ts). On the Function
+ * URL it POSTs the question and reads the NDJSON answer from the response (client/functionUrlStream.ts). It prints the
+ * answer on stdout as it arrives, in order (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on
+ * an error event, a refusal, an unreachable answer or the timeout; 2 on a usage mistake.
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -13,6 +15,7 @@ import { parseArgs } from "node:util";
 import WebSocket from "ws";
 import { MessageAssembler } from "../client/assembler";
 import { parseClientConfig, type ClientConfig } from "../client/config";
+import { FunctionUrlError, streamFromFunctionUrl } from "../client/functionUrlStream";
 import { graphqlRequest } from "../client/graphql";
 import type { WebSocketConstructor } from "../client/realtime";
 import { SessionStream, type TrackedMessage } from "../client/sessionStream";
@@ -27,8 +30,10 @@ const DEFAULT_TIMEOUT_S = 120;
 export const USAGE = `Usage: npm run chat -- "prompt" [options]
 
   --user <name>       local stack: the test user to sign in as (default alice)
-  --direct            deliver straight from the worker to AppSync (environments with client_delivery_choice)
-  --queued            deliver through the outbound topic and queue
+  --transport <name>  appsync (default: subscription + sendQuery), function-url (POST, the answer streams back as
+                      NDJSON; environments listing "function_url") or websocket (not available in this build)
+  --direct            appsync: deliver straight from the worker to AppSync (environments with client_delivery_choice)
+  --queued            appsync: deliver through the outbound topic and queue
   --model <id>        one of the environment's allowed model ids (default: the environment's default)
   --session <id>      continue a session (8-64 letters, digits, - or _); default: a new session
   --config <file>     client config file (default client-config.local.json, written by npm start)
@@ -37,9 +42,14 @@ export const USAGE = `Usage: npm run chat -- "prompt" [options]
 
 Deployed (Cognito) environments: set ID_TOKEN to a user's Cognito ID token (e.g. sign in on the web console).`;
 
+/** The transports `--transport` names. */
+export const CHAT_TRANSPORTS = ["appsync", "function-url", "websocket"] as const;
+export type ChatTransport = (typeof CHAT_TRANSPORTS)[number];
+
 export interface ChatArgs {
   prompt: string;
   user: string;
+  transport: ChatTransport;
   delivery?: "DIRECT" | "QUEUED";
   modelId?: string;
   sessionId?: string;
@@ -61,6 +71,7 @@ export function parseChatArgs(argv: string[]): ChatArgs | "help" {
       strict: true,
       options: {
         user: { type: "string" },
+        transport: { type: "string" },
         direct: { type: "boolean" },
         queued: { type: "boolean" },
         model: { type: "string" },
@@ -78,12 +89,16 @@ export function parseChatArgs(argv: string[]): ChatArgs | "help" {
   const prompt = positionals.join(" ");
   if (!prompt.trim()) throw new UsageError("a prompt is required");
   if (values.direct && values.queued) throw new UsageError("choose one of --direct and --queued");
+  const transport = (values.transport ?? "appsync") as ChatTransport;
+  if (!CHAT_TRANSPORTS.includes(transport)) throw new UsageError(`--transport must be one of ${CHAT_TRANSPORTS.join(", ")}, got ${values.transport}`);
+  if ((values.direct || values.queued) && transport !== "appsync") throw new UsageError("--direct and --queued choose AppSync's delivery; they apply to --transport appsync only");
   if (values.session !== undefined && !ID_PATTERN.test(values.session)) throw new UsageError("--session must be 8-64 letters, digits, '-' or '_'");
   const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
   if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > 3600) throw new UsageError("--timeout must be a number of seconds in (0, 3600]");
   return {
     prompt,
     user: values.user ?? "alice",
+    transport,
     delivery: values.direct ? "DIRECT" : values.queued ? "QUEUED" : undefined,
     modelId: values.model,
     sessionId: values.session,
@@ -170,7 +185,7 @@ class StreamedAnswer {
   private printed = "";
 
   constructor(
-    readonly tracked: TrackedMessage,
+    readonly tracked: Pick<TrackedMessage, "assembler" | "failure">,
     private readonly out: Output,
   ) {}
 
@@ -293,19 +308,57 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
 
   let answer: StreamedAnswer | undefined;
   const stream = await openSession(config, token, sessionId, io.stderr, () => answer?.show());
-  answer = new StreamedAnswer(stream.track(messageId), io.stdout);
+  const tracked = stream.track(messageId);
+  answer = new StreamedAnswer(tracked, io.stdout);
   try {
     const sentAt = performance.now();
     const input: Record<string, unknown> = { sessionId, messageId, prompt: args.prompt };
     if (args.modelId) input.modelId = args.modelId;
     if (args.delivery) input.delivery = args.delivery;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
-    await within(answer.tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
+    await within(tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
     answer.end();
     return resultOf(args, config, sessionId, answer.assembler, sentAt);
   } finally {
     stream.close();
   }
+}
+
+/** One question over the chosen transport: each is one function from the arguments to the answer. */
+export function chatOver(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
+  switch (args.transport) {
+    case "appsync":
+      return chat(args, io);
+    case "function-url":
+      return chatOverFunctionUrl(args, io);
+    case "websocket":
+      return Promise.reject(new ChatError("--transport websocket is not available in this build"));
+  }
+}
+
+/** One chat turn over the Function URL: POST the question, print the NDJSON answer as it arrives. */
+export async function chatOverFunctionUrl(args: ChatArgs, io: { stdout: Output; stderr: Output; env: NodeJS.ProcessEnv }): Promise<ChatResult> {
+  const config = readClientConfig(args.configPath);
+  if (!config.functionUrl) throw new ChatError(`environment "${config.environment}" has no Function URL: its transports do not list "function_url" (no functionUrl in ${args.configPath})`);
+  const token = await tokenFor(config, args.user, io.env);
+  const sessionId = args.sessionId ?? `cli-${randomUUID()}`;
+  const input = { sessionId, messageId: randomUUID(), prompt: args.prompt, ...(args.modelId ? { modelId: args.modelId } : {}) };
+  const answer = new StreamedAnswer({ assembler: new MessageAssembler(input.messageId, { now: () => performance.now() }) }, io.stdout);
+  const timeout = AbortSignal.timeout(args.timeoutMs);
+  const sentAt = performance.now();
+  try {
+    for await (const event of streamFromFunctionUrl(config.functionUrl, token, input, { signal: timeout })) {
+      answer.assembler.accept(event);
+      answer.show();
+    }
+  } catch (e) {
+    if (e instanceof FunctionUrlError) throw new ChatError(`the Function URL refused the question: ${e.type}: ${e.message}`);
+    if (timeout.aborted) throw new ChatError(`no complete answer within ${args.timeoutMs / 1000} s`);
+    throw new ChatError(`could not read the answer from ${config.functionUrl}: ${(e as Error).message}`);
+  }
+  answer.end();
+  if (!answer.assembler.final) throw new ChatError("the Function URL's answer ended before its final event");
+  return { ...resultOf(args, config, sessionId, answer.assembler, sentAt), path: "function-url (NDJSON on the response)" };
 }
 
 export async function main(argv: string[], io = { stdout: process.stdout as Output, stderr: process.stderr as Output, env: process.env }): Promise<number> {
@@ -321,7 +374,7 @@ export async function main(argv: string[], io = { stdout: process.stdout as Outp
     return 0;
   }
   try {
-    const result = await chat(args, io);
+    const result = await chatOver(args, io);
     io.stderr.write(formatSummary(result));
     return 0;
   } catch (e) {
