@@ -202,6 +202,8 @@ function computeStatements({ a, envs, regional, taggedAsOurs }: DeployScope): Po
         "lambda:ListVersionsByFunction", "lambda:PublishVersion", "lambda:GetFunctionCodeSigningConfig", "lambda:GetRuntimeManagementConfig",
         "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency", "lambda:GetFunctionConcurrency",
         "lambda:GetPolicy", "lambda:AddPermission", "lambda:RemovePermission", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource",
+        // The Function URL transport ("function_url" in transports): its URL, and (AddPermission above) its invoke permissions.
+        "lambda:CreateFunctionUrlConfig", "lambda:GetFunctionUrlConfig", "lambda:UpdateFunctionUrlConfig", "lambda:DeleteFunctionUrlConfig",
       ],
       Resource: regional("lambda", (e) => `function:${e.prefix}-*`),
     },

@@ -30,6 +30,8 @@ export const clientConfigSchema = z.object({
   batching: clientBatchingSchema.optional(),
   /** The websocket transport's URL (wss://<api id>.execute-api.<region>.amazonaws.com/<stage>, or the local stand-in's); absent when it is off. */
   websocketUrl: z.string().url().optional(),
+  /** The Function URL transport's endpoint (POST a question, read NDJSON back), when the environment lists "function_url". */
+  functionUrl: z.string().url().optional(),
   /** `npm start -- --tls` only: the self-signed certificate the https/wss URLs present (for NODE_EXTRA_CA_CERTS). */
   caCertificateFile: z.string().optional(),
 });

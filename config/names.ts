@@ -25,6 +25,8 @@ export interface ResourceNames {
   functions: { sendQuery: string; streamWorker: string; outboundRelay: string; messageControl: string };
   /** The websocket transport's functions, created only with "websocket" in transports. */
   websocketFunctions: { authorizer: string; routes: string };
+  /** The Function URL's streaming function, created only with "function_url" in transports. */
+  urlStreamFunction: string;
 }
 
 export function resourceNames(c: EnvironmentConfig): ResourceNames {
@@ -51,5 +53,6 @@ export function resourceNames(c: EnvironmentConfig): ResourceNames {
     webAclLogGroup: `aws-waf-logs-${p}`,
     functions: { sendQuery: `${p}-send-query`, streamWorker: `${p}-stream-worker`, outboundRelay: `${p}-outbound-relay`, messageControl: `${p}-message-control` },
     websocketFunctions: { authorizer: `${p}-websocket-authorizer`, routes: `${p}-websocket-routes` },
+    urlStreamFunction: `${p}-url-stream`,
   };
 }

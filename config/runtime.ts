@@ -1,6 +1,6 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
 import type { ClientBatching } from "../client/config";
-import type { RuntimeSettings } from "../contracts/runtimeSettings";
+import type { FunctionUrlSettings, RuntimeSettings } from "../contracts/runtimeSettings";
 import { resourceNames } from "./names";
 import type { EnvironmentConfig } from "./schema";
 
@@ -56,6 +56,17 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     guardrailVersion: c.guardrail?.version ?? "",
     guardrailStreamMode: c.guardrail?.stream_processing_mode ?? "",
   };
+}
+
+/** The user pool the Function URL's tokens must come from: its issuer (the tokens' `iss`) and app client. */
+export interface TrustedUserPool {
+  issuerUrl: string;
+  clientId: string;
+}
+
+/** The Function URL function's own settings: the user pool it trusts and function_url.max_answer_bytes. */
+export function functionUrlSettingsFor(c: EnvironmentConfig, pool: TrustedUserPool): FunctionUrlSettings {
+  return { jwtIssuer: pool.issuerUrl, jwtClientId: pool.clientId, maxAnswerBytes: c.function_url.max_answer_bytes };
 }
 
 /** The batching the clients are told about (client config `batching`, the stack's `batching` output). */

@@ -19,6 +19,12 @@ export const STOPPED_REASON = "stopped";
  */
 export const GUARDRAIL_INTERVENED_REASON = "guardrail_intervened";
 
+/**
+ * The stopReason of a Function URL answer ended at `function_url.max_answer_bytes`: the model call was aborted, and the
+ * final's `content` is exactly the text streamed, at most that many UTF-8 bytes. Its record is COMPLETE.
+ */
+export const MAX_BYTES_REASON = "max_bytes";
+
 export interface MessageState {
   sessionId: string;
   messageId: string;

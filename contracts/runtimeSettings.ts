@@ -98,13 +98,64 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   guardrailStreamMode: "GUARDRAIL_STREAM_MODE",
 };
 
+/** A setting as its variable's value: lists comma-separated, the rest as strings (Lambda takes only strings). */
+const variableValue = (v: string | number | boolean | string[]): string => (Array.isArray(v) ? v.join(",") : String(v));
+
 /** Every function gets the same settings; each reads the part it needs. Values are strings, as Lambda requires. */
 export function runtimeVariables(s: RuntimeSettings): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const key of Object.keys(RUNTIME_VARIABLE_NAMES) as (keyof RuntimeSettings)[]) {
-    const v = s[key];
-    out[RUNTIME_VARIABLE_NAMES[key]] = Array.isArray(v) ? v.join(",") : String(v);
-  }
+  for (const key of Object.keys(RUNTIME_VARIABLE_NAMES) as (keyof RuntimeSettings)[]) out[RUNTIME_VARIABLE_NAMES[key]] = variableValue(s[key]);
+  return out;
+}
+
+/**
+ * Whose tokens a function accepts, for the functions that verify user pool tokens themselves (the Function URL's
+ * function, the WebSocket authorizer); only their environments carry them.
+ */
+export interface TokenSettings {
+  /** The user pool's issuer: tokens must name it in `iss`, its JWKS is at `<issuer>/.well-known/jwks.json`. */
+  jwtIssuer: string;
+  /** The app client: `aud` of ID tokens, `client_id` of access tokens. */
+  jwtClientId: string;
+}
+
+export const TOKEN_VARIABLE_NAMES: Record<keyof TokenSettings, string> = { jwtIssuer: "JWT_ISSUER", jwtClientId: "JWT_CLIENT_ID" };
+
+export function tokenVariables(s: TokenSettings): Record<string, string> {
+  return { [TOKEN_VARIABLE_NAMES.jwtIssuer]: s.jwtIssuer, [TOKEN_VARIABLE_NAMES.jwtClientId]: s.jwtClientId };
+}
+
+/**
+ * The settings only the Function URL's function reads (config transports "function_url"); its environment alone carries
+ * them, so the other functions' 4 KB stay as they are.
+ */
+export interface FunctionUrlSettings extends TokenSettings {
+  /** function_url.max_answer_bytes: an answer ends (stopReason max_bytes) before its content passes this many UTF-8 bytes. */
+  maxAnswerBytes: number;
+}
+
+export const FUNCTION_URL_VARIABLE_NAMES: Record<keyof FunctionUrlSettings, string> = { ...TOKEN_VARIABLE_NAMES, maxAnswerBytes: "MAX_ANSWER_BYTES" };
+
+/**
+ * The shared settings the Function URL's function reads: admission, generation and the tables it writes. Not the
+ * hand-off, the delivery (always its own response) nor the relay's: its environment leaves them out, which is what
+ * makes room for its own three within 4 KB.
+ */
+export const FUNCTION_URL_SHARED_SETTINGS = [
+  "defaultModelId", "allowedModelIds", "maxPromptChars", "maxTokens", "temperature", "systemPrompt",
+  "batchMode", "batchMaxDelayMs", "batchMaxChars", "batchReadingTokensPerSecond", "batchMaxWindowMs",
+  "historyTableName", "messagesTableName", "historyTtlDays", "usageTableName",
+  "maxConcurrentGenerations", "dailyOutputTokens", "generationSlotSeconds", "guardrailId", "guardrailVersion", "guardrailStreamMode",
+] as const satisfies readonly (keyof RuntimeSettings)[];
+
+/** What the Function URL's function reads at load. */
+export type FunctionUrlRuntimeSettings = Pick<RuntimeSettings, (typeof FUNCTION_URL_SHARED_SETTINGS)[number]> & FunctionUrlSettings;
+
+/** The Function URL function's environment: its part of the shared settings, and its own. */
+export function functionUrlVariables(s: RuntimeSettings, f: FunctionUrlSettings): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of FUNCTION_URL_SHARED_SETTINGS) out[RUNTIME_VARIABLE_NAMES[key]] = variableValue(s[key]);
+  for (const key of Object.keys(FUNCTION_URL_VARIABLE_NAMES) as (keyof FunctionUrlSettings)[]) out[FUNCTION_URL_VARIABLE_NAMES[key]] = variableValue(f[key]);
   return out;
 }
 
@@ -136,7 +187,7 @@ export function metricsNamespace(env: NodeJS.ProcessEnv = process.env): string {
 const flag = z.enum(["true", "false"]).transform((v) => v === "true");
 const int = z.coerce.number().int().min(0);
 
-const runtimeSchema = z.object({
+const runtimeShape = z.object({
   appsyncEndpoint: z.string().url(),
   directSend: flag,
   fallbackToQueue: flag,
@@ -167,17 +218,25 @@ const runtimeSchema = z.object({
   guardrailId: z.string(),
   guardrailVersion: z.string(),
   guardrailStreamMode: z.enum(["", "sync", "async"]),
-})
+});
+const runtimeSchema = runtimeShape
   // The hand-off to the worker is one of the two ingresses: exactly one of the topic and the function is named.
   .refine((v) => (v.inboundTopicArn === "") !== (v.workerFunctionName === ""), { path: ["inboundTopicArn"], message: "set this (queued ingress) or WORKER_FUNCTION_NAME (async ingress), exactly one" });
 
-/** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */
-export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+const tokenSchema = z.object({ jwtIssuer: z.string().url(), jwtClientId: z.string().min(1) });
+
+const functionUrlSchema = runtimeShape
+  .pick(Object.fromEntries(FUNCTION_URL_SHARED_SETTINGS.map((k) => [k, true])) as { [K in (typeof FUNCTION_URL_SHARED_SETTINGS)[number]]: true })
+  .merge(tokenSchema)
+  .extend({ maxAnswerBytes: int.min(1) });
+
+/** Reads `names`' variables from `env` through `schema`; throws naming every missing or bad variable. */
+function readVariables<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, names: Record<string, string>, env: NodeJS.ProcessEnv): T {
   const input: Record<string, unknown> = {};
-  for (const key of Object.keys(RUNTIME_VARIABLE_NAMES) as (keyof RuntimeSettings)[]) input[key] = env[RUNTIME_VARIABLE_NAMES[key]];
-  const parsed = runtimeSchema.safeParse(input);
+  for (const [key, name] of Object.entries(names)) input[key] = env[name];
+  const parsed = schema.safeParse(input);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${RUNTIME_VARIABLE_NAMES[i.path[0] as keyof RuntimeSettings]}: ${i.message}`);
+    const problems = parsed.error.issues.map((i) => `${names[String(i.path[0])]}: ${i.message}`);
     throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
   }
   return parsed.data;
@@ -213,28 +272,18 @@ export function readWebsocketSettings(env: NodeJS.ProcessEnv = process.env): Web
   return { websocketEndpoint, connectionsTableName };
 }
 
-/** The WebSocket authorizer's only variables: whose tokens it accepts. Written for that function alone. */
-export interface AuthorizerSettings {
-  /** The token issuer: https://cognito-idp.<region>.amazonaws.com/<user pool id> (its JWKS is <issuer>/.well-known/jwks.json). */
-  tokenIssuer: string;
-  /** The platform's app client: an ID token names it in `aud`, an access token in `client_id`. */
-  tokenClientId: string;
+/** Reads the settings from process.env (or a given map); throws naming every missing or bad variable. */
+export function readRuntimeSettings(env: NodeJS.ProcessEnv = process.env): RuntimeSettings {
+  return readVariables(runtimeSchema, RUNTIME_VARIABLE_NAMES, env);
 }
 
-export const AUTHORIZER_VARIABLE_NAMES: Record<keyof AuthorizerSettings, string> = { tokenIssuer: "JWT_ISSUER", tokenClientId: "JWT_CLIENT_ID" };
-
-export function authorizerVariables(s: AuthorizerSettings): Record<string, string> {
-  return { [AUTHORIZER_VARIABLE_NAMES.tokenIssuer]: s.tokenIssuer, [AUTHORIZER_VARIABLE_NAMES.tokenClientId]: s.tokenClientId };
+/** The Function URL function's settings (functionUrlVariables wrote them); throws naming every missing or bad variable. */
+export function readFunctionUrlSettings(env: NodeJS.ProcessEnv = process.env): FunctionUrlRuntimeSettings {
+  const names = { ...Object.fromEntries(FUNCTION_URL_SHARED_SETTINGS.map((k) => [k, RUNTIME_VARIABLE_NAMES[k]])), ...FUNCTION_URL_VARIABLE_NAMES };
+  return readVariables(functionUrlSchema, names, env);
 }
 
-/** Reads the authorizer's settings; throws naming a missing or bad variable. */
-export function readAuthorizerSettings(env: NodeJS.ProcessEnv = process.env): AuthorizerSettings {
-  const tokenIssuer = env[AUTHORIZER_VARIABLE_NAMES.tokenIssuer] ?? "";
-  const tokenClientId = env[AUTHORIZER_VARIABLE_NAMES.tokenClientId] ?? "";
-  const problems = [
-    ...(z.string().url().safeParse(tokenIssuer).success ? [] : [`${AUTHORIZER_VARIABLE_NAMES.tokenIssuer}: must be the token issuer's URL`]),
-    ...(tokenClientId ? [] : [`${AUTHORIZER_VARIABLE_NAMES.tokenClientId}: must name the app client`]),
-  ];
-  if (problems.length) throw new Error(`Invalid Lambda environment: ${problems.join("; ")}`);
-  return { tokenIssuer, tokenClientId };
+/** Reads the token settings of the functions that check user pool tokens themselves (the WebSocket authorizer). */
+export function readTokenSettings(env: NodeJS.ProcessEnv = process.env): TokenSettings {
+  return readVariables(tokenSchema, TOKEN_VARIABLE_NAMES, env);
 }

@@ -12,8 +12,9 @@ models = {
   allowed_model_ids = ["anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-3-7-sonnet-20250219-v1:0"]
 }
 
-# AppSync and the API Gateway WebSocket transport (its local stand-in: local/websocket/).
-transports = ["appsync", "websocket"]
+# Every transport, each with its local stand-in: AppSync for the web console and npm run chat, the Function URL
+# (local/functionUrl/; npm run chat -- "hi" --transport function-url) and the API Gateway WebSocket (local/websocket/).
+transports = ["appsync", "function_url", "websocket"]
 
 direct_send       = false
 fallback_to_queue = true

@@ -3,7 +3,8 @@
  * [--session id] [--config file] [--timeout s]`
  * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
  * file). AppSync (the default): subscribes first (waits for start_ack), then sends `sendQuery`; a dropped connection, a
- * gap or silence resumes the answer from the durable record (client/sessionStream.ts). WebSocket: opens the API Gateway
+ * gap or silence resumes the answer from the durable record (client/sessionStream.ts). Function URL: POSTs the question
+ * and reads the NDJSON answer from the response (client/functionUrlStream.ts). WebSocket: opens the API Gateway
  * WebSocket (client/websocketStream.ts) and sends `sendQuery` on it; a connection that drops before the end is
  * followed by replaying the record (`message`). Prints the answer on stdout as it arrives, in order
  * (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on an error event, a refused query, an
@@ -19,6 +20,7 @@ import { parseClientConfig, type ClientConfig } from "../client/config";
 import { graphqlRequest } from "../client/graphql";
 import type { WebSocketConstructor } from "../client/realtime";
 import { SessionStream, type TrackedMessage } from "../client/sessionStream";
+import { FunctionUrlError, streamFromFunctionUrl } from "../client/functionUrlStream";
 import { WebsocketStream } from "../client/websocketStream";
 import { ID_PATTERN } from "../contracts/ids";
 import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
@@ -33,8 +35,9 @@ const DEFAULT_TIMEOUT_S = 120;
 export const USAGE = `Usage: npm run chat -- "prompt" [options]
 
   --user <name>       local stack: the test user to sign in as (default alice)
-  --transport <t>     appsync (default: subscription + mutation), function-url or websocket (the API Gateway
-                      WebSocket of environments with "websocket" in transports: client config websocketUrl)
+  --transport <t>     appsync (default: subscription + mutation), function-url (POST, the answer streams back as
+                      NDJSON; environments with "function_url" in transports: client config functionUrl) or
+                      websocket (the API Gateway WebSocket of environments with "websocket": client config websocketUrl)
   --direct            AppSync: deliver straight from the worker to AppSync (environments with client_delivery_choice)
   --queued            AppSync: deliver through the outbound topic and queue
   --model <id>        one of the environment's allowed model ids (default: the environment's default)
@@ -188,7 +191,7 @@ class StreamedAnswer {
   private printed = "";
 
   constructor(
-    readonly tracked: TrackedMessage,
+    readonly tracked: Pick<TrackedMessage, "assembler" | "failure">,
     private readonly out: Output,
   ) {}
 
@@ -313,7 +316,7 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
     case "websocket":
       return chatOverWebsocket(args, config, token, turn, io);
     case "function-url":
-      throw new ChatError("--transport function-url is not available in this version of the CLI");
+      return chatOverFunctionUrl(args, config, token, turn, io);
     default:
       return chatOverAppSync(args, config, token, turn, io);
   }
@@ -333,19 +336,42 @@ const timeLeft = (turn: Turn) => Math.max(1, Math.ceil(turn.deadline - performan
 async function chatOverAppSync(args: ChatArgs, config: ClientConfig, token: string, turn: Turn, io: { stdout: Output; stderr: Output }): Promise<ChatResult> {
   let answer: StreamedAnswer | undefined;
   const stream = await openSession(config, token, turn.sessionId, io.stderr, () => answer?.show());
-  answer = new StreamedAnswer(stream.track(turn.messageId), io.stdout);
+  const tracked = stream.track(turn.messageId);
+  answer = new StreamedAnswer(tracked, io.stdout);
   try {
     const sentAt = performance.now();
     const input: Record<string, unknown> = { sessionId: turn.sessionId, messageId: turn.messageId, prompt: args.prompt };
     if (args.modelId) input.modelId = args.modelId;
     if (args.delivery) input.delivery = args.delivery;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft(turn)));
-    await within(answer.tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
+    await within(tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
     answer.end();
     return resultOf(args, config, turn.sessionId, answer.assembler, sentAt);
   } finally {
     stream.close();
   }
+}
+
+/** The Function URL: POST the question, print the NDJSON answer as it arrives on the response. */
+async function chatOverFunctionUrl(args: ChatArgs, config: ClientConfig, token: string, turn: Turn, io: { stdout: Output; stderr: Output }): Promise<ChatResult> {
+  if (!config.functionUrl) throw new ChatError(`environment "${config.environment}" has no functionUrl in its client config: its transports do not include "function_url"`);
+  const input = { sessionId: turn.sessionId, messageId: turn.messageId, prompt: args.prompt, ...(args.modelId ? { modelId: args.modelId } : {}) };
+  const answer = new StreamedAnswer({ assembler: new MessageAssembler(turn.messageId, { now: () => performance.now() }) }, io.stdout);
+  const timeout = AbortSignal.timeout(timeLeft(turn));
+  const sentAt = performance.now();
+  try {
+    for await (const event of streamFromFunctionUrl(config.functionUrl, token, input, { signal: timeout })) {
+      answer.assembler.accept(event);
+      answer.show();
+    }
+  } catch (e) {
+    if (e instanceof FunctionUrlError) throw new ChatError(`the Function URL refused the question: ${e.type}: ${e.message}`);
+    if (timeout.aborted) throw new ChatError(`no complete answer within ${args.timeoutMs / 1000} s`);
+    throw new ChatError(`could not read the answer from ${config.functionUrl}: ${(e as Error).message}`);
+  }
+  answer.end();
+  if (!answer.assembler.final) throw new ChatError("the Function URL's answer ended before its final event");
+  return { ...resultOf(args, config, turn.sessionId, answer.assembler, sentAt), path: "function-url (NDJSON on the response)" };
 }
 
 /** A message followed on one WebSocket: `ended` resolves on its final or error event, or when the socket drops first. */

@@ -1,6 +1,7 @@
 /**
  * The whole platform on one machine: dynalite, fauxqs (SNS/SQS with the deployed topology), the Bedrock stand-in,
- * the local issuer and AppSync gateway, with the websocket transport the WebSocket API stand-in, and the REAL handlers
+ * the local issuer and AppSync gateway, the Function URL stand-in (with "function_url" in transports), the WebSocket API
+ * stand-in (with "websocket"), and the REAL handlers
  * from lambdas/, wired by environment variables only.
  * Config comes from environments/local.tfvars through the same schema as every deployed environment.
  * Used by `npm start` (local/start.ts) and by end-to-end tests.
@@ -11,9 +12,9 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { authorizerVariables, DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables, websocketVariables } from "../contracts/runtimeSettings";
+import { DEFAULT_METRICS_NAMESPACE, functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables } from "../contracts/runtimeSettings";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
@@ -26,6 +27,7 @@ import { loadLocalConfig } from "./localConfig";
 import { startMessaging, type LocalMessaging } from "./messaging";
 import { createLambdaContext, startEventSourcePoller, type EventSourcePoller, type SqsHandler } from "./poller";
 import { localCertificate, type LocalCertificate } from "./tls";
+import { installLambdaStreamingGlobals, isStreamingHandler, startFunctionUrl, type LocalFunctionUrl, type StreamingHandler } from "./functionUrl";
 import { startWebsocketApi, type LocalWebsocketApi, type WebsocketFunctions } from "./websocket";
 
 export { loadLocalConfig } from "./localConfig";
@@ -44,6 +46,8 @@ export interface LocalStackPorts {
   dynamo?: number;
   /** The WebSocket API stand-in (websocket transport only). */
   websocket?: number;
+  /** The Function URL stand-in (with "function_url" in transports). */
+  functionUrl?: number;
 }
 
 /** How startLocalStack starts the stack; every field is optional. */
@@ -97,6 +101,8 @@ export interface LocalStackEndpoints {
   sqs: string;
   sns: string;
   dynamodb: string;
+  /** The Function URL stand-in (local/functionUrl); only with "function_url" in transports. */
+  functionUrl?: string;
   /** The websocket transport only: what clients connect to, and the @connections endpoint the worker posts to. */
   websocketUrl?: string;
   websocketManagement?: string;
@@ -119,6 +125,8 @@ export interface LocalStack {
   asyncInvoker?: LocalAsyncInvoker;
   /** The WebSocket API stand-in; only with "websocket" in transports. */
   websocket?: LocalWebsocketApi;
+  /** The Function URL stand-in running the url-stream handler; only with "function_url" in transports. */
+  functionUrl?: LocalFunctionUrl;
   /** Stops pollers (waiting for in-flight invocations), then every server; restores process.env. Idempotent. */
   stop(): Promise<void>;
 }
@@ -329,9 +337,11 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     ...(websocket && dynamo.tables.connections
       ? {
           ...websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: dynamo.tables.connections }),
-          ...authorizerVariables({ tokenIssuer: issuer.issuerUrl, tokenClientId: issuer.clientId }),
+          ...tokenVariables({ jwtIssuer: issuer.issuerUrl, jwtClientId: issuer.clientId }),
         }
       : {}),
+    // The Function URL's function trusts the local issuer as the deployed one trusts the user pool.
+    ...(hasFunctionUrl(config) ? functionUrlVariables(settings, functionUrlSettingsFor(config, { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId })) : {}),
     // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
     POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
     LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
@@ -359,25 +369,53 @@ function withFreshLambdaModules(load: () => void): void {
   load();
 }
 
-/** Loads the real handlers now, so their module-scope clients and settings see the variables just set; the websocket ones only with the transport. */
-function loadHandlers(isolateModules: (load: () => void) => void, websocket: boolean): Handlers {
+/** The Function URL's streaming handler, loaded only with "function_url" in transports. */
+const URL_STREAM_MODULE = "../lambdas/url-stream/handler";
+
+/** Whether the environment lists the Function URL transport. */
+const hasFunctionUrl = (config: EnvironmentConfig) => config.transports.includes("function_url");
+
+/**
+ * Loads the real handlers now, so their module-scope clients and settings see the variables just set: the websocket
+ * ones only with that transport; with `urlStream`, also the Function URL's streaming handler (the runtime's streaming
+ * globals installed first).
+ */
+function loadHandlers(isolateModules: (load: () => void) => void, websocket: boolean, urlStream: boolean): { handlers: Handlers; urlStream?: StreamingHandler } {
   const pick = (id: string): Handler => {
     const mod = require(id) as { handler?: Handler };
     if (typeof mod.handler !== "function") throw new Error(`${id} exports no handler`);
     return mod.handler;
   };
-  let handlers: Handlers | undefined;
+  let loaded: { handlers: Handlers; urlStream?: StreamingHandler } | undefined;
+  if (urlStream) installLambdaStreamingGlobals();
   isolateModules(() => {
-    handlers = {
+    const handlers: Handlers = {
       sendQuery: pick(HANDLER_MODULES.sendQuery),
       messageControl: pick(HANDLER_MODULES.messageControl),
       streamWorker: pick(HANDLER_MODULES.streamWorker) as SqsHandler,
       outboundRelay: pick(HANDLER_MODULES.outboundRelay) as SqsHandler,
       ...(websocket ? { websocketAuthorizer: pick(HANDLER_MODULES.websocketAuthorizer), websocketRoutes: pick(HANDLER_MODULES.websocketRoutes) } : {}),
     };
+    const streaming = urlStream ? pick(URL_STREAM_MODULE) : undefined;
+    if (streaming && !isStreamingHandler(streaming)) throw new Error(`${URL_STREAM_MODULE} is not wrapped by awslambda.streamifyResponse`);
+    loaded = { handlers, urlStream: streaming as StreamingHandler | undefined };
   });
-  if (!handlers) throw new Error("isolateModules did not run the handler loader");
-  return handlers;
+  if (!loaded) throw new Error("isolateModules did not run the handler loader");
+  return loaded;
+}
+
+/**
+ * The Function URL stand-in (local/functionUrl), at function_url.reserved_concurrency, running the url-stream handler
+ * once it is loaded (it loads after the server starts, as the other handlers after the gateway).
+ */
+function startFunctionUrlStandIn(config: EnvironmentConfig, opts: LocalStackOptions, tls: LocalCertificate | undefined, handlerOf: () => StreamingHandler | undefined): Promise<LocalFunctionUrl> {
+  return startFunctionUrl({
+    handler: handlerOf,
+    contextFor: () => lambdaContext(config, resourceNames(config).urlStreamFunction),
+    reservedConcurrency: config.function_url.reserved_concurrency,
+    port: opts.ports?.functionUrl,
+    tls,
+  });
 }
 
 /** The handlers, each wrapped by `instrument` when one is given. */
@@ -485,6 +523,7 @@ function writeClientConfig(
   target: string | false | undefined,
   caCertificateFile: string | undefined,
   websocket: LocalWebsocketApi | undefined,
+  functionUrl: string | undefined,
 ): Pick<LocalStack, "clientConfig" | "clientConfigPath"> {
   const clientConfig = clientConfigSchema.parse({
     environment: config.name,
@@ -496,6 +535,7 @@ function writeClientConfig(
     batching: clientBatchingFor(config),
     caCertificateFile,
     websocketUrl: websocket?.url,
+    functionUrl,
   } satisfies ClientConfig);
   const text = `${JSON.stringify(clientConfig, null, 2)}\n`;
   const clientConfigPath = target === false ? undefined : path.resolve(target ?? LOCAL_CLIENT_CONFIG_PATH);
@@ -539,11 +579,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     const websocket = config.transports.includes("websocket") ? await startWebsocketTransport(config, tls, opts.ports?.websocket, () => handlers) : undefined;
     if (websocket) stops.add(() => websocket.close());
     // Restored last: in-flight invocations still read process.env while pollers and servers stop.
+    let urlStream: StreamingHandler | undefined;
+    const functionUrl = hasFunctionUrl(config) ? await startFunctionUrlStandIn(config, opts, tls, () => urlStream) : undefined;
+    if (functionUrl) stops.add(() => functionUrl.close());
     stops.addFinal(applyRuntimeVariables(config, services, front.gateway, asyncInvoker?.endpoint, websocket));
-    handlers = instrumented(loadHandlers(opts.isolateModules ?? withFreshLambdaModules, !!websocket), opts.instrument);
+    const loaded = loadHandlers(opts.isolateModules ?? withFreshLambdaModules, !!websocket, functionUrl !== undefined);
+    handlers = instrumented(loaded.handlers, opts.instrument);
+    urlStream = loaded.urlStream;
     const pollers = startPollers(config, services.messaging, handlers, opts);
     stops.add(pollers.stop);
-    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile, websocket);
+    const client = writeClientConfig(config, services.issuer, front, opts.writeClientConfig, tls?.caFile, websocket, functionUrl?.url);
 
     let stopping: Promise<void> | undefined;
     const { dynamo, messaging, bedrock, issuer } = services;
@@ -554,9 +599,11 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         ...endpointsOf(services, front.gateway),
         ...(asyncInvoker ? { lambda: asyncInvoker.endpoint } : {}),
         ...(websocket ? { websocketUrl: websocket.url, websocketManagement: websocket.managementEndpoint } : {}),
+        ...(functionUrl ? { functionUrl: functionUrl.url } : {}),
       },
       asyncInvoker,
       websocket,
+      functionUrl,
       gateway: front.gateway,
       issuer,
       bedrock,

@@ -181,6 +181,7 @@ function banner(stack: LocalStack): string {
     ...(stack.clientConfig.caCertificateFile ? [`  Certificate     ${stack.clientConfig.caCertificateFile}  (self-signed; trust it: NODE_EXTRA_CA_CERTS)`] : []),
     `  Bedrock         ${e.bedrock}  (stand-in)`,
     ...(e.lambda ? [`  Lambda (async)  ${e.lambda}  (invokes the worker as Lambda's async queue does)`] : []),
+    ...(e.functionUrl ? [`  Function URL    ${e.functionUrl}  (stand-in: POST a question with a token, NDJSON streams back)`] : []),
     `  SNS/SQS         ${e.sqs}  (fauxqs)`,
     `  DynamoDB        ${e.dynamodb}  (dynalite)`,
     stack.clientConfigPath ? `  Client config   ${stack.clientConfigPath}` : "  Client config   (not written)",

@@ -55,7 +55,7 @@ export function functionArn(region: string, accountId: string, functionName: str
   return `arn:${partitionOf(region)}:lambda:${region}:${accountId}:function:${functionName}`;
 }
 
-/** The `iss` of a Cognito user pool's tokens (its JWKS is at <issuer>/.well-known/jwks.json): what the WebSocket authorizer trusts. */
+/** The `iss` of a Cognito user pool's tokens (its JWKS is at <issuer>/.well-known/jwks.json): what the Function URL and the WebSocket authorizer trust. */
 export function cognitoIssuer(region: string, userPoolId: string): string {
   return `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`;
 }

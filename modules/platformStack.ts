@@ -4,8 +4,8 @@ import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
-import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
-import { authorizerVariables, observabilityVariables, runtimeVariables, websocketVariables } from "../contracts/runtimeSettings";
+import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
+import { functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables, type RuntimeSettings } from "../contracts/runtimeSettings";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
@@ -13,10 +13,11 @@ import { ConversationTables } from "./conversationTables";
 import { UserDirectory } from "./userDirectory";
 import { apiLogGroupName, StreamingApi } from "./streamingApi";
 import { BundledFunction } from "./bundledFunction";
+import { FunctionUrlTransport } from "./functionUrlTransport";
 import { PlatformAlarms } from "./platformAlarms";
 import { ApiFirewall } from "./apiFirewall";
 import { WebsocketTransport } from "./websocketTransport";
-import { bedrockModelArns, cognitoIssuer, functionArn, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
+import { bedrockModelArns, functionArn, guardrailArn, permissionsBoundaryArn, publishResponseFieldArn } from "./arns";
 import { Statement } from "./policy";
 
 export const LAMBDAS_DIR = path.resolve(__dirname, "..", "lambdas");
@@ -33,6 +34,8 @@ export const OUTPUTS = {
   batching: "batching",
   /** Only with "websocket" in transports. */
   websocketUrl: "websocket_url",
+  /** Only with "function_url" in transports. */
+  functionUrl: "function_url",
 } as const;
 
 export interface PlatformStackProps {
@@ -65,9 +68,23 @@ function deletionProtected(c: EnvironmentConfig): boolean {
   return c.name === "prod";
 }
 
+/** The environment's key, which encrypts every table, topic, queue and log group. */
+const useKeyOf = (key: EncryptionKey): Statement => ({ sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] });
+
+/** ConverseStream on the allowed models only. */
+const streamModelsOf = (c: EnvironmentConfig): Statement => ({ sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) });
+
+/** ConverseStream with a guardrail needs ApplyGuardrail on it; the generation also asks it for an intervention's safe text. */
+const applyGuardrailOf = (c: EnvironmentConfig): Statement[] =>
+  c.guardrail ? [{ sid: "ApplyOwnGuardrail", actions: ["bedrock:ApplyGuardrail"], resources: [guardrailArn(c.region, c.account_id, c.guardrail.id)] }] : [];
+
+/** The session's earlier turns in, the exchange out; none when history is off. */
+const conversationHistoryOf = (tables: ConversationTables): Statement[] =>
+  tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : [];
+
 /** What each function may do beyond writing its logs and traces: named actions on named resources only. */
 function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<"sendQuery" | "messageControl" | "streamWorker" | "outboundRelay", Statement[]> {
-  const useKey: Statement = { sid: "UseEnvironmentKey", actions: ["kms:Decrypt", "kms:GenerateDataKey"], resources: [key.keyArn] };
+  const useKey = useKeyOf(key);
   const publishTo = (topicArn: string): Statement => ({ sid: "PublishToTopic", actions: ["sns:Publish"], resources: [topicArn] });
   const consume = (queueArn: string): Statement => ({
     sid: "ConsumeOwnQueue",
@@ -80,12 +97,10 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
   const workerQueues = !c.direct_send || c.fallback_to_queue || c.client_delivery_choice;
   const stateTables = [
     { sid: "IdempotencyRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.idempotency.tableArn] },
-    ...(tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : []),
+    ...conversationHistoryOf(tables),
   ];
   const messageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.messages.tableArn] });
   const usageRecords = (sid: string, actions: string[]): Statement => ({ sid, actions, resources: [tables.usage.tableArn] });
-  // ConverseStream with a guardrail needs ApplyGuardrail on it; the worker also asks it for an intervention's safe text.
-  const applyGuardrail: Statement[] = c.guardrail ? [{ sid: "ApplyOwnGuardrail", actions: ["bedrock:ApplyGuardrail"], resources: [guardrailArn(c.region, c.account_id, c.guardrail.id)] }] : [];
   // The relay shortens the visibility of the records it reports failed, so it looks up its own queue's URL; it moves
   // events past their retry window to the DLQ itself (the budget is in time), so it may find and send to that DLQ.
   const findOwnQueue: Statement = { sid: "FindOwnQueueUrl", actions: ["sqs:GetQueueUrl"], resources: [messaging.outboundQueue.queueArn, messaging.outboundQueue.deadLetterQueueArn] };
@@ -113,12 +128,12 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
     messageControl: [messageRecords("ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"]), usageRecords("ReadOwnUsage", ["dynamodb:Query"]), useKey],
     streamWorker: [
       receiveWork,
-      { sid: "StreamAllowedModels", actions: ["bedrock:InvokeModelWithResponseStream"], resources: bedrockModelArns(c.models.allowed_model_ids, c.region, c.account_id) },
+      streamModelsOf(c),
       ...stateTables,
       messageRecords("KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
       // Refreshes and releases the message's slot, adds its usage (UpdateItem only: ADD, never read-modify-write).
       usageRecords("RecordUsageAndSlots", ["dynamodb:UpdateItem"]),
-      ...applyGuardrail,
+      ...applyGuardrailOf(c),
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
@@ -144,6 +159,23 @@ function websocketRouteStatements(sendQuery: Statement[], tables: ConversationTa
     ...sendQuery,
     { sid: "StopOwnMessages", actions: ["dynamodb:UpdateItem"], resources: [tables.messages.tableArn] },
     { sid: "RecordConnections", actions: ["dynamodb:PutItem", "dynamodb:DeleteItem"], resources: [websocket.connectionsTableArn] },
+  ];
+}
+
+/**
+ * The Function URL's function: sendQuery's admission and record, then the worker's generation (models, guardrail,
+ * history, the record, usage and slots); no topic, queue or AppSync API, since it delivers to its own response.
+ */
+function functionUrlStatements(c: EnvironmentConfig, { key, tables }: Pick<PlatformResources, "key" | "tables">): Statement[] {
+  return [
+    streamModelsOf(c),
+    ...applyGuardrailOf(c),
+    ...conversationHistoryOf(tables),
+    // Creates the QUEUED record (removing it when it never started), starts, fills, stops and ends it, reads its stop flag.
+    { sid: "KeepMessageRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.messages.tableArn] },
+    // Admits (reads the day's usage and the slots, claims a slot), refreshes and releases the slot, adds the usage.
+    { sid: "AdmitAndRecordUsage", actions: ["dynamodb:Query", "dynamodb:UpdateItem"], resources: [tables.usage.tableArn] },
+    useKeyOf(key),
   ];
 }
 
@@ -181,7 +213,7 @@ export class PlatformStack extends TerraformStack {
     });
     const messaging = this.messaging(key);
     const tables = this.tables(key);
-    const users = new UserDirectory(this, "users", { name: this.prefix, existingUserPoolId: c.cognito.existing_user_pool_id, deletionProtection: deletionProtected(c) });
+    const users = new UserDirectory(this, "users", { name: this.prefix, region: c.region, existingUserPoolId: c.cognito.existing_user_pool_id, deletionProtection: deletionProtected(c) });
     const api = this.api(users, key);
     // From the API's id, not the group resource: the group itself waits for the key.
     apiLogGroup = apiLogGroupName(api.apiId);
@@ -190,9 +222,10 @@ export class PlatformStack extends TerraformStack {
     this.receiveWork(functions, messaging);
     api.attachResolvers({ sendQuery: functions.sendQuery.functionArn, messageControl: functions.messageControl.functionArn });
     if (websocket && functions.websocketAuthorizer && functions.websocketRoutes) websocket.attachFunctions({ authorizer: functions.websocketAuthorizer, routes: functions.websocketRoutes });
+    const functionUrl = c.transports.includes("function_url") ? this.functionUrlTransport({ key, messaging, tables, api }, users) : undefined;
     if (c.waf) this.firewall(c.waf, key, api);
-    if (c.alarms) this.alarms(c.alarms, key, api);
-    this.outputs(api, users, websocket);
+    if (c.alarms) this.alarms(c.alarms, key, api, functionUrl);
+    this.outputs(api, users, websocket, functionUrl);
   }
 
   /** Inbound topic -> work queue and outbound topic -> outbound queue, each queue with its DLQ. */
@@ -259,25 +292,28 @@ export class PlatformStack extends TerraformStack {
     });
   }
 
+  /** The functions' runtime settings, from the config and the resources they name. */
+  private runtimeSettings({ messaging, tables, api }: PlatformResources): RuntimeSettings {
+    return runtimeSettingsFor(this.config, {
+      appsyncEndpoint: api.graphqlUrl,
+      inboundTopicArn: messaging.inboundTopic.topicArn,
+      outboundTopicArn: messaging.outboundTopic.topicArn,
+      // Our own names (config/names.ts), known at synth: literals, not apply-time references, in the 4 KB environment.
+      idempotencyTableName: this.names.idempotencyTable,
+      historyTableName: tables.history ? this.names.historyTable : "",
+      messagesTableName: this.names.messagesTable,
+      usageTableName: this.names.usageTable,
+    });
+  }
+
   /**
    * send-query, message-control, stream-worker and outbound-relay: the same runtime settings, each with its own grants;
    * with the websocket transport also its authorizer and route function, and the worker's websocket variables.
    */
   private functions(resources: PlatformResources, users: UserDirectory): PlatformFunctions {
     const c = this.config;
-    const { key, messaging, tables, api, websocket } = resources;
-    const variables = runtimeVariables(
-      runtimeSettingsFor(c, {
-        appsyncEndpoint: api.graphqlUrl,
-        inboundTopicArn: messaging.inboundTopic.topicArn,
-        outboundTopicArn: messaging.outboundTopic.topicArn,
-        // Our own names (config/names.ts), known at synth: literals, not apply-time references, in the 4 KB environment.
-        idempotencyTableName: this.names.idempotencyTable,
-        historyTableName: tables.history ? this.names.historyTable : "",
-        messagesTableName: this.names.messagesTable,
-        usageTableName: this.names.usageTable,
-      }),
-    );
+    const { key, tables, websocket } = resources;
+    const variables = runtimeVariables(this.runtimeSettings(resources));
     const statements = functionStatements(c, resources);
     // Only the worker and the route function get the websocket variables: the others' 4 KB stay as they were.
     const ws = websocket ? websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: this.names.connectionsTable }) : {};
@@ -303,11 +339,36 @@ export class PlatformStack extends TerraformStack {
       ...(websocket
         ? {
             // The authorizer reads only whose tokens to accept: the user pool's issuer and the platform's app client.
-            websocketAuthorizer: fn("websocket-authorizer", this.names.websocketFunctions.authorizer, [], authorizerVariables({ tokenIssuer: cognitoIssuer(c.region, users.userPoolId), tokenClientId: users.userPoolClientId })),
+            websocketAuthorizer: fn("websocket-authorizer", this.names.websocketFunctions.authorizer, [], tokenVariables({ jwtIssuer: users.issuerUrl, jwtClientId: users.userPoolClientId })),
             websocketRoutes: fn("websocket-routes", this.names.websocketFunctions.routes, websocketRouteStatements(statements.sendQuery, tables, websocket), { ...variables, ...ws }),
           }
         : {}),
     };
+  }
+
+  /**
+   * The Function URL transport ("function_url" in transports): its streaming function, with its part of the shared
+   * settings, the user pool it trusts and the answer cap, reserved at function_url.reserved_concurrency.
+   */
+  private functionUrlTransport(resources: PlatformResources, users: UserDirectory): FunctionUrlTransport {
+    const c = this.config;
+    const dir = "url-stream";
+    const own = functionUrlSettingsFor(c, { issuerUrl: users.issuerUrl, clientId: users.userPoolClientId });
+    return new FunctionUrlTransport(this, "function-url", {
+      functionName: this.names.urlStreamFunction,
+      entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
+      memoryMb: c.lambda.memory_mb,
+      timeoutSeconds: c.lambda.timeout_seconds,
+      reservedConcurrency: c.function_url.reserved_concurrency,
+      logRetentionDays: c.lambda.log_retention_days,
+      logsKmsKeyArn: resources.key.keyArn,
+      variables: { ...functionUrlVariables(this.runtimeSettings(resources), own), ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
+      statements: functionUrlStatements(c, resources),
+      permissionsBoundaryArn: this.boundaryArn,
+      // The web console may be hosted anywhere (web/README.md); as on AppSync's API, the bearer token authorizes, not the origin.
+      allowedOrigins: ["*"],
+      region: c.region,
+    });
   }
 
   /**
@@ -347,7 +408,7 @@ export class PlatformStack extends TerraformStack {
   }
 
   /** DLQ, function and API alarms to the configured email or topic. */
-  private alarms(target: NonNullable<EnvironmentConfig["alarms"]>, key: EncryptionKey, api: StreamingApi): void {
+  private alarms(target: NonNullable<EnvironmentConfig["alarms"]>, key: EncryptionKey, api: StreamingApi, functionUrl?: FunctionUrlTransport): void {
     const { names } = this;
     new PlatformAlarms(this, "alarms", {
       prefix: this.prefix,
@@ -362,13 +423,14 @@ export class PlatformStack extends TerraformStack {
         names.functions.streamWorker,
         names.functions.outboundRelay,
         ...(this.config.transports.includes("websocket") ? [names.websocketFunctions.authorizer, names.websocketFunctions.routes] : []),
+        ...(functionUrl ? [names.urlStreamFunction] : []),
       ],
       apiId: api.apiId,
     });
   }
 
   /** What scripts/clientConfig.ts reads back to write a client config (OUTPUTS). */
-  private outputs(api: StreamingApi, users: UserDirectory, websocket: WebsocketTransport | undefined): void {
+  private outputs(api: StreamingApi, users: UserDirectory, websocket: WebsocketTransport | undefined, functionUrl: FunctionUrlTransport | undefined): void {
     const c = this.config;
     new TerraformOutput(this, OUTPUTS.environment, { value: c.name });
     new TerraformOutput(this, OUTPUTS.region, { value: c.region });
@@ -379,5 +441,6 @@ export class PlatformStack extends TerraformStack {
     new TerraformOutput(this, OUTPUTS.models, { value: { defaultModelId: c.models.default_model_id, allowedModelIds: c.models.allowed_model_ids } });
     new TerraformOutput(this, OUTPUTS.batching, { value: clientBatchingFor(c) });
     if (websocket) new TerraformOutput(this, OUTPUTS.websocketUrl, { value: websocket.websocketUrl });
+    if (functionUrl) new TerraformOutput(this, OUTPUTS.functionUrl, { value: functionUrl.functionUrl });
   }
 }

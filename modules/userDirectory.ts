@@ -1,10 +1,13 @@
 import { Construct } from "constructs";
 import { CognitoUserPool } from "@cdktf/provider-aws/lib/cognito-user-pool";
 import { CognitoUserPoolClient } from "@cdktf/provider-aws/lib/cognito-user-pool-client";
+import { cognitoIssuer } from "./arns";
 
 export interface UserDirectoryProps {
   /** User pool name. */
   readonly name: string;
+  /** The pool's region: its issuer URL names it. */
+  readonly region: string;
   /** Use this pool instead of creating one (the app client is still created in it). */
   readonly existingUserPoolId?: string;
   /** Refuse deleting the pool (production users). */
@@ -15,6 +18,8 @@ export interface UserDirectoryProps {
 export class UserDirectory extends Construct {
   public readonly userPoolId: string;
   public readonly userPoolClientId: string;
+  /** What the pool's tokens carry in `iss`; its JWKS is at `<issuer>/.well-known/jwks.json`. */
+  public readonly issuerUrl: string;
 
   constructor(scope: Construct, id: string, props: UserDirectoryProps) {
     super(scope, id);
@@ -56,5 +61,6 @@ export class UserDirectory extends Construct {
       tokenValidityUnits: [{ accessToken: "minutes", idToken: "minutes", refreshToken: "days" }],
     });
     this.userPoolClientId = client.id;
+    this.issuerUrl = cognitoIssuer(props.region, this.userPoolId);
   }
 }

@@ -37,6 +37,8 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
   const batching = OUTPUTS.batching in outputs ? value(OUTPUTS.batching) : undefined;
   // Only a stack with the websocket transport has this output.
   const websocketUrl = OUTPUTS.websocketUrl in outputs ? value(OUTPUTS.websocketUrl) : undefined;
+  // Only an environment with "function_url" in transports has the output.
+  const functionUrl = OUTPUTS.functionUrl in outputs ? value(OUTPUTS.functionUrl) : undefined;
   return clientConfigSchema.parse({
     environment: value(OUTPUTS.environment),
     region: value(OUTPUTS.region),
@@ -46,6 +48,7 @@ export function clientConfigFromOutputs(outputs: TerraformOutputs): ClientConfig
     models: { defaultModelId: models?.defaultModelId, allowedModelIds: models?.allowedModelIds },
     batching,
     websocketUrl,
+    functionUrl,
   });
 }
 

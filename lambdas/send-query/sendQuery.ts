@@ -1,7 +1,8 @@
 /**
- * sendQuery: validates the caller's input, builds the work request (userId from the verified identity only), admits it
- * against the per-user limits (admission.ts: one generation per request, concurrency, daily quota), creates the
- * message's durable record (QUEUED; a message id this user already used in the session is refused) and hands the
+ * sendQuery: `admitQuery`, then the hand-off. `admitQuery` validates the caller's input, builds the work request
+ * (userId from the verified identity only), admits it against the per-user limits (admission.ts: one generation per
+ * request, concurrency, daily quota) and creates the message's durable record (QUEUED; a message id this user already
+ * used in the session is refused); the Function URL (lambdas/url-stream) takes the same step. sendQuery then hands the
  * work request to the worker: exactly one message to the inbound topic (the queued ingress), or, when
  * WORKER_FUNCTION_NAME is set (the async ingress), one Event invocation of the worker with the request as its payload.
  * Bad input or a limit returns `{error}` (the resolver turns it into a GraphQL error) and writes and hands off
@@ -38,14 +39,14 @@ export interface SendQueryError {
 
 export type SendQueryResult = { sessionId: string; messageId: string } | SendQueryError;
 
-export type SendQuerySettings = Pick<RuntimeSettings, "inboundTopicArn" | "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice"> &
-  Partial<Pick<RuntimeSettings, "workerFunctionName">>;
+/** What admitQuery validates the input against. */
+export type AdmitSettings = Pick<RuntimeSettings, "maxPromptChars" | "defaultModelId" | "allowedModelIds" | "clientDeliveryChoice">;
 
-export interface SendQueryDeps {
-  sns: SNSClient;
-  /** Invokes the worker on the async ingress (settings.workerFunctionName set); unused on the queued one. */
-  lambda?: AsyncInvoker;
-  settings: SendQuerySettings;
+export type SendQuerySettings = AdmitSettings & Pick<RuntimeSettings, "inboundTopicArn"> & Partial<Pick<RuntimeSettings, "workerFunctionName">>;
+
+/** What admitQuery needs: the settings, the records and the limits (no hand-off). */
+export interface AdmitDeps {
+  settings: AdmitSettings;
   /** The durable message records; absent only in tests of validation alone. */
   messages?: MessageStore;
   /** The per-user limits; absent only in tests of validation alone. */
@@ -55,9 +56,25 @@ export interface SendQueryDeps {
   now?: () => Date;
 }
 
+export interface SendQueryDeps extends AdmitDeps {
+  sns: SNSClient;
+  /** Invokes the worker on the async ingress (settings.workerFunctionName set); unused on the queued one. */
+  lambda?: AsyncInvoker;
+  settings: SendQuerySettings;
+}
+
+/** An admitted query: its work request (and JSON body), its record's key, and the undo of its slot. */
+export interface AdmittedQuery {
+  request: WorkRequest;
+  body: string;
+  ref: MessageRef;
+  /** Frees the generation slot admission claimed (a no-op when no limits are kept). */
+  releaseSlot(): Promise<void>;
+}
+
 const idField = (name: string) => z.string({ required_error: `${name} is required`, invalid_type_error: `${name} must be a string` }).regex(ID_PATTERN, `${name} must be 8-64 letters, digits, '-' or '_'`);
 
-function inputSchema(s: SendQuerySettings) {
+function inputSchema(s: AdmitSettings) {
   return z.object({
     sessionId: idField("sessionId"),
     messageId: idField("messageId").nullish(),
@@ -93,6 +110,26 @@ function refused(refusal: Refusal, messageId: string): SendQueryError {
 }
 
 export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Promise<SendQueryResult> {
+  const admitted = await admitQuery(event, deps);
+  if ("error" in admitted) return admitted;
+  const { request, body, ref } = admitted;
+  try {
+    await handOff(request, body, deps).catch(async (error: unknown) => {
+      await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
+      throw error;
+    });
+  } catch (error) {
+    await admitted.releaseSlot().catch(() => {}); // the slot is free again
+    throw error;
+  }
+  return { sessionId: request.sessionId, messageId: request.messageId };
+}
+
+/**
+ * Validates the input, admits it against the limits and creates its QUEUED record; returns the admitted query, or the
+ * error that refuses it with nothing written (a reused id's slot is released again). Throws when a table call fails.
+ */
+export async function admitQuery(event: SendQueryEvent, deps: AdmitDeps): Promise<AdmittedQuery | SendQueryError> {
   const built = buildWorkRequest(event, deps);
   if ("error" in built) return built;
   const { request, body } = built;
@@ -108,15 +145,11 @@ export async function sendQuery(event: SendQueryEvent, deps: SendQueryDeps): Pro
       await releaseSlot();
       return reusedId(request.messageId);
     }
-    await handOff(request, body, deps).catch(async (error: unknown) => {
-      await deps.messages?.discard(ref).catch(() => {}); // nothing half-done: the id may be sent again
-      throw error;
-    });
   } catch (error) {
     await releaseSlot().catch(() => {}); // the slot is free again
     throw error;
   }
-  return { sessionId: request.sessionId, messageId: request.messageId };
+  return { request, body, ref, releaseSlot };
 }
 
 /** The work request to the worker: an Event invocation on the async ingress, else one message to the inbound topic. */
@@ -130,7 +163,7 @@ async function handOff(request: WorkRequest, body: string, deps: SendQueryDeps):
 }
 
 /** The caller's identity and input as a work request and its JSON body, or the error that refuses them. */
-function buildWorkRequest(event: SendQueryEvent, deps: SendQueryDeps): { request: WorkRequest; body: string } | SendQueryError {
+function buildWorkRequest(event: SendQueryEvent, deps: AdmitDeps): { request: WorkRequest; body: string } | SendQueryError {
   const userId = event.identity?.sub;
   if (typeof userId !== "string" || userId.length === 0) return { error: { message: "Sign in to send a query", type: "Unauthorized" } };
   const parsed = inputSchema(deps.settings).safeParse(event.arguments?.input);

@@ -3,7 +3,8 @@
  * authorizer and the local AppSync gateway both use it): the signature against the issuer's JWKS,
  * `iss`, `exp`, and Cognito's own rules (aws-jwt-verify's validateCognitoJwtFields): an ID token (`token_use=id`) names
  * the app client in `aud`, an access token (`token_use=access`) in `client_id`. On top: a non-empty `sub`, and an `iat`
- * no more than MAX_IAT_SKEW_SECONDS in the future.
+ * no more than MAX_IAT_SKEW_SECONDS in the future. One home for both callers of the rule: the local AppSync gateway
+ * (local/appsync/identity.ts) and the Function URL's function, which must accept exactly the tokens AppSync accepts.
  */
 import { JwtVerifier } from "aws-jwt-verify";
 import { validateCognitoJwtFields } from "aws-jwt-verify/cognito-verifier";
@@ -29,8 +30,8 @@ export type UserPoolTokenResult = { ok: true; claims: JwtPayload } | { ok: false
 class CognitoClaimError extends Error {}
 
 /**
- * aws-jwt-verify's own fetcher speaks https only; the local issuer serves http (and https with --tls), and Cognito
- * https: the platform's fetch handles all three, so the same code runs deployed and locally.
+ * aws-jwt-verify's own fetcher speaks https only; the local issuer serves http (and https with --tls), and Cognito's
+ * JWKS https: the platform's fetch handles all three, so the same code runs deployed and locally.
  */
 const jwksFetcher: Fetcher = {
   fetch: async (uri) => {

@@ -8,11 +8,12 @@
  * final_response), messageEmitter.ts stamps and sends the events under the publishing deadline
  * through deliveryRouter.ts, messageRecorder.ts keeps the durable record beside the stream, stopWatch.ts turns a
  * stopGeneration into an abort of the model call, history.ts loads and saves the conversation, usageRecorder.ts keeps
- * the user's generation slot and usage row, guardrail.ts finds the safe text of a message a guardrail ended.
+ * the user's generation slot and usage row, guardrail.ts finds the safe text of a message a guardrail ended, and
+ * answerCap.ts ends an answer at its byte cap (the Function URL's).
  */
 import { randomUUID } from "node:crypto";
 import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
-import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
+import { GUARDRAIL_INTERVENED_REASON, MAX_BYTES_REASON, STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
 import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
@@ -20,6 +21,7 @@ import type { EventPublisher } from "../shared/eventPublisher";
 import type { MessageRef, MessageStore } from "../shared/messageStore";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import type { UsageTable } from "../shared/usageTable";
+import { AnswerCap } from "./answerCap";
 import { readConverseStream, type ConverseDelta } from "./converseStream";
 import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
 import { mapGenerationError } from "./generationErrors";
@@ -68,6 +70,8 @@ export interface GenerationDeps {
   usage?: UsageTable;
   /** How often a streaming message's stop flag is read (default STOP_POLL_INTERVAL_MS). */
   stopPollIntervalMs?: number;
+  /** An answer's cap in UTF-8 bytes (the Function URL's): past it the model call is aborted and the answer ends with stopReason max_bytes. Absent: no cap. */
+  maxAnswerBytes?: number;
   logger: RuntimeLogger;
   metrics: RuntimeMetrics;
   /** Clock (ms), for tests. */
@@ -183,21 +187,35 @@ function startRun(request: WorkRequest, deps: GenerationDeps, options: Generatio
   return { request, deps, now, started, delivery, router, emitter, ref, recorder, usage };
 }
 
-/** Streams the model's answer; a stopGeneration seen meanwhile aborts the model call and makes the answer a stopped one. */
+/**
+ * Streams the model's answer; a stopGeneration seen meanwhile aborts the model call and makes the answer a stopped one,
+ * and an answer reaching its byte cap (when there is one) ends as a max_bytes one.
+ */
 async function generateAnswer(run: GenerationRun, history: Message[], coalescer: TokenCoalescer, abortSignal?: AbortSignal): Promise<Answer> {
   const { request, deps } = run;
   const stop = deps.messages ? watchForStop(deps.messages, run.ref, deps.logger, deps.stopPollIntervalMs) : undefined;
-  const signal = stop ? (abortSignal ? AbortSignal.any([abortSignal, stop.signal]) : stop.signal) : abortSignal;
+  const cap = deps.maxAnswerBytes === undefined ? undefined : new AnswerCap(deps.maxAnswerBytes);
+  const signals = [abortSignal, stop?.signal, cap?.signal].filter((s): s is AbortSignal => s !== undefined);
+  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   const turn = { modelId: request.modelId, history, prompt: request.prompt };
   try {
-    const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, signal), coalescer);
+    const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, signal), coalescer, cap);
+    if (cap?.reached) {
+      deps.metrics.addMetric("AnswersCapped", "Count", 1);
+      return endedEarly(answer, MAX_BYTES_REASON);
+    }
     if (!stop?.stopped || answer.stopReason !== "unknown") return answer;
     deps.metrics.addMetric("GenerationsStopped", "Count", 1);
-    // Bedrock sends no usage for a cancelled stream: the text deltas received stand in for the output tokens.
-    return { ...answer, failure: undefined, stopReason: STOPPED_REASON, usage: { inputTokens: answer.usage.inputTokens, outputTokens: answer.textDeltas } };
+    return endedEarly(answer, STOPPED_REASON);
   } finally {
     stop?.dispose();
   }
+}
+
+/** An answer we ended before the model did (stopped, or at its cap): what was streamed, with `stopReason`. */
+function endedEarly(answer: Answer, stopReason: string): Answer {
+  // Bedrock sends no usage for a cancelled stream: the text deltas received stand in for the output tokens.
+  return { ...answer, failure: undefined, stopReason, usage: { inputTokens: answer.usage.inputTokens, outputTokens: answer.textDeltas } };
 }
 
 /** The answer of a message stopped before its generation began: empty, nothing asked of the model. */
@@ -210,19 +228,27 @@ async function loadHistory({ request, deps }: GenerationRun): Promise<Message[]>
   return deps.history ? deps.history.loadConversation(request.userId, request.sessionId, request.messageId) : [];
 }
 
-/** Reads the stream to its end: text goes to the coalescer as it arrives; a stream failure is kept, not thrown. */
-async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseDelta>, coalescer: TokenCoalescer): Promise<Answer> {
+/**
+ * Reads the stream to its end (or to the cap: the part of the delta that fits, then no more): text goes to the
+ * coalescer as it arrives; a stream failure is kept, not thrown.
+ */
+async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseDelta>, coalescer: TokenCoalescer, cap?: AnswerCap): Promise<Answer> {
   const answer: Answer = { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "unknown", textDeltas: 0 };
   try {
     for await (const delta of deltas) {
       switch (delta.kind) {
-        case "text":
+        case "text": {
+          const text = cap ? cap.take(delta.text) : delta.text;
           // Text deltas are never empty, so empty content means this is the first one.
-          if (answer.content === "") run.deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started);
-          answer.content += delta.text;
-          answer.textDeltas++;
-          coalescer.push(delta.text);
+          if (text && answer.content === "") run.deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started);
+          if (text) {
+            answer.content += text;
+            answer.textDeltas++;
+            coalescer.push(text);
+          }
+          if (cap?.reached) return answer; // leaving the loop closes the model's stream, whose call the cap aborted
           break;
+        }
         case "reasoning":
           answer.reasoning += delta.text;
           break;

@@ -10,6 +10,7 @@ import { IdempotencyConfig, makeIdempotent } from "@aws-lambda-powertools/idempo
 import type { BasePersistenceLayer } from "@aws-lambda-powertools/idempotency/persistence";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { workRequestSchema, type WorkRequest } from "../../contracts/workRequest";
+import { generationDeadlines } from "./deadlines";
 import { runGeneration, type GenerationDeps, type GenerationOptions, type GenerationSummary } from "./generation";
 
 /** Parses a record body into a work request; throws (so the record fails and eventually dead-letters) when malformed. */
@@ -46,8 +47,6 @@ export function isSqsEvent(event: unknown): event is SQSEvent {
 export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHandler {
   // Keyed on the messageId, scoped to its user and session: a client-chosen id can never suppress someone else's message.
   const config = new IdempotencyConfig({ eventKeyJmesPath: "[userId, sessionId, messageId]", expiresAfterSeconds: options.idempotencyExpirySeconds ?? 3600 });
-  const marginMs = options.shutdownMarginMs ?? 6000;
-  const publishMarginMs = Math.min(marginMs, options.publishMarginMs ?? 3000);
   // Only the first argument (the request) is hashed into the idempotency key.
   const generate = (request: WorkRequest, deadlines: GenerationOptions = {}): Promise<GenerationSummary> => runGeneration(request, options.generation, deadlines);
   const generateOnce = makeIdempotent(generate, { persistenceStore: options.persistenceStore, config });
@@ -61,12 +60,7 @@ export function createStreamWorker(options: StreamWorkerOptions): StreamWorkerHa
   const generateOnceAsync = makeIdempotent(generate, { persistenceStore: options.persistenceStore, config: asyncConfig });
   const withDeadlines = (once: typeof generateOnce, request: WorkRequest, context?: Context): Promise<GenerationSummary> => {
     const remaining = context?.getRemainingTimeInMillis?.();
-    if (remaining === undefined) return once(request);
-    const generateMs = Math.max(1000, remaining - marginMs);
-    return once(request, {
-      abortSignal: AbortSignal.timeout(generateMs),
-      publishSignal: AbortSignal.timeout(Math.max(generateMs, remaining - publishMarginMs)),
-    });
+    return remaining === undefined ? once(request) : once(request, generationDeadlines(remaining, options));
   };
   const parsed = (body: () => unknown, where: Record<string, unknown>): WorkRequest => {
     try {

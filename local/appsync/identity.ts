@@ -50,7 +50,7 @@ export class IdentityVerifier {
     this.tokens = new UserPoolTokenVerifier(opts.issuer);
   }
 
-  /** Verifies a Cognito-shaped ID or access token (see userPoolToken.ts) and builds AppSync's ctx.identity from it. */
+  /** Verifies a Cognito-shaped ID or access token (see lambdas/shared/userPoolToken.ts) and builds AppSync's ctx.identity from it. */
   async verifyJwt(token: string, sourceIp: string): Promise<AuthResult> {
     const verified = await this.tokens.verify(token);
     if (!verified.ok) return verified;

@@ -47,6 +47,12 @@ test("a stack with the websocket transport adds its websocket_url as websocketUr
   expect(JSON.parse(JSON.stringify(clientConfigFromOutputs(outputs)))).not.toHaveProperty("websocketUrl");
 });
 
+test("an environment with the Function URL transport gives its URL as functionUrl; without it there is none", () => {
+  const url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.us-east-1.on.aws/";
+  expect(clientConfigFromOutputs({ ...outputs, function_url: { value: url } }).functionUrl).toBe(url);
+  expect(clientConfigFromOutputs(outputs).functionUrl).toBeUndefined();
+});
+
 test("a missing output names it (stack not deployed or outdated)", () => {
   const { user_pool_client_id: _dropped, ...partial } = outputs;
   expect(() => clientConfigFromOutputs(partial)).toThrow('terraform output "user_pool_client_id" is missing');

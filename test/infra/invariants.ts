@@ -69,7 +69,9 @@ function expectTlsOnly(v: StackView): void {
  * source mapping with its event invoke config (0) and adds the on-failure queue and its policy (2), and its DLQ alarm (1);
  * the websocket transport adds the API, its stage, authorizer and integration (4), 6 routes and the 4 route responses of
  * the message routes (10), 2 invoke permissions, the connections table, the access log group, and 2 functions (the
- * authorizer, the route function) x (function, role, policy, log group) (8) = 26, and with alarms their 2 x 2.
+ * authorizer, the route function) x (function, role, policy, log group) (8) = 26, and with alarms their 2 x 2;
+ * the Function URL transport adds its function (function, role, policy, log group), the URL and the terraform_data that
+ * adds its InvokeFunction permission (6), and its function's 2 alarms.
  */
 export function expectedCounts(c: EnvironmentConfig): { total: number; byType: Record<string, number> } {
   const alarms = c.alarms ? 2 + 4 * 2 + 1 : 0;
@@ -82,25 +84,29 @@ export function expectedCounts(c: EnvironmentConfig): { total: number; byType: R
   const asyncAlarm = c.alarms ? asyncIngress : 0;
   const ws = c.transports.includes("websocket") ? 1 : 0;
   const wsAlarms = c.alarms ? 2 * 2 * ws : 0;
+  const functionUrl = c.transports.includes("function_url") ? 1 : 0;
+  const functionUrlAlarms = c.alarms ? 2 * functionUrl : 0;
   return {
-    total: 60 + alarms + alarmTopic + history + pool + firewall + 2 * asyncIngress + asyncAlarm + 26 * ws + wsAlarms,
+    total: 60 + alarms + alarmTopic + history + pool + firewall + 2 * asyncIngress + asyncAlarm + 26 * ws + wsAlarms + 6 * functionUrl + functionUrlAlarms,
     byType: {
       aws_sqs_queue: 4 + asyncIngress,
       aws_sqs_queue_policy: 4 + asyncIngress,
       aws_lambda_event_source_mapping: 2 - asyncIngress,
       aws_lambda_function_event_invoke_config: asyncIngress,
       aws_sns_topic: 2 + (c.alarms?.email ? 1 : 0),
-      aws_lambda_function: 4 + 2 * ws,
-      // The 4 functions', AppSync logging's and the 2 Lambda data sources' (and the 2 websocket functions').
-      aws_iam_role: 7 + 2 * ws,
+      aws_lambda_function: 4 + 2 * ws + functionUrl,
+      // The 4 functions', AppSync logging's and the 2 Lambda data sources' (and the 2 websocket functions', the Function URL's).
+      aws_iam_role: 7 + 2 * ws + functionUrl,
+      aws_lambda_function_url: functionUrl,
+      terraform_data: functionUrl,
       aws_appsync_datasource: 3,
       aws_appsync_resolver: 7,
       aws_dynamodb_table: 4 + history + ws,
       aws_cognito_user_pool: 1 + pool,
-      aws_cloudwatch_log_group: 5 + createdAcl + 3 * ws,
+      aws_cloudwatch_log_group: 5 + createdAcl + 3 * ws + functionUrl,
       aws_wafv2_web_acl: createdAcl,
       aws_wafv2_web_acl_association: c.waf ? 1 : 0,
-      aws_cloudwatch_metric_alarm: alarms + asyncAlarm + wsAlarms,
+      aws_cloudwatch_metric_alarm: alarms + asyncAlarm + wsAlarms + functionUrlAlarms,
       aws_apigatewayv2_api: ws,
       aws_apigatewayv2_stage: ws,
       aws_apigatewayv2_route: 6 * ws,

@@ -157,6 +157,8 @@ describe("the deploy role", () => {
     ["kms:CreateAlias", DEV_KEY, tags("ResourceTag", "dev")],
     ["lambda:CreateFunction", arn("lambda", "function:llm-stream-dev-stream-worker"), {}],
     ["lambda:CreateEventSourceMapping", "*", { "lambda:FunctionArn": arn("lambda", "function:llm-stream-dev-stream-worker") }],
+    ["lambda:CreateFunctionUrlConfig", arn("lambda", "function:llm-stream-dev-url-stream"), { "lambda:FunctionUrlAuthType": "NONE" }],
+    ["lambda:AddPermission", arn("lambda", "function:llm-stream-dev-url-stream"), {}],
     ["logs:CreateLogGroup", arn("logs", "log-group:/aws/lambda/llm-stream-dev-send-query"), {}],
     ["logs:AssociateKmsKey", arn("logs", "log-group:/aws/lambda/llm-stream-dev-send-query"), {}],
     ["logs:CreateLogGroup", arn("logs", `log-group:/aws/appsync/apis/${API_ID}`), tags("RequestTag", "dev")],
@@ -199,6 +201,7 @@ describe("the deploy role", () => {
     ["another environment's key", "kms:ScheduleKeyDeletion", QA_KEY, tags("ResourceTag", "staging"), "ImplicitlyDenied"],
     ["another key's alias", "kms:UpdateAlias", arn("kms", "alias/billing"), {}, "ImplicitlyDenied"],
     ["another team's function", "lambda:UpdateFunctionCode", arn("lambda", "function:billing-api"), {}, "ImplicitlyDenied"],
+    ["another team's function URL", "lambda:CreateFunctionUrlConfig", arn("lambda", "function:billing-api"), { "lambda:FunctionUrlAuthType": "NONE" }, "ImplicitlyDenied"],
   ];
   test.each(CANNOT)("cannot touch %s", async (_what, action, resource, context, outcome) => {
     expect(await decide(DEPLOY_ROLE, deployRole(resource), action, resource, context)).toBe(outcome);
@@ -214,6 +217,7 @@ describe("the read-only plan role", () => {
       ["s3:GetObject", "arn:aws:s3:::llm-stream-tfstate-111111111111/llm-stream/dev/platform.tfstate", {}],
       ["appsync:GetGraphqlApi", arn("appsync", `apis/${API_ID}`), tags("ResourceTag", "dev")],
       ["lambda:GetFunction", arn("lambda", "function:llm-stream-dev-stream-worker"), {}],
+      ["lambda:GetFunctionUrlConfig", arn("lambda", "function:llm-stream-dev-url-stream"), {}],
       ["kms:GetKeyPolicy", DEV_KEY, tags("ResourceTag", "dev")],
       ["cognito-idp:DescribeUserPool", arn("cognito-idp", "userpool/us-east-1_DevPool1"), tags("ResourceTag", "dev")],
     ];

@@ -93,6 +93,10 @@ describe.each(FIXTURES)("%s", (env) => {
   });
   const perms = (fn: string) => v.functionPermissions(fn);
   const actionsOf = (stmts: PolicyStatement[]) => stmts.flatMap((s) => s.actions ?? []);
+  /** The Function URL's function, when "function_url" is in transports (its own tests: test/infra/functionUrl.test.ts). */
+  const urlFunction = () => (c.transports.includes("function_url") ? [names.urlStreamFunction] : []);
+  /** The four functions every stack has, which share the runtime settings. */
+  const sharedFunctions = () => v.list("aws_lambda_function").filter((f) => f.function_name !== names.urlStreamFunction);
 
   test("provider: pinned account, assumed deploy role, region, default tags", () => {
     const p = v.provider();
@@ -209,11 +213,12 @@ describe.each(FIXTURES)("%s", (env) => {
 
   test("functions: nodejs22.x arm64, X-Ray, JSON logs into a retention-bound group, config sizes, content hash", () => {
     const fns = v.list("aws_lambda_function");
-    expect(fns.map((f) => f.function_name).sort()).toEqual(Object.values(names.functions).sort());
+    expect(fns.map((f) => f.function_name).sort()).toEqual([...Object.values(names.functions), ...urlFunction()].sort());
     for (const f of fns) {
       expect(f).toMatchObject({ runtime: "nodejs22.x", architectures: ["arm64"], handler: "index.handler", tracing_config: { mode: "Active" }, memory_size: c.lambda.memory_mb, timeout: c.lambda.timeout_seconds });
       expect(f.logging_config.log_format).toBe("JSON");
-      expect(f.reserved_concurrent_executions).toBe(c.lambda.reserved_concurrency === -1 ? undefined : c.lambda.reserved_concurrency);
+      const reserved = f.function_name === names.urlStreamFunction ? c.function_url.reserved_concurrency : c.lambda.reserved_concurrency;
+      expect(f.reserved_concurrent_executions).toBe(reserved === -1 ? undefined : reserved);
       expect(f.filename).toContain(f.source_code_hash);
       const group = v.resources("aws_cloudwatch_log_group")[StackView.refId(f.logging_config.log_group)];
       expect(group).toMatchObject({ name: `/aws/lambda/${f.function_name}`, retention_in_days: c.lambda.log_retention_days });
@@ -222,7 +227,7 @@ describe.each(FIXTURES)("%s", (env) => {
   });
 
   test("environment wiring: DIRECT_SEND, models, batching, topics and tables reach every function", () => {
-    for (const f of v.list("aws_lambda_function")) {
+    for (const f of sharedFunctions()) {
       const vars = f.environment.variables;
       expect(vars).toMatchObject({
         DIRECT_SEND: String(c.direct_send),
@@ -325,9 +330,10 @@ describe.each(FIXTURES)("%s", (env) => {
     expect(onMessages(names.functions.messageControl)).toEqual([["ReadAndStopMessages", ["dynamodb:Query", "dynamodb:UpdateItem"], [messagesArn]]]);
     expect(onMessages(names.functions.streamWorker)).toEqual([["KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [messagesArn]]]);
     expect(onMessages(names.functions.outboundRelay)).toEqual([]);
+    for (const fn of urlFunction()) expect(onMessages(fn)).toEqual([["KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [messagesArn]]]);
     // No other role (AppSync's included) names the table, and no wildcard or index ARN of it appears anywhere.
     const namingTable = v.list("aws_iam_role_policy").flatMap((p) => v.statementsOf(p.policy)).filter((s) => (s.resources ?? []).some((r) => r.includes(`aws_dynamodb_table.${tableId}.`)));
-    expect(namingTable.map((s) => s.sid).sort()).toEqual(["CreateMessageRecords", "KeepMessageRecords", "ReadAndStopMessages"]);
+    expect(namingTable.map((s) => s.sid).sort()).toEqual(["CreateMessageRecords", "KeepMessageRecords", ...urlFunction().map(() => "KeepMessageRecords"), "ReadAndStopMessages"]);
     for (const s of v.allStatements()) for (const r of s.resources ?? []) if (r.includes(`aws_dynamodb_table.${tableId}.`)) expect(r).toBe(messagesArn);
     // message-control: logs, traces, the tables and the key, nothing of SNS, SQS, Bedrock or AppSync.
     const control = perms(names.functions.messageControl);
@@ -364,8 +370,8 @@ describe.each(FIXTURES)("%s", (env) => {
 
   test("every role carries the environment's permissions boundary, the one the bootstrap stack creates", async () => {
     const roles = v.list("aws_iam_role");
-    // 4 functions, AppSync logging, AppSync's sendQuery and messageControl data sources.
-    expect(roles.map((r) => r.name).sort()).toEqual([...Object.values(names.functions), `${names.api}-logs`, `${names.api}-send-query`, `${names.api}-message-control`].sort());
+    // 4 functions (and the Function URL's), AppSync logging, AppSync's sendQuery and messageControl data sources.
+    expect(roles.map((r) => r.name).sort()).toEqual([...Object.values(names.functions), ...urlFunction(), `${names.api}-logs`, `${names.api}-send-query`, `${names.api}-message-control`].sort());
     const expected = `arn:aws:iam::${c.account_id}:policy/${c.project}-${env}-boundary`;
     for (const r of roles) expect([r.name, r.permissions_boundary]).toEqual([r.name, expected]);
     const [account] = planAccounts([c], { owner: "acme", repo: "llm-stream" });
@@ -440,12 +446,13 @@ describe.each(FIXTURES)("%s", (env) => {
       return;
     }
     const dlqs = [names.outboundDeadLetterQueue, names.workDeadLetterQueue, ...(SHAPE[env].ingress === "async" ? [names.asyncFailureQueue] : [])];
-    expect(alarms).toHaveLength(dlqs.length + 4 * 2 + 1);
+    const functions = [...Object.values(names.functions), ...urlFunction()];
+    expect(alarms).toHaveLength(dlqs.length + functions.length * 2 + 1);
     const metrics = alarms.map((a) => `${a.namespace}/${a.metric_name}`).sort();
-    expect(metrics).toEqual(["AWS/AppSync/5XXError", ...Array(4).fill("AWS/Lambda/Errors"), ...Array(4).fill("AWS/Lambda/Throttles"), ...dlqs.map(() => "AWS/SQS/ApproximateNumberOfMessagesVisible")]);
-    // Errors and throttles of each of the four functions, message-control among them.
+    expect(metrics).toEqual(["AWS/AppSync/5XXError", ...functions.map(() => "AWS/Lambda/Errors"), ...functions.map(() => "AWS/Lambda/Throttles"), ...dlqs.map(() => "AWS/SQS/ApproximateNumberOfMessagesVisible")]);
+    // Errors and throttles of each function, message-control (and the Function URL's) among them.
     for (const metric of ["Errors", "Throttles"]) {
-      expect(alarms.filter((a) => a.metric_name === metric).map((a) => [a.alarm_name, a.dimensions.FunctionName]).sort()).toEqual(Object.values(names.functions).map((fn) => [`${fn}-${metric.toLowerCase()}`, fn]).sort());
+      expect(alarms.filter((a) => a.metric_name === metric).map((a) => [a.alarm_name, a.dimensions.FunctionName]).sort()).toEqual(functions.map((fn) => [`${fn}-${metric.toLowerCase()}`, fn]).sort());
     }
     expect(alarms.filter((a) => a.namespace === "AWS/SQS").map((a) => a.dimensions.QueueName).sort()).toEqual(dlqs.sort());
     for (const a of alarms) expect(a).toMatchObject({ comparison_operator: "GreaterThanThreshold", threshold: 0 });
@@ -459,7 +466,8 @@ describe.each(FIXTURES)("%s", (env) => {
   });
 
   test("outputs for the client config", () => {
-    expect(Object.keys(v.json.output).sort()).toEqual(["batching", "environment", "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
+    const functionUrl = c.transports.includes("function_url") ? ["function_url"] : [];
+    expect(Object.keys(v.json.output).sort()).toEqual(["batching", "environment", ...functionUrl, "graphql_url", "models", "realtime_url", "region", "user_pool_client_id", "user_pool_id"]);
     expect(v.json.output.environment.value).toBe(env);
     expect(v.json.output.batching.value).toEqual({ mode: c.batching.mode, maxDelayMs: c.batching.max_delay_ms, maxWindowMs: c.batching.max_window_ms, readingTokensPerSecond: c.batching.reading_tokens_per_second });
     expect(v.json.output.realtime_url.value).toMatch(/uris\["REALTIME"\]/);
@@ -520,7 +528,10 @@ describe("the async ingress (full): send-query invokes the worker, Lambda retrie
 
   test("no event source mapping on the work queue; send-query is told the worker's name, a literal known at synth", () => {
     expect(v.list("aws_lambda_event_source_mapping").map((m) => m.event_source_arn)).toEqual([v.ref("aws_sqs_queue", v.idOf("aws_sqs_queue", v.one("aws_sqs_queue", (q) => q.name === names.outboundQueue)), "arn")]);
-    for (const f of v.list("aws_lambda_function")) expect([f.function_name, f.environment.variables.WORKER_FUNCTION_NAME]).toEqual([f.function_name, names.functions.streamWorker]);
+    // The Function URL's function hands nothing off: its environment has no hand-off variable (test/infra/functionUrl.test.ts).
+    for (const f of v.list("aws_lambda_function").filter((fn) => fn.function_name !== names.urlStreamFunction)) {
+      expect([f.function_name, f.environment.variables.WORKER_FUNCTION_NAME]).toEqual([f.function_name, names.functions.streamWorker]);
+    }
     for (const env of ["queued", "fifo-direct"] as const) {
       for (const f of view(env).list("aws_lambda_function")) expect(f.environment.variables.WORKER_FUNCTION_NAME).toBe("");
       expect(view(env).list("aws_lambda_function_event_invoke_config")).toEqual([]);
@@ -638,6 +649,10 @@ describe("the Lambda environment's 4 KB", () => {
       // The async ingress adds the worker's name (a literal, 20 + 20 + 14 characters) to every function's environment.
       ingress: "async",
       async_ingress: { maximum_event_age_seconds: 21600, maximum_retry_attempts: 2 },
+      // The Function URL's function leaves out the hand-off, delivery and relay variables, and adds its own three (the
+      // user pool's issuer and client, apply-time values here, and the cap).
+      transports: ["appsync", "function_url"],
+      function_url: { reserved_concurrency: 1000, max_answer_bytes: 6291456 },
     };
   };
 
