@@ -404,6 +404,27 @@ function boundedGrantStatements({ a, envs }: DeployScope, e: BootstrapEnvironmen
   ];
 }
 
+/**
+ * The WebSocket transport ("websocket" in transports): API Gateway v2 authorizes by HTTP method on the API's path, and
+ * an API's path carries its generated id, never our name: creating one needs the stack's tags on the request, and every
+ * call on an API and its routes, integrations, authorizer and stage needs them on the API (API Gateway evaluates a child
+ * resource's request against its API's tags). Its access log group carries the environment's prefix.
+ */
+function websocketApiStatements({ a, regional, each, taggedAsOurs }: DeployScope): PolicyStatement[] {
+  const paths = (rest: string) => each((e) => `arn:${a.partition}:apigateway:${e.region}::${rest}`);
+  return [
+    { Sid: "CreateWebsocketApi", Effect: "Allow", Action: ["apigateway:POST"], Resource: paths("/apis"), Condition: { StringEquals: taggedAsOurs("RequestTag") } },
+    {
+      Sid: "WebsocketApis",
+      Effect: "Allow",
+      Action: ["apigateway:GET", "apigateway:POST", "apigateway:PUT", "apigateway:PATCH", "apigateway:DELETE"],
+      Resource: [...paths("/apis/*"), ...paths("/tags/*")],
+      Condition: { StringEquals: taggedAsOurs("ResourceTag") },
+    },
+    { Sid: "WebsocketAccessLogs", Effect: "Allow", Action: ["logs:CreateLogGroup", ...LOG_GROUP_ACTIONS], Resource: regional("logs", (e) => `log-group:/aws/apigateway/${e.prefix}-*`) },
+  ];
+}
+
 /** The deploy role's policies: what the AWS provider calls to create, read, update and delete the platform stack. */
 export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPolicy[] {
   const s = deployScope(a, role);
@@ -413,6 +434,7 @@ export function deployPolicies(a: AccountBootstrap, role: DeployRole): DeployPol
     { concern: "compute", description: "Functions, their triggers, log groups and alarms", document: doc(computeStatements(s)) },
     { concern: "api", description: "The AppSync API and the Cognito user pool", document: doc([...graphqlApiStatements(s), ...userPoolStatements(s)]) },
     { concern: "iam", description: "The environments' own roles and policies", document: doc(iamStatements(s)) },
+    { concern: "websocket", description: "The API Gateway WebSocket API of the websocket transport and its access logs", document: doc(websocketApiStatements(s)) },
   ];
   const firewall = firewallStatements(s);
   if (firewall.length) policies.push({ concern: "firewall", description: "AWS WAF in front of the API and its logging", document: doc(firewall) });
@@ -484,6 +506,9 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
     // the account in this region, but only its publishResponse field.
     { Sid: "PublishResponseOnly", Effect: "Allow", Action: ["appsync:GraphQL"], Resource: [at("appsync", "apis/*/types/Mutation/fields/publishResponse")] },
     { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`)] },
+    // The websocket transport's worker posts to its API's @connections: the API id is generated, the stage is the
+    // environment's name (modules/websocketTransport.ts), so any API of the account in this region, this stage only.
+    { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [at("execute-api", `*/${e.name}/POST/@connections/*`)] },
     {
       // Key ARNs carry generated ids: the environment's key is the one with its tags (KMS evaluates aws:ResourceTag), so
       // no role of this environment can use another environment's key, whatever its role policy says.

@@ -187,34 +187,57 @@ describe("web console (Chromium, local stack)", () => {
     expect(await again.getByTestId("retry").isVisible()).toBe(true);
   }, 90_000);
 
-  it("compares DIRECT and QUEUED side by side with numbers for both: the batching mode and the requests per 1k tokens", async () => {
+  it("compares the four paths side by side on one time scale: AppSync direct and queued, the Function URL, the WebSocket", async () => {
     // 600 tokens at 200 tokens/s: 3 s, so the window grows past the 2 s opening.
     await page.getByTestId("compare-prompt").fill("Compare the delivery paths [[length:600]]");
     await page.getByTestId("compare-run").click();
-    await page.locator("#compare-form[data-state=done]").waitFor({ timeout: 2 * STREAM_DEADLINE_MS });
+    await page.locator("#compare-form[data-state=done]").waitFor({ timeout: 4 * STREAM_DEADLINE_MS });
     await page.screenshot({ path: path.join(ARTIFACTS, "web-console-compare.png"), fullPage: true });
-    const per1k: Record<string, number> = {};
-    for (const p of ["DIRECT", "QUEUED"]) {
+    const figures: Record<string, Record<string, number>> = {};
+    const scales = new Set<string | null>();
+    for (const p of ["DIRECT", "QUEUED", "FUNCTION_URL", "WEBSOCKET"]) {
       const panel = page.getByTestId(`compare-${p}`);
       if ((await panel.getAttribute("data-status")) !== "done") {
         throw new Error(`${p}: ${await panel.getByTestId("path-status").textContent()}\nlocal stack stderr:\n${stack!.stderr().slice(-3000)}`);
       }
       const num = async (id: string) => Number(await panel.getByTestId(id).getAttribute("data-value"));
-      const chunks = await num("chunks");
-      expect(chunks).toBeGreaterThan(1);
-      expect(await num("ttft")).toBeGreaterThan(0);
-      expect(await num("total")).toBeGreaterThanOrEqual(await num("ttft"));
-      per1k[p] = await num("requests");
-      expect(per1k[p]).toBeGreaterThan(0);
+      figures[p] = { chunks: await num("chunks"), ttft: await num("ttft"), total: await num("total"), requests: await num("requests"), cost: await num("cost") };
+      expect(figures[p].chunks).toBeGreaterThan(1);
+      expect(figures[p].ttft).toBeGreaterThan(0);
+      expect(figures[p].total).toBeGreaterThanOrEqual(figures[p].ttft);
       expect(await panel.getByTestId("batching").textContent()).toBe("reading_pace");
-      // One bar per gap between consecutive chunks.
-      expect(await panel.locator("svg[data-testid=latency-chart] rect").count()).toBe(chunks - 1);
+      // One bar per gap between consecutive chunks, one tick per chunk on the shared timeline.
+      expect(await panel.locator("svg[data-testid=latency-chart] rect").count()).toBe(figures[p].chunks - 1);
+      expect(await panel.locator("svg[data-testid=arrival-timeline] line.tick").count()).toBe(figures[p].chunks);
+      scales.add(await panel.locator("svg[data-testid=arrival-timeline]").getAttribute("data-scale-ms"));
     }
+    // Every column is drawn on the same time scale: the longest run's.
+    expect(scales.size).toBe(1);
+    expect(Number([...scales][0])).toBeGreaterThanOrEqual(Math.max(...Object.values(figures).map((f) => f.total)) - 1);
     // The queued path adds SNS, SQS and relay requests on top of the same AppSync mutations.
-    expect(per1k.QUEUED).toBeGreaterThan(per1k.DIRECT);
+    expect(figures.QUEUED.requests).toBeGreaterThan(figures.DIRECT.requests);
     // Direct, each request is an AppSync mutation: at most a twentieth of one per token.
-    expect(per1k.DIRECT).toBeLessThanOrEqual(1000 / 20);
-  }, 2 * STREAM_DEADLINE_MS + 10_000);
+    expect(figures.DIRECT.requests).toBeLessThanOrEqual(1000 / 20);
+    // The Function URL's events are lines of its own response; a WebSocket message costs a sixth of AppSync's mutation + update.
+    expect([figures.FUNCTION_URL.requests, figures.FUNCTION_URL.cost]).toEqual([0, 0]);
+    expect(figures.WEBSOCKET.cost).toBeGreaterThan(0);
+    expect(figures.WEBSOCKET.cost).toBeLessThan(figures.DIRECT.cost);
+  }, 4 * STREAM_DEADLINE_MS + 10_000);
+
+  it.each([
+    ["function_url", "Function URL"],
+    ["websocket", "WebSocket"],
+  ])("chats over the %s transport: the same exact answer, in the same conversation", async (transport) => {
+    await page.getByTestId("transport").selectOption(transport);
+    const prompt = `Answer me over ${transport}`;
+    await page.getByTestId("prompt").fill(prompt);
+    await page.getByTestId("send").click();
+    const message = page.getByTestId("assistant-message").last();
+    await message.locator("xpath=self::*[@data-status='done' or @data-status='failed']").waitFor({ timeout: STREAM_DEADLINE_MS });
+    if ((await message.getAttribute("data-status")) !== "done") throw new Error(`${transport}: ${await message.getByTestId("error-text").textContent()}`);
+    expect(await message.getByTestId("answer-source").textContent()).toBe(answerFor(prompt, stack!.ready.clientConfig.models.defaultModelId).join(""));
+    await page.getByTestId("transport").selectOption("appsync");
+  }, STREAM_DEADLINE_MS + 10_000);
 
   it("signs in to a deployed stack's Cognito user pool with SRP: the password never leaves the page", async () => {
     // Same bundle, a deployed-style client config; Cognito itself is answered by the test (no AWS account here).

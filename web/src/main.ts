@@ -13,6 +13,7 @@ import { setupCompare, type PathRunner, type PathRunners } from "./comparePanel"
 import { $, fmtMs, frameScheduler, h } from "./dom";
 import type { DeliveryPath, DeliveryPrices } from "./requestEstimate";
 import { StreamSession, type MessageRun, type StreamDeps } from "./streamSession";
+import { enabledTransports, FunctionUrlSession, WebsocketSession, type ChatSession, type ChatTransport } from "./transportSessions";
 
 const now = (): number => performance.now();
 /** The published prices the comparison's cost figures use (bench/prices.json, bundled into the page). */
@@ -21,7 +22,7 @@ const PRICES: DeliveryPrices = prices;
 interface App {
   config: ClientConfig;
   user?: SignedIn;
-  chat?: StreamSession;
+  chat?: ChatSession;
 }
 
 async function loadConfig(): Promise<ClientConfig> {
@@ -212,6 +213,16 @@ function showConnection(state: "live" | "reconnecting" | "closed"): void {
   $("connection").hidden = state !== "reconnecting";
 }
 
+/** Opens a chat session on the chosen transport, keeping the conversation's sessionId across transports. */
+async function openChat(app: App, transport: ChatTransport, sessionId: string | undefined): Promise<ChatSession> {
+  const { functionUrl, websocketUrl } = app.config;
+  if (transport === "function_url" && functionUrl) return new FunctionUrlSession(deps(app), functionUrl, sessionId);
+  if (transport === "websocket" && websocketUrl) return WebsocketSession.open(deps(app), websocketUrl, sessionId);
+  return StreamSession.open(deps(app), sessionId, { onConnection: showConnection });
+}
+
+const TRANSPORT_LABELS: Record<ChatTransport, string> = { appsync: "AppSync", function_url: "Function URL", websocket: "WebSocket" };
+
 function setupChat(app: App): void {
   const messages = $("messages");
   const form = $("composer") as HTMLFormElement;
@@ -219,6 +230,16 @@ function setupChat(app: App): void {
   const model = $("model") as HTMLSelectElement;
   const send = $("send") as HTMLButtonElement;
   model.replaceChildren(...app.config.models.allowedModelIds.map((m) => h("option", { value: m, selected: m === app.config.models.defaultModelId ? "" : undefined }, m)));
+  const transport = $("transport") as HTMLSelectElement;
+  const transports = enabledTransports(app.config);
+  transport.replaceChildren(...transports.map((t) => h("option", { value: t }, TRANSPORT_LABELS[t])));
+  transport.hidden = transports.length < 2;
+  let chatTransport: ChatTransport = "appsync";
+  // A new transport gets a new session on the next question; the conversation (sessionId, history) carries over.
+  transport.addEventListener("change", () => {
+    chatTransport = transport.value as ChatTransport;
+    app.chat?.close();
+  });
 
   /** Keeps the newest text in view while streaming, unless the user scrolled up to read. */
   const followingRender = (render: () => void) => (): void => {
@@ -237,7 +258,7 @@ function setupChat(app: App): void {
     if (!replacing) messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
     send.disabled = true;
     try {
-      if (!app.chat || app.chat.closed) app.chat = await StreamSession.open(deps(app), app.chat?.sessionId, { onConnection: showConnection });
+      if (!app.chat || app.chat.closed) app.chat = await openChat(app, chatTransport, app.chat?.sessionId);
     } catch (err) {
       const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
       const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, h("span", { "data-testid": "error-text" }, (err as Error).message), retry);
@@ -282,8 +303,18 @@ function appsyncRunner(app: App, delivery: DeliveryPath): PathRunner {
   };
 }
 
+/** A comparison run on the Function URL or the WebSocket API, on a session of its own. */
+function transportRunner(app: App, transport: "function_url" | "websocket"): PathRunner {
+  return async (prompt, onUpdate) => {
+    const session = await openChat(app, transport, undefined);
+    return { run: session.send(prompt, { onUpdate }), close: () => session.close() };
+  };
+}
+
 function startCompare(app: App): void {
   const runners: PathRunners = { DIRECT: appsyncRunner(app, "DIRECT"), QUEUED: appsyncRunner(app, "QUEUED") };
+  if (app.config.functionUrl) runners.FUNCTION_URL = transportRunner(app, "function_url");
+  if (app.config.websocketUrl) runners.WEBSOCKET = transportRunner(app, "websocket");
   setupCompare({
     form: $("compare-form") as HTMLFormElement,
     input: $("compare-prompt") as HTMLInputElement,
