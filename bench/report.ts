@@ -2,6 +2,7 @@
 import type { BundleFigures, TimedCommand } from "./artifacts";
 import type { DeliveryResults } from "./delivery";
 import type { IngressResults } from "./ingress";
+import type { TransportResults } from "./transports";
 import type { LifecycleResults } from "./lifecycle";
 import { limitChecksSection, type LimitChecksResults } from "./limits";
 import { round } from "./stats";
@@ -33,6 +34,8 @@ export interface BenchResults {
   limits?: LimitChecksResults;
   /** The two ingresses side by side, with their modelled-on-AWS rows (bench/ingress.ts); absent from runs before them. */
   ingress?: IngressResults;
+  /** The four delivery paths side by side: AppSync direct and queued, Function URL, WebSocket (bench/transports.ts); absent from runs before them. */
+  transports?: TransportResults;
   targets: TargetResult[];
   /** Targets the local stand-ins cannot measure, modelled on published AWS figures (bench/published-latency.json). */
   modelledOnAws: { source: string; dateRead: string; file: string; targets: ModelledTarget[] };
@@ -81,6 +84,7 @@ export function headlines(r: BenchResults): string[] {
     );
   }
   if (r.ingress) lines.push(`- Ingress, added time to first token p50 / p99 (local): ${r.ingress.ingresses.map((i) => `${i.ingress} ${pct(i.addedTtftMs)} ms`).join("; ")}; SNS + SQS + Lambda requests per 1,000 output tokens: ${r.ingress.ingresses.map((i) => `${i.ingress} ${n(i.per1kTokens.ingressRequests)}`).join(", ")}.`);
+  if (r.transports) lines.push(`- Transports, TTFT p50 and delivery cost per 1M output tokens: ${r.transports.paths.map((t) => `${TRANSPORT_LABELS[t.path]} ${n(t.ttftMs.p50, 0)} ms, ${usd(t.costPerMillionTokensUsd)}`).join("; ")}.`);
   if (r.bundles.length) lines.push(`- Lambda bundles zipped: ${r.bundles.map((b) => `${b.name} ${n(b.zippedBytes / 1024, 0)} KB (init ${n(b.initMs.median, 0)} ms)`).join(", ")}.`);
   const plans = "skipped" in r.plans ? "plans skipped" : `offline plan ${r.plans.map((p) => `${p.environment} ${n(p.ms / 1000)} s`).join(", ")}`;
   lines.push(`- Synth of ${r.synth.environments.length} environments ${n(r.synth.ms / 1000)} s; ${plans}.`);
@@ -326,6 +330,7 @@ export function renderMarkdown(r: BenchResults): string {
     ...lifecycleSection(r.lifecycle),
     ...(r.limits ? limitChecksSection(r.limits) : []),
     ...(r.ingress ? ingressSection(r.ingress, r.prices.file) : []),
+    ...(r.transports ? transportsSection(r.transports, r.prices.file) : []),
     ...buildSections(r),
     ...targetSections(r),
   ];
@@ -417,5 +422,30 @@ function ingressSection(g: IngressResults, pricesFile: string): string[] {
     `Requests from the stacks' counters over the staggered streams (bench/counters.ts): SNS publishes as the messages that landed in the work and outbound queues, SQS sends (one per publish) plus the pollers' receives with messages, deletes and visibility changes (idle empty receives left out), Lambda invocations of sendQuery, the worker (from the work queue, or Event invocations counted by the local async invoker, each attempt) and the relay. The hand-off alone: the inbound topic's publishes, the work queue's SQS requests (SNS's send, the poller's receives with messages and deletes) and the worker's invocations, or one Event invocation; the rest (sendQuery, the queued delivery of the chunks) is alike on both ingresses. Prices from \`${pricesFile}\`: a Lambda Event invocation is priced as any Lambda request (the Invoke call sendQuery makes is the worker's invocation request, not billed apart). The worker's GB-s are mostly waiting on the model, alike on both ingresses.`,
     "",
     ...ingressModelledTable(g),
+  ];
+}
+
+const TRANSPORT_LABELS = { DIRECT: "AppSync direct", QUEUED: "AppSync queued", FUNCTION_URL: "Function URL", WEBSOCKET: "WebSocket" } as const;
+
+/** "Transports side by side" (bench/transports.ts): latency, requests, cost and capacity per path. */
+function transportsSection(t: TransportResults, pricesFile: string): string[] {
+  const p = t.plan;
+  const rows = t.paths.map((x) => [
+    TRANSPORT_LABELS[x.path],
+    `${x.completed}/${x.streams}${x.textMatches ? "" : " (text differs)"}`,
+    pct(x.ttftMs),
+    pct(x.latencyMs),
+    n(x.eventsPerAnswer),
+    `**${n(x.requestsPer1kTokens)}**`,
+    `**${usd(x.costPerMillionTokensUsd)}**`,
+    `${x.capacity.streams.toLocaleString("en-US")} (${x.capacity.quota})`,
+  ]);
+  return [
+    "## Transports side by side",
+    "",
+    `One local stack with every transport (${t.batching}); per path, after an unmeasured warm-up, ${p.streams} streams of ${p.tokens} tokens at once at the stand-in's ${p.tokensPerSecond} tokens/s (first token after ${p.firstTokenMs} ms). TTFT = the question sent -> its first chunk at the client; delivery latency = a token's emission at the stand-in -> the arrival of the chunk carrying it (one clock). Requests and cost: the delivery leg only (web/src/requestEstimate.ts, the page's own estimate), from the events each answer produced, at \`${pricesFile}\`'s prices: AppSync a mutation and a real-time update per event (queued adds SNS, SQS and the relay), the WebSocket a message per event plus connection minutes, the Function URL nothing but bytes past 6 MB per response. Concurrent streams: on paper, the default quota that binds first at the measured events per stream-second.`,
+    "",
+    table(["path", "streams ok", "TTFT p50 / p99 ms", "delivery latency p50 / p99 ms", "events per answer", "delivery requests per 1k tokens", "delivery cost per 1M tokens", "concurrent streams at the default quota"], rows),
+    "",
   ];
 }

@@ -20,6 +20,7 @@ import { benchIngress, ingressModelledOnAws, ingressTargets, type IngressPlan } 
 import { benchLifecycleOnLocalStack, lifecycleTargets } from "./lifecycle";
 import { benchLimitChecksOnLocalStack } from "./limits";
 import { renderMarkdown, type BenchResults } from "./report";
+import { benchTransports, type TransportPlan } from "./transports";
 import { chooseDefault, judgeTargets, loadPublishedLatency, modelledTargets, PUBLISHED_LATENCY_PATH } from "./targets";
 import { answeredHelp } from "../scripts/cli";
 
@@ -90,7 +91,12 @@ export function outputPaths(o: Pick<BenchOptions, "quick" | "outDir">): { markdo
   return { markdownPath: path.join(outDir, "BENCHMARKS.md"), jsonPath: path.join(outDir, "results.json") };
 }
 
-type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "limits" | "ingress" | "bundles" | "synth" | "plans">;
+type Measured = Pick<BenchResults, "delivery" | "lifecycle" | "limits" | "ingress" | "transports" | "bundles" | "synth" | "plans">;
+
+/** The four delivery paths: the same answers on each, one stack with every transport (bench/transports.ts). */
+function transportPlan(quick: boolean): TransportPlan {
+  return quick ? { ...MODEL_PACE, tokens: 60, streams: 2, streamDeadlineMs: 10_000 } : { ...MODEL_PACE, tokens: 400, streams: 10, streamDeadlineMs: 20_000 };
+}
 
 /** The two ingresses: the same answers on each, one stack each (bench/ingress.ts). */
 function ingressPlan(quick: boolean): IngressPlan {
@@ -114,13 +120,15 @@ async function measure(o: BenchOptions, startedAt: number, prices: ReturnType<ty
   const limits = await benchLimitChecksOnLocalStack(o.quick ? { samples: 40, users: 5, deadlineAt: Date.now() + 10_000 } : { samples: 400, users: 20, deadlineAt: Date.now() + 30_000 });
   log("bench: ingress, queue vs async");
   const ingress = await benchIngress(ingressPlan(o.quick), prices, log);
+  log("bench: transports side by side");
+  const transports = await benchTransports(transportPlan(o.quick), prices, log);
   log("bench: Lambda bundles");
   const bundles = await benchBundles(o.quick ? 2 : 7);
   log("bench: synth");
   const synth = await benchSynth();
-  if (o.quick) return { delivery, lifecycle, limits, ingress, bundles, synth, plans: { skipped: "quick mode" } };
+  if (o.quick) return { delivery, lifecycle, limits, ingress, transports, bundles, synth, plans: { skipped: "quick mode" } };
   log("bench: offline plans");
-  return { delivery, lifecycle, limits, ingress, bundles, synth, plans: await benchPlans(60_000) };
+  return { delivery, lifecycle, limits, ingress, transports, bundles, synth, plans: await benchPlans(60_000) };
 }
 
 function machineOf(loadAverageStart: number[]): BenchResults["machine"] {
@@ -164,6 +172,7 @@ export async function runBench(o: BenchOptions): Promise<{ results: BenchResults
     lifecycle: measured.lifecycle,
     limits: measured.limits,
     ingress,
+    transports: measured.transports,
     targets,
     modelledOnAws: { source: published.source, dateRead: published.dateRead, file: path.relative(REPO_ROOT, PUBLISHED_LATENCY_PATH), targets: modelledTargets(measured.delivery, published) },
     defaultChoice: chooseDefault(targets),

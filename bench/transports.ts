@@ -77,23 +77,21 @@ async function functionUrlStreams(stack: LocalStack, runs: StreamRun[], deadline
   await all;
 }
 
-/** The WebSocket API: one connection per stream (its own user's session), opened first, then every sendQuery at once. */
+/**
+ * The WebSocket API: one connection per stream, each its own user's (the worker posts a message's events to every
+ * connection of its user, so one user's sockets would each get every stream's events), opened first, then every
+ * sendQuery at once.
+ */
 async function websocketStreams(stack: LocalStack, runs: StreamRun[], deadlineMs: number): Promise<void> {
-  const token = await stack.issuer.mintIdToken("bench-user");
   const tracker = trackStreams(runs);
-  const bySession = new Map(runs.map((r) => [r.sessionId, r]));
   const sockets = await Promise.all(
-    runs.map(() =>
+    runs.map(async (r, i) =>
       WebsocketStream.open({
         websocketUrl: stack.endpoints.websocketUrl!,
-        token,
+        token: await stack.issuer.mintIdToken(`bench-ws-user-${i}`),
         WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
         pingIntervalMs: 0,
-        // Every socket of the user gets every event: each run keeps only its own session's.
-        onEvent: (event) => {
-          const r = bySession.get(event.data.sessionId);
-          if (r && sockets[runs.indexOf(r)]) tracker.record(r, serializeEvent(event), now());
-        },
+        onEvent: (event) => tracker.record(r, serializeEvent(event), now()),
       }),
     ),
   );

@@ -223,6 +223,21 @@ async function openChat(app: App, transport: ChatTransport, sessionId: string | 
 
 const TRANSPORT_LABELS: Record<ChatTransport, string> = { appsync: "AppSync", function_url: "Function URL", websocket: "WebSocket" };
 
+/** The chat's transport picker (shown when the environment has more than AppSync); returns the current choice. */
+function transportPicker(app: App): () => ChatTransport {
+  const picker = $("transport") as HTMLSelectElement;
+  const transports = enabledTransports(app.config);
+  picker.replaceChildren(...transports.map((t) => h("option", { value: t }, TRANSPORT_LABELS[t])));
+  picker.hidden = transports.length < 2;
+  let chosen: ChatTransport = "appsync";
+  // A new transport gets a new session on the next question; the conversation (sessionId, history) carries over.
+  picker.addEventListener("change", () => {
+    chosen = picker.value as ChatTransport;
+    app.chat?.close();
+  });
+  return () => chosen;
+}
+
 function setupChat(app: App): void {
   const messages = $("messages");
   const form = $("composer") as HTMLFormElement;
@@ -230,16 +245,7 @@ function setupChat(app: App): void {
   const model = $("model") as HTMLSelectElement;
   const send = $("send") as HTMLButtonElement;
   model.replaceChildren(...app.config.models.allowedModelIds.map((m) => h("option", { value: m, selected: m === app.config.models.defaultModelId ? "" : undefined }, m)));
-  const transport = $("transport") as HTMLSelectElement;
-  const transports = enabledTransports(app.config);
-  transport.replaceChildren(...transports.map((t) => h("option", { value: t }, TRANSPORT_LABELS[t])));
-  transport.hidden = transports.length < 2;
-  let chatTransport: ChatTransport = "appsync";
-  // A new transport gets a new session on the next question; the conversation (sessionId, history) carries over.
-  transport.addEventListener("change", () => {
-    chatTransport = transport.value as ChatTransport;
-    app.chat?.close();
-  });
+  const chatTransport = transportPicker(app);
 
   /** Keeps the newest text in view while streaming, unless the user scrolled up to read. */
   const followingRender = (render: () => void) => (): void => {
@@ -258,7 +264,7 @@ function setupChat(app: App): void {
     if (!replacing) messages.append(h("article", { class: "message user", "data-testid": "user-message" }, text));
     send.disabled = true;
     try {
-      if (!app.chat || app.chat.closed) app.chat = await openChat(app, chatTransport, app.chat?.sessionId);
+      if (!app.chat || app.chat.closed) app.chat = await openChat(app, chatTransport(), app.chat?.sessionId);
     } catch (err) {
       const retry = h("button", { type: "button", class: "retry", "data-testid": "retry" }, "Retry");
       const note = h("div", { class: "error", role: "alert", "data-testid": "error" }, h("span", { "data-testid": "error-text" }, (err as Error).message), retry);
