@@ -98,7 +98,7 @@ export async function runStreams(stack: LocalStack, o: StreamBatchOptions): Prom
               // Envelope version 2: the final may carry the last chunk; it reaches the reader with the final.
               const tail = finalTail(event.data);
               if (tail && !r.chunks.some((c) => c.sequenceNumber === tail.sequenceNumber)) r.chunks.push({ ...tail, receivedAt });
-            } else {
+            } else if (event.action === "error") {
               fail(r, `error event ${event.data.code}: ${event.data.message}`);
             }
             settle(r);

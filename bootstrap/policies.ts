@@ -481,7 +481,8 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
     // API ARNs carry generated ids, and field ARNs no tags to tell our API by (the role policy names it): any API of
     // the account in this region, but only its publishResponse field.
     { Sid: "PublishResponseOnly", Effect: "Allow", Action: ["appsync:GraphQL"], Resource: [at("appsync", "apis/*/types/Mutation/fields/publishResponse")] },
-    { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`)] },
+    // The team's tool Lambdas (tools.lambdas) are not the stack's: the boundary names each, so a new one means bootstrapping again.
+    { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`), ...e.toolLambdaArns] },
     {
       // Key ARNs carry generated ids: the environment's key is the one with its tags (KMS evaluates aws:ResourceTag), so
       // no role of this environment can use another environment's key, whatever its role policy says.

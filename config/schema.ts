@@ -9,8 +9,9 @@ import {
   BATCH_MAX_DELAY_MS, BATCH_MAX_WINDOW_MS, BATCH_READING_TOKENS_PER_SECOND, DAILY_OUTPUT_TOKENS, dailyQuotaProblem,
   exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_CONCURRENT_GENERATIONS,
   MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
-  windowCapProblem,
+  windowCapProblem, duplicateToolNameProblem, LAMBDA_ARN_PATTERN, TOOL_DESCRIPTION_CHARS, TOOL_MAX_ROUNDS, TOOL_NOTICE_CHARS,
 } from "./rules";
+import { BUILT_IN_TOOL_NAMES, type BuiltInToolName, TOOL_NAME_PATTERN } from "../contracts/toolSpecs";
 
 /** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
 const rule =
@@ -218,6 +219,41 @@ export const environmentFieldsSchema = z
       })
       .strict()
       .optional(),
+    /** Tools the model may call while it answers (issue 15): built-ins by name, the team's tool Lambdas, the round bound. */
+    tools: z
+      .object({
+        /** Built-in tools by name (contracts/toolSpecs.ts BUILT_IN_TOOL_NAMES). */
+        enabled: z
+          .array(text(), { invalid_type_error: "must be a list of built-in tool names" })
+          .superRefine((list, ctx) => {
+            list.forEach((name, i) => {
+              if (!(BUILT_IN_TOOL_NAMES as readonly string[]).includes(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `must be a built-in tool, one of ${BUILT_IN_TOOL_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}` });
+            });
+          })
+          .transform((list) => list as BuiltInToolName[])
+          .default([]),
+        /** The team's own tools, each a Lambda function the worker invokes synchronously (lambda:InvokeFunction on exactly these ARNs). */
+        lambdas: z
+          .array(
+            z
+              .object({
+                name: text().regex(TOOL_NAME_PATTERN, "must be 1-64 letters, digits, _ or - (Bedrock's tool names)"),
+                description: text().min(TOOL_DESCRIPTION_CHARS.min, "must not be empty").max(TOOL_DESCRIPTION_CHARS.max, `must be at most ${TOOL_DESCRIPTION_CHARS.max} characters`),
+                /** A JSON Schema object (`"type": "object"`), relative to the tfvars file's folder; the loader makes it absolute and checks it. */
+                input_schema_file: text().min(1, "must name a JSON Schema file"),
+                lambda_arn: text().regex(LAMBDA_ARN_PATTERN, "must be a Lambda function ARN such as arn:aws:lambda:us-east-1:123456789012:function:lookup-order"),
+                /** The user-facing notice, e.g. `Looking up order {orderId}...`: only the named input fields are rendered. */
+                notice: text().min(TOOL_NOTICE_CHARS.min, "must not be empty").max(TOOL_NOTICE_CHARS.max, `must be at most ${TOOL_NOTICE_CHARS.max} characters`),
+              })
+              .strict(),
+            { invalid_type_error: "must be a list of tool Lambdas" },
+          )
+          .default([]),
+        /** Rounds of tool calls one message may make; past it the message ends (stopReason max_tool_rounds). */
+        max_rounds: intBetween(TOOL_MAX_ROUNDS.min, TOOL_MAX_ROUNDS.max).default(5),
+      })
+      .strict()
+      .default({}),
     appsync: z
       .object({
         xray: bool().default(true),
@@ -310,6 +346,15 @@ function wafProblems(raw: unknown): KeyProblem[] {
   return [];
 }
 
+/** Tool names are one namespace: read from the raw file, so a repeat is reported even when another tools key is wrong. */
+function toolNameProblems(raw: unknown): KeyProblem[] {
+  const tools = (raw !== null && typeof raw === "object" ? (raw as { tools?: unknown }).tools : undefined) as { enabled?: unknown; lambdas?: unknown } | undefined;
+  const enabled = Array.isArray(tools?.enabled) ? tools.enabled.filter((n): n is string => typeof n === "string") : [];
+  const lambdas = Array.isArray(tools?.lambdas) ? tools.lambdas.map((l) => (l as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === "string") : [];
+  const problem = duplicateToolNameProblem([...enabled, ...lambdas]);
+  return problem ? [{ path: ["tools"], message: problem }] : [];
+}
+
 /**
  * The rules between keys, each checked whenever the sections it reads are valid on their own, so a type error
  * elsewhere in the file does not hide them.
@@ -325,7 +370,7 @@ export function crossFieldProblems(raw: unknown): KeyProblem[] {
   const alarms = validSection(raw, "alarms");
   const alarmTarget = alarms && exactlyOneProblem(alarms.email, alarms.sns_topic_arn, ["email", "sns_topic_arn"]);
   if (alarmTarget) problems.push({ path: ["alarms"], message: alarmTarget });
-  problems.push(...limitProblems(raw), ...wafProblems(raw));
+  problems.push(...limitProblems(raw), ...wafProblems(raw), ...toolNameProblems(raw));
   const batching = validSection(raw, "batching");
   const windowCap = batching && windowCapProblem(batching.max_window_ms, batching.max_delay_ms, "batching.max_delay_ms");
   if (windowCap) problems.push({ path: ["batching", "max_window_ms"], message: windowCap });

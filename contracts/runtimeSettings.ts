@@ -62,6 +62,12 @@ export interface RuntimeSettings {
   guardrailVersion: string;
   /** `sync` or `async` (ConverseStream's streamProcessingMode); empty without a guardrail. */
   guardrailStreamMode: string;
+  /**
+   * The worker's tool spec file (contracts/toolSpecs.ts), resolved against its code's folder: `tools.json` beside the
+   * bundle when the environment enables tools, an absolute path locally; empty = no tools. One short variable whatever
+   * the tools' schemas weigh: they ride in the file, not in the 4 KB environment.
+   */
+  toolsFile: string;
 }
 
 /** The variable name of each setting. */
@@ -96,6 +102,7 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   guardrailId: "GUARDRAIL_ID",
   guardrailVersion: "GUARDRAIL_VERSION",
   guardrailStreamMode: "GUARDRAIL_STREAM_MODE",
+  toolsFile: "TOOLS_FILE",
 };
 
 /** Every function gets the same settings; each reads the part it needs. Values are strings, as Lambda requires. */
@@ -167,6 +174,7 @@ const runtimeSchema = z.object({
   guardrailId: z.string(),
   guardrailVersion: z.string(),
   guardrailStreamMode: z.enum(["", "sync", "async"]),
+  toolsFile: z.string(),
 })
   // The hand-off to the worker is one of the two ingresses: exactly one of the topic and the function is named.
   .refine((v) => (v.inboundTopicArn === "") !== (v.workerFunctionName === ""), { path: ["inboundTopicArn"], message: "set this (queued ingress) or WORKER_FUNCTION_NAME (async ingress), exactly one" });

@@ -4,8 +4,9 @@ import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
-import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor, toolSpecsFor } from "../config/runtime";
 import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { TOOL_SPEC_FILE_NAME } from "../contracts/toolSpecs";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
@@ -55,6 +56,12 @@ interface PlatformFunctions {
 /** Production data and users survive an accidental destroy. */
 function deletionProtected(c: EnvironmentConfig): boolean {
   return c.name === "prod";
+}
+
+/** The worker invokes the team's tool Lambdas (tools.lambdas) synchronously: exactly those ARNs, none when there are none. */
+function toolInvokeStatements(c: EnvironmentConfig): Statement[] {
+  const arns = [...new Set(c.tools.lambdas.map((l) => l.lambda_arn))];
+  return arns.length ? [{ sid: "InvokeToolLambdas", actions: ["lambda:InvokeFunction"], resources: arns }] : [];
 }
 
 /** What each function may do beyond writing its logs and traces: named actions on named resources only. */
@@ -110,7 +117,7 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
       messageRecords("KeepMessageRecords", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]),
       // Refreshes and releases the message's slot, adds its usage (UpdateItem only: ADD, never read-modify-write).
       usageRecords("RecordUsageAndSlots", ["dynamodb:UpdateItem"]),
-      ...applyGuardrail,
+      ...applyGuardrail, ...toolInvokeStatements(c),
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
@@ -223,8 +230,11 @@ export class PlatformStack extends TerraformStack {
       }),
     );
     const statements = functionStatements(c, resources);
+    // The tool specs (the schema files' contents) ride beside the worker's code, not in its 4 KB environment.
+    const tools = toolSpecsFor(c);
+    const workerFiles = tools ? { [TOOL_SPEC_FILE_NAME]: JSON.stringify(tools) } : undefined;
     // The directory under lambdas/ is also the construct id and the Powertools service name.
-    const fn = (dir: string, functionName: string, grants: Statement[]) =>
+    const fn = (dir: string, functionName: string, grants: Statement[], assetFiles?: Record<string, string>) =>
       new BundledFunction(this, dir, {
         functionName,
         entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
@@ -236,11 +246,12 @@ export class PlatformStack extends TerraformStack {
         variables: { ...variables, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements: grants,
         permissionsBoundaryArn: this.boundaryArn,
+        assetFiles,
       });
     return {
       sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
       messageControl: fn("message-control", this.names.functions.messageControl, statements.messageControl),
-      streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker),
+      streamWorker: fn("stream-worker", this.names.functions.streamWorker, statements.streamWorker, workerFiles),
       outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
     };
   }
