@@ -2,7 +2,8 @@
  * `npm run chat -- "prompt" [--user alice] [--direct|--queued] [--model id] [--session id] [--config file] [--timeout s]`
  * One question, one streamed answer, against the local stack (`npm start`) or a deployed environment (its client config
  * file). Subscribes first (waits for start_ack), then sends `sendQuery`; prints the answer on stdout as it arrives,
- * in order (MessageAssembler), and a summary on stderr. A dropped connection, a gap or silence resumes the answer from
+ * in order (MessageAssembler), and a summary on stderr; tool notices and the reasoning go to stderr as they stream
+ * (chatActivity.ts). A dropped connection, a gap or silence resumes the answer from
  * the durable record (client/sessionStream.ts). Exit 0 on a final answer; 1 on an error event, a GraphQL error, an
  * unreachable answer or the timeout; 2 on a usage mistake.
  */
@@ -21,6 +22,7 @@ import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
 import { SEND_QUERY_MUTATION } from "../contracts/graphqlOperations";
 import { requestToken } from "./issuer/tokenCli";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
+import { AgentActivityPrinter } from "./chatActivity";
 
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -292,7 +294,12 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
   const timeLeft = () => Math.max(1, Math.ceil(deadline - performance.now()));
 
   let answer: StreamedAnswer | undefined;
-  const stream = await openSession(config, token, sessionId, io.stderr, () => answer?.show());
+  const activity = new AgentActivityPrinter(io.stderr);
+  const onChange = () => {
+    if (answer) activity.show(answer.assembler);
+    answer?.show();
+  };
+  const stream = await openSession(config, token, sessionId, io.stderr, onChange);
   answer = new StreamedAnswer(stream.track(messageId), io.stdout);
   try {
     const sentAt = performance.now();
@@ -301,6 +308,7 @@ export async function chat(args: ChatArgs, io: { stdout: Output; stderr: Output;
     if (args.delivery) input.delivery = args.delivery;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft()));
     await within(answer.tracked.ended.then(() => undefined), timeLeft(), `no complete answer within ${args.timeoutMs / 1000} s`);
+    activity.finish();
     answer.end();
     return resultOf(args, config, sessionId, answer.assembler, sentAt);
   } finally {

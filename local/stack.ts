@@ -10,9 +10,10 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { clientBatchingFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, runtimeSettingsFor, toolSpecsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
 import { DEFAULT_METRICS_NAMESPACE, observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { TOOL_SPEC_FILE_NAME } from "../contracts/toolSpecs";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
@@ -280,12 +281,23 @@ function setProcessEnv(vars: Record<string, string | undefined>): () => void {
   };
 }
 
+/** The worker's tool spec file, as the stacks put it beside the bundle, in a folder of its own (none without tools). */
+function writeToolSpecs(config: EnvironmentConfig): { file?: string; remove(): void } {
+  const specs = toolSpecsFor(config);
+  if (!specs) return { remove: () => undefined };
+  const dir = mkdtempSync(path.join(os.tmpdir(), "local-tools-"));
+  const file = path.join(dir, TOOL_SPEC_FILE_NAME);
+  writeFileSync(file, JSON.stringify(specs));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /**
  * Points the handlers at the local services through the same variables the deployed functions get, plus the SDK's
- * endpoint and credential variables. Returns the function that restores process.env.
+ * endpoint and credential variables. Returns the function that restores process.env (and removes the tool specs).
  */
 function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway, lambdaEndpoint: string | undefined): () => void {
   const { messaging, dynamo, bedrock } = services;
+  const tools = writeToolSpecs(config);
   const settings = runtimeSettingsFor(config, {
     appsyncEndpoint: gateway.graphqlUrl,
     inboundTopicArn: messaging.topics.inboundArn,
@@ -294,9 +306,10 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     historyTableName: dynamo.tables.history,
     messagesTableName: dynamo.tables.messages,
     usageTableName: dynamo.tables.usage,
+    toolsFile: tools.file,
   });
   const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
-  return setProcessEnv({
+  const restore = setProcessEnv({
     AWS_REGION: config.region,
     AWS_DEFAULT_REGION: config.region,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -322,6 +335,10 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
     POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: "false",
   });
+  return () => {
+    restore();
+    tools.remove();
+  };
 }
 
 const HANDLER_MODULES = {

@@ -13,7 +13,7 @@ import type { SyncInvoker } from "../../shared/lambdaInvoker";
 import { BUILT_IN_TOOLS } from "./builtInTools";
 import { lambdaTool } from "./lambdaTool";
 import { renderNotice } from "./notice";
-import type { ToolDefinition, ToolRunContext } from "./toolDefinition";
+import { ToolInputError, type ToolDefinition, type ToolRunContext } from "./toolDefinition";
 
 /** A tool result the model gets is at most this many characters (JSON text); a longer one is cut and says so. */
 export const MAX_TOOL_RESULT_CHARS = 20_000;
@@ -69,7 +69,8 @@ export class ToolRegistry {
       const output = await tool.run(call.input, context);
       return { result: { toolUseId: call.toolUseId, status: "success", content: [resultContent(output)] }, sources: sourcesOf(output) };
     } catch (e) {
-      const error = e instanceof Error ? `${e.name === "Error" ? "" : `${e.name}: `}${e.message}` : String(e);
+      // A bad input or a plain Error says what is wrong in its message; other kinds (a timeout, an abort) name themselves.
+      const error = e instanceof Error ? `${e.name === "Error" || e instanceof ToolInputError ? "" : `${e.name}: `}${e.message}` : String(e);
       const text = `The tool call failed: ${error}`.slice(0, MAX_TOOL_ERROR_CHARS);
       return { result: { toolUseId: call.toolUseId, status: "error", content: [{ text }] }, sources: [], error };
     }
