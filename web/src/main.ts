@@ -8,6 +8,7 @@ import { tokenEventCount } from "../../contracts/streamEvents";
 import { subscribe } from "../../client/realtime";
 import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
+import { agentView } from "./agentView";
 import { latencyChart } from "./latencyChart";
 import { renderMarkdown } from "./markdown";
 import { REQUEST_FORMULA, deliveryRequests, requestsPer1kTokens, type DeliveryPath } from "./requestEstimate";
@@ -197,16 +198,14 @@ function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void)
   stop.addEventListener("click", onStop);
   const errorText = h("span", { "data-testid": "error-text" });
   const error = h("div", { class: "error", role: "alert", hidden: "", "data-testid": "error" }, errorText, retry);
-  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, error, status, stop, sourceBox);
+  const agent = agentView(reasoning, reasoningBody);
+  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, agent.notices, answer, agent.references, error, status, stop, sourceBox);
   const render = (): void => {
     const a = run.assembler;
     el.dataset.status = run.status;
     renderMarkdown(answer, a.text);
     source.textContent = a.text;
-    if (a.reasoning) {
-      reasoning.hidden = false;
-      reasoningBody.textContent = a.reasoning;
-    }
+    agent.render(a);
     error.hidden = run.status !== "failed";
     if (run.status === "failed") {
       errorText.textContent = run.failure ?? "Something went wrong.";
