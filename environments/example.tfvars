@@ -181,7 +181,7 @@ tools = {
     #   name              = "lookup_order"
     #   description       = "Looks up an order by its id and returns its status."
     #   input_schema_file = "tool-schemas/lookup_order.json"
-    #   lambda_arn        = "arn:aws:lambda:<region>:<account-id>:function:<function-name>"
+    #   lambda_arn        = "arn:aws:lambda:<region>:<account-id>:function:lookup-order"
     #   notice            = "Looking up order {orderId}..."
     # },
   ]

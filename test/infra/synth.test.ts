@@ -638,6 +638,18 @@ describe("the Lambda environment's 4 KB", () => {
       // The async ingress adds the worker's name (a literal, 20 + 20 + 14 characters) to every function's environment.
       ingress: "async",
       async_ingress: { maximum_event_age_seconds: 21600, maximum_retry_attempts: 2 },
+      // Tools add one short variable (TOOLS_FILE=tools.json) whatever their number: their schemas ride beside the code.
+      tools: {
+        enabled: ["current_time", "calculator"],
+        lambdas: Array.from({ length: 12 }, (_, i) => ({
+          name: `tool_${i}`.padEnd(64, "t"),
+          description: "d".repeat(1000),
+          input_schema_file: path.join(FIXTURES_DIR, "agent", "tool-schemas", "search_docs.json"),
+          lambda_arn: `arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:${"f".repeat(64)}:${"a".repeat(126)}${String(i).padStart(2, "0")}`,
+          notice: "n".repeat(120),
+        })),
+        max_rounds: 20,
+      },
     };
   };
 
