@@ -13,6 +13,8 @@ export interface ToolActivity {
   /** The notice in plain words ("Checking the current time..."). */
   toolAction: string;
   status: ToolActionStatus;
+  /** The lowest eventSequence seen of the call (its `started` event's): where it sits among the text's chunks. */
+  eventSequence: number;
 }
 
 /** What accepting an agent event did, in MessageAssembler's words. */
@@ -27,8 +29,12 @@ export class AgentActivity {
 
   acceptTool(data: ToolActionEvent["data"]): ActivityOutcome {
     const known = this.tools.get(data.invocationNumber);
-    if (known && (known.status === data.status || data.status === "started")) return "duplicate";
-    this.tools.set(data.invocationNumber, { invocationNumber: data.invocationNumber, toolName: data.toolName, toolAction: data.toolAction, status: data.status });
+    const eventSequence = Math.min(known?.eventSequence ?? data.eventSequence, data.eventSequence);
+    if (known && (known.status === data.status || data.status === "started")) {
+      known.eventSequence = eventSequence;
+      return "duplicate";
+    }
+    this.tools.set(data.invocationNumber, { invocationNumber: data.invocationNumber, toolName: data.toolName, toolAction: data.toolAction, status: data.status, eventSequence });
     return "appended";
   }
 

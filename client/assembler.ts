@@ -71,6 +71,9 @@ export class MessageAssembler {
   private missingAtFinal: number[] = [];
   /** The run's eventSequence numbers (version 3), every kind. */
   private readonly events = new SequenceTracker();
+  /** Per chunk of the contiguous prefix, in order: its eventSequence (version 3) and the prefix's length after it. */
+  private readonly prefixChunks: { eventSequence?: number; end: number }[] = [];
+  private readonly chunkEvents = new Map<number, number>();
   private readonly activity = new AgentActivity();
 
   constructor(messageId: string, options: AssemblerOptions = {}) {
@@ -122,8 +125,11 @@ export class MessageAssembler {
     if (finalRun !== undefined && this.runId !== undefined && finalRun !== this.runId) this.supersede();
     if (finalRun !== undefined) this.runId = finalRun;
     const tail = finalTail(data);
+    if (tail?.eventSequence !== undefined) {
+      this.events.add(tail.eventSequence);
+      this.chunkEvents.set(tail.sequenceNumber, tail.eventSequence);
+    }
     if (tail && !this.seen.has(tail.sequenceNumber)) this.addChunk(tail.sequenceNumber, tail.value, receivedAt, true);
-    if (tail?.eventSequence !== undefined) this.events.add(tail.eventSequence);
     if (data.eventSequence !== undefined) this.events.add(data.eventSequence);
     this.finalData = data;
     this.terminalAt = receivedAt;
@@ -137,7 +143,10 @@ export class MessageAssembler {
   private acceptToken({ runId, sequenceNumber, value }: TokenEvent["data"]["token"], receivedAt: number, eventSequence?: number): AcceptOutcome {
     if (this.done && !this.awaitsLateChunk(runId, sequenceNumber)) return "stale";
     if (!this.joinRun(runId)) return "stale";
-    if (eventSequence !== undefined) this.events.add(eventSequence);
+    if (eventSequence !== undefined) {
+      this.events.add(eventSequence);
+      this.chunkEvents.set(sequenceNumber, eventSequence);
+    }
     if (this.seen.has(sequenceNumber)) {
       this.duplicates++;
       return "duplicate";
@@ -154,14 +163,18 @@ export class MessageAssembler {
       this.ahead.set(sequenceNumber, value);
       return "buffered";
     }
-    this.prefix += value;
-    this.nextSequence++;
+    this.appendToPrefix(value);
     for (let next = this.ahead.get(this.nextSequence); next !== undefined; next = this.ahead.get(this.nextSequence)) {
       this.ahead.delete(this.nextSequence);
-      this.prefix += next;
-      this.nextSequence++;
+      this.appendToPrefix(next);
     }
     return "appended";
+  }
+
+  private appendToPrefix(value: string): void {
+    this.prefix += value;
+    this.prefixChunks.push({ eventSequence: this.chunkEvents.get(this.nextSequence), end: this.prefix.length });
+    this.nextSequence++;
   }
 
   /** After a truncated final, a chunk of the same run that the final announced but that had not arrived still counts (queued delivery gives no order across batches). */
@@ -183,6 +196,8 @@ export class MessageAssembler {
     this.arrivalLog.length = 0;
     this.events.clear();
     this.activity.clear();
+    this.prefixChunks.length = 0;
+    this.chunkEvents.clear();
   }
 
   /**
@@ -213,6 +228,19 @@ export class MessageAssembler {
   /** The message's tool calls (version 3) in invocation order, each with the latest status it reached. */
   get toolActivities(): ToolActivity[] {
     return this.activity.toolActivities;
+  }
+
+  /**
+   * Where in the text an event of the run sits: the length of the streamed text the producer sent before it (the
+   * text chunks with a lower eventSequence), so a page can show a tool call's notice between the text before and after.
+   */
+  textOffsetAt(eventSequence: number): number {
+    let offset = 0;
+    for (const chunk of this.prefixChunks) {
+      if (chunk.eventSequence === undefined || chunk.eventSequence > eventSequence) break;
+      offset = chunk.end;
+    }
+    return offset;
   }
 
   /** The sources the tools' results named (final_response.references), once the final arrived. */

@@ -3,16 +3,21 @@
  * tools on (environments/local.tfvars) and a round bound of 2: the Bedrock stand-in asks for a tool on
  * `[[tool:<name>]]`, the worker runs it between rounds, and the subscriber sees the notices, the text that uses the
  * result and the final, every event numbered without a gap; reasoning streams before the answer; an old client that
- * knows only on_new_llm_token still assembles the exact text; the durable record replays every kind in order.
+ * knows only on_new_llm_token still assembles the exact text; the durable record replays every kind in order; and
+ * `npm run chat` prints the notices and the reasoning on stderr, the answer alone on stdout.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
 import { MESSAGE_QUERY } from "../../contracts/graphqlOperations";
 import { TOOL_ROUNDS_EXCEEDED_REASON, type MessageState } from "../../contracts/messageState";
 import { EVENT_ACTIONS, parseEvent, type ReasoningEvent, type StreamEvent, type ToolActionEvent } from "../../contracts/streamEvents";
 import { answerFor, REASONING_MARKER, reasoningFor, toolLeadIn, toolResultsText } from "../../local/bedrock";
 import { assembleAsVersion1, eventSequencesOf, expectExactAnswer, LocalStackDriver, newSessionId, type Answer, type Delivery } from "../support/localStackDriver";
-import { startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
 
 jest.setTimeout(60_000);
 
@@ -136,5 +141,26 @@ describe("the durable record", () => {
     const later = await read(3);
     expect(later[0]!.data.eventSequence).toBe(4);
     expect(later.at(-1)!.action).toBe(EVENT_ACTIONS.final);
+  });
+});
+
+describe("npm run chat", () => {
+  it("prints the tool notices and the reasoning on stderr as they stream, and the answer alone on stdout", async () => {
+    const configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-agent-")), "client-config.json");
+    writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
+    const prompt = `Chat with tools ${REASONING_MARKER} [[tool:calculator]]`;
+    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [require.resolve("tsx/cli", { paths: [REPO_ROOT] }), "local/chat.ts", "--config", configFile, "--timeout", "30", prompt], { cwd: REPO_ROOT });
+      let [out, err] = ["", ""];
+      child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
+      child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
+      child.on("error", reject);
+      child.on("close", (exit) => resolve({ code: exit, stdout: out, stderr: err }));
+    });
+    expect(code).toBe(0);
+    expect(stderr).toContain(`[reasoning] ${reasoningFor(prompt).join("")}\n[tool 1] ⟳ Calculating 6 * 7...\n[tool 1] ✓ Calculating 6 * 7... (calculator done)\n`);
+    const lines = toolResultsText([{ name: "calculator", status: "success", text: '{"expression":"6 * 7","result":42}' }]);
+    const answer = `${toolLeadIn("calculator")}\n\n${lines}${answerFor(prompt, driver.defaultModelId).join("")}`;
+    expect(stdout).toBe(answer.endsWith("\n") ? answer : `${answer}\n`);
   });
 });

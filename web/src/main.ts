@@ -8,9 +8,8 @@ import { tokenEventCount } from "../../contracts/streamEvents";
 import { subscribe } from "../../client/realtime";
 import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
-import { agentView } from "./agentView";
+import { agentView, renderAnswer } from "./agentView";
 import { latencyChart } from "./latencyChart";
-import { renderMarkdown } from "./markdown";
 import { REQUEST_FORMULA, deliveryRequests, requestsPer1kTokens, type DeliveryPath } from "./requestEstimate";
 import { StreamSession, type MessageRun, type StreamDeps } from "./streamSession";
 
@@ -199,11 +198,11 @@ function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void)
   const errorText = h("span", { "data-testid": "error-text" });
   const error = h("div", { class: "error", role: "alert", hidden: "", "data-testid": "error" }, errorText, retry);
   const agent = agentView(reasoning, reasoningBody);
-  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, agent.notices, answer, agent.references, error, status, stop, sourceBox);
+  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, agent.references, error, status, stop, sourceBox);
   const render = (): void => {
     const a = run.assembler;
     el.dataset.status = run.status;
-    renderMarkdown(answer, a.text);
+    renderAnswer(answer, a);
     source.textContent = a.text;
     agent.render(a);
     error.hidden = run.status !== "failed";
