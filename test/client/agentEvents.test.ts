@@ -39,10 +39,12 @@ describe("MessageAssembler, envelope version 3", () => {
     events.slice(0, 2).forEach((e) => a.accept(e));
     expect([a.reasoning, a.text, a.eventCount]).toEqual(["Think first.", "", 2]);
     events.slice(2, 4).forEach((e) => a.accept(e));
-    expect(a.toolActivities).toEqual([{ invocationNumber: 1, toolName: "current_time", toolAction: "Checking the current time...", status: "started" }]);
+    expect(a.toolActivities).toEqual([{ invocationNumber: 1, toolName: "current_time", toolAction: "Checking the current time...", status: "started", eventSequence: 3 }]);
     events.slice(4).forEach((e) => a.accept(e));
     expect(a.text).toBe("Let me check.\n\nIt is noon. Bye.");
     expect(a.toolActivities.map((t) => t.status)).toEqual(["completed"]);
+    // The call sits after the text streamed before it: a page shows its notice there.
+    expect(a.text.slice(0, a.textOffsetAt(a.toolActivities[0]!.eventSequence))).toBe("Let me check.");
     expect(a.references).toEqual([{ title: "Clock", url: "https://time.example/" }]);
     expect([a.hasGap, a.contiguousThrough, a.done]).toEqual([false, 8, true]);
   });

@@ -70,7 +70,8 @@ describe("web console: tool notices and live reasoning (Chromium, local stack)",
     const notice = message.getByTestId("tool-notice");
     // Polled every frame: the started state lasts about PACED_MS, shorter than a locator's polling steps.
     const running = await page.waitForFunction(() => {
-      const li = [...document.querySelectorAll<HTMLElement>("[data-testid=assistant-message]")].at(-1)?.querySelector<HTMLElement>("[data-testid=tool-notice]");
+      const messages = Array.from(document.querySelectorAll("[data-testid=assistant-message]"));
+      const li = messages[messages.length - 1]?.querySelector("[data-testid=tool-notice]") as HTMLElement | null | undefined;
       return li?.dataset.status === "started" ? li.textContent : undefined;
     }, undefined, { polling: "raf", timeout: DEADLINE_MS });
     expect(await running.jsonValue()).toBe("⟳ Checking the current time...");
@@ -86,7 +87,7 @@ describe("web console: tool notices and live reasoning (Chromium, local stack)",
     expect(source.endsWith(answerFor(prompt, stack!.ready.clientConfig.models.defaultModelId).join(""))).toBe(true);
     // One line per call, inline where the call happened: after the text streamed before it, before the text using its result.
     expect(await message.getByTestId("tool-notice").count()).toBe(1);
-    const flow = await message.getByTestId("answer").evaluate((answer) => [...answer.children].map((c) => (c as HTMLElement).innerText.split("\n")[0]));
+    const flow = await message.getByTestId("answer").evaluate((answer) => Array.from(answer.children).map((c) => (c as HTMLElement).innerText.split("\n")[0]));
     expect(flow.slice(0, 3)).toEqual([toolLeadIn("current_time"), "✓ Checking the current time...", expect.stringMatching(/^The current_time tool answered: /)]);
     expect(pageErrors).toEqual([]);
   }, 90_000);
