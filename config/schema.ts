@@ -62,7 +62,8 @@ export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
  * other variables take at most about 1,300 bytes (their names; 3 apply-time ARNs and URLs counted at 128 bytes; the
  * table names, ours and known at synth, at most 64 bytes each with 20-character project and environment names; the
- * batching mode, the limits and a 32-character guardrail id at their longest; flags and numbers), so 2,000 bytes of
+ * batching mode, the limits and a 32-character guardrail id at their longest; flags and numbers; TOOLS_FILE, which
+ * names the tool specs' file whatever the tools weigh), so 2,000 bytes of
  * prompt leave about 780 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (14 ids of 50 characters, tested; 15 do not
  * fit). Longer model lists still fail the synth in modules/bundledFunction.ts.
  */
