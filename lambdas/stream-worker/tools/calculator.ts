@@ -3,7 +3,7 @@
  * numbers, + - * / % ^ (right-associative), unary signs and parentheses. Bounded in length and depth; a division by
  * zero or a result that is not finite is an error the model sees.
  */
-import { z } from "zod/v4";
+import { object, string } from "zod/v4";
 import { defineTool, ToolInputError } from "./toolDefinition";
 
 /** Longest expression accepted, and deepest nesting of parentheses and signs. */
@@ -13,7 +13,7 @@ const MAX_DEPTH = 32;
 export const calculator = defineTool({
   name: "calculator",
   description: "Evaluates an arithmetic expression exactly as written: numbers, + - * / % ^ and parentheses, e.g. (2 + 3) * 4.5. Returns the result.",
-  input: z.object({ expression: z.string().min(1).max(MAX_EXPRESSION_CHARS).describe("The arithmetic expression, e.g. (2 + 3) * 4.5") }),
+  input: object({ expression: string().min(1).max(MAX_EXPRESSION_CHARS).describe("The arithmetic expression, e.g. (2 + 3) * 4.5") }),
   notice: "Calculating {expression}...",
   run: ({ expression }) => ({ expression, result: evaluateArithmetic(expression) }),
 });
