@@ -24,7 +24,9 @@ describe("web console: tool notices and live reasoning (Chromium, local stack)",
 
   beforeAll(async () => {
     await mkdir(ARTIFACTS, { recursive: true });
-    stack = await startStackProcess(["--first-token-ms", "50", "--tokens-per-second", "100"]);
+    // The tools said outright, not taken from local.tfvars.
+    const overrides = { tools: { enabled: ["current_time", "calculator"], max_rounds: 2 } };
+    stack = await startStackProcess(["--first-token-ms", "50", "--tokens-per-second", "100", "--config-overrides", JSON.stringify(overrides)]);
     browser = await launchChromium();
     page = await browser.context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
