@@ -91,7 +91,7 @@ export function trackStreams(runs: StreamRun[]): StreamTracker {
       // Envelope version 2: the final may carry the last chunk; it reaches the reader with the final.
       const tail = finalTail(event.data);
       if (tail && !r.chunks.some((c) => c.sequenceNumber === tail.sequenceNumber)) r.chunks.push({ ...tail, receivedAt });
-    } else {
+    } else if (event.action === "error") {
       return fail(r, `error event ${event.data.code}: ${event.data.message}`);
     }
     if (!r.completed && !r.error && r.lastSequenceNumber !== undefined && r.chunks.length >= r.lastSequenceNumber + 1) {

@@ -29,6 +29,8 @@ export interface BootstrapEnvironment {
   createsWebAcl: boolean;
   /** waf.web_acl_arn: the deploy role associates the API with this web ACL, which the stack does not own. */
   existingWebAclArn?: string;
+  /** tools.lambdas[].lambda_arn: the team's tool Lambdas the worker invokes, which the stack does not own. */
+  toolLambdaArns: string[];
 }
 
 export interface DeployRole {
@@ -127,6 +129,7 @@ export function planAccounts(configs: EnvironmentConfig[], github: GithubReposit
       existingUserPoolId: c.cognito.existing_user_pool_id,
       createsWebAcl: c.waf?.rate_limit_per_5_minutes !== undefined,
       existingWebAclArn: c.waf?.web_acl_arn,
+      toolLambdaArns: [...new Set(c.tools.lambdas.map((l) => l.lambda_arn))],
     });
   }
   for (const account of accounts.values()) refuseOverlappingPrefixes(account);

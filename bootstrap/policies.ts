@@ -505,7 +505,8 @@ export function boundaryPolicy(a: AccountBootstrap, e: BootstrapEnvironment): { 
     // API ARNs carry generated ids, and field ARNs no tags to tell our API by (the role policy names it): any API of
     // the account in this region, but only its publishResponse field.
     { Sid: "PublishResponseOnly", Effect: "Allow", Action: ["appsync:GraphQL"], Resource: [at("appsync", "apis/*/types/Mutation/fields/publishResponse")] },
-    { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`)] },
+    // The team's tool Lambdas (tools.lambdas) are not the stack's: the boundary names each, so a new one means bootstrapping again.
+    { Sid: "InvokeOwnFunctions", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [at("lambda", `function:${e.prefix}-*`), ...e.toolLambdaArns] },
     // The websocket transport's worker posts to its API's @connections: the API id is generated, the stage is the
     // environment's name (modules/websocketTransport.ts), so any API of the account in this region, this stage only.
     { Sid: "PostToOwnConnections", Effect: "Allow", Action: ["execute-api:ManageConnections"], Resource: [at("execute-api", `*/${e.name}/POST/@connections/*`)] },

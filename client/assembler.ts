@@ -7,10 +7,17 @@
  * fills them, and a truncated one is used only where it covers more than the streamed prefix. A final that carries the
  * tail (envelope version 2, contracts/streamEvents.ts) adds it as chunk `lastSequenceNumber` before any of that.
  * A final whose stopReason is guardrail_intervened replaces the streamed text with its content (the guardrail's safe text).
+ * Envelope version 3: every event's `eventSequence` is tracked too, so a gap in any kind (a tool notice, a reasoning
+ * chunk) is seen and the replay continues after the contiguous prefix of every kind; tool calls and the live reasoning
+ * are kept apart from the text (agentActivity.ts); events of kinds it does not know never reach it (parseKnownEvent).
  * Pure TypeScript with no DOM or Node imports: the web console, the CLI, the bench and the tests share it.
  */
 import { GUARDRAIL_INTERVENED_REASON } from "../contracts/messageState";
-import { EVENT_ACTIONS, finalTail, type ErrorEvent, type FinalEvent, type StreamEvent, type TokenEvent } from "../contracts/streamEvents";
+import { EVENT_ACTIONS, finalTail, type ErrorEvent, type FinalEvent, type Reference, type StreamEvent, type TokenEvent } from "../contracts/streamEvents";
+import { AgentActivity, type ToolActivity } from "./agentActivity";
+import { SequenceTracker } from "./sequenceTracker";
+
+export type { ToolActivity } from "./agentActivity";
 
 /** One token chunk as it arrived, for latency charts. */
 export interface ChunkArrival {
@@ -62,6 +69,12 @@ export class MessageAssembler {
   private failure: AssemblerError | undefined;
   private duplicates = 0;
   private missingAtFinal: number[] = [];
+  /** The run's eventSequence numbers (version 3), every kind. */
+  private readonly events = new SequenceTracker();
+  /** Per chunk of the contiguous prefix, in order: its eventSequence (version 3) and the prefix's length after it. */
+  private readonly prefixChunks: { eventSequence?: number; end: number }[] = [];
+  private readonly chunkEvents = new Map<number, number>();
+  private readonly activity = new AgentActivity();
 
   constructor(messageId: string, options: AssemblerOptions = {}) {
     this.messageId = messageId;
@@ -73,7 +86,28 @@ export class MessageAssembler {
     if (event.data.messageId !== this.messageId) return "other-message";
     if (event.action === EVENT_ACTIONS.error) return this.acceptError(event.data, receivedAt);
     if (event.action === EVENT_ACTIONS.final) return this.acceptFinal(event.data, receivedAt);
-    return this.acceptToken(event.data.token, receivedAt);
+    if (event.action === EVENT_ACTIONS.token) return this.acceptToken(event.data.token, receivedAt, event.data.eventSequence);
+    return this.acceptAgentEvent(event);
+  }
+
+  /** A tool_action or reasoning chunk: kept apart from the text; a newer run replaces the older one's, as for tokens. */
+  private acceptAgentEvent(event: Exclude<StreamEvent, TokenEvent | FinalEvent | ErrorEvent>): AcceptOutcome {
+    const { runId, eventSequence } = event.data;
+    if (this.done ? runId !== this.runId : !this.joinRun(runId)) return "stale";
+    if (!this.events.add(eventSequence)) {
+      this.duplicates++;
+      return "duplicate";
+    }
+    return event.action === EVENT_ACTIONS.toolAction ? this.activity.acceptTool(event.data) : this.activity.acceptReasoning(event.data);
+  }
+
+  /** Follows `runId`: false for a superseded run; a newer run than the current one drops the current one's events. */
+  private joinRun(runId: string): boolean {
+    if (this.supersededRuns.has(runId)) return false;
+    // A new run of the same message (the producer restarted generation): its numbering starts again.
+    if (this.runId !== undefined && runId !== this.runId) this.supersede();
+    this.runId = runId;
+    return true;
   }
 
   private acceptError(data: ErrorEvent["data"], receivedAt: number): AcceptOutcome {
@@ -91,7 +125,12 @@ export class MessageAssembler {
     if (finalRun !== undefined && this.runId !== undefined && finalRun !== this.runId) this.supersede();
     if (finalRun !== undefined) this.runId = finalRun;
     const tail = finalTail(data);
+    if (tail?.eventSequence !== undefined) {
+      this.events.add(tail.eventSequence);
+      this.chunkEvents.set(tail.sequenceNumber, tail.eventSequence);
+    }
     if (tail && !this.seen.has(tail.sequenceNumber)) this.addChunk(tail.sequenceNumber, tail.value, receivedAt, true);
+    if (data.eventSequence !== undefined) this.events.add(data.eventSequence);
     this.finalData = data;
     this.terminalAt = receivedAt;
     this.missingAtFinal = [];
@@ -101,12 +140,13 @@ export class MessageAssembler {
     return "final";
   }
 
-  private acceptToken({ runId, sequenceNumber, value }: TokenEvent["data"]["token"], receivedAt: number): AcceptOutcome {
+  private acceptToken({ runId, sequenceNumber, value }: TokenEvent["data"]["token"], receivedAt: number, eventSequence?: number): AcceptOutcome {
     if (this.done && !this.awaitsLateChunk(runId, sequenceNumber)) return "stale";
-    if (this.supersededRuns.has(runId)) return "stale";
-    // A new run of the same message (the producer restarted generation): its numbering starts again.
-    if (this.runId !== undefined && runId !== this.runId) this.supersede();
-    this.runId = runId;
+    if (!this.joinRun(runId)) return "stale";
+    if (eventSequence !== undefined) {
+      this.events.add(eventSequence);
+      this.chunkEvents.set(sequenceNumber, eventSequence);
+    }
     if (this.seen.has(sequenceNumber)) {
       this.duplicates++;
       return "duplicate";
@@ -123,14 +163,18 @@ export class MessageAssembler {
       this.ahead.set(sequenceNumber, value);
       return "buffered";
     }
-    this.prefix += value;
-    this.nextSequence++;
+    this.appendToPrefix(value);
     for (let next = this.ahead.get(this.nextSequence); next !== undefined; next = this.ahead.get(this.nextSequence)) {
       this.ahead.delete(this.nextSequence);
-      this.prefix += next;
-      this.nextSequence++;
+      this.appendToPrefix(next);
     }
     return "appended";
+  }
+
+  private appendToPrefix(value: string): void {
+    this.prefix += value;
+    this.prefixChunks.push({ eventSequence: this.chunkEvents.get(this.nextSequence), end: this.prefix.length });
+    this.nextSequence++;
   }
 
   /** After a truncated final, a chunk of the same run that the final announced but that had not arrived still counts (queued delivery gives no order across batches). */
@@ -150,6 +194,10 @@ export class MessageAssembler {
     this.ahead.clear();
     this.seen.clear();
     this.arrivalLog.length = 0;
+    this.events.clear();
+    this.activity.clear();
+    this.prefixChunks.length = 0;
+    this.chunkEvents.clear();
   }
 
   /**
@@ -172,9 +220,42 @@ export class MessageAssembler {
     return final?.truncated === true && this.missingAtFinal.length > 0;
   }
 
-  /** Reasoning text, shown apart from the answer (arrives with the final event). */
+  /** Reasoning text, shown apart from the answer: streamed live (version 3), the final's whole reasoningContent once it arrived. */
   get reasoning(): string {
-    return this.finalData?.reasoningContent ?? "";
+    return this.finalData?.reasoningContent ?? this.activity.reasoning;
+  }
+
+  /** The message's tool calls (version 3) in invocation order, each with the latest status it reached. */
+  get toolActivities(): ToolActivity[] {
+    return this.activity.toolActivities;
+  }
+
+  /**
+   * Where in the text an event of the run sits: the length of the streamed text the producer sent before it (the
+   * text chunks with a lower eventSequence), so a page can show a tool call's notice between the text before and after.
+   */
+  textOffsetAt(eventSequence: number): number {
+    let offset = 0;
+    for (const chunk of this.prefixChunks) {
+      if (chunk.eventSequence === undefined || chunk.eventSequence > eventSequence) break;
+      offset = chunk.end;
+    }
+    return offset;
+  }
+
+  /** The sources the tools' results named (final_response.references), once the final arrived. */
+  get references(): Reference[] {
+    return this.finalData?.references ?? [];
+  }
+
+  /** True while something is missing before what arrived: a token chunk, or (version 3) an event of any kind. */
+  get hasGap(): boolean {
+    return this.ahead.size > 0 || this.events.aheadCount > 0;
+  }
+
+  /** Distinct events of the current run seen so far (version 3 producers; 0 for older ones). */
+  get eventCount(): number {
+    return this.events.contiguousThrough + 1 + this.events.aheadCount;
   }
 
   /** True once a final or error event arrived: nothing more will change. */
@@ -196,9 +277,12 @@ export class MessageAssembler {
     return this.arrivalLog.length;
   }
 
-  /** The last sequence number of the contiguous prefix (-1 before chunk 0): what a replay asks to continue after. */
+  /**
+   * What a replay asks to continue after: the contiguous prefix of the run's eventSequence (version 3: every kind), or
+   * of the token chunks from an older producer; -1 before the first.
+   */
   get contiguousThrough(): number {
-    return this.nextSequence - 1;
+    return this.events.started ? this.events.contiguousThrough : this.nextSequence - 1;
   }
 
   /** The generation run the chunks so far belong to, once one arrived. */

@@ -2,15 +2,16 @@
  * One session's answers that always end for the client. The subscription is the fast path; the durable record
  * (`Query.message`) is the truth. Each tracked message is resumed from the record, after its contiguous prefix, when:
  * - the WebSocket dropped (it reconnects with jittered backoff, then resumes every unfinished message);
- * - a sequence gap has not filled within `gapTimeoutMs`;
+ * - a sequence gap (a token chunk, or any event of a version-3 producer) has not filled within `gapTimeoutMs`;
  * - nothing arrived for `silenceTimeoutMs` while the message is not finished.
  * Replayed and live events go into the same MessageAssembler, which merges by sequence number and drops duplicates,
- * so the text ends exact whatever the interleaving. A message that cannot be reached for `giveUpAfterMs` ends with a
+ * so the text ends exact whatever the interleaving. Events it cannot read (a kind of a later envelope version) are
+ * skipped, live and in a replay. A message that cannot be reached for `giveUpAfterMs` ends with a
  * friendly failure. Pure TypeScript, no DOM or Node imports: the CLI, the web console, the bench and the tests share it.
  */
 import { MESSAGE_QUERY, RECEIVE_MESSAGES_SUBSCRIPTION } from "../contracts/graphqlOperations";
 import type { MessageState } from "../contracts/messageState";
-import { parseEvent, type StreamEvent } from "../contracts/streamEvents";
+import { parseKnownEvent, runIdOf } from "../contracts/streamEvents";
 import { MessageAssembler } from "./assembler";
 import type { GraphQLResponse } from "./graphql";
 import { subscribe as realtimeSubscribe, type SubscribeOptions, type Subscription, type WebSocketConstructor } from "./realtime";
@@ -189,12 +190,9 @@ export class SessionStream {
   private onData(data: Record<string, unknown>): void {
     const channel = data.receiveMessages as { data?: unknown } | undefined;
     if (!channel || typeof channel.data !== "string") return;
-    let event: StreamEvent;
-    try {
-      event = parseEvent(channel.data);
-    } catch {
-      return; // a malformed event: the record still reconciles the text
-    }
+    // A malformed event, or one of a kind this client does not know: the record still reconciles the text.
+    const event = parseKnownEvent(channel.data);
+    if (!event) return;
     const t = this.messages.get(event.data.messageId);
     if (!t || this.isOver(t)) return;
     if (progressed(t.assembler.accept(event, this.o.now?.()))) t.lastHeardAt = Date.now();
@@ -238,13 +236,17 @@ export class SessionStream {
     const run = t.assembler.currentRunId;
     if (run === undefined || t.assembler.contiguousThrough < 0) return false;
     return state.events.some((json) => {
-      const event = parseEvent(json);
-      return event.action === "on_new_llm_token" ? event.data.token.runId !== run : event.data.runId !== undefined && event.data.runId !== run;
+      const event = parseKnownEvent(json);
+      const eventRun = event && runIdOf(event);
+      return eventRun !== undefined && eventRun !== run;
     });
   }
 
   private merge(t: Tracked, state: MessageState): void {
-    for (const json of state.events) if (progressed(t.assembler.accept(parseEvent(json), this.o.now?.()))) t.lastHeardAt = Date.now();
+    for (const json of state.events) {
+      const event = parseKnownEvent(json);
+      if (event && progressed(t.assembler.accept(event, this.o.now?.()))) t.lastHeardAt = Date.now();
+    }
   }
 
   /** After any change: end it, or (re)arm its gap and silence timers. */
@@ -260,7 +262,7 @@ export class SessionStream {
   }
 
   private armGap(t: Tracked): void {
-    if (t.assembler.bufferedCount === 0) {
+    if (!t.assembler.hasGap) {
       clearTimeout(t.gapTimer);
       t.gapTimer = undefined;
     } else if (!t.gapTimer) {

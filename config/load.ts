@@ -8,6 +8,7 @@ import { parse } from "@cdktf/hcl2json";
 import { ZodIssue } from "zod";
 import { findPlaceholders, placeholderProblem } from "./placeholders";
 import { crossFieldProblems, environmentFieldsSchema, EnvironmentConfig, KeyProblem } from "./schema";
+import { toolSchemaProblems, withResolvedSchemaFiles } from "./toolSchemas";
 
 export const ENVIRONMENTS_DIR = path.resolve(__dirname, "..", "environments");
 
@@ -86,10 +87,11 @@ function inKeyOrder(lines: Line[]): string[] {
 }
 
 /**
- * Validates already-parsed tfvars; `file` is only used in messages. Every problem is reported in one round: types and
- * ranges, the rules between keys, placeholders left from the example and the file's name.
+ * Validates already-parsed tfvars; `file` names it in messages. Every problem is reported in one round: types and
+ * ranges, the rules between keys, placeholders left from the example, the file's name and the tool Lambdas' schema
+ * files, read relative to `baseDir` (default: the folder of `file`); the config returned names them by absolute path.
  */
-export function validateEnvironment(file: string, raw: unknown, expectedName?: string): EnvironmentConfig {
+export function validateEnvironment(file: string, raw: unknown, expectedName?: string, baseDir = path.dirname(path.resolve(file))): EnvironmentConfig {
   const placeholders = findPlaceholders(raw);
   const placeholderPaths = placeholders.map((p) => p.path);
   const naming = nameProblems(raw, expectedName, placeholderPaths);
@@ -102,9 +104,10 @@ export function validateEnvironment(file: string, raw: unknown, expectedName?: s
     ...placeholders.map((p) => keyed({ path: p.path, message: placeholderProblem(p.tokens) })),
     ...schemaProblems.filter((p) => !explained.some((e) => within(p.path, e))),
     ...crossFieldProblems(raw).map(keyed),
+    ...toolSchemaProblems(raw, baseDir).map(keyed),
   ];
   if (problems.length || !result.success) throw new ConfigError(file, inKeyOrder(problems));
-  return result.data;
+  return withResolvedSchemaFiles(result.data, baseDir);
 }
 
 /** A tfvars file parsed from HCL into plain JSON, not yet validated. */
@@ -128,7 +131,7 @@ export async function readTfvarsFile(file: string): Promise<ParsedTfvars> {
 /** Parses and validates one tfvars file. Throws ConfigError naming the file and every bad key. */
 export async function loadEnvironmentFile(file: string): Promise<EnvironmentConfig> {
   const { displayName, raw } = await readTfvarsFile(file);
-  return validateEnvironment(displayName, raw, path.basename(file, ".tfvars"));
+  return validateEnvironment(displayName, raw, path.basename(file, ".tfvars"), path.dirname(path.resolve(file)));
 }
 
 /** Loads `environments/<name>.tfvars`. */

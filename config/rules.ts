@@ -170,3 +170,56 @@ export function inferenceProfileRegionProblem(modelId: string, region: string): 
 export function enforce(id: string, problem: string | undefined, prop?: string): void {
   if (problem !== undefined) throw new Error(prop ? `${id}: ${prop} ${problem}` : `${id}: ${problem}`);
 }
+
+/** Rounds of tool calls per message (tools.max_rounds): each is one more model call and the calls' time. */
+export const TOOL_MAX_ROUNDS: Range = { min: 1, max: 20 };
+/** A tool's description as the model reads it (tools.lambdas[].description). */
+export const TOOL_DESCRIPTION_CHARS: Range = { min: 1, max: 1000 };
+/** A notice template (tools.lambdas[].notice), e.g. `Looking up order {orderId}...`; the rendered notice is bounded on the wire too. */
+export const TOOL_NOTICE_CHARS: Range = { min: 1, max: 120 };
+/** An input schema file's size: it rides in the worker's bundle and in every model request that offers the tool. */
+export const TOOL_SCHEMA_MAX_BYTES = 16 * 1024;
+/** A Lambda function's ARN, optionally with a version or alias: groups partition, region, account. */
+export const LAMBDA_ARN_PATTERN = /^arn:(aws[a-z-]*):lambda:([a-z0-9-]+):(\d{12}):function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]{1,128})?$/;
+/** The `{field}` placeholders of a notice template. */
+export const NOTICE_FIELD = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** The field names a notice template renders, in order. */
+export function noticeFields(template: string): string[] {
+  return [...template.matchAll(NOTICE_FIELD)].map((m) => m[1]!);
+}
+
+/** Every tool once: a built-in and a team's Lambda share the model's one namespace of tool names. */
+export function duplicateToolNameProblem(names: readonly string[]): string | undefined {
+  const repeated = names.filter((n, i) => names.indexOf(n) !== i);
+  return repeated.length ? `must name each tool once across tools.enabled and tools.lambdas, got ${[...new Set(repeated)].map((n) => `"${n}"`).join(", ")} more than once` : undefined;
+}
+
+/**
+ * A tool's input schema as Bedrock takes it (toolSpec.inputSchema.json): a JSON object whose `type` is "object", whose
+ * `properties` (when present) is an object and `required` (when present) a list of its names. `text` is the file's.
+ */
+export function toolInputSchemaProblem(text: string): string | undefined {
+  if (new TextEncoder().encode(text).length > TOOL_SCHEMA_MAX_BYTES) return `is over ${TOOL_SCHEMA_MAX_BYTES} bytes`;
+  let schema: unknown;
+  try {
+    schema = JSON.parse(text);
+  } catch (e) {
+    return `is not valid JSON (${(e as Error).message})`;
+  }
+  const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+  if (!isMap(schema) || schema.type !== "object") return 'must hold a JSON Schema object: a JSON object with "type": "object"';
+  if (schema.properties !== undefined && !isMap(schema.properties)) return 'must have "properties" as an object of property schemas';
+  const names = isMap(schema.properties) ? Object.keys(schema.properties) : [];
+  const required = schema.required;
+  if (required !== undefined && !(Array.isArray(required) && required.every((r) => typeof r === "string" && names.includes(r)))) {
+    return 'must have "required" as a list of names under "properties"';
+  }
+  return undefined;
+}
+
+/** A notice may render only fields the tool's input defines, so it never says "{orderId}" or anything else raw. */
+export function noticeFieldProblem(template: string, properties: readonly string[]): string | undefined {
+  const unknown = noticeFields(template).filter((f) => !properties.includes(f));
+  return unknown.length ? `names ${unknown.map((f) => `{${f}}`).join(", ")}, which the input schema does not define under "properties"` : undefined;
+}

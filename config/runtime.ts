@@ -1,6 +1,8 @@
 /** Maps an environment config plus the names of provisioned resources to the Lambdas' runtime settings. Used by the stacks and the local stack alike. */
 import type { ClientBatching } from "../client/config";
 import type { FunctionUrlSettings, RuntimeSettings } from "../contracts/runtimeSettings";
+import { TOOL_SPEC_FILE_NAME, type ToolSpecFile } from "../contracts/toolSpecs";
+import { readToolInputSchema } from "./toolSchemas";
 import { resourceNames } from "./names";
 import type { EnvironmentConfig } from "./schema";
 
@@ -13,6 +15,8 @@ export interface ProvisionedResources {
   historyTableName: string;
   messagesTableName: string;
   usageTableName: string;
+  /** Where the worker finds its tool spec file: locally an absolute path; default `tools.json` beside the bundled code. */
+  toolsFile?: string;
 }
 
 /**
@@ -55,6 +59,25 @@ export function runtimeSettingsFor(c: EnvironmentConfig, r: ProvisionedResources
     guardrailId: c.guardrail?.id ?? "",
     guardrailVersion: c.guardrail?.version ?? "",
     guardrailStreamMode: c.guardrail?.stream_processing_mode ?? "",
+    toolsFile: toolSpecsFor(c) ? (r.toolsFile ?? TOOL_SPEC_FILE_NAME) : "",
+  };
+}
+
+/**
+ * The worker's tool spec file (contracts/toolSpecs.ts) for the environment, or undefined when it enables no tool. The
+ * schema files are read here, from the absolute paths the loader resolved (config/toolSchemas.ts checked them).
+ */
+export function toolSpecsFor(c: EnvironmentConfig): ToolSpecFile | undefined {
+  const { enabled, lambdas, max_rounds } = c.tools;
+  if (enabled.length === 0 && lambdas.length === 0) return undefined;
+  return {
+    maxRounds: max_rounds,
+    builtIn: enabled,
+    lambdas: lambdas.map((l) => {
+      const read = readToolInputSchema(l.input_schema_file);
+      if ("problem" in read) throw new Error(`tools.lambdas: input_schema_file ${read.problem}`);
+      return { name: l.name, description: l.description, inputSchema: read.schema, lambdaArn: l.lambda_arn, notice: l.notice };
+    }),
   };
 }
 

@@ -9,8 +9,9 @@ import {
   BATCH_MAX_DELAY_MS, BATCH_MAX_WINDOW_MS, BATCH_READING_TOKENS_PER_SECOND, DAILY_OUTPUT_TOKENS, dailyQuotaProblem,
   exactlyOneProblem, inferenceProfileRegionProblem, LAMBDA_MEMORY_MB, LAMBDA_TIMEOUT_SECONDS, logRetentionProblem, MAX_CONCURRENT_GENERATIONS,
   MAX_RECEIVE_COUNT, MODEL_ID_PATTERN, queueConcurrencyProblem, rangeProblem, RESERVED_CONCURRENCY, visibilityTimeoutProblem, WAF_RATE_LIMIT,
-  windowCapProblem,
+  windowCapProblem, duplicateToolNameProblem, LAMBDA_ARN_PATTERN, TOOL_DESCRIPTION_CHARS, TOOL_MAX_ROUNDS, TOOL_NOTICE_CHARS,
 } from "./rules";
+import { BUILT_IN_TOOL_NAMES, type BuiltInToolName, TOOL_NAME_PATTERN } from "../contracts/toolSpecs";
 
 /** Reports a shared rule's problem (config/rules.ts) on the key being checked: `<key> <problem>`. */
 const rule =
@@ -61,7 +62,8 @@ export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}
  * SYSTEM_PROMPT travels in each function's environment, which Lambda caps at 4 KB (keys plus values, in bytes). The
  * other variables take at most about 1,300 bytes (their names; 3 apply-time ARNs and URLs counted at 128 bytes; the
  * table names, ours and known at synth, at most 64 bytes each with 20-character project and environment names; the
- * batching mode, the limits and a 32-character guardrail id at their longest; flags and numbers), so 2,000 bytes of
+ * batching mode, the limits and a 32-character guardrail id at their longest; flags and numbers; TOOLS_FILE, which
+ * names the tool specs' file whatever the tools weigh), so 2,000 bytes of
  * prompt leave about 780 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (14 ids of 50 characters, tested; 15 do not
  * fit). The websocket transport's 2 variables (WS_ENDPOINT, an apply-time URL, and WS_TABLE) take about 190 of them in
  * the worker and the route function: 11 ids fit then (test/infra/websocket.test.ts). Longer model lists still fail
@@ -220,6 +222,41 @@ export const environmentFieldsSchema = z
       })
       .strict()
       .optional(),
+    /** Tools the model may call while it answers (issue 15): built-ins by name, the team's tool Lambdas, the round bound. */
+    tools: z
+      .object({
+        /** Built-in tools by name (contracts/toolSpecs.ts BUILT_IN_TOOL_NAMES). */
+        enabled: z
+          .array(text(), { invalid_type_error: "must be a list of built-in tool names" })
+          .superRefine((list, ctx) => {
+            list.forEach((name, i) => {
+              if (!(BUILT_IN_TOOL_NAMES as readonly string[]).includes(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i], message: `must be a built-in tool, one of ${BUILT_IN_TOOL_NAMES.map((n) => `"${n}"`).join(", ")}, got ${JSON.stringify(name)}` });
+            });
+          })
+          .transform((list) => list as BuiltInToolName[])
+          .default([]),
+        /** The team's own tools, each a Lambda function the worker invokes synchronously (lambda:InvokeFunction on exactly these ARNs). */
+        lambdas: z
+          .array(
+            z
+              .object({
+                name: text().regex(TOOL_NAME_PATTERN, "must be 1-64 letters, digits, _ or - (Bedrock's tool names)"),
+                description: text().min(TOOL_DESCRIPTION_CHARS.min, "must not be empty").max(TOOL_DESCRIPTION_CHARS.max, `must be at most ${TOOL_DESCRIPTION_CHARS.max} characters`),
+                /** A JSON Schema object (`"type": "object"`), relative to the tfvars file's folder; the loader makes it absolute and checks it. */
+                input_schema_file: text().min(1, "must name a JSON Schema file"),
+                lambda_arn: text().regex(LAMBDA_ARN_PATTERN, "must be a Lambda function ARN such as arn:aws:lambda:us-east-1:123456789012:function:lookup-order"),
+                /** The user-facing notice, e.g. `Looking up order {orderId}...`: only the named input fields are rendered. */
+                notice: text().min(TOOL_NOTICE_CHARS.min, "must not be empty").max(TOOL_NOTICE_CHARS.max, `must be at most ${TOOL_NOTICE_CHARS.max} characters`),
+              })
+              .strict(),
+            { invalid_type_error: "must be a list of tool Lambdas" },
+          )
+          .default([]),
+        /** Rounds of tool calls one message may make; past it the message ends (stopReason max_tool_rounds). */
+        max_rounds: intBetween(TOOL_MAX_ROUNDS.min, TOOL_MAX_ROUNDS.max).default(5),
+      })
+      .strict()
+      .default({}),
     appsync: z
       .object({
         xray: bool().default(true),
@@ -312,6 +349,15 @@ function wafProblems(raw: unknown): KeyProblem[] {
   return [];
 }
 
+/** Tool names are one namespace: read from the raw file, so a repeat is reported even when another tools key is wrong. */
+function toolNameProblems(raw: unknown): KeyProblem[] {
+  const tools = (raw !== null && typeof raw === "object" ? (raw as { tools?: unknown }).tools : undefined) as { enabled?: unknown; lambdas?: unknown } | undefined;
+  const enabled = Array.isArray(tools?.enabled) ? tools.enabled.filter((n): n is string => typeof n === "string") : [];
+  const lambdas = Array.isArray(tools?.lambdas) ? tools.lambdas.map((l) => (l as { name?: unknown } | null)?.name).filter((n): n is string => typeof n === "string") : [];
+  const problem = duplicateToolNameProblem([...enabled, ...lambdas]);
+  return problem ? [{ path: ["tools"], message: problem }] : [];
+}
+
 /**
  * The rules between keys, each checked whenever the sections it reads are valid on their own, so a type error
  * elsewhere in the file does not hide them.
@@ -327,7 +373,7 @@ export function crossFieldProblems(raw: unknown): KeyProblem[] {
   const alarms = validSection(raw, "alarms");
   const alarmTarget = alarms && exactlyOneProblem(alarms.email, alarms.sns_topic_arn, ["email", "sns_topic_arn"]);
   if (alarmTarget) problems.push({ path: ["alarms"], message: alarmTarget });
-  problems.push(...limitProblems(raw), ...wafProblems(raw));
+  problems.push(...limitProblems(raw), ...wafProblems(raw), ...toolNameProblems(raw));
   const batching = validSection(raw, "batching");
   const windowCap = batching && windowCapProblem(batching.max_window_ms, batching.max_delay_ms, "batching.max_delay_ms");
   if (windowCap) problems.push({ path: ["batching", "max_window_ms"], message: windowCap });

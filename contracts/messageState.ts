@@ -14,6 +14,12 @@ export const ENDED_STATUSES: readonly MessageStatus[] = ["COMPLETE", "STOPPED", 
 export const STOPPED_REASON = "stopped";
 
 /**
+ * The stopReason of a message whose model asked for another round of tool calls past `tools.max_rounds`: those calls
+ * are not made, and the final's `content` is the text streamed so far.
+ */
+export const TOOL_ROUNDS_EXCEEDED_REASON = "max_tool_rounds";
+
+/**
  * The stopReason of a message a Bedrock guardrail ended (Bedrock's own stop reason): its final_response `content` is
  * the guardrail's safe text, which replaces whatever was streamed before (clients show `content`, client/assembler.ts).
  */

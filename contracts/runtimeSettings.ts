@@ -62,6 +62,12 @@ export interface RuntimeSettings {
   guardrailVersion: string;
   /** `sync` or `async` (ConverseStream's streamProcessingMode); empty without a guardrail. */
   guardrailStreamMode: string;
+  /**
+   * The worker's tool spec file (contracts/toolSpecs.ts), resolved against its code's folder: `tools.json` beside the
+   * bundle when the environment enables tools, an absolute path locally; empty = no tools. One short variable whatever
+   * the tools' schemas weigh: they ride in the file, not in the 4 KB environment.
+   */
+  toolsFile: string;
 }
 
 /** The variable name of each setting. */
@@ -96,6 +102,7 @@ export const RUNTIME_VARIABLE_NAMES: Record<keyof RuntimeSettings, string> = {
   guardrailId: "GUARDRAIL_ID",
   guardrailVersion: "GUARDRAIL_VERSION",
   guardrailStreamMode: "GUARDRAIL_STREAM_MODE",
+  toolsFile: "TOOLS_FILE",
 };
 
 /** A setting as its variable's value: lists comma-separated, the rest as strings (Lambda takes only strings). */
@@ -146,6 +153,7 @@ export const FUNCTION_URL_SHARED_SETTINGS = [
   "batchMode", "batchMaxDelayMs", "batchMaxChars", "batchReadingTokensPerSecond", "batchMaxWindowMs",
   "historyTableName", "messagesTableName", "historyTtlDays", "usageTableName",
   "maxConcurrentGenerations", "dailyOutputTokens", "generationSlotSeconds", "guardrailId", "guardrailVersion", "guardrailStreamMode",
+  "toolsFile",
 ] as const satisfies readonly (keyof RuntimeSettings)[];
 
 /** What the Function URL's function reads at load. */
@@ -218,6 +226,7 @@ const runtimeShape = z.object({
   guardrailId: z.string(),
   guardrailVersion: z.string(),
   guardrailStreamMode: z.enum(["", "sync", "async"]),
+  toolsFile: z.string(),
 });
 const runtimeSchema = runtimeShape
   // The hand-off to the worker is one of the two ingresses: exactly one of the topic and the function is named.

@@ -10,14 +10,15 @@ export const IDEMPOTENCY_TABLE = { partitionKey: "id", ttlAttribute: "expiration
 
 /**
  * Message records (replay and stop): per message of a user's session one state item (sk = MESSAGE_STATE_SORT_KEY) and
- * one item per token event (sk = messageEventSortKey(sequenceNumber)). The state item sorts after every event, so one
+ * one item per streamed event of every kind (sk = messageEventSortKey(eventSequence), contracts/streamEvents.ts; a
+ * record of an envelope version 2 producer: the token sequenceNumber, the same numbers for a text-only answer). The state item sorts after every event, so one
  * Query with `sk > messageEventSortKey(afterSequence)` reads the events after a point and then the state.
  * pk = `USER#<userId>#SESSION#<sessionId>#MESSAGE#<messageId>`: the caller's own id is in the key, so another user's
  * message cannot be read or stopped, only not found.
  */
 export const MESSAGES_TABLE = { partitionKey: "pk", sortKey: "sk", ttlAttribute: "expiresAt" } as const;
 export const messagePartitionKey = (userId: string, sessionId: string, messageId: string) => `USER#${userId}#SESSION#${sessionId}#MESSAGE#${messageId}`;
-/** `E#` and the sequence number zero-padded to 10 digits (so string order is sequence order); -1 gives `E#`, before every event. */
+/** `E#` and the event's number zero-padded to 10 digits (so string order is sequence order); -1 gives `E#`, before every event. */
 export const messageEventSortKey = (sequenceNumber: number) => (sequenceNumber < 0 ? "E#" : `E#${String(sequenceNumber).padStart(10, "0")}`);
 /** "S" sorts after every "E#..." key. */
 export const MESSAGE_STATE_SORT_KEY = "S";

@@ -167,6 +167,28 @@ limits = {
 #   stream_processing_mode = "sync"
 # }
 
+# Tools the model may call while it answers (README "Agent events"); none when the block is absent. enabled: built-ins,
+# "current_time" and "calculator" (no network, deterministic). lambdas: the team's own tools, each a Lambda function the
+# worker invokes synchronously with {toolName, input, context: {userId, sessionId}} (10 s timeout); the worker may call
+# lambda:InvokeFunction on exactly these ARNs, and the permissions boundary names them too (bootstrap again after a
+# change). name: 1-64 of letters, digits, _ or -, unique across enabled and lambdas; description: what the model reads;
+# input_schema_file: a JSON Schema object ("type": "object"), relative to this file's folder; notice: the line the user
+# sees while it runs, naming input fields as {field} (only those are shown, cut short). max_rounds (1-20, default 5):
+# rounds of tool calls per message; past it the message ends with stopReason "max_tool_rounds".
+tools = {
+  enabled = ["current_time", "calculator"]
+  lambdas = [
+    # {
+    #   name              = "lookup_order"
+    #   description       = "Looks up an order by its id and returns its status."
+    #   input_schema_file = "tool-schemas/lookup_order.json"
+    #   lambda_arn        = "arn:aws:lambda:<region>:<account-id>:function:lookup-order"
+    #   notice            = "Looking up order {orderId}..."
+    # },
+  ]
+  max_rounds = 5
+}
+
 # AppSync. xray (default true); field_log_level NONE|ERROR|INFO|DEBUG|ALL (default ERROR); introspection (default true;
 # turn off in production).
 appsync = {

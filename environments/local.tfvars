@@ -58,3 +58,9 @@ guardrail = {
   version                = "DRAFT"
   stream_processing_mode = "async"
 }
+
+# The built-in tools; a prompt with [[tool:current_time]] or [[tool:calculator]] makes the stand-in call one (local/bedrock/README.md).
+tools = {
+  enabled    = ["current_time", "calculator"]
+  max_rounds = 5
+}

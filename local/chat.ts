@@ -7,7 +7,8 @@
  * and reads the NDJSON answer from the response (client/functionUrlStream.ts). WebSocket: opens the API Gateway
  * WebSocket (client/websocketStream.ts) and sends `sendQuery` on it; a connection that drops before the end is
  * followed by replaying the record (`message`). Prints the answer on stdout as it arrives, in order
- * (MessageAssembler), and a summary on stderr. Exit 0 on a final answer; 1 on an error event, a refused query, an
+ * (MessageAssembler), and a summary on stderr; tool notices and the reasoning go to stderr as they stream
+ * (chatActivity.ts), whatever the transport. Exit 0 on a final answer; 1 on an error event, a refused query, an
  * unreachable answer or the timeout; 2 on a usage mistake.
  */
 import { randomUUID } from "node:crypto";
@@ -29,6 +30,7 @@ import { ENDED_STATUSES, type MessageState } from "../contracts/messageState";
 import { parseEvent } from "../contracts/streamEvents";
 import { requestToken } from "./issuer/tokenCli";
 import { LOCAL_CLIENT_CONFIG_PATH } from "./clientConfigPath";
+import { AgentActivityPrinter } from "./chatActivity";
 
 const DEFAULT_TIMEOUT_S = 120;
 
@@ -335,7 +337,12 @@ const timeLeft = (turn: Turn) => Math.max(1, Math.ceil(turn.deadline - performan
 /** AppSync: subscribe (start_ack), then the sendQuery mutation; SessionStream resumes from the record. */
 async function chatOverAppSync(args: ChatArgs, config: ClientConfig, token: string, turn: Turn, io: { stdout: Output; stderr: Output }): Promise<ChatResult> {
   let answer: StreamedAnswer | undefined;
-  const stream = await openSession(config, token, turn.sessionId, io.stderr, () => answer?.show());
+  const activity = new AgentActivityPrinter(io.stderr);
+  const onChange = () => {
+    if (answer) activity.show(answer.assembler);
+    answer?.show();
+  };
+  const stream = await openSession(config, token, turn.sessionId, io.stderr, onChange);
   const tracked = stream.track(turn.messageId);
   answer = new StreamedAnswer(tracked, io.stdout);
   try {
@@ -345,6 +352,7 @@ async function chatOverAppSync(args: ChatArgs, config: ClientConfig, token: stri
     if (args.delivery) input.delivery = args.delivery;
     await sendQuestion(config, token, input, Math.min(30_000, timeLeft(turn)));
     await within(tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
+    activity.finish();
     answer.end();
     return resultOf(args, config, turn.sessionId, answer.assembler, sentAt);
   } finally {
@@ -357,13 +365,16 @@ async function chatOverFunctionUrl(args: ChatArgs, config: ClientConfig, token: 
   if (!config.functionUrl) throw new ChatError(`environment "${config.environment}" has no functionUrl in its client config: its transports do not include "function_url"`);
   const input = { sessionId: turn.sessionId, messageId: turn.messageId, prompt: args.prompt, ...(args.modelId ? { modelId: args.modelId } : {}) };
   const answer = new StreamedAnswer({ assembler: new MessageAssembler(turn.messageId, { now: () => performance.now() }) }, io.stdout);
+  const activity = new AgentActivityPrinter(io.stderr);
   const timeout = AbortSignal.timeout(timeLeft(turn));
   const sentAt = performance.now();
   try {
     for await (const event of streamFromFunctionUrl(config.functionUrl, token, input, { signal: timeout })) {
       answer.assembler.accept(event);
+      activity.show(answer.assembler);
       answer.show();
     }
+    activity.finish();
   } catch (e) {
     if (e instanceof FunctionUrlError) throw new ChatError(`the Function URL refused the question: ${e.type}: ${e.message}`);
     if (timeout.aborted) throw new ChatError(`no complete answer within ${args.timeoutMs / 1000} s`);
@@ -392,12 +403,14 @@ async function chatOverWebsocket(args: ChatArgs, config: ClientConfig, token: st
   if (!config.websocketUrl) throw new ChatError(`environment "${config.environment}" has no websocketUrl in its client config: its transports do not include "websocket"`);
   const tracked = socketAnswer(turn.messageId);
   const answer = new StreamedAnswer(tracked, io.stdout);
+  const activity = new AgentActivityPrinter(io.stderr);
   const stream = await WebsocketStream.open({
     websocketUrl: config.websocketUrl,
     token,
     WebSocketImpl: WebSocket as unknown as WebSocketConstructor,
     onEvent: (event) => {
       tracked.assembler.accept(event, performance.now());
+      activity.show(tracked.assembler);
       answer.show();
       if (tracked.assembler.done) tracked.settle();
     },
@@ -413,6 +426,7 @@ async function chatOverWebsocket(args: ChatArgs, config: ClientConfig, token: st
     });
     await within(tracked.ended.then(() => undefined), timeLeft(turn), `no complete answer within ${args.timeoutMs / 1000} s`);
     if (!tracked.assembler.done) await replayRecord(config, token, turn, tracked, io.stderr);
+    activity.finish();
     answer.show();
     answer.end();
     return { ...resultOf(args, config, turn.sessionId, tracked.assembler, sentAt), path: "websocket (API Gateway, PostToConnection)" };

@@ -22,5 +22,5 @@ function deepMerge(base: unknown, over: unknown): unknown {
 /** environments/local.tfvars with overrides merged in before validation, so overrides get the same checks and defaults. */
 export async function loadLocalConfig(overrides: object = {}): Promise<EnvironmentConfig> {
   const { displayName, raw } = await readTfvarsFile(LOCAL_TFVARS);
-  return validateEnvironment(displayName, deepMerge(raw, overrides), "local");
+  return validateEnvironment(displayName, deepMerge(raw, overrides), "local", ENVIRONMENTS_DIR);
 }

@@ -12,9 +12,10 @@ import * as path from "node:path";
 import type { Context } from "aws-lambda";
 import { clientConfigSchema, type ClientConfig } from "../client/config";
 import { resourceNames } from "../config/names";
-import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor, toolSpecsFor } from "../config/runtime";
 import type { EnvironmentConfig } from "../config/schema";
-import { DEFAULT_METRICS_NAMESPACE, functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables } from "../contracts/runtimeSettings";
+import { DEFAULT_METRICS_NAMESPACE, functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables, type RuntimeSettings } from "../contracts/runtimeSettings";
+import { TOOL_SPEC_FILE_NAME } from "../contracts/toolSpecs";
 import { buildWebConsole } from "../web/build";
 import { startGateway, type LocalGateway } from "./appsync";
 import { startAsyncInvoker, type LocalAsyncInvoker } from "./asyncInvoker";
@@ -301,11 +302,36 @@ function setProcessEnv(vars: Record<string, string | undefined>): () => void {
 }
 
 /**
+ * The transports' own variables: the websocket stand-in's @connections endpoint and the connections table, and whose
+ * tokens $connect accepts; the Function URL function's, trusting the local issuer as the deployed one trusts the pool.
+ */
+function transportVariables(config: EnvironmentConfig, settings: RuntimeSettings, { dynamo, issuer }: BackingServices, websocket: LocalWebsocketApi | undefined): Record<string, string> {
+  const trusted = { jwtIssuer: issuer.issuerUrl, jwtClientId: issuer.clientId };
+  return {
+    ...(websocket && dynamo.tables.connections
+      ? { ...websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: dynamo.tables.connections }), ...tokenVariables(trusted) }
+      : {}),
+    ...(hasFunctionUrl(config) ? functionUrlVariables(settings, functionUrlSettingsFor(config, { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId })) : {}),
+  };
+}
+
+/** The worker's tool spec file, as the stacks put it beside the bundle, in a folder of its own (none without tools). */
+function writeToolSpecs(config: EnvironmentConfig): { file?: string; remove(): void } {
+  const specs = toolSpecsFor(config);
+  if (!specs) return { remove: () => undefined };
+  const dir = mkdtempSync(path.join(os.tmpdir(), "local-tools-"));
+  const file = path.join(dir, TOOL_SPEC_FILE_NAME);
+  writeFileSync(file, JSON.stringify(specs));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
  * Points the handlers at the local services through the same variables the deployed functions get, plus the SDK's
- * endpoint and credential variables. Returns the function that restores process.env.
+ * endpoint and credential variables. Returns the function that restores process.env (and removes the tool specs).
  */
 function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServices, gateway: LocalGateway, lambdaEndpoint: string | undefined, websocket: LocalWebsocketApi | undefined): () => void {
-  const { messaging, dynamo, bedrock, issuer } = services;
+  const { messaging, dynamo, bedrock } = services;
+  const tools = writeToolSpecs(config);
   const settings = runtimeSettingsFor(config, {
     appsyncEndpoint: gateway.graphqlUrl,
     inboundTopicArn: messaging.topics.inboundArn,
@@ -314,9 +340,10 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     historyTableName: dynamo.tables.history,
     messagesTableName: dynamo.tables.messages,
     usageTableName: dynamo.tables.usage,
+    toolsFile: tools.file,
   });
   const keep = (name: string, fallback: string) => process.env[name] ?? fallback;
-  return setProcessEnv({
+  const restore = setProcessEnv({
     AWS_REGION: config.region,
     AWS_DEFAULT_REGION: config.region,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
@@ -333,15 +360,7 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     // The async ingress: send-query's Invoke calls reach the local async invoker.
     AWS_ENDPOINT_URL_LAMBDA: lambdaEndpoint,
     ...runtimeVariables(settings),
-    // The websocket transport: the stand-in's @connections endpoint and the connections table, and whose tokens $connect accepts.
-    ...(websocket && dynamo.tables.connections
-      ? {
-          ...websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: dynamo.tables.connections }),
-          ...tokenVariables({ jwtIssuer: issuer.issuerUrl, jwtClientId: issuer.clientId }),
-        }
-      : {}),
-    // The Function URL's function trusts the local issuer as the deployed one trusts the user pool.
-    ...(hasFunctionUrl(config) ? functionUrlVariables(settings, functionUrlSettingsFor(config, { issuerUrl: issuer.issuerUrl, clientId: issuer.clientId })) : {}),
+    ...transportVariables(config, settings, services, websocket),
     // Quiet by default; set POWERTOOLS_LOG_LEVEL=DEBUG before `npm start` to see the handlers' logs.
     POWERTOOLS_LOG_LEVEL: keep("POWERTOOLS_LOG_LEVEL", "WARN"),
     LOG_LEVEL: keep("LOG_LEVEL", "WARN"),
@@ -351,6 +370,10 @@ function applyRuntimeVariables(config: EnvironmentConfig, services: BackingServi
     POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
     POWERTOOLS_TRACER_CAPTURE_HTTPS_REQUESTS: "false",
   });
+  return () => {
+    restore();
+    tools.remove();
+  };
 }
 
 const HANDLER_MODULES = {

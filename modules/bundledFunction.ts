@@ -49,6 +49,8 @@ export interface BundledFunctionProps {
   readonly logsKmsKeyArn: string;
   /** The function's Lambda environment variables (no secrets: credentials come from the role). */
   readonly variables: Record<string, string>;
+  /** Files written beside the bundled code (name -> content), e.g. the worker's tool specs; default none. */
+  readonly assetFiles?: Record<string, string>;
   /** What this function may do beyond writing its logs and traces. */
   readonly statements: Statement[];
   /** Managed policy that bounds the role (the deploy role may only create roles that carry it). */
@@ -75,7 +77,7 @@ export class BundledFunction extends Construct {
     enforce(id, environmentSizeProblem(props.variables));
     this.reservedConcurrency = props.reservedConcurrency;
 
-    const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry), type: AssetType.ARCHIVE });
+    const asset = new TerraformAsset(this, "code", { path: bundleHandler(props.entry, props.assetFiles), type: AssetType.ARCHIVE });
     // kms_key_id references the key, so Terraform creates the key, with the policy that lets Logs use it, first.
     const logGroup = new CloudwatchLogGroup(this, "logs", { name: `/aws/lambda/${props.functionName}`, retentionInDays: props.logRetentionDays, kmsKeyId: props.logsKmsKeyArn });
 

@@ -26,6 +26,8 @@ export interface FunctionUrlTransportProps {
   readonly statements: Statement[];
   /** Managed policy that bounds the function's role. */
   readonly permissionsBoundaryArn: string;
+  /** Files written beside the bundled code (the tool specs, tools.json, when the environment has tools). */
+  readonly assetFiles?: Record<string, string>;
   /** Origins a browser may call the URL from (CORS): the token in the Authorization header authorizes, never a cookie. */
   readonly allowedOrigins: string[];
   /** The function's region, where the invoke permission is added. */

@@ -4,8 +4,9 @@ import { Lazy, TerraformOutput, TerraformStack } from "cdktf";
 import { EnvironmentConfig, stackName } from "../config/schema";
 import { ResourceNames, resourceNames } from "../config/names";
 import { outboundMaxReceiveCount } from "../config/messaging";
-import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
+import { clientBatchingFor, functionUrlSettingsFor, runtimeSettingsFor, toolSpecsFor } from "../config/runtime";
 import { functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables, type RuntimeSettings } from "../contracts/runtimeSettings";
+import { TOOL_SPEC_FILE_NAME } from "../contracts/toolSpecs";
 import { DeploymentTarget } from "./deploymentTarget";
 import { EncryptionKey } from "./encryptionKey";
 import { Messaging } from "./messaging";
@@ -82,6 +83,12 @@ const applyGuardrailOf = (c: EnvironmentConfig): Statement[] =>
 const conversationHistoryOf = (tables: ConversationTables): Statement[] =>
   tables.history ? [{ sid: "ConversationHistory", actions: ["dynamodb:Query", "dynamodb:PutItem"], resources: [tables.history.tableArn] }] : [];
 
+/** The generation (the worker, the Function URL's function) invokes the team's tool Lambdas (tools.lambdas) synchronously: exactly those ARNs, none when there are none. */
+function toolInvokeStatements(c: EnvironmentConfig): Statement[] {
+  const arns = [...new Set(c.tools.lambdas.map((l) => l.lambda_arn))];
+  return arns.length ? [{ sid: "InvokeToolLambdas", actions: ["lambda:InvokeFunction"], resources: arns }] : [];
+}
+
 /** What each function may do beyond writing its logs and traces: named actions on named resources only. */
 function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api }: PlatformResources): Record<"sendQuery" | "messageControl" | "streamWorker" | "outboundRelay", Statement[]> {
   const useKey = useKeyOf(key);
@@ -134,6 +141,7 @@ function functionStatements(c: EnvironmentConfig, { key, messaging, tables, api 
       // Refreshes and releases the message's slot, adds its usage (UpdateItem only: ADD, never read-modify-write).
       usageRecords("RecordUsageAndSlots", ["dynamodb:UpdateItem"]),
       ...applyGuardrailOf(c),
+      ...toolInvokeStatements(c),
       ...(workerQueues ? [publishTo(messaging.outboundTopic.topicArn)] : []),
       ...(workerSendsDirect ? [publishResponse] : []),
       useKey,
@@ -171,6 +179,7 @@ function functionUrlStatements(c: EnvironmentConfig, { key, tables }: Pick<Platf
     streamModelsOf(c),
     ...applyGuardrailOf(c),
     ...conversationHistoryOf(tables),
+    ...toolInvokeStatements(c),
     // Creates the QUEUED record (removing it when it never started), starts, fills, stops and ends it, reads its stop flag.
     { sid: "KeepMessageRecords", actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], resources: [tables.messages.tableArn] },
     // Admits (reads the day's usage and the slots, claims a slot), refreshes and releases the slot, adds the usage.
@@ -318,7 +327,7 @@ export class PlatformStack extends TerraformStack {
     // Only the worker and the route function get the websocket variables: the others' 4 KB stay as they were.
     const ws = websocket ? websocketVariables({ websocketEndpoint: websocket.managementEndpoint, connectionsTableName: this.names.connectionsTable }) : {};
     // The directory under lambdas/ is also the construct id and the Powertools service name.
-    const fn = (dir: string, functionName: string, grants: Statement[], own: Record<string, string> = variables) =>
+    const fn = (dir: string, functionName: string, grants: Statement[], own: Record<string, string> = variables, assetFiles?: Record<string, string>) =>
       new BundledFunction(this, dir, {
         functionName,
         entry: path.join(LAMBDAS_DIR, dir, "handler.ts"),
@@ -330,11 +339,12 @@ export class PlatformStack extends TerraformStack {
         variables: { ...own, ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
         statements: grants,
         permissionsBoundaryArn: this.boundaryArn,
+        assetFiles,
       });
     return {
       sendQuery: fn("send-query", this.names.functions.sendQuery, statements.sendQuery),
       messageControl: fn("message-control", this.names.functions.messageControl, statements.messageControl),
-      streamWorker: fn("stream-worker", this.names.functions.streamWorker, [...statements.streamWorker, ...(websocket ? websocketDelivery(websocket) : [])], { ...variables, ...ws }),
+      streamWorker: fn("stream-worker", this.names.functions.streamWorker, [...statements.streamWorker, ...(websocket ? websocketDelivery(websocket) : [])], { ...variables, ...ws }, this.toolFiles()),
       outboundRelay: fn("outbound-relay", this.names.functions.outboundRelay, statements.outboundRelay),
       ...(websocket
         ? {
@@ -344,6 +354,12 @@ export class PlatformStack extends TerraformStack {
           }
         : {}),
     };
+  }
+
+  /** The tool specs (the schema files' contents) ride beside the generating functions' code, not in their 4 KB environment. */
+  private toolFiles(): Record<string, string> | undefined {
+    const tools = toolSpecsFor(this.config);
+    return tools ? { [TOOL_SPEC_FILE_NAME]: JSON.stringify(tools) } : undefined;
   }
 
   /**
@@ -365,6 +381,7 @@ export class PlatformStack extends TerraformStack {
       variables: { ...functionUrlVariables(this.runtimeSettings(resources), own), ...observabilityVariables({ serviceName: dir, metricsNamespace: c.project, environment: c.name }) },
       statements: functionUrlStatements(c, resources),
       permissionsBoundaryArn: this.boundaryArn,
+      assetFiles: this.toolFiles(),
       // The web console may be hosted anywhere (web/README.md); as on AppSync's API, the bearer token authorizes, not the origin.
       allowedOrigins: ["*"],
       region: c.region,

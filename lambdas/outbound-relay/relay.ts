@@ -1,6 +1,6 @@
 /**
  * The outbound queue consumer: publishes each queued event to AppSync with the same signed publisher the worker uses.
- * A batch is ordered by session, message and sequence number (final/error last); failures are reported per record
+ * A batch is ordered by session, message and event sequence (final/error last); failures are reported per record
  * (ReportBatchItemFailures) so only those are retried and poison records reach the DLQ; a transient failure holds back
  * the rest of that session only. On a FIFO queue, once a record of a message group fails, every later record of that
  * group is reported too, so order holds across batches. Failed records come back after a short backoff (see
@@ -51,8 +51,12 @@ interface Parsed {
   group?: string;
 }
 
-/** Position of an event within its message: tokens by sequence number, the final or error event after all of them. */
+/**
+ * Position of an event within its message: its eventSequence (envelope version 3: every kind, the end last); from an
+ * older producer tokens by sequence number, the final or error event after all of them.
+ */
 function rank(event: StreamEvent): number {
+  if (event.data.eventSequence !== undefined) return event.data.eventSequence;
   return event.action === EVENT_ACTIONS.token ? event.data.token.sequenceNumber : Number.MAX_SAFE_INTEGER;
 }
 

@@ -37,7 +37,10 @@ export function topicPublishInput(topicArn: string, message: string, groupId: st
   return input;
 }
 
-/** Dedup id of a stream event: user, session, message, run and the sequence number (tokens) or `final`/`error`. */
+/**
+ * Dedup id of a stream event: user, session, message, run and what tells it apart within the run: the sequence number
+ * (tokens), `reasoning` and its index, `tool`, the invocation number and the status, or `final`/`error`.
+ */
 export function eventDeduplicationId(event: StreamEvent): string {
   const { userId, data } = event;
   switch (event.action) {
@@ -47,5 +50,9 @@ export function eventDeduplicationId(event: StreamEvent): string {
       return fifoKey(userId, data.sessionId, data.messageId, event.data.runId ?? "", "final");
     case EVENT_ACTIONS.error:
       return fifoKey(userId, data.sessionId, data.messageId, event.data.runId ?? "", "error");
+    case EVENT_ACTIONS.reasoning:
+      return fifoKey(userId, data.sessionId, data.messageId, event.data.runId, "reasoning", String(event.data.index));
+    case EVENT_ACTIONS.toolAction:
+      return fifoKey(userId, data.sessionId, data.messageId, event.data.runId, "tool", String(event.data.invocationNumber), event.data.status);
   }
 }

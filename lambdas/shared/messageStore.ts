@@ -1,5 +1,6 @@
 /**
- * The durable record of each message (key schema in contracts/tables.ts): a state item and one item per token event.
+ * The durable record of each message (key schema in contracts/tables.ts): a state item and one item per streamed event
+ * (token and reasoning chunks, tool notices), keyed by its eventSequence (contracts/streamEvents.ts).
  * sendQuery creates it (QUEUED), the worker starts, fills and ends it, stopGeneration flags it and `Query.message`
  * reads it. Each event item is written once, so the cost is linear in the answer; everything expires with the history TTL.
  */
@@ -139,10 +140,10 @@ export class MessageStore {
     }
   }
 
-  /** Stores one token event (the JSON the subscription carries), once. */
-  async appendEvent(ref: MessageRef, runId: string, sequenceNumber: number, eventJson: string, signal?: AbortSignal): Promise<void> {
+  /** Stores one streamed event (the JSON the subscription carries) at its eventSequence, once. */
+  async appendEvent(ref: MessageRef, runId: string, eventSequence: number, eventJson: string, signal?: AbortSignal): Promise<void> {
     await this.options.doc.send(
-      new PutCommand({ TableName: this.options.tableName, Item: { [PK]: this.pk(ref), [SK]: messageEventSortKey(sequenceNumber), runId, event: eventJson, ...this.expiry() } }),
+      new PutCommand({ TableName: this.options.tableName, Item: { [PK]: this.pk(ref), [SK]: messageEventSortKey(eventSequence), runId, event: eventJson, ...this.expiry() } }),
       signal ? { abortSignal: signal } : {},
     );
   }
@@ -166,8 +167,8 @@ export class MessageStore {
   }
 
   /**
-   * The record as `Query.message` returns it: status, the run's events after `afterSequence`, the ending; null when
-   * absent. A message a guardrail ended replays only its final: in async mode the streamed chunks may hold the very
+   * The record as `Query.message` returns it: status, the run's events after `afterSequence` (an eventSequence; every
+   * kind, in order), the ending; null when absent. A message a guardrail ended replays only its final: in async mode the streamed chunks may hold the very
    * text the guardrail blocked, and the final carries the safe text.
    */
   async read(ref: MessageRef, afterSequence = -1): Promise<MessageState | null> {

@@ -1,5 +1,7 @@
 /** Builds the stream events of one message (contracts/streamEvents.ts), keeping the final event within MAX_EVENT_BYTES. */
-import { EVENT_ACTIONS, MAX_EVENT_BYTES, serializeEvent, type ErrorEvent, type FinalEvent, type TokenEvent, type Usage } from "../../contracts/streamEvents";
+import {
+  EVENT_ACTIONS, MAX_EVENT_BYTES, serializeEvent, type ErrorEvent, type FinalEvent, type Reference, type ReasoningEvent, type TokenEvent, type ToolActionEvent, type Usage,
+} from "../../contracts/streamEvents";
 import { byteLength, splitByBytes } from "../../contracts/utf8";
 import { type WorkRequest } from "../../contracts/workRequest";
 import type { GenerationFailure } from "./generationErrors";
@@ -7,22 +9,45 @@ import type { GenerationFailure } from "./generationErrors";
 /** Ends a cut `content` for readers that ignore the `truncated` flag; the token chunks carry the whole answer. */
 export const TRUNCATION_MARKER = "\n\n[truncated: the full answer is longer than one event can carry; it was streamed in full as tokens]";
 
-/** `runId` identifies one generation run of the message (a rerun gets a new one), so clients and FIFO dedup ids tell runs apart. */
-export function tokenEvent(request: WorkRequest, runId: string, sequenceNumber: number, value: string, timestamp: string): TokenEvent {
+/**
+ * What every event of a run carries: the request's ids, the run's id (a rerun gets a new one, so clients and FIFO dedup
+ * ids tell runs apart), the event's place among the run's events (envelope version 3) and its time.
+ */
+export interface EventStamp {
+  request: WorkRequest;
+  runId: string;
+  eventSequence: number;
+  timestamp: string;
+}
+
+const ids = ({ request }: EventStamp) => ({ sessionId: request.sessionId, messageId: request.messageId });
+
+export function tokenEvent(stamp: EventStamp, sequenceNumber: number, value: string): TokenEvent {
   return {
     action: EVENT_ACTIONS.token,
-    userId: request.userId,
-    timestamp,
-    data: { sessionId: request.sessionId, messageId: request.messageId, token: { runId, sequenceNumber, value } },
+    userId: stamp.request.userId,
+    timestamp: stamp.timestamp,
+    data: { ...ids(stamp), token: { runId: stamp.runId, sequenceNumber, value }, eventSequence: stamp.eventSequence },
   };
 }
 
-export function errorEvent(request: WorkRequest, runId: string, failure: GenerationFailure, timestamp: string): ErrorEvent {
+export function reasoningEvent(stamp: EventStamp, index: number, value: string): ReasoningEvent {
+  return { action: EVENT_ACTIONS.reasoning, userId: stamp.request.userId, timestamp: stamp.timestamp, data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, index, value } };
+}
+
+/** What a tool_action says: which call of the message, in which words, and how far it got. */
+export type ToolAction = Pick<ToolActionEvent["data"], "toolName" | "invocationNumber" | "toolAction" | "status">;
+
+export function toolActionEvent(stamp: EventStamp, action: ToolAction): ToolActionEvent {
+  return { action: EVENT_ACTIONS.toolAction, userId: stamp.request.userId, timestamp: stamp.timestamp, data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, ...action } };
+}
+
+export function errorEvent(stamp: EventStamp, failure: GenerationFailure): ErrorEvent {
   return {
     action: EVENT_ACTIONS.error,
-    userId: request.userId,
-    timestamp,
-    data: { sessionId: request.sessionId, messageId: request.messageId, message: failure.message, code: failure.code, retryable: failure.retryable, runId },
+    userId: stamp.request.userId,
+    timestamp: stamp.timestamp,
+    data: { ...ids(stamp), message: failure.message, code: failure.code, retryable: failure.retryable, runId: stamp.runId, eventSequence: stamp.eventSequence },
   };
 }
 
@@ -34,6 +59,8 @@ export interface FinalContent {
   lastSequenceNumber: number;
   /** The text of chunk `lastSequenceNumber`, for the final to carry (envelope version 2) instead of a token event. */
   tail?: string;
+  /** The sources the tools' results named (envelope version 3); none = no `references` field. */
+  references?: Reference[];
 }
 
 export interface FittedFinalEvent {
@@ -49,19 +76,20 @@ const fits = (event: FinalEvent) => byteLength(serializeEvent(event)) <= MAX_EVE
  * cut and marked `truncated`. A `tail` only ever travels in a whole final (`trimmed: "none"`); a caller whose tail did
  * not fit sends it as a token event and asks again without it.
  */
-export function finalEvent(request: WorkRequest, runId: string, final: FinalContent, timestamp: string): FittedFinalEvent {
+export function finalEvent(stamp: EventStamp, final: FinalContent): FittedFinalEvent {
   const data: FinalEvent["data"] = {
-    sessionId: request.sessionId,
-    messageId: request.messageId,
+    ...ids(stamp),
     content: final.content,
     ...(final.reasoningContent ? { reasoningContent: final.reasoningContent } : {}),
     usage: final.usage,
     stopReason: final.stopReason,
     lastSequenceNumber: final.lastSequenceNumber,
     ...(final.tail ? { tail: final.tail } : {}),
-    runId,
+    runId: stamp.runId,
+    eventSequence: stamp.eventSequence,
+    ...(final.references?.length ? { references: final.references } : {}),
   };
-  const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: request.userId, timestamp, data };
+  const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: stamp.request.userId, timestamp: stamp.timestamp, data };
   if (fits(event)) return { event, trimmed: "none" };
   delete event.data.tail;
   delete event.data.reasoningContent;

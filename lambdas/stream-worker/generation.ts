@@ -3,9 +3,10 @@
  * queued, ended by a final_response or an error event, the exchange written to history. Generation failures are
  * reported to the user and returned, never thrown, so a failed answer is not re-run by SQS.
  *
- * `runGeneration` is the sequence; its parts live apart: converseStream.ts reads the model's deltas,
- * tokenCoalescer.ts cuts them into chunks (readingPace.ts times them in reading-pace mode; the last one rides in the
- * final_response), messageEmitter.ts stamps and sends the events under the publishing deadline
+ * `runGeneration` is the sequence; its parts live apart: toolLoop.ts runs the model's rounds (converseStream.ts reads
+ * each round's deltas; tools/ offers and runs the tools between rounds), tokenCoalescer.ts cuts the text and, in a
+ * second instance, the reasoning into chunks (readingPace.ts times them in reading-pace mode; the text's last chunk
+ * rides in the final_response), messageEmitter.ts numbers, stamps and sends the events under the publishing deadline
  * through deliveryRouter.ts, messageRecorder.ts keeps the durable record beside the stream, stopWatch.ts turns a
  * stopGeneration into an abort of the model call, history.ts loads and saves the conversation, usageRecorder.ts keeps
  * the user's generation slot and usage row, guardrail.ts finds the safe text of a message a guardrail ended, and
@@ -14,7 +15,6 @@
 import { randomUUID } from "node:crypto";
 import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
 import { GUARDRAIL_INTERVENED_REASON, MAX_BYTES_REASON, STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
-import type { Usage } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
@@ -22,7 +22,6 @@ import type { MessageRef, MessageStore } from "../shared/messageStore";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import type { UsageTable } from "../shared/usageTable";
 import { AnswerCap } from "./answerCap";
-import { readConverseStream, type ConverseDelta } from "./converseStream";
 import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
 import { mapGenerationError } from "./generationErrors";
 import { guardrailSafeText } from "./guardrail";
@@ -31,6 +30,8 @@ import { MessageEmitter } from "./messageEmitter";
 import { MessageRecorder } from "./messageRecorder";
 import { watchForStop } from "./stopWatch";
 import { TokenCoalescer } from "./tokenCoalescer";
+import { emptyAnswer, runAgentLoop, type LoopAnswer } from "./toolLoop";
+import type { ToolRegistry } from "./tools/toolRegistry";
 import { UsageRecorder } from "./usageRecorder";
 
 /** The runtime settings a generation reads. */
@@ -64,6 +65,8 @@ export interface GenerationDeps {
   websocket?: EventPublisher;
   /** Absent when history is disabled. */
   history?: HistoryStore;
+  /** The tools the model may call (tools/toolRegistry.ts); absent = none offered. */
+  tools?: ToolRegistry;
   /** The durable message records (replay, stop); absent only in tests of generation alone. */
   messages?: MessageStore;
   /** The per-user slots and usage rows; absent only in tests of generation alone. */
@@ -119,10 +122,10 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
     return skipRun(run);
   }
   await run.usage?.refresh();
-  const coalescer = coalescerFor(run);
+  const coalescers = coalescersFor(run);
   const history = await loadHistory(run);
-  const streamed = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescer, options.abortSignal);
-  const chunks = await flushChunks(coalescer, streamed.failure === undefined);
+  const streamed = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescers, options.abortSignal);
+  const chunks = await flushChunks(coalescers, streamed.failure === undefined);
   const answer = await settleAnswer(run, streamed);
   const errorCode = await endMessage(run, answer, unsentTailDropped(answer, chunks));
   deps.metrics.addMetric("ChunksPublished", "Count", run.emitter.chunksPublished);
@@ -148,27 +151,27 @@ interface GenerationRun {
   usage?: UsageRecorder;
 }
 
-/** The answer as the stream produced it, up to the failure that ended it early (if any). */
-interface Answer {
-  content: string;
-  reasoning: string;
-  usage: Usage;
-  stopReason: string;
-  /** Text deltas received: the output estimate of a stopped answer, for which Bedrock reports no usage. */
-  textDeltas: number;
-  /** What ended the stream early; undefined for a complete (or stopped) answer. */
-  failure?: unknown;
+/** The answer as the rounds produced it, up to the failure that ended it early (if any): see toolLoop.ts. */
+type Answer = LoopAnswer;
+
+/** The message's two coalescers, in the environment's batching mode: the text's chunks and the reasoning's go to the emitter. */
+interface Coalescers {
+  text: TokenCoalescer;
+  reasoning: TokenCoalescer;
 }
 
-/** The message's coalescer, in the environment's batching mode; its chunks go to the emitter. */
-function coalescerFor(run: GenerationRun): TokenCoalescer {
+/** Reasoning is coalesced under the same latency bound as the text, numbered on its own. */
+function coalescersFor(run: GenerationRun): Coalescers {
   const s = run.deps.settings;
-  return new TokenCoalescer({
+  const options = {
     maxDelayMs: s.batchMaxDelayMs,
     maxChars: s.batchMaxChars,
     readingPace: s.batchMode === "reading_pace" ? { readingTokensPerSecond: s.batchReadingTokensPerSecond, maxWindowMs: s.batchMaxWindowMs } : undefined,
-    onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber),
-  });
+  };
+  return {
+    text: new TokenCoalescer({ ...options, onChunk: (text, sequenceNumber) => run.emitter.token(text, sequenceNumber) }),
+    reasoning: new TokenCoalescer({ ...options, onChunk: (text, index) => run.emitter.reasoning(text, index) }),
+  };
 }
 
 /** Picks the delivery (websocket for the WebSocket route's requests, else the request's choice, else DIRECT_SEND) and builds the message's router and emitter. */
@@ -188,10 +191,10 @@ function startRun(request: WorkRequest, deps: GenerationDeps, options: Generatio
 }
 
 /**
- * Streams the model's answer; a stopGeneration seen meanwhile aborts the model call and makes the answer a stopped one,
- * and an answer reaching its byte cap (when there is one) ends as a max_bytes one.
+ * Streams the model's answer, tool rounds included; a stopGeneration seen meanwhile aborts the model call and makes the
+ * answer a stopped one, and an answer reaching its byte cap (when there is one) ends as a max_bytes one.
  */
-async function generateAnswer(run: GenerationRun, history: Message[], coalescer: TokenCoalescer, abortSignal?: AbortSignal): Promise<Answer> {
+async function generateAnswer(run: GenerationRun, history: Message[], coalescers: Coalescers, abortSignal?: AbortSignal): Promise<Answer> {
   const { request, deps } = run;
   const stop = deps.messages ? watchForStop(deps.messages, run.ref, deps.logger, deps.stopPollIntervalMs) : undefined;
   const cap = deps.maxAnswerBytes === undefined ? undefined : new AnswerCap(deps.maxAnswerBytes);
@@ -199,7 +202,7 @@ async function generateAnswer(run: GenerationRun, history: Message[], coalescer:
   const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   const turn = { modelId: request.modelId, history, prompt: request.prompt };
   try {
-    const answer = await collectAnswer(run, readConverseStream(deps.bedrock, turn, deps.settings, signal), coalescer, cap);
+    const answer = await runAgentLoop(loopDeps(run, coalescers, cap), turn, signal);
     if (cap?.reached) {
       deps.metrics.addMetric("AnswersCapped", "Count", 1);
       return endedEarly(answer, MAX_BYTES_REASON);
@@ -218,52 +221,32 @@ function endedEarly(answer: Answer, stopReason: string): Answer {
   return { ...answer, failure: undefined, stopReason, usage: { inputTokens: answer.usage.inputTokens, outputTokens: answer.textDeltas } };
 }
 
+/** What the agent loop uses of the run: the model, the tools, the coalescers, the emitter's tool notices, the telemetry. */
+function loopDeps(run: GenerationRun, coalescers: Coalescers, cap: AnswerCap | undefined): Parameters<typeof runAgentLoop>[0] {
+  const { deps, request } = run;
+  return {
+    bedrock: deps.bedrock,
+    settings: deps.settings,
+    tools: deps.tools,
+    ...coalescers,
+    cap,
+    toolAction: (action) => run.emitter.toolAction(action),
+    context: { userId: request.userId, sessionId: request.sessionId },
+    now: run.now,
+    onFirstText: () => deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started),
+    logger: deps.logger,
+    metrics: deps.metrics,
+  };
+}
+
 /** The answer of a message stopped before its generation began: empty, nothing asked of the model. */
 function stoppedAnswer(): Answer {
-  return { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: STOPPED_REASON, textDeltas: 0 };
+  return { ...emptyAnswer(), stopReason: STOPPED_REASON };
 }
 
 /** The session's earlier turns, none when history is off. A read failure throws, so SQS retries the record. */
 async function loadHistory({ request, deps }: GenerationRun): Promise<Message[]> {
-  return deps.history ? deps.history.loadConversation(request.userId, request.sessionId, request.messageId) : [];
-}
-
-/**
- * Reads the stream to its end (or to the cap: the part of the delta that fits, then no more): text goes to the
- * coalescer as it arrives; a stream failure is kept, not thrown.
- */
-async function collectAnswer(run: GenerationRun, deltas: AsyncIterable<ConverseDelta>, coalescer: TokenCoalescer, cap?: AnswerCap): Promise<Answer> {
-  const answer: Answer = { content: "", reasoning: "", usage: { inputTokens: 0, outputTokens: 0 }, stopReason: "unknown", textDeltas: 0 };
-  try {
-    for await (const delta of deltas) {
-      switch (delta.kind) {
-        case "text": {
-          const text = cap ? cap.take(delta.text) : delta.text;
-          // Text deltas are never empty, so empty content means this is the first one.
-          if (text && answer.content === "") run.deps.metrics.addMetric("TimeToFirstToken", "Milliseconds", run.now() - run.started);
-          if (text) {
-            answer.content += text;
-            answer.textDeltas++;
-            coalescer.push(text);
-          }
-          if (cap?.reached) return answer; // leaving the loop closes the model's stream, whose call the cap aborted
-          break;
-        }
-        case "reasoning":
-          answer.reasoning += delta.text;
-          break;
-        case "stop":
-          answer.stopReason = delta.stopReason ?? answer.stopReason;
-          break;
-        case "usage":
-          answer.usage = delta.usage;
-          break;
-      }
-    }
-  } catch (error) {
-    answer.failure = error;
-  }
-  return answer;
+  return deps.history ? deps.history.loadConversation(request.userId, request.sessionId, request.messageId, { withTools: (deps.tools?.names.length ?? 0) > 0 }) : [];
 }
 
 /**
@@ -290,15 +273,16 @@ interface ChunksEnd {
   tail?: string;
 }
 
-/** Sends what is still buffered; with `keepTail` (a final will follow) the last chunk is kept for the final to carry. */
-async function flushChunks(coalescer: TokenCoalescer, keepTail: boolean): Promise<ChunksEnd> {
+/**
+ * Sends what is still buffered, the reasoning first; with `keepTail` (a final will follow) the text's last chunk is
+ * kept for the final to carry.
+ */
+async function flushChunks({ text, reasoning }: Coalescers, keepTail: boolean): Promise<ChunksEnd> {
   // What was generated before a failure still goes out first, so the user sees it followed by the error.
-  try {
-    await coalescer.end({ keepTail });
-  } catch {
-    // A chunk that could not be sent was already counted lost by the emitter.
-  }
-  return { lastSequenceNumber: coalescer.lastSequenceNumber, tail: coalescer.keptTail?.value };
+  // A chunk that could not be sent was already counted lost by the emitter.
+  await reasoning.end().catch(() => undefined);
+  await text.end({ keepTail }).catch(() => undefined);
+  return { lastSequenceNumber: text.lastSequenceNumber, tail: text.keptTail?.value };
 }
 
 /** Ends the message, live and in its record: the error event of a failed stream (returns its code), else the final_response. */
@@ -311,9 +295,9 @@ async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: An
     await recorder?.end("FAILED", event);
     return mapped.code;
   }
-  const { content, reasoning, usage, stopReason } = answer;
+  const { content, reasoning, usage, stopReason, references } = answer;
   const status: MessageStatus = stopReason === STOPPED_REASON ? "STOPPED" : "COMPLETE";
-  const event = await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, ...chunks });
+  const event = await emitter.final({ content, reasoningContent: reasoning || undefined, usage, stopReason, references, ...chunks });
   await recorder?.end(status, event);
   deps.metrics.addMetric("OutputTokens", "Count", usage.outputTokens);
   return undefined;
@@ -322,9 +306,9 @@ async function endMessage({ deps, emitter, recorder }: GenerationRun, answer: An
 /** Writes the exchange to history when it is on; a failure is counted and logged, never thrown. */
 async function saveHistory({ request, deps, emitter }: GenerationRun, answer: Answer, errorCode: string | undefined): Promise<void> {
   if (!deps.history) return;
-  const { content, reasoning, usage, stopReason } = answer;
+  const { content, reasoning, usage, stopReason, messages } = answer;
   try {
-    await deps.history.saveExchange(request, { content, reasoningContent: reasoning || undefined, usage, stopReason, errorCode, completedAt: emitter.timestamp() });
+    await deps.history.saveExchange(request, { content, reasoningContent: reasoning || undefined, usage, stopReason, errorCode, completedAt: emitter.timestamp(), messages });
   } catch (error) {
     // The answer already reached the user; a missing history item must not re-run the generation.
     deps.metrics.countError("HISTORY_WRITE_FAILED");

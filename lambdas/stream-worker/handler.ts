@@ -1,20 +1,24 @@
 /** stream-worker: work queue consumer (see worker.ts and generation.ts). Clients, settings and Powertools live at module scope. */
+import * as path from "node:path";
 import { DynamoDBPersistenceLayer } from "@aws-lambda-powertools/idempotency/dynamodb";
 import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readRuntimeSettings, readWebsocketSettings } from "../../contracts/runtimeSettings";
 import { createAppSyncPublisher } from "../shared/appsyncPublisher";
 import { createConnectionPublisher } from "../shared/connectionPublisher";
 import { ConnectionTable } from "../shared/connectionTable";
+import { createLambdaInvoker } from "../shared/lambdaInvoker";
 import { createPowertools, withPowertools } from "../shared/powertools";
 import { createQueuePublisher } from "../shared/queuePublisher";
 import { powertoolsMetrics } from "../shared/telemetry";
 import { MessageStore } from "../shared/messageStore";
 import { UsageTable } from "../shared/usageTable";
 import { HistoryStore } from "./history";
+import { loadToolRegistry } from "./tools/toolRegistry";
 import { createStreamWorker } from "./worker";
 
 const powertools = createPowertools("stream-worker");
@@ -38,6 +42,8 @@ const websocket = ws
       metrics: powertoolsMetrics(metrics),
     })
   : undefined;
+// The tool specs are read once, from beside the code (TOOLS_FILE); tool Lambdas are invoked synchronously (AWS_ENDPOINT_URL_LAMBDA locally).
+const tools = settings.toolsFile ? loadToolRegistry(path.resolve(__dirname, settings.toolsFile), createLambdaInvoker({}, tracer.captureAWSv3Client(new LambdaClient({})))) : undefined;
 
 const worker = createStreamWorker({
   persistenceStore: new DynamoDBPersistenceLayer({ tableName: settings.idempotencyTableName, awsSdkV3Client: dynamo }),
@@ -48,6 +54,7 @@ const worker = createStreamWorker({
     queue: createQueuePublisher({ sns, topicArn: settings.outboundTopicArn }),
     websocket,
     history: settings.historyTableName ? new HistoryStore({ doc, tableName: settings.historyTableName, ttlDays: settings.historyTtlDays }) : undefined,
+    tools,
     messages: new MessageStore({ doc, tableName: settings.messagesTableName, ttlDays: settings.historyTtlDays }),
     usage: new UsageTable({ doc, tableName: settings.usageTableName }),
     logger,

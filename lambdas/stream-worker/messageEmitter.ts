@@ -1,13 +1,15 @@
 /**
- * Emits the events of one message of one run: token chunks, then the final_response or the error event, stamped with
- * the run's ids, sent through the delivery router under the publishing deadline. An event that cannot be sent is
- * counted lost (`DEADLINE` past the deadline, else `PUBLISH_FAILED`) and the message goes on, never throws.
+ * Emits the events of one message of one run: token and reasoning chunks and tool notices, then the final_response or
+ * the error event, stamped with the run's ids and numbered with the message-wide `eventSequence` (envelope version 3)
+ * in the order they are handed in, and sent one after another in that order through the delivery router under the
+ * publishing deadline. An event that cannot be sent is counted lost (`DEADLINE` past the deadline, else
+ * `PUBLISH_FAILED`) and the message goes on, never throws.
  */
-import type { ErrorEvent, FinalEvent, StreamEvent } from "../../contracts/streamEvents";
+import type { ErrorEvent, FinalEvent, ReasoningEvent, StreamEvent, TokenEvent, ToolActionEvent } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
-import { errorEvent, finalEvent, tokenEvent, type FinalContent } from "./events";
+import { errorEvent, finalEvent, reasoningEvent, tokenEvent, toolActionEvent, type EventStamp, type FinalContent, type ToolAction } from "./events";
 import type { GenerationFailure } from "./generationErrors";
 import type { MessageRecorder } from "./messageRecorder";
 
@@ -19,7 +21,7 @@ export interface MessageEmitterOptions {
   router: EventPublisher;
   /** The publishing deadline: once it fires no publish starts, and one in flight is abandoned. */
   publishSignal?: AbortSignal;
-  /** Stores each token event in the durable record as it is sent (absent where no record is kept). */
+  /** Stores each streamed event in the durable record as it is sent (absent where no record is kept). */
   recorder?: MessageRecorder;
   logger: RuntimeLogger;
   metrics: RuntimeMetrics;
@@ -38,6 +40,9 @@ export class MessageEmitter {
   private chunks = 0;
   private lost = 0;
   private deadlineLogged = false;
+  private nextEventSequence = 0;
+  /** The publishes in order: each event goes out once the one before it settled. */
+  private sending: Promise<boolean> = Promise.resolve(true);
 
   constructor(private readonly options: MessageEmitterOptions) {
     this.ids = { sessionId: options.request.sessionId, messageId: options.request.messageId, runId: options.runId };
@@ -58,37 +63,64 @@ export class MessageEmitter {
     return new Date(this.options.now()).toISOString();
   }
 
-  /** Sends one token chunk (the coalescer's `onChunk`). */
+  /** Sends one token chunk (the text coalescer's `onChunk`). */
   async token(text: string, sequenceNumber: number): Promise<void> {
-    const event = tokenEvent(this.options.request, this.options.runId, sequenceNumber, text, this.timestamp());
-    // Recorded whether or not the publish succeeds: the durable record is the truth a client can always reach.
-    this.options.recorder?.recordToken(event);
-    if (await this.emit(event)) this.chunks++;
+    if (await this.streamed(tokenEvent(this.stamp(), sequenceNumber, text))) this.chunks++;
+  }
+
+  /** Sends one reasoning chunk (the reasoning coalescer's `onChunk`). */
+  async reasoning(text: string, index: number): Promise<void> {
+    await this.streamed(reasoningEvent(this.stamp(), index, text));
+  }
+
+  /** Sends a tool call's notice: started, then completed or failed. */
+  async toolAction(action: ToolAction): Promise<void> {
+    await this.streamed(toolActionEvent(this.stamp(), action));
   }
 
   /**
    * Sends the final_response, cut to fit the event size limit when it must be (logged); returns the event sent. A
    * `tail` rides in the final when the whole final fits (it is still recorded as a token event, so a replay has every
-   * chunk); otherwise it goes out as its own token event first.
+   * chunk); otherwise it goes out as its own token event first. Either way the tail is number eventSequence - 1.
    */
   async final(final: FinalContent): Promise<FinalEvent> {
-    const { request, runId } = this.options;
-    let fitted = finalEvent(request, runId, final, this.timestamp());
-    if (final.tail && fitted.trimmed === "none") this.options.recorder?.recordToken(tokenEvent(request, runId, final.lastSequenceNumber, final.tail, this.timestamp()));
-    else if (final.tail) {
-      await this.token(final.tail, final.lastSequenceNumber);
-      fitted = finalEvent(request, runId, { ...final, tail: undefined }, this.timestamp());
+    const tailStamp = final.tail ? this.stamp() : undefined;
+    const stamp = this.stamp();
+    let fitted = finalEvent(stamp, final);
+    if (tailStamp && fitted.trimmed === "none") this.options.recorder?.recordEvent(tokenEvent(tailStamp, final.lastSequenceNumber, final.tail!));
+    else if (tailStamp) {
+      if (await this.streamed(tokenEvent(tailStamp, final.lastSequenceNumber, final.tail!))) this.chunks++;
+      fitted = finalEvent(stamp, { ...final, tail: undefined });
     }
     if (fitted.trimmed !== "none") this.options.logger.warn("final event trimmed to fit the event size limit", { ...this.ids, trimmed: fitted.trimmed, contentChars: final.content.length });
-    await this.emit(fitted.event);
+    await this.enqueue(fitted.event);
     return fitted.event;
   }
 
   /** Sends the error event of a failed generation; returns the event sent. */
   async error(failure: GenerationFailure): Promise<ErrorEvent> {
-    const event = errorEvent(this.options.request, this.options.runId, failure, this.timestamp());
-    await this.emit(event);
+    const event = errorEvent(this.stamp(), failure);
+    await this.enqueue(event);
     return event;
+  }
+
+  /** The next event's stamp: its eventSequence is taken now, so numbers follow the order events are handed in. */
+  private stamp(): EventStamp {
+    return { request: this.options.request, runId: this.options.runId, eventSequence: this.nextEventSequence++, timestamp: this.timestamp() };
+  }
+
+  /** A streamed event (not the end): recorded whether or not the publish succeeds, then sent; false when it was lost. */
+  private streamed(event: TokenEvent | ReasoningEvent | ToolActionEvent): Promise<boolean> {
+    // Recorded either way: the durable record is the truth a client can always reach.
+    this.options.recorder?.recordEvent(event);
+    return this.enqueue(event);
+  }
+
+  /** Sends `event` after every event handed in before it. */
+  private enqueue(event: StreamEvent): Promise<boolean> {
+    const sent = this.sending.then(() => this.emit(event));
+    this.sending = sent;
+    return sent;
   }
 
   /** Publishes one event; false when it was lost. */

@@ -121,6 +121,17 @@ export class TokenCoalescer {
   }
 
   /**
+   * Sends what is buffered now, whatever its window, and waits until every chunk so far was handed to `onChunk`; the
+   * message goes on. For a boundary the user must see in order: the reasoning before the answer, the text before a tool
+   * call's notice. A failed `onChunk` is kept for `end` to rethrow.
+   */
+  async drain(): Promise<void> {
+    if (this.ended) return;
+    this.flush();
+    await this.publishing;
+  }
+
+  /**
    * Flushes what is buffered (or, with `keepTail`, all of it but the last chunk) and waits until every chunk was
    * handed to `onChunk`; rethrows the first `onChunk` failure. Returns the last sequence number, the tail's included.
    */

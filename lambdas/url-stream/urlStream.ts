@@ -146,7 +146,8 @@ async function abandon({ request, ref }: AdmittedQuery, runId: string, error: un
   const failure = mapGenerationError(error);
   deps.generation.metrics.countError(failure.code);
   deps.generation.logger.error("the generation failed before it ended the message", { ...ref, runId, error });
-  const event = errorEvent(request, runId, failure, new Date().toISOString());
+  // Nothing of the run went out before it threw (it failed reading the history or the record): the error is its first event.
+  const event = errorEvent({ request, runId, eventSequence: 0, timestamp: new Date().toISOString() }, failure);
   await Promise.allSettled([
     deps.messages.end(ref, runId, "FAILED", serializeEvent(event)).then(() => deps.messages.discard(ref)),
     // The run owns the slot now (it refreshed it): released as the worker releases it, unconditionally.

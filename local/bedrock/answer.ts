@@ -5,7 +5,7 @@
  */
 
 /** Markers a test puts in the prompt; they select stand-in behaviour and never appear in the answer. */
-export const MARKER_PATTERN = /\[\[[a-z-]+(?::[a-z0-9-]+)?\]\]/g;
+export const MARKER_PATTERN = /\[\[[a-z-]+(?::[a-z0-9_-]+)?\]\]/g;
 
 /** `[[length:N]]` asks for exactly N tokens (for the bench and for chunking tests); otherwise the answer is ~100 tokens. */
 const LENGTH_MARKER = /\[\[length:(\d{1,6})\]\]/;

@@ -9,6 +9,7 @@ import { EventStreamCodec, MessageHeaders } from "@smithy/eventstream-codec";
 import { fromUtf8, toUtf8 } from "@smithy/util-utf8";
 import type { StandInGuardrail } from "./guardrail";
 import type { EventStep, ExceptionStep, Fault, ScriptStep } from "./script";
+import type { ToolRequest, ToolResultSeen } from "./toolUse";
 
 export interface EmittedToken {
   value: string;
@@ -27,6 +28,14 @@ export interface StandInRequest {
   fault?: Fault;
   /** The request's guardrailConfig, when it named one. */
   guardrail?: StandInGuardrail;
+  /** A later round of a turn that calls tools (1, 2, ...); absent for a turn's first request. */
+  round?: number;
+  /** The tool this round asked for. */
+  toolCall?: ToolRequest;
+  /** The results the request carried, which the round's text reports. */
+  toolResults?: ToolResultSeen[];
+  /** The tool names the request's toolConfig offered. */
+  toolsOffered?: string[];
   /** Set when the stream ended normally: `end_turn`, `max_tokens` or `guardrail_intervened`. */
   stopReason?: string;
   /** The client went away (cancelled the stream) before it ended. */

@@ -3,3 +3,5 @@ export type { BedrockStandIn, BedrockStandInOptions, BedrockTiming, StandInReque
 export { converseScript, readConverseRequest } from "./script";
 export type { ConverseRequest, Fault, ScriptStep } from "./script";
 export { answerFor, reasoningFor, tokenize, MARKER_PATTERN } from "./answer";
+export { FAILING_EXPRESSION, FAILING_TOOL, STAND_IN_EXPRESSION, TOOL_MARKER, toolLeadIn, toolResultLine, toolResultsText } from "./toolUse";
+export type { ToolRequest, ToolResultSeen } from "./toolUse";

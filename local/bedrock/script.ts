@@ -3,7 +3,8 @@
  * pre-stream HTTP error, or events with their pacing, then a mid-stream exception or the end with its stop reason).
  * It knows nothing of HTTP/2 or event-stream frames: framing.ts plays the steps onto a stream.
  */
-import { answerFor, reasoningFor } from "./answer";
+import { answerFor, reasoningFor, tokenize } from "./answer";
+import { toolLeadInTokens, toolMarkers, toolRequestFor, toolResultsText, turnProgress, type RequestMessage, type ToolRequest, type ToolResultSeen } from "./toolUse";
 import { readGuardrailConfig, STAND_IN_BLOCKED_MESSAGE, STAND_IN_UNSAFE_TEXT, type GuardrailConfigBody, type StandInGuardrail } from "./guardrail";
 
 /** Markers a test puts in the prompt to script a failure. */
@@ -38,18 +39,27 @@ export interface BedrockTiming {
 
 /** The parts of a ConverseStream request body the stand-in reads. */
 export interface ConverseRequestBody {
-  messages?: { role?: string; content?: { text?: string }[] }[];
+  messages?: RequestMessage[];
   system?: { text?: string }[];
   inferenceConfig?: { maxTokens?: number };
   guardrailConfig?: GuardrailConfigBody;
+  toolConfig?: { tools?: { toolSpec?: { name?: string } }[] };
 }
 
 /** A converse-stream request as the script sees it. */
 export interface ConverseRequest {
   modelId: string;
-  /** Text of the last user message. */
+  /** Text of the last user message that has text (after it come the turn's tool rounds). */
   prompt: string;
   fault?: Fault;
+  /** This round asks for this tool (the prompt's `[[tool:<name>]]` markers, one per round). */
+  toolCall?: ToolRequest;
+  /** The turn's answered calls: the last round's text reports them. */
+  toolResults: ToolResultSeen[];
+  /** Rounds of this turn already answered (0 for the first request). */
+  round: number;
+  /** The tools the request's toolConfig offers, by name. */
+  toolNames: string[];
   /** inferenceConfig.maxTokens when it is a positive number. */
   maxTokens?: number;
   /** Rough input token count for the usage metadata. */
@@ -61,7 +71,7 @@ export interface ConverseRequest {
 }
 
 /** Why a stream ended normally. */
-export type StopReason = "end_turn" | "max_tokens" | "guardrail_intervened";
+export type StopReason = "end_turn" | "max_tokens" | "guardrail_intervened" | "tool_use";
 
 /** Refuse before streaming: an HTTP error response (`x-amzn-errortype: type`) instead of the event stream. */
 export interface HttpErrorStep {
@@ -74,7 +84,7 @@ export interface HttpErrorStep {
 /** One ConverseStream event; `token` is the answer text it carries, for the emission log. */
 export interface EventStep {
   kind: "event";
-  type: "messageStart" | "contentBlockDelta" | "contentBlockStop" | "messageStop" | "metadata";
+  type: "messageStart" | "contentBlockStart" | "contentBlockDelta" | "contentBlockStop" | "messageStop" | "metadata";
   body: unknown;
   /** Wait after the previous frame, read from the live timing when the step is taken. */
   delayMs: number;
@@ -97,17 +107,26 @@ export interface EndStep {
 /** One step of a script: either a lone httpError, or events ending in an exception or an end. */
 export type ScriptStep = HttpErrorStep | EventStep | ExceptionStep | EndStep;
 
-/** Reads what the script needs from a request body: the last user message, its fault marker, maxTokens, input size. */
+/** Reads what the script needs from a request body: the prompt, its markers, the turn's tool rounds, maxTokens, input size. */
 export function readConverseRequest(modelId: string, body: ConverseRequestBody): ConverseRequest {
-  const user = (body.messages ?? []).filter((m) => m.role === "user").pop();
+  const user = (body.messages ?? []).filter((m) => m.role === "user" && (m.content ?? []).some((c) => c.text)).pop();
   const prompt = (user?.content ?? []).map((c) => c.text ?? "").join("");
   const fault = (Object.keys(FAULTS) as Fault[]).find((k) => prompt.includes(FAULTS[k]));
   const maxTokens = body.inferenceConfig?.maxTokens;
   const guardrail = readGuardrailConfig(body.guardrailConfig);
+  const { rounds, results } = turnProgress(body.messages ?? []);
+  const marker = toolMarkers(prompt)[rounds];
+  const toolNames = (body.toolConfig?.tools ?? []).flatMap((t) => (t.toolSpec?.name ? [t.toolSpec.name] : []));
+  // As Bedrock, the stand-in asks only for a tool the request offers.
+  const toolCall = marker === undefined ? undefined : toolRequestFor(marker, rounds);
   return {
     modelId,
     prompt,
     fault,
+    toolCall: toolCall && toolNames.includes(toolCall.name) ? toolCall : undefined,
+    toolResults: results,
+    round: rounds,
+    toolNames,
     maxTokens: typeof maxTokens === "number" && maxTokens > 0 ? maxTokens : undefined,
     inputTokens: estimateTokens(body),
     guardrail,
@@ -125,11 +144,15 @@ export function* converseScript(request: ConverseRequest, timing: BedrockTiming)
     yield refusal;
     return;
   }
-  const answer = answerFor(request.prompt, request.modelId);
+  const answer = [...tokenize(toolResultsText(request.toolResults)), ...answerFor(request.prompt, request.modelId)];
   const tokens = request.maxTokens ? answer.slice(0, request.maxTokens) : answer;
-  const reasoning = request.prompt.includes(REASONING_MARKER) ? reasoningFor(request.prompt) : [];
+  const reasoning = request.round === 0 && request.prompt.includes(REASONING_MARKER) ? reasoningFor(request.prompt) : [];
   const textIndex = reasoning.length ? 1 : 0;
   const pace = pacer(timing);
+  if (request.toolCall) {
+    yield* toolRound(request, request.toolCall, reasoning, pace);
+    return;
+  }
   if (request.intervene) {
     yield* guardrailIntervention(request, tokens, pace);
     return;
@@ -166,6 +189,28 @@ function* guardrailIntervention(request: ConverseRequest, tokens: string[], pace
   yield event("messageStop", { stopReason: "guardrail_intervened" });
   yield event("metadata", { usage: { inputTokens: request.inputTokens, outputTokens: streamed.length, totalTokens: request.inputTokens + streamed.length }, metrics: { latencyMs: 0 } });
   yield { kind: "end", stopReason: "guardrail_intervened" };
+}
+
+/**
+ * A round that asks for a tool: the reasoning (first round only), a short text, then the toolUse block with its input
+ * streamed as JSON in two pieces, and the stop reason tool_use.
+ */
+function* toolRound(request: ConverseRequest, call: ToolRequest, reasoning: string[], pace: () => number): Generator<ScriptStep, void, void> {
+  const leadIn = toolLeadInTokens(call.name);
+  const textIndex = reasoning.length ? 1 : 0;
+  const input = JSON.stringify(call.input);
+  const half = Math.ceil(input.length / 2);
+  yield event("messageStart", { role: "assistant" });
+  if (reasoning.length) yield* reasoningBlock(reasoning, pace);
+  for (const token of leadIn) yield { ...event("contentBlockDelta", { contentBlockIndex: textIndex, delta: { text: token } }, pace()), token };
+  yield event("contentBlockStop", { contentBlockIndex: textIndex });
+  yield event("contentBlockStart", { contentBlockIndex: textIndex + 1, start: { toolUse: { toolUseId: call.toolUseId, name: call.name } } });
+  for (const piece of [input.slice(0, half), input.slice(half)]) yield event("contentBlockDelta", { contentBlockIndex: textIndex + 1, delta: { toolUse: { input: piece } } }, pace());
+  yield event("contentBlockStop", { contentBlockIndex: textIndex + 1 });
+  yield event("messageStop", { stopReason: "tool_use" });
+  const outputTokens = leadIn.length + 1 + reasoning.length;
+  yield event("metadata", { usage: { inputTokens: request.inputTokens, outputTokens, totalTokens: request.inputTokens + outputTokens }, metrics: { latencyMs: 0 } });
+  yield { kind: "end", stopReason: "tool_use" };
 }
 
 /** The pre-stream errors: no user text, or a validation / access-denied marker. */

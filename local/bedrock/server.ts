@@ -17,6 +17,8 @@ import { type BedrockTiming, type ConverseRequestBody, converseScript, readConve
 
 export { CONTROL_PREFIX } from "./control";
 export { FAULTS, GUARDRAIL_MARKER, REASONING_MARKER, TOKENS_BEFORE_FAULT } from "./script";
+export { FAILING_EXPRESSION, FAILING_TOOL, STAND_IN_EXPRESSION, TOOL_MARKER, toolLeadIn, toolResultLine, toolResultsText } from "./toolUse";
+export type { ToolRequest, ToolResultSeen } from "./toolUse";
 export { STAND_IN_BLOCKED_MESSAGE, STAND_IN_UNSAFE_TEXT } from "./guardrail";
 export type { GuardrailCheck } from "./guardrail";
 export type { BedrockTiming } from "./script";
@@ -123,7 +125,18 @@ function converse(stream: http2.ServerHttp2Stream, encodedModelId: string, raw: 
     return sendHttpError(stream, { status: 400, type: "ValidationException", message: "Malformed request body" });
   }
   const request = readConverseRequest(decodeURIComponent(encodedModelId), body);
-  const entry: StandInRequest = { modelId: request.modelId, prompt: request.prompt, receivedAt: now(), tokens: [], fault: request.fault, guardrail: request.guardrail };
+  const entry: StandInRequest = {
+    modelId: request.modelId,
+    prompt: request.prompt,
+    receivedAt: now(),
+    tokens: [],
+    fault: request.fault,
+    guardrail: request.guardrail,
+    ...(request.round > 0 ? { round: request.round } : {}),
+    ...(request.toolCall ? { toolCall: request.toolCall } : {}),
+    ...(request.toolResults.length ? { toolResults: request.toolResults } : {}),
+    ...(request.toolNames.length ? { toolsOffered: request.toolNames } : {}),
+  };
   state.log.requests.push(entry);
   playScript(stream, converseScript(request, state.timing), entry, later);
 }

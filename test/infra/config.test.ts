@@ -47,6 +47,7 @@ test("the example sets every key of the schema (the documentation cannot miss on
     "appsync", "xray", "field_log_level", "introspection", "cognito", "existing_user_pool_id", "history", "enabled", "ttl_days",
     "alarms", "email", "sns_topic_arn", "limits", "max_concurrent_generations_per_user", "daily_output_tokens_per_user",
     "guardrail", "id", "version", "stream_processing_mode", "waf", "rate_limit_per_5_minutes", "web_acl_arn",
+    "tools", "lambdas", "description", "input_schema_file", "lambda_arn", "notice", "max_rounds",
   ];
   for (const k of keys) expect(example).toMatch(new RegExp(`^\\s*(#\\s*)*${k}\\s+=`, "m"));
   // The optional blocks are off as shipped: a copy creates its own user pool and has no alarms until asked.

@@ -653,6 +653,18 @@ describe("the Lambda environment's 4 KB", () => {
       // user pool's issuer and client, apply-time values here, and the cap).
       transports: ["appsync", "function_url"],
       function_url: { reserved_concurrency: 1000, max_answer_bytes: 6291456 },
+      // Tools add one short variable (TOOLS_FILE=tools.json) whatever their number: their schemas ride beside the code.
+      tools: {
+        enabled: ["current_time", "calculator"],
+        lambdas: Array.from({ length: 12 }, (_, i) => ({
+          name: `tool_${i}`.padEnd(64, "t"),
+          description: "d".repeat(1000),
+          input_schema_file: path.join(FIXTURES_DIR, "agent", "tool-schemas", "search_docs.json"),
+          lambda_arn: `arn:aws-us-gov:lambda:us-gov-west-1:123456789012:function:${"f".repeat(64)}:${"a".repeat(126)}${String(i).padStart(2, "0")}`,
+          notice: "n".repeat(120),
+        })),
+        max_rounds: 20,
+      },
     };
   };
 

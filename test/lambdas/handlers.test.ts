@@ -71,6 +71,7 @@ beforeAll(async () => {
     guardrailId: "",
     guardrailVersion: "",
     guardrailStreamMode: "",
+    toolsFile: "",
   };
   Object.assign(process.env, runtimeVariables(settings), {
     AWS_REGION: "us-east-1",

@@ -72,13 +72,18 @@ export class SessionRecorder {
     return [...this.tokens(messageId).map((t) => ({ sequenceNumber: t.data.token.sequenceNumber, value: t.data.token.value })), ...(tail ? [tail] : [])];
   }
 
-  /** True once an error event arrived, or a final event and every chunk up to its lastSequenceNumber (its tail included). */
+  /**
+   * True once an error event arrived, or a final event and every chunk up to its lastSequenceNumber (its tail included)
+   * and, from a version-3 producer, every event up to its eventSequence (tool notices and reasoning too).
+   */
   ended(messageId: string): boolean {
     if (this.errors(messageId).length > 0) return true;
     const final = this.finals(messageId)[0];
     if (!final) return false;
     const seen = new Set(this.chunks(messageId).map((c) => c.sequenceNumber));
     for (let n = 0; n <= final.data.lastSequenceNumber; n++) if (!seen.has(n)) return false;
+    const events = new Set(eventSequencesOf(this.forMessage(messageId)));
+    for (let n = 0; n <= (final.data.eventSequence ?? -1); n++) if (!events.has(n)) return false;
     return true;
   }
 
@@ -278,6 +283,15 @@ export class LocalStackDriver {
     this.sqs.destroy();
     this.sns.destroy();
   }
+}
+
+/** The events' message-wide numbers in arrival order (envelope version 3), a final's tail counted as its own (eventSequence - 1). */
+export function eventSequencesOf(events: StreamEvent[]): number[] {
+  return events.flatMap((e) => {
+    const n = e.data.eventSequence;
+    if (n === undefined) return [];
+    return e.action === EVENT_ACTIONS.final && e.data.tail !== undefined ? [n - 1, n] : [n];
+  });
 }
 
 /** A fresh session id (the ID_PATTERN allows letters, digits, - and _). */

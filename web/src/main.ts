@@ -7,7 +7,7 @@ import { graphqlRequest } from "../../client/graphql";
 import { subscribe } from "../../client/realtime";
 import { GUARDRAIL_INTERVENED_REASON, STOPPED_REASON } from "../../contracts/messageState";
 import { LOCAL_TEST_USERS, SignInError, signInCognito, signInLocal, type SignedIn } from "./auth";
-import { renderMarkdown } from "./markdown";
+import { agentView, renderAnswer } from "./agentView";
 import prices from "../../bench/prices.json";
 import { setupCompare, type PathRunner, type PathRunners } from "./comparePanel";
 import { $, fmtMs, frameScheduler, h } from "./dom";
@@ -170,16 +170,14 @@ function assistantView(run: MessageRun, onRetry: () => void, onStop: () => void)
   stop.addEventListener("click", onStop);
   const errorText = h("span", { "data-testid": "error-text" });
   const error = h("div", { class: "error", role: "alert", hidden: "", "data-testid": "error" }, errorText, retry);
-  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, error, status, stop, sourceBox);
+  const agent = agentView(reasoning, reasoningBody);
+  const el = h("article", { class: "message assistant", "data-testid": "assistant-message" }, reasoning, answer, agent.references, error, status, stop, sourceBox);
   const render = (): void => {
     const a = run.assembler;
     el.dataset.status = run.status;
-    renderMarkdown(answer, a.text);
+    renderAnswer(answer, a);
     source.textContent = a.text;
-    if (a.reasoning) {
-      reasoning.hidden = false;
-      reasoningBody.textContent = a.reasoning;
-    }
+    agent.render(a);
     error.hidden = run.status !== "failed";
     if (run.status === "failed") {
       errorText.textContent = run.failure ?? "Something went wrong.";

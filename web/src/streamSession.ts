@@ -131,7 +131,8 @@ export class StreamSession {
   private onChange(messageId: string): void {
     const run = this.runs.get(messageId);
     if (!run || run.status === "done" || run.status === "failed") return;
-    if (run.status === "sending" && run.assembler.chunkCount > 0) run.status = "streaming";
+    // The first event of any kind: a chunk, or (envelope version 3) reasoning or a tool notice before the text.
+    if (run.status === "sending" && (run.assembler.chunkCount > 0 || run.assembler.eventCount > 0)) run.status = "streaming";
     run.onUpdate?.();
   }
 

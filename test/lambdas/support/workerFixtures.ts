@@ -98,3 +98,32 @@ export function tokens(events: StreamEvent[]) {
 export function chunkTexts(events: StreamEvent[]): string[] {
   return events.flatMap((e) => (e.action === "on_new_llm_token" ? [e.data.token.value] : e.action === "final_response" && e.data.tail !== undefined ? [e.data.tail] : []));
 }
+
+/** One model round that asks for tools: optional reasoning (with a signature), a text, then each toolUse block with its JSON input in two pieces. */
+export function toolRoundStream(options: { text?: string[]; reasoning?: string[]; signature?: string; tools: { id: string; name: string; input: string }[]; usage?: { inputTokens: number; outputTokens: number } }): StreamStep[] {
+  const reasoning = options.reasoning ?? [];
+  const textIndex = reasoning.length ? 1 : 0;
+  return [
+    { messageStart: { role: "assistant" } },
+    ...reasoning.map((text) => ({ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { text } } } }) as ConverseStreamOutput),
+    ...(options.signature ? [{ contentBlockDelta: { contentBlockIndex: 0, delta: { reasoningContent: { signature: options.signature } } } } as ConverseStreamOutput] : []),
+    ...(options.text ?? []).map((text) => ({ contentBlockDelta: { contentBlockIndex: textIndex, delta: { text } } }) as ConverseStreamOutput),
+    ...options.tools.flatMap((t, i): ConverseStreamOutput[] => [
+      { contentBlockStart: { contentBlockIndex: textIndex + 1 + i, start: { toolUse: { toolUseId: t.id, name: t.name } } } },
+      { contentBlockDelta: { contentBlockIndex: textIndex + 1 + i, delta: { toolUse: { input: t.input.slice(0, 3) } } } },
+      { contentBlockDelta: { contentBlockIndex: textIndex + 1 + i, delta: { toolUse: { input: t.input.slice(3) } } } },
+      { contentBlockStop: { contentBlockIndex: textIndex + 1 + i } },
+    ]),
+    { messageStop: { stopReason: "tool_use" } },
+    { metadata: { usage: { inputTokens: 5, outputTokens: 6, totalTokens: 11, ...options.usage }, metrics: { latencyMs: 5 } } },
+  ];
+}
+
+/** The message-wide numbers of the events, the tail a final carried counted as its own (envelope version 3). */
+export function eventSequences(events: StreamEvent[]): number[] {
+  return events.flatMap((e) => {
+    const n = e.data.eventSequence;
+    if (n === undefined) return [];
+    return e.action === "final_response" && e.data.tail !== undefined ? [n - 1, n] : [n];
+  });
+}

@@ -50,7 +50,7 @@ async function ask(sessionId: string, prompt: string, delivery: "DIRECT" | "QUEU
         const tail = finalTail(event.data);
         if (tail) chunks.set(tail.sequenceNumber, tail.value);
       }
-      else settle(new Error(`error event: ${event.data.message}`));
+      else if (event.action === "error") settle(new Error(`error event: ${event.data.message}`));
       check();
     },
   });
