@@ -66,7 +66,7 @@ export const WEB_ACL_ARN_PATTERN = /^arn:(aws[a-z-]*):wafv2:([a-z0-9-]+):(\d{12}
  * names the tool specs' file whatever the tools weigh), so 2,000 bytes of
  * prompt leave about 780 for DEFAULT_MODEL_ID and ALLOWED_MODEL_IDS (14 ids of 50 characters, tested; 15 do not
  * fit). The websocket transport's 2 variables (WS_ENDPOINT, an apply-time URL, and WS_TABLE) take about 190 of them in
- * the worker and the route function: 11 ids fit then (test/infra/websocket.test.ts). Longer model lists still fail
+ * the worker and the route function: 10 ids fit then (test/infra/websocket.test.ts). Longer model lists still fail
  * the synth in modules/bundledFunction.ts.
  */
 export const SYSTEM_PROMPT_MAX_BYTES = 2000;

@@ -134,7 +134,7 @@ lambda = {
 
 # Generation. max_prompt_chars 1-100000 (default 8000); max_tokens 1-64000 (default 1024); temperature 0-1
 # (default 0.5); system_prompt at most 2000 characters, counted in UTF-8 bytes (it travels in each function's
-# environment, which Lambda caps at 4 KB; the cap leaves room for about 14 model ids of 50 characters, 11 with the
+# environment, which Lambda caps at 4 KB; the cap leaves room for about 14 model ids of 50 characters, 10 with the
 # "websocket" transport).
 generation = {
   max_prompt_chars = 8000

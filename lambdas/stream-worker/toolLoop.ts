@@ -89,7 +89,10 @@ async function streamRound(deps: AgentLoopDeps, turn: ConverseTurn, answer: Loop
   const round: Round = { text: "", reasoning: "", redacted: [], toolUses: new Map() };
   answer.stopReason = "unknown";
   try {
-    for await (const delta of readConverseStream(deps.bedrock, turn, deps.settings, signal)) await take(deps, delta, round, answer);
+    for await (const delta of readConverseStream(deps.bedrock, turn, deps.settings, signal)) {
+      await take(deps, delta, round, answer);
+      if (deps.cap?.reached) break; // leaving the loop closes the model's stream, whose call the cap aborted
+    }
   } catch (error) {
     answer.failure = error;
   }

@@ -78,7 +78,8 @@ describe.each<Ingress>(["queue", "async"])("ingress %s", (ingress) => {
     expect(final.data.stopReason).toBe("stopped");
     expect(final.data.content).toBe(recorder.assemble(messageId).text);
     expect(final.data.content.length).toBeLessThan(expected(prompt).length);
-    expect((await messageOf(driver(), token, sessionId, messageId)).data?.message?.status).toBe("STOPPED");
+    // The record ends right after the final goes out (messageRecorder.ts): wait for it, bounded.
+    await waitFor(async () => (await messageOf(driver(), token, sessionId, messageId)).data?.message?.status === "STOPPED", { timeoutMs: 5_000, description: "the record STOPPED" });
   });
 
   it("another user subscribed to the same session receives nothing", async () => {

@@ -231,8 +231,9 @@ describe("web console (Chromium, local stack)", () => {
     await page.getByTestId("transport").selectOption(transport);
     const prompt = `Answer me over ${transport}`;
     await page.getByTestId("prompt").fill(prompt);
+    // This answer's element: the one after those already there (a WebSocket session opens before it appears).
+    const message = page.getByTestId("assistant-message").nth(await page.getByTestId("assistant-message").count());
     await page.getByTestId("send").click();
-    const message = page.getByTestId("assistant-message").last();
     await message.locator("xpath=self::*[@data-status='done' or @data-status='failed']").waitFor({ timeout: STREAM_DEADLINE_MS });
     if ((await message.getAttribute("data-status")) !== "done") throw new Error(`${transport}: ${await message.getByTestId("error-text").textContent()}`);
     expect(await message.getByTestId("answer-source").textContent()).toBe(answerFor(prompt, stack!.ready.clientConfig.models.defaultModelId).join(""));

@@ -162,7 +162,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
 
   it("limits the deploy role to named actions on the environment's resources", () => {
     const policies = only(resources, "aws_iam_policy");
-    expect(policiesOf("llm-stream-deploy").map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state"].map((c) => `llm-stream-deploy-${c}`));
+    expect(policiesOf("llm-stream-deploy").map((p) => p.name).sort()).toEqual(["api", "compute", "iam", "messaging", "state", "websocket"].map((c) => `llm-stream-deploy-${c}`));
     // Every policy but the boundary (never attached as a permission policy) is attached to its role.
     expect(only(resources, "aws_iam_role_policy_attachment")).toHaveLength(policies.length - 1);
     for (const p of policies) expect(p.policy.length).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
@@ -221,7 +221,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     const statements = (JSON.parse(boundary.policy) as PolicyDocument).Statement;
     const actions = statements.flatMap((s) => s.Action);
     expect(actions.filter((a) => a.startsWith("iam:") || a.startsWith("sts:") || a.includes("*"))).toEqual([]);
-    expect(new Set(actions.map((a) => a.split(":")[0]))).toEqual(new Set(["logs", "xray", "sns", "sqs", "dynamodb", "bedrock", "appsync", "lambda", "kms"]));
+    expect(new Set(actions.map((a) => a.split(":")[0]))).toEqual(new Set(["logs", "xray", "sns", "sqs", "dynamodb", "bedrock", "appsync", "lambda", "kms", "execute-api"]));
     for (const s of statements) expect(s.Effect).toBe("Allow");
     // Names carry the environment prefix wherever the ARN has a name; "*" only for X-Ray, which has no resources.
     expect(statements.filter((s) => s.Resource === "*").map((s) => s.Sid)).toEqual(["WriteTraces"]);
@@ -305,7 +305,7 @@ describe("the synthesized bootstrap stack (dev's account)", () => {
     await run(["validate", "-no-color"]);
     await run(["plan", "-input=false", "-no-color", "-out=plan.tfplan"]);
     const summary = summarizePlan("dev-account", JSON.parse(await run(["show", "-json", "plan.tfplan"])));
-    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, the boundary, 2 roles with 5 policies + 5 attachments each.
-    expect(summary.counts).toEqual({ add: 7 + 1 + 1 + 2 * (1 + 5 + 5), change: 0, destroy: 0, replace: 0 });
+    // 7 per bucket (bucket, ownership, public access, versioning, encryption, lifecycle, policy), OIDC, the boundary, 2 roles with 6 policies + 6 attachments each.
+    expect(summary.counts).toEqual({ add: 7 + 1 + 1 + 2 * (1 + 6 + 6), change: 0, destroy: 0, replace: 0 });
   }, 120_000);
 });
