@@ -57,7 +57,8 @@ function deliveryPlan(quick: boolean, startedAt: number): DeliveryPlan {
         sweepLevels: [1],
         requiredSweepLevels: [1],
         sweepTokens: 30,
-        batchDeadlineMs: 10_000,
+        // Roomy: npm test runs the quick bench beside other suites, and a late answer there is load, not a finding.
+        batchDeadlineMs: 20_000,
         drainTimeoutMs: 5_000,
         deadlineAt: startedAt + 40_000,
         workerConcurrency: 10,

@@ -24,6 +24,9 @@
  *   versions 1 and 2, so a client that knows only `on_new_llm_token` (and ignores every other action) still assembles
  *   the exact text and detects text gaps as before; reasoning chunks have their own `index` 0, 1, 2, ...; tool calls
  *   their `invocationNumber` 1, 2, ... per message, each with a `started` event and then a `completed` or `failed` one.
+ * - Every event carries `version`, the envelope version its producer wrote (absent before version 3): a client that
+ *   knows version N reads events of versions up to N whole, and of a later one what it knows, ignoring unknown actions
+ *   and fields.
  * - Clients ignore actions they do not know. A replay asked with a token sequence number (a version-2 client's
  *   afterSequence) returns a superset of what it lacks, since a token's eventSequence is never below its
  *   sequenceNumber: merging by sequence number drops what it already had.
@@ -39,7 +42,7 @@ export const EVENT_ACTIONS = {
   reasoning: "on_new_reasoning_token",
 } as const;
 
-/** The envelope's version (see the list above); documentation for clients, not a field on the wire. */
+/** The envelope's version (see the list above): every event's `version` field since version 3. */
 export const STREAM_EVENTS_VERSION = 3;
 
 /**
@@ -55,7 +58,12 @@ export const MAX_REFERENCES = 20;
 export const MAX_REFERENCE_TITLE_CHARS = 200;
 export const MAX_REFERENCE_URL_CHARS = 2048;
 
-const base = { userId: z.string().min(1), timestamp: z.string() };
+const base = {
+  userId: z.string().min(1),
+  timestamp: z.string(),
+  /** Version 3 on: the envelope version of the producer (STREAM_EVENTS_VERSION); absent from older producers. */
+  version: z.number().int().min(1).optional(),
+};
 /** Version 3: the event's place among every event of its run (see the sequencing rule); absent from older producers. */
 const eventSequence = z.number().int().min(0);
 

@@ -1,6 +1,6 @@
 /** Builds the stream events of one message (contracts/streamEvents.ts), keeping the final event within MAX_EVENT_BYTES. */
 import {
-  EVENT_ACTIONS, MAX_EVENT_BYTES, serializeEvent, type ErrorEvent, type FinalEvent, type Reference, type ReasoningEvent, type TokenEvent, type ToolActionEvent, type Usage,
+  EVENT_ACTIONS, MAX_EVENT_BYTES, serializeEvent, STREAM_EVENTS_VERSION, type ErrorEvent, type FinalEvent, type Reference, type ReasoningEvent, type TokenEvent, type ToolActionEvent, type Usage,
 } from "../../contracts/streamEvents";
 import { byteLength, splitByBytes } from "../../contracts/utf8";
 import { type WorkRequest } from "../../contracts/workRequest";
@@ -21,32 +21,32 @@ export interface EventStamp {
 }
 
 const ids = ({ request }: EventStamp) => ({ sessionId: request.sessionId, messageId: request.messageId });
+/** What every event carries beside its action and data: whose it is, the envelope version, when. */
+const head = (stamp: EventStamp) => ({ userId: stamp.request.userId, version: STREAM_EVENTS_VERSION, timestamp: stamp.timestamp });
 
 export function tokenEvent(stamp: EventStamp, sequenceNumber: number, value: string): TokenEvent {
   return {
     action: EVENT_ACTIONS.token,
-    userId: stamp.request.userId,
-    timestamp: stamp.timestamp,
+    ...head(stamp),
     data: { ...ids(stamp), token: { runId: stamp.runId, sequenceNumber, value }, eventSequence: stamp.eventSequence },
   };
 }
 
 export function reasoningEvent(stamp: EventStamp, index: number, value: string): ReasoningEvent {
-  return { action: EVENT_ACTIONS.reasoning, userId: stamp.request.userId, timestamp: stamp.timestamp, data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, index, value } };
+  return { action: EVENT_ACTIONS.reasoning, ...head(stamp), data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, index, value } };
 }
 
 /** What a tool_action says: which call of the message, in which words, and how far it got. */
 export type ToolAction = Pick<ToolActionEvent["data"], "toolName" | "invocationNumber" | "toolAction" | "status">;
 
 export function toolActionEvent(stamp: EventStamp, action: ToolAction): ToolActionEvent {
-  return { action: EVENT_ACTIONS.toolAction, userId: stamp.request.userId, timestamp: stamp.timestamp, data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, ...action } };
+  return { action: EVENT_ACTIONS.toolAction, ...head(stamp), data: { ...ids(stamp), runId: stamp.runId, eventSequence: stamp.eventSequence, ...action } };
 }
 
 export function errorEvent(stamp: EventStamp, failure: GenerationFailure): ErrorEvent {
   return {
     action: EVENT_ACTIONS.error,
-    userId: stamp.request.userId,
-    timestamp: stamp.timestamp,
+    ...head(stamp),
     data: { ...ids(stamp), message: failure.message, code: failure.code, retryable: failure.retryable, runId: stamp.runId, eventSequence: stamp.eventSequence },
   };
 }
@@ -89,7 +89,7 @@ export function finalEvent(stamp: EventStamp, final: FinalContent): FittedFinalE
     eventSequence: stamp.eventSequence,
     ...(final.references?.length ? { references: final.references } : {}),
   };
-  const event: FinalEvent = { action: EVENT_ACTIONS.final, userId: stamp.request.userId, timestamp: stamp.timestamp, data };
+  const event: FinalEvent = { action: EVENT_ACTIONS.final, ...head(stamp), data };
   if (fits(event)) return { event, trimmed: "none" };
   delete event.data.tail;
   delete event.data.reasoningContent;

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { graphqlRequest, type GraphQLResponse } from "../../client/graphql";
 import { MESSAGE_QUERY } from "../../contracts/graphqlOperations";
 import { TOOL_ROUNDS_EXCEEDED_REASON, type MessageState } from "../../contracts/messageState";
-import { EVENT_ACTIONS, parseEvent, type ReasoningEvent, type StreamEvent, type ToolActionEvent } from "../../contracts/streamEvents";
+import { EVENT_ACTIONS, parseEvent, STREAM_EVENTS_VERSION, type ReasoningEvent, type StreamEvent, type ToolActionEvent } from "../../contracts/streamEvents";
 import { answerFor, REASONING_MARKER, reasoningFor, toolLeadIn, toolResultsText } from "../../local/bedrock";
 import { assembleAsVersion1, eventSequencesOf, expectExactAnswer, LocalStackDriver, newSessionId, type Answer, type Delivery } from "../support/localStackDriver";
 import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
@@ -48,6 +48,8 @@ function expectNoGaps(a: Answer): void {
   const numbers = eventSequencesOf(a.recorder.forMessage(a.messageId)).sort((x, y) => x - y);
   expect(numbers).toEqual(numbers.map((_, i) => i));
   expect(inOrder(a).at(-1)!.action).toBe(EVENT_ACTIONS.final);
+  // Every event, of every kind, says which envelope version wrote it.
+  expect(new Set(inOrder(a).map((e) => e.version))).toEqual(new Set([STREAM_EVENTS_VERSION]));
 }
 
 describe.each<Delivery>(["DIRECT", "QUEUED"])("%s delivery", (delivery) => {
