@@ -2,12 +2,13 @@
  * `npm run bench [-- --quick] [--out <dir>]`: the six delivery modes (one message per token, the fixed window and the
  * reading-pace window, each queued and direct) side by side on the local stack (in this process): latency, request
  * counts and cost per token, long answers, a simulated reader, CPU per token, a concurrency sweep, capacity on paper,
- * stop and replay, the two ingresses (queue and async) side by side, Lambda bundle size and init, synth and offline
+ * stop and replay, the two ingresses (queue and async) side by side, the four transports' paths side by side, Lambda
+ * bundle size and init, synth and offline
  * plan times; the targets, with the ones the local stand-ins cannot measure modelled apart, and the batching mode
  * that meets them. Writes BENCHMARKS.md and
  * bench/results.json (or both into --out); --quick writes into a new temporary folder unless --out is given, so the
  * committed figures stay those of a full run. Every load loop is bounded in count and time: the full run takes about
- * nine minutes, --quick about one.
+ * twelve minutes, --quick about two.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
@@ -27,7 +28,7 @@ import { answeredHelp } from "../scripts/cli";
 export const BENCH_USAGE = `Usage: npm run bench [-- --quick] [--out <dir>]
 
 Benchmarks the delivery modes and the two ingresses on the local stack (no AWS), Lambda bundles, synth and offline
-plans, and writes BENCHMARKS.md and results.json. A full run (about 11 minutes) writes them to the repository (BENCHMARKS.md,
+plans, and writes BENCHMARKS.md and results.json. A full run (about 12 minutes) writes them to the repository (BENCHMARKS.md,
 bench/results.json); --quick (about a minute, fewer and shorter streams, no plans) writes them into a new temporary
 folder, whose path it prints.
 

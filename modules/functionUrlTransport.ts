@@ -2,32 +2,15 @@ import { Construct } from "constructs";
 import { DataResource } from "cdktf";
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { enforce, FUNCTION_URL_CONCURRENCY, rangeProblem } from "../config/rules";
-import { BundledFunction } from "./bundledFunction";
+import { BundledFunction, type BundledFunctionProps } from "./bundledFunction";
 import { Statement } from "./policy";
 
-export interface FunctionUrlTransportProps {
-  /** Function name; also names its log group /aws/lambda/<name>. */
-  readonly functionName: string;
-  /** TypeScript entry point of the streaming handler (`awslambda.streamifyResponse`), bundled by esbuild at synth. */
-  readonly entry: string;
-  /** 128-10240 MB. */
-  readonly memoryMb: number;
-  /** 1-900 s: an answer ends within it (the model call is aborted 6 s before). */
-  readonly timeoutSeconds: number;
-  /** 1-1000 (FUNCTION_URL_CONCURRENCY): at most this many requests run at once, an unauthenticated flood included. */
-  readonly reservedConcurrency: number;
-  /** One of CloudWatch's retention periods. */
-  readonly logRetentionDays: number;
-  /** KMS key that encrypts the function's log group. */
-  readonly logsKmsKeyArn: string;
-  /** The function's Lambda environment variables (no secrets: credentials come from the role). */
-  readonly variables: Record<string, string>;
-  /** What the function may do beyond writing its logs and traces. */
-  readonly statements: Statement[];
-  /** Managed policy that bounds the function's role. */
-  readonly permissionsBoundaryArn: string;
-  /** Files written beside the bundled code (the tool specs, tools.json, when the environment has tools). */
-  readonly assetFiles?: Record<string, string>;
+/**
+ * The streaming function's own props (BundledFunctionProps: name, entry, memory, timeout, logs, variables, grants,
+ * boundary, asset files), with `entry` a handler wrapped by `awslambda.streamifyResponse` and `reservedConcurrency`
+ * 1-1000 (FUNCTION_URL_CONCURRENCY: at most this many requests run at once, an unauthenticated flood included), and the URL's.
+ */
+export interface FunctionUrlTransportProps extends BundledFunctionProps {
   /** Origins a browser may call the URL from (CORS): the token in the Authorization header authorizes, never a cookie. */
   readonly allowedOrigins: string[];
   /** The function's region, where the invoke permission is added. */

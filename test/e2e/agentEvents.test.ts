@@ -6,7 +6,6 @@
  * knows only on_new_llm_token still assembles the exact text; the durable record replays every kind in order; and
  * `npm run chat` prints the notices and the reasoning on stderr, the answer alone on stdout.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +16,8 @@ import { TOOL_ROUNDS_EXCEEDED_REASON, type MessageState } from "../../contracts/
 import { EVENT_ACTIONS, parseEvent, STREAM_EVENTS_VERSION, type ReasoningEvent, type StreamEvent, type ToolActionEvent } from "../../contracts/streamEvents";
 import { answerFor, REASONING_MARKER, reasoningFor, toolLeadIn, toolResultsText } from "../../local/bedrock";
 import { assembleAsVersion1, eventSequencesOf, expectExactAnswer, LocalStackDriver, newSessionId, type Answer, type Delivery } from "../support/localStackDriver";
-import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { runChat } from "../support/chatCli";
 
 jest.setTimeout(60_000);
 
@@ -151,14 +151,7 @@ describe("npm run chat", () => {
     const configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-agent-")), "client-config.json");
     writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
     const prompt = `Chat with tools ${REASONING_MARKER} [[tool:calculator]]`;
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [require.resolve("tsx/cli", { paths: [REPO_ROOT] }), "local/chat.ts", "--config", configFile, "--timeout", "30", prompt], { cwd: REPO_ROOT });
-      let [out, err] = ["", ""];
-      child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (err += d.toString("utf8")));
-      child.on("error", reject);
-      child.on("close", (exit) => resolve({ code: exit, stdout: out, stderr: err }));
-    });
+    const { code, stdout, stderr } = await runChat(configFile, [prompt]);
     expect(code).toBe(0);
     expect(stderr).toContain(`[reasoning] ${reasoningFor(prompt).join("")}\n[tool 1] ⟳ Calculating 6 * 7...\n[tool 1] ✓ Calculating 6 * 7... (calculator done)\n`);
     const lines = toolResultsText([{ name: "calculator", status: "success", text: '{"expression":"6 * 7","result":42}' }]);

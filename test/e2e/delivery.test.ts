@@ -4,13 +4,13 @@
  * sessions per path (in arrival order too on the direct path and on FIFO queues); and `npm run chat` prints the same
  * answer and exits non-zero when the answer fails.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { answerFor, FAULTS, REASONING_MARKER, reasoningFor } from "../../local/bedrock";
 import { expectExactAnswer, LocalStackDriver, newSessionId, type Delivery } from "../support/localStackDriver";
-import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { runChat as runCli } from "../support/chatCli";
+import { startStackProcess, type StackProcess } from "../support/localStackProcess";
 
 jest.setTimeout(60_000);
 
@@ -123,18 +123,7 @@ describe("npm run chat", () => {
     writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
   });
 
-  const runChat = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const tsxCli = require.resolve("tsx/cli", { paths: [REPO_ROOT] });
-      // A later --config wins (parseArgs keeps the last value).
-      const child = spawn(process.execPath, [tsxCli, "local/chat.ts", "--config", configFile, "--timeout", "30", ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  const runChat = (args: string[], env: NodeJS.ProcessEnv = {}) => runCli(configFile, args, env);
 
   it.each<[string, string[]]>([
     ["queued", ["--queued"]],

@@ -4,7 +4,6 @@
  * disconnecting both end the model call; no, bad or expired tokens are refused with 401 before any model call; the
  * limits refuse with 429 as sendQuery does; each user receives only their own answer; `npm run chat --transport`.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,7 +17,8 @@ import { finalTail, parseEvent, type FinalEvent, type StreamEvent } from "../../
 import { answerFor } from "../../local/bedrock";
 import { requestToken } from "../../local/issuer/tokenCli";
 import { LocalStackDriver, newSessionId } from "../support/localStackDriver";
-import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { runChat as runCli } from "../support/chatCli";
+import { startStackProcess, type StackProcess } from "../support/localStackProcess";
 import { waitFor } from "../support/waitFor";
 
 jest.setTimeout(60_000);
@@ -186,17 +186,7 @@ describe("npm run chat --transport", () => {
     configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-furl-")), "client-config.json");
     writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
   });
-  const runChat = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const tsxCli = require.resolve("tsx/cli", { paths: [REPO_ROOT] });
-      const child = spawn(process.execPath, [tsxCli, "local/chat.ts", "--config", configFile, "--timeout", "30", ...args], { cwd: REPO_ROOT, env: process.env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  const runChat = (args: string[]) => runCli(configFile, args);
 
   it("function-url prints the exact answer and its summary; --direct is AppSync's only", async () => {
     const prompt = "hello over the Function URL";

@@ -6,7 +6,7 @@
  * without $disconnect gets GoneException, loses its item, and the message still completes and replays; and
  * `npm run chat -- "prompt" --transport websocket` prints the exact answer.
  */
-import { spawn } from "node:child_process";
+import { runChat as runCli } from "../support/chatCli";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +23,7 @@ import { CONNECTIONS_TABLE } from "../../contracts/tables";
 import { answerFor } from "../../local/bedrock";
 import type { WebsocketApiStats } from "../../local/websocket";
 import { expectExactAnswer, LocalStackDriver, newSessionId, SessionRecorder } from "../support/localStackDriver";
-import { REPO_ROOT, startStackProcess, type StackProcess } from "../support/localStackProcess";
+import { startStackProcess, type StackProcess } from "../support/localStackProcess";
 import { waitFor } from "../support/waitFor";
 
 jest.setTimeout(40_000);
@@ -159,15 +159,7 @@ test("npm run chat -- prompt --transport websocket prints the exact answer; a re
   const configFile = path.join(mkdtempSync(path.join(tmpdir(), "chat-ws-e2e-")), "client-config.json");
   writeFileSync(configFile, JSON.stringify(stack.ready.clientConfig));
   expect(stack.ready.clientConfig.websocketUrl).toBe(url());
-  const runChat = (args: string[]) =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [require.resolve("tsx/cli", { paths: [REPO_ROOT] }), "local/chat.ts", "--config", configFile, "--timeout", "30", "--transport", "websocket", ...args], { cwd: REPO_ROOT });
-      let [stdout, stderr] = ["", ""];
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+  const runChat = (args: string[]) => runCli(configFile, ["--transport", "websocket", ...args]);
   const prompt = 'the CLI over the WebSocket: "quoted" \\ ✨';
   const [ok, refused] = await Promise.all([runChat([prompt, "--user", "dave"]), runChat(["hello", "--model", "no.such-model-v1:0"])]);
   expect(ok.stderr).not.toMatch(/^chat:/m);
