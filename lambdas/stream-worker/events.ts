@@ -22,7 +22,8 @@ export interface EventStamp {
 
 const ids = ({ request }: EventStamp) => ({ sessionId: request.sessionId, messageId: request.messageId });
 /** What every event carries beside its action and data: whose it is, the envelope version, when. */
-const head = (stamp: EventStamp) => ({ userId: stamp.request.userId, version: STREAM_EVENTS_VERSION, timestamp: stamp.timestamp });
+// In the schema's key order (userId, timestamp, version), so a parsed and re-serialized event is the same text as the record's.
+const head = (stamp: EventStamp) => ({ userId: stamp.request.userId, timestamp: stamp.timestamp, version: STREAM_EVENTS_VERSION });
 
 export function tokenEvent(stamp: EventStamp, sequenceNumber: number, value: string): TokenEvent {
   return {
