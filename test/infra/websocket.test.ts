@@ -34,8 +34,8 @@ const names = () => resourceNames(c);
 const apiRef = () => v.ref("aws_apigatewayv2_api", Object.keys(v.resources("aws_apigatewayv2_api"))[0], "id");
 const fnByName = (name: string) => v.one("aws_lambda_function", (f) => f.function_name === name);
 
-test("the fixture asks for the transport, and the stack holds every invariant with the resources it adds", () => {
-  expect(c.transports).toEqual(["appsync", "websocket"]);
+test("the fixture asks for all three transports, and the stack holds every invariant (IAM naming its resources, no wildcard action, retention, tags) with the resources they add", () => {
+  expect(c.transports).toEqual(["appsync", "function_url", "websocket"]);
   expect(synth.result.failed).toEqual({});
   expectStackInvariants(v, c);
   expectSynthesizedCounts(v, c);
