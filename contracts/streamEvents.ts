@@ -79,14 +79,14 @@ export const tokenEventSchema = z.object({
   }),
 });
 
+/** What the version-3 kinds carry to place them: the message, the run, the event's number among the run's. */
+const agentEventIds = { sessionId: id, messageId: id, runId: z.string(), eventSequence };
+
 export const reasoningEventSchema = z.object({
   action: z.literal(EVENT_ACTIONS.reasoning),
   ...base,
   data: z.object({
-    sessionId: id,
-    messageId: id,
-    runId: z.string(),
-    eventSequence,
+    ...agentEventIds,
     /** The reasoning chunk's own number, 0, 1, 2, ... per run: the chunks in this order are the whole reasoning. */
     index: z.number().int().min(0),
     value: z.string(),
@@ -100,10 +100,7 @@ export const toolActionEventSchema = z.object({
   action: z.literal(EVENT_ACTIONS.toolAction),
   ...base,
   data: z.object({
-    sessionId: id,
-    messageId: id,
-    runId: z.string(),
-    eventSequence,
+    ...agentEventIds,
     toolName: z.string().min(1),
     /** 1, 2, ... per message: a started event and then its completed or failed event share it. */
     invocationNumber: z.number().int().min(1),
