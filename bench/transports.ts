@@ -140,8 +140,8 @@ function figuresOf(stack: LocalStack, path: ComparedPath, runs: StreamRun[], pla
   const eventsPerAnswer = events.length ? events.reduce((a, b) => a + b, 0) / events.length : Number.NaN;
   const eventsPerStreamSecond = f.streamSeconds > 0 ? events.reduce((a, b) => a + b, 0) / f.streamSeconds : Number.NaN;
   const requests = done.reduce((n, r) => n + deliveryRequests(path, r.payloadBytes.length - 1).total, 0);
-  // Each answer's cost per 1M tokens, weighted by its tokens: the batch's cost per 1M tokens.
-  const cost = done.reduce((n, r) => n + (deliveryCostPer1MTokens(path, answerOf(r, plan), prices) ?? 0) * plan.tokens, 0) / Math.max(1, done.length * plan.tokens);
+  // Every answer has plan.tokens tokens: the batch's cost per 1M tokens is the mean of the answers'.
+  const cost = done.reduce((n, r) => n + (deliveryCostPer1MTokens(path, answerOf(r, plan), prices) ?? 0), 0) / Math.max(1, done.length);
   return {
     path,
     streams: f.streams,

@@ -184,7 +184,11 @@ export function setupCompare(o: CompareOptions): void {
 }
 
 async function runAll(o: CompareOptions, columns: Map<ComparedPath, Column>, prompt: string, renderAll: () => void): Promise<void> {
-  for (const c of columns.values()) if (c.run || c.note !== undefined) [c.run, c.note] = [undefined, c.note?.startsWith("not enabled") ? c.note : undefined];
+  // A new round: every enabled column starts over; a disabled one keeps saying why.
+  for (const [path, c] of columns) {
+    c.run = undefined;
+    if (o.runners[path]) c.note = undefined;
+  }
   renderAll();
   const schedule = o.schedule(renderAll);
   for (const [path, c] of columns) {
