@@ -6,7 +6,8 @@
  * group is reported too, so order holds across batches. Failed records come back after a short backoff (see
  * redelivery.ts) instead of the queue's long visibility timeout, and the records held back behind them come back
  * with them. The retry budget is measured in time: an event still failing `retryWindowSeconds` after it was queued
- * is moved to the DLQ by the relay itself (deadLetters.ts); being held back costs a record nothing.
+ * is moved to the DLQ by the relay itself (deadLetters.ts), and so are the events of its session held back behind it
+ * that are past the window too; being held back costs a record nothing.
  *
  * Hand-rolled on purpose, not Powertools' `SqsFifoPartialProcessor({ skipGroupOnError })`, which takes records in
  * arrival order and knows only FIFO message groups. This relay also: reorders a batch by session, message and
@@ -154,14 +155,23 @@ async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>
   // A transient failure holds back the rest of its session (its order holds) but never another session's events;
   // a permanent rejection does not, or the session's later events would follow it to the DLQ. Value: their backoff.
   const failedSessions = new Map<string, number>();
+  // Sessions whose event just failed past the window: their held-back events past it too go to the DLQ with it, not
+  // one per backoff (up to 30 s each), which would keep a dead stream in the queue for minutes.
+  const expiredSessions = new Set<string>();
+  const pastWindow = (record: SQSRecord) => deps.retryWindowSeconds !== undefined && recordAgeSeconds(record, now) >= deps.retryWindowSeconds;
   const outOfTime = () => (deps.remainingTimeMs?.() ?? Infinity) < PUBLISH_TIME_RESERVE_MS;
   const outcome: PublishOutcome = { relayed: 0, expired: [] };
   for (const { record, event, group, arrival } of orderForPublishing(parsed)) {
+    const { sessionId } = event.data;
     const backoff = retryDelaySeconds(recordAgeSeconds(record, now));
     const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
+    if (expiredSessions.has(sessionId) && pastWindow(record)) {
+      outcome.expired.push(record);
+      continue;
+    }
     // Out of time (e.g. a long AppSync outage): leave the rest for SQS to redeliver rather than be cut off mid-batch.
-    if (groupBlocked || failedSessions.has(event.data.sessionId) || outOfTime()) {
-      failed.add(record, failedSessions.get(event.data.sessionId) ?? backoff);
+    if (groupBlocked || failedSessions.has(sessionId) || outOfTime()) {
+      failed.add(record, failedSessions.get(sessionId) ?? backoff);
       continue;
     }
     const error = await publishOne(record, event, deps);
@@ -169,9 +179,11 @@ async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>
       outcome.relayed++;
       continue;
     }
-    if (deps.retryWindowSeconds !== undefined && recordAgeSeconds(record, now) >= deps.retryWindowSeconds) outcome.expired.push(record);
+    const retryable = !(error instanceof AppSyncPublishError) || error.retryable;
+    if (pastWindow(record)) outcome.expired.push(record);
     else failed.add(record, backoff);
-    if (!(error instanceof AppSyncPublishError) || error.retryable) failedSessions.set(event.data.sessionId, backoff);
+    if (retryable && pastWindow(record)) expiredSessions.add(sessionId);
+    if (retryable) failedSessions.set(sessionId, backoff);
     if (group !== undefined) failedGroups.add(group);
   }
   return outcome;
