@@ -3,10 +3,10 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { readRuntimeSettings } from "../../contracts/runtimeSettings";
-import { LIMIT_EXCEEDED, type LimitName } from "../../contracts/usage";
 import { MessageStore } from "../shared/messageStore";
 import { createLambdaInvoker } from "../shared/lambdaInvoker";
 import { createPowertools, withPowertools } from "../shared/powertools";
+import { countQueryOutcome } from "./queryMetrics";
 import { UsageTable } from "../shared/usageTable";
 import { sendQuery, type SendQueryEvent, type SendQueryResult } from "./sendQuery";
 
@@ -21,19 +21,14 @@ const messages = new MessageStore({ doc, tableName: settings.messagesTableName, 
 const lambda = settings.workerFunctionName ? createLambdaInvoker() : undefined;
 const limits = { table: new UsageTable({ doc, tableName: settings.usageTableName }), settings };
 
-/** The count of each limit's refusals, beside RejectedQueries (every refusal). */
-const LIMIT_METRICS: Record<LimitName, string> = { quota: "QuotaRejected", concurrency: "ConcurrencyRejected", request: "RequestLimitRejected" };
-
 /** Logs and counts what became of one query: accepted and published, or rejected (and by which limit). */
 function recordResult(result: SendQueryResult): SendQueryResult {
   if ("error" in result) {
     logger.info("sendQuery rejected", { reason: result.error.message, type: result.error.type, limit: result.error.info?.limit });
-    metrics.addMetric("RejectedQueries", "Count", 1);
-    if (result.error.type === LIMIT_EXCEEDED && result.error.info) metrics.addMetric(LIMIT_METRICS[result.error.info.limit], "Count", 1);
   } else {
     logger.info(settings.workerFunctionName ? "work request handed to the worker" : "work request published", { sessionId: result.sessionId, messageId: result.messageId });
-    metrics.addMetric("QueriesAccepted", "Count", 1);
   }
+  countQueryOutcome(metrics, "error" in result ? result.error : undefined);
   return result;
 }
 

@@ -12,6 +12,7 @@ import { functionUrlErrorStatus, NDJSON_CONTENT_TYPE, UNAUTHORIZED_EXCEPTION, ty
 import { serializeEvent } from "../../contracts/streamEvents";
 import { admitQuery, type AdmitSettings, type AdmittedQuery } from "../send-query/sendQuery";
 import type { AdmissionSettings } from "../send-query/admission";
+import { countQueryOutcome } from "../send-query/queryMetrics";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { MessageStore } from "../shared/messageStore";
 import type { UserPoolTokenResult } from "../shared/userPoolToken";
@@ -97,7 +98,7 @@ function parseBody(event: LambdaFunctionURLEvent): { body: unknown } | Refusal {
 /** Answers a refusal with its status and JSON body; nothing was written or generated. */
 function respondRefused(responseStream: ResponseStream, body: Refusal, deps: UrlStreamDeps, status = functionUrlErrorStatus(body.error.type)): Promise<void> {
   deps.generation.logger.info("Function URL request refused", { status, type: body.error.type, reason: body.error.message });
-  deps.generation.metrics.addMetric("RejectedQueries", "Count", 1);
+  countQueryOutcome(deps.generation.metrics, body.error);
   const out = deps.httpResponseStream(responseStream, { statusCode: status, headers: { "content-type": "application/json", "cache-control": "no-store" } });
   return new Promise<void>((resolve) => {
     out.on("error", () => resolve()); // a client gone before its refusal arrived changes nothing
@@ -114,7 +115,7 @@ const NO_QUEUE: EventPublisher = { publish: () => Promise.reject(new Error("the 
 async function streamAnswer(admitted: AdmittedQuery, responseStream: ResponseStream, context: Context, deps: UrlStreamDeps): Promise<void> {
   const { request, ref } = admitted;
   const { logger, metrics } = deps.generation;
-  deps.generation.metrics.addMetric("QueriesAccepted", "Count", 1);
+  countQueryOutcome(deps.generation.metrics);
   const out = deps.httpResponseStream(responseStream, { statusCode: 200, headers: { "content-type": NDJSON_CONTENT_TYPE, "cache-control": "no-store" } });
   const sink = createNdjsonSink(out, () => {
     metrics.addMetric("ClientDisconnects", "Count", 1);

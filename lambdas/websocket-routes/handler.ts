@@ -7,11 +7,12 @@ import { ConnectionTable } from "../shared/connectionTable";
 import { createLambdaInvoker } from "../shared/lambdaInvoker";
 import { MessageStore } from "../shared/messageStore";
 import { createPowertools, withPowertools } from "../shared/powertools";
+import { powertoolsMetrics } from "../shared/telemetry";
 import { UsageTable } from "../shared/usageTable";
 import { handleRoute, type WebsocketRouteEvent } from "./routes";
 
 const powertools = createPowertools("websocket-routes");
-const { logger, tracer } = powertools;
+const { logger, metrics, tracer } = powertools;
 const settings = readRuntimeSettings();
 const ws = readWebsocketSettings();
 if (!ws) throw new Error("Invalid Lambda environment: WS_ENDPOINT and WS_TABLE are required");
@@ -29,4 +30,4 @@ const sendQuery = {
 };
 const connections = new ConnectionTable({ doc, tableName: ws.connectionsTableName });
 
-export const handler = withPowertools(powertools, (event: WebsocketRouteEvent) => handleRoute(event, { connections, sendQuery, control: { messages, usage }, logger }));
+export const handler = withPowertools(powertools, (event: WebsocketRouteEvent) => handleRoute(event, { connections, sendQuery, control: { messages, usage }, logger, metrics: powertoolsMetrics(metrics) }));

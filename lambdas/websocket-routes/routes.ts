@@ -10,9 +10,10 @@
 import { ID_PATTERN } from "../../contracts/ids";
 import { offeredProtocols, protocolHeader, WEBSOCKET_ACTIONS, WEBSOCKET_ROUTES, WEBSOCKET_SUBPROTOCOL, type ErrorFrame, type ServerFrame } from "../../contracts/websocketFrames";
 import { messageControl, type MessageControlDeps } from "../message-control/messageControl";
+import { countQueryOutcome } from "../send-query/queryMetrics";
 import { sendQuery, type SendQueryDeps } from "../send-query/sendQuery";
 import type { ConnectionTable } from "../shared/connectionTable";
-import type { RuntimeLogger } from "../shared/telemetry";
+import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 
 /** The parts of API Gateway's WebSocket proxy event that the routes read. */
 export interface WebsocketRouteEvent {
@@ -42,6 +43,8 @@ export interface WebsocketRouteDeps {
   /** message-control's stores. */
   control: MessageControlDeps;
   logger: RuntimeLogger;
+  /** QueriesAccepted / RejectedQueries, as send-query counts them. */
+  metrics: Pick<RuntimeMetrics, "addMetric">;
 }
 
 const frame = (f: ServerFrame): RouteResponse => ({ statusCode: 200, body: JSON.stringify(f) });
@@ -111,8 +114,12 @@ async function messageRoute(action: "sendQuery" | "stopGeneration", event: Webso
 
 async function query(input: Record<string, unknown>, userId: string, requestId: string | undefined, deps: WebsocketRouteDeps, echo: Partial<ErrorFrame>): Promise<RouteResponse> {
   // The worker's choice of AppSync path means nothing here: the answer comes back on this connection's user's sockets.
-  if (input.delivery != null) return refuse("delivery chooses an AppSync path; omit it on the WebSocket", "ValidationError", echo);
+  if (input.delivery != null) {
+    countQueryOutcome(deps.metrics, { type: "ValidationError" });
+    return refuse("delivery chooses an AppSync path; omit it on the WebSocket", "ValidationError", echo);
+  }
   const result = await sendQuery({ arguments: { input }, identity: { sub: userId }, requestId, transport: "websocket" }, deps.sendQuery);
+  countQueryOutcome(deps.metrics, "error" in result ? result.error : undefined);
   if ("error" in result) return refuse(result.error.message, result.error.type, { ...echo, ...(result.error.info ? { errorInfo: { ...result.error.info } } : {}) });
   return frame({ type: "ack", action: "sendQuery", sessionId: result.sessionId, messageId: result.messageId });
 }

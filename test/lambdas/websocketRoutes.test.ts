@@ -21,6 +21,7 @@ import { handleRoute, type WebsocketRouteDeps, type WebsocketRouteEvent } from "
 import { startDynamo, type LocalDynamo } from "../../local/dynamo";
 import { cognitoClaims, startTestSigner, type TestSigner } from "../local/gateway/harness";
 import { localConfig } from "../local/services/localConfig";
+import { recordingTelemetry } from "./support/workerFixtures";
 
 const snsMock = mockClient(SNSClient);
 const MODEL = "anthropic.claude-3-5-haiku-20241022-v1:0";
@@ -30,6 +31,7 @@ let signer: TestSigner;
 let deps: WebsocketRouteDeps;
 let connections: ConnectionTable;
 let messages: MessageStore;
+let counted: () => string[];
 
 beforeAll(async () => {
   const config = await localConfig({ transports: ["appsync", "websocket"] });
@@ -41,12 +43,15 @@ beforeAll(async () => {
   const usage = new UsageTable({ doc, tableName: names.usageTable });
   const settings: SendQuerySettings = { inboundTopicArn: "arn:aws:sns:us-east-1:000000000000:inbound", maxPromptChars: 100, defaultModelId: MODEL, allowedModelIds: [MODEL], clientDeliveryChoice: true };
   const limits = { maxConcurrentGenerations: 5, dailyOutputTokens: 100000, maxTokens: 100, generationSlotSeconds: 90 };
-  deps = { connections, sendQuery: { sns: new SNSClient({ region: "us-east-1" }), settings, messages, limits: { table: usage, settings: limits } }, control: { messages, usage }, logger: silentLogger };
+  deps = { connections, sendQuery: { sns: new SNSClient({ region: "us-east-1" }), settings, messages, limits: { table: usage, settings: limits } }, control: { messages, usage }, logger: silentLogger, metrics: recordingTelemetry().metrics };
 });
 afterAll(async () => {
   await Promise.all([dynamo?.close(), signer?.close()]);
 });
 beforeEach(() => {
+  const telemetry = recordingTelemetry();
+  deps.metrics = telemetry.metrics;
+  counted = () => telemetry.recordedMetrics.map((m) => m.name);
   snsMock.reset();
   snsMock.on(PublishCommand).resolves({ MessageId: "m" });
 });
@@ -112,6 +117,7 @@ describe("the route function", () => {
     expect(frame).toEqual({ type: "ack", action: "sendQuery", sessionId: "session-route-1", messageId: "message-route-01" });
     expect(published()).toEqual([expect.objectContaining({ userId: "user-route-2", sessionId: "session-route-1", messageId: "message-route-01", prompt: input.prompt, transport: "websocket" })]);
     expect(published()[0]).not.toHaveProperty("delivery");
+    expect(counted()).toEqual(["QueriesAccepted"]);
   });
 
   it("bad input is an error frame, and nothing is published or written", async () => {
@@ -123,6 +129,8 @@ describe("the route function", () => {
     expect(await send({ sessionId: "session-route-3", prompt: "hi" }, "")).toMatchObject({ type: "error", errorType: "Unauthorized" });
     expect(published()).toEqual([]);
     expect(await messages.read({ userId: "user-route-3", sessionId: "session-route-3", messageId: "message-route-03" }, -1)).toBeNull();
+    // The refusals of send-query's own checks count as the AppSync path counts them; unparsable frames never reach it.
+    expect(counted()).toEqual(["RejectedQueries", "RejectedQueries"]);
   });
 
   it("a failed hand-off is an InternalFailure frame without internal text, and the record is undone", async () => {
@@ -131,6 +139,14 @@ describe("the route function", () => {
     const frame = frameOf(await handleRoute(routeEvent("sendQuery", "user-route-4", { action: "sendQuery", input }), deps));
     expect(frame).toEqual({ type: "error", action: "sendQuery", sessionId: "session-route-4", messageId: "message-route-04", message: "The request could not be processed", errorType: "InternalFailure" });
     expect(await messages.read({ userId: "user-route-4", ...input }, -1)).toBeNull();
+  });
+
+  it("a limit's refusal is a LimitExceeded frame with its errorInfo, counted as RejectedQueries and by the limit", async () => {
+    const send = (n: number) => handleRoute(routeEvent("sendQuery", "user-route-6", { action: "sendQuery", input: { sessionId: "session-route-6", messageId: `message-route-6${n}`, prompt: "hi" } }), deps).then(frameOf);
+    for (let n = 0; n < 5; n++) expect(await send(n)).toMatchObject({ type: "ack" });
+    expect(await send(5)).toMatchObject({ type: "error", errorType: "LimitExceeded", errorInfo: { limit: "concurrency" } });
+    expect(counted().slice(-3)).toEqual(["QueriesAccepted", "RejectedQueries", "ConcurrencyRejected"]);
+    expect(published()).toHaveLength(5);
   });
 
   it("stopGeneration flags the caller's own message only; ping answers pong; anything else names the actions", async () => {
