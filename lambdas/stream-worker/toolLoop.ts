@@ -199,6 +199,8 @@ async function runCalls(deps: AgentLoopDeps, tools: ToolRegistry, calls: ToolCal
   await deps.text.drain();
   const results: ContentBlock[] = [];
   for (const call of calls) {
+    // A stop or the deadline during a call: the calls after it are neither announced nor made.
+    if (signal?.aborted) break;
     const action: ToolAction = { toolName: call.name.slice(0, 64) || "unknown", invocationNumber: ++answer.toolCalls, toolAction: tools.notice(call), status: "started" };
     await deps.toolAction(action);
     const outcome = await tools.call(call, { ...deps.context, signal, now: deps.now });

@@ -191,6 +191,36 @@ describe("a tool turn in history and in the durable record", () => {
     ]);
   });
 
+  it("a stop during a tool call ends the message stopped: the call is marked failed, the next is not made, the model is not asked again", async () => {
+    const req = { ...request, sessionId: "session-tools-stop", messageId: "message-tools-stop" };
+    const ref = { userId: req.userId, sessionId: req.sessionId, messageId: req.messageId };
+    await messages.create(ref);
+    // A slow lookup, stopped by its user while it runs: it gives up when the message's signal fires, as tools must.
+    const slowLookup: ToolDefinition = {
+      name: "slow_lookup",
+      description: "Looks something up slowly.",
+      inputSchema: { type: "object", properties: {} },
+      notice: "Looking it up...",
+      async run(_input, { signal }) {
+        expect(await messages.requestStop(ref)).toBe(true);
+        await new Promise((_, reject) => signal!.addEventListener("abort", () => reject(new Error("the lookup was cancelled")), { once: true }));
+        return "never";
+      },
+    };
+    givenRounds(toolRoundStream({ text: ["One moment."], tools: [{ id: "s1", name: "slow_lookup", input: "{}" }, { id: "s2", name: "current_time", input: "{}" }] }), textStream(["Never asked."]));
+    const { d, queue } = deps({ messages, tools: tools(5, [slowLookup]), stopPollIntervalMs: 20 });
+    const summary = await runGeneration(req, d);
+
+    expect(toolActions(queue.events).map((a) => [a.n, a.status, a.toolName])).toEqual([
+      [1, "started", "slow_lookup"],
+      [1, "failed", "slow_lookup"],
+    ]);
+    expect(inputs()).toHaveLength(1);
+    expect(finalOf(queue.events).data).toMatchObject({ stopReason: "stopped", content: "One moment." });
+    expect(summary.outcome).toBe("stopped");
+    expect((await messages.read(ref))!.status).toBe("STOPPED");
+  });
+
   it("replays every kind of event in order, after any point", async () => {
     const req = { ...request, sessionId: "session-tools-record", messageId: "message-tools-record" };
     const ref = { userId: req.userId, sessionId: req.sessionId, messageId: req.messageId };
