@@ -9,14 +9,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { deployedEnvironmentNames, loadEnvironment } from "../config/load";
-import { runtimeSettingsFor } from "../config/runtime";
+import { functionUrlSettingsFor, runtimeSettingsFor } from "../config/runtime";
 import { resourceNames } from "../config/names";
-import { observabilityVariables, runtimeVariables } from "../contracts/runtimeSettings";
+import { functionUrlVariables, observabilityVariables, runtimeVariables, tokenVariables, websocketVariables } from "../contracts/runtimeSettings";
 import { bundleHandler } from "../modules/bundle";
 import { median } from "./stats";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
-export const FUNCTIONS = ["send-query", "message-control", "stream-worker", "outbound-relay"] as const;
+export const FUNCTIONS = ["send-query", "message-control", "stream-worker", "outbound-relay", "url-stream", "websocket-authorizer", "websocket-routes"] as const;
 
 export interface BundleFigures {
   name: (typeof FUNCTIONS)[number];
@@ -45,7 +45,10 @@ async function zippedSize(dir: string): Promise<number> {
   return size;
 }
 
-/** The variables Lambda and our stacks set (fake ARNs and credentials), so module scope runs as it does in AWS. */
+/**
+ * The variables Lambda and our stacks set (fake ARNs and credentials), so module scope runs as it does in AWS; the
+ * transports' own (token issuer, WebSocket endpoint and table, answer cap) for every function, as only they read them.
+ */
 async function lambdaEnvironment(functionName: string): Promise<Record<string, string>> {
   const config = await loadEnvironment(deployedEnvironmentNames()[0]!);
   const names = resourceNames(config);
@@ -59,6 +62,12 @@ async function lambdaEnvironment(functionName: string): Promise<Record<string, s
     messagesTableName: names.messagesTable,
     usageTableName: names.usageTable,
   });
+  const pool = { issuerUrl: `https://cognito-idp.${config.region}.amazonaws.com/${config.region}_BenchPool1`, clientId: "benchclientid" };
+  const transports = {
+    ...tokenVariables({ jwtIssuer: pool.issuerUrl, jwtClientId: pool.clientId }),
+    ...websocketVariables({ websocketEndpoint: `https://abc123.execute-api.${config.region}.amazonaws.com/${config.name}`, connectionsTableName: names.connectionsTable }),
+    ...functionUrlVariables(settings, functionUrlSettingsFor(config, pool)),
+  };
   return {
     PATH: process.env.PATH ?? "",
     AWS_REGION: config.region,
@@ -73,10 +82,13 @@ async function lambdaEnvironment(functionName: string): Promise<Record<string, s
     ...observabilityVariables({ serviceName: functionName, metricsNamespace: config.project }),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     ...runtimeVariables(settings),
+    ...transports,
   };
 }
 
+// Lambda's Node.js runtime defines the awslambda global (response streaming) before a function's code loads.
 const INIT_PROBE = `const { performance } = require("node:perf_hooks");
+globalThis.awslambda = { streamifyResponse: (h) => h, HttpResponseStream: { from: (s) => s } };
 const t = performance.now();
 require(process.argv[1]);
 process.stdout.write(JSON.stringify({ initMs: performance.now() - t }));`;

@@ -178,7 +178,7 @@ test("the two ingresses run side by side: added time to first token, requests pe
 });
 
 test("bundles, synth and targets are reported; the markdown has every section", () => {
-  expect(results.bundles.map((b) => b.name).sort()).toEqual(["message-control", "outbound-relay", "send-query", "stream-worker"]);
+  expect(results.bundles.map((b) => b.name).sort()).toEqual(["message-control", "outbound-relay", "send-query", "stream-worker", "url-stream", "websocket-authorizer", "websocket-routes"]);
   for (const b of results.bundles) {
     positive(b.zippedBytes);
     expect(b.zippedBytes).toBeLessThan(b.bytes);
