@@ -3,7 +3,6 @@ import { DataResource } from "cdktf";
 import { LambdaFunctionUrl } from "@cdktf/provider-aws/lib/lambda-function-url";
 import { enforce, FUNCTION_URL_CONCURRENCY, rangeProblem } from "../config/rules";
 import { BundledFunction, type BundledFunctionProps } from "./bundledFunction";
-import { Statement } from "./policy";
 
 /**
  * The streaming function's own props (BundledFunctionProps: name, entry, memory, timeout, logs, variables, grants,

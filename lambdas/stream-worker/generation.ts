@@ -15,10 +15,11 @@
 import { randomUUID } from "node:crypto";
 import type { BedrockRuntimeClient, Message } from "@aws-sdk/client-bedrock-runtime";
 import { GUARDRAIL_INTERVENED_REASON, MAX_BYTES_REASON, STOPPED_REASON, type MessageStatus } from "../../contracts/messageState";
+import { serializeEvent } from "../../contracts/streamEvents";
 import type { WorkRequest } from "../../contracts/workRequest";
 import type { RuntimeSettings } from "../../contracts/runtimeSettings";
 import type { EventPublisher } from "../shared/eventPublisher";
-import type { MessageRef, MessageStore } from "../shared/messageStore";
+import type { MessageRef, MessageStart, MessageStore } from "../shared/messageStore";
 import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import type { UsageTable } from "../shared/usageTable";
 import { AnswerCap } from "./answerCap";
@@ -112,18 +113,25 @@ export interface GenerationOptions {
 /**
  * Runs one generation: loads the session's history, streams the model's answer as coalesced token events, ends the
  * message with a final_response or an error event, writes the exchange to history and returns the summary.
- * Generation failures are reported to the user and in the summary, never thrown; a history read failure throws.
+ * Generation failures are reported to the user and in the summary, never thrown; a run that cannot begin (its record
+ * or history unreadable) ends the message with an error too, and throws only when the record cannot be ended either.
  */
 export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
   const run = startRun(request, deps, options);
-  const start = (await run.recorder?.start()) ?? "generate";
-  if (start === "ended") {
-    await run.usage?.release();
-    return skipRun(run);
+  let start: MessageStart;
+  let history: Message[];
+  try {
+    start = (await run.recorder?.start()) ?? "generate";
+    if (start === "ended") {
+      await run.usage?.release();
+      return skipRun(run);
+    }
+    await run.usage?.refresh();
+    history = await loadHistory(run);
+  } catch (error) {
+    return abandonRun(run, error);
   }
-  await run.usage?.refresh();
   const coalescers = coalescersFor(run);
-  const history = await loadHistory(run);
   const streamed = start === "stopped" ? stoppedAnswer() : await generateAnswer(run, history, coalescers, options.abortSignal);
   const chunks = await flushChunks(coalescers, streamed.failure === undefined);
   const answer = await settleAnswer(run, streamed);
@@ -244,7 +252,7 @@ function stoppedAnswer(): Answer {
   return { ...emptyAnswer(), stopReason: STOPPED_REASON };
 }
 
-/** The session's earlier turns, none when history is off. A read failure throws, so SQS retries the record. */
+/** The session's earlier turns, none when history is off. A read failure throws (the run is abandoned). */
 async function loadHistory({ request, deps }: GenerationRun): Promise<Message[]> {
   return deps.history ? deps.history.loadConversation(request.userId, request.sessionId, request.messageId, { withTools: (deps.tools?.names.length ?? 0) > 0 }) : [];
 }
@@ -314,6 +322,27 @@ async function saveHistory({ request, deps, emitter }: GenerationRun, answer: An
     deps.metrics.countError("HISTORY_WRITE_FAILED");
     deps.logger.error("history write failed", { ...emitter.ids, error });
   }
+}
+
+/**
+ * A run that could not begin, after the SDK's own retries: the message ends now with an error event, its record FAILED
+ * (or, never started, removed, so the id can be sent again) and its slot released, rather than on SQS's redelivery
+ * minutes later, long after the client stopped waiting. Throws `error` only when the record could not be ended, so SQS
+ * (or Lambda's async retries) try the whole run again.
+ */
+async function abandonRun(run: GenerationRun, error: unknown): Promise<GenerationSummary> {
+  const { deps, emitter, ref } = run;
+  const failure = mapGenerationError(error);
+  deps.metrics.countError(failure.code);
+  deps.logger.error("the generation could not begin; the message ends with an error", { ...emitter.ids, code: failure.code, error });
+  const event = await emitter.error(failure);
+  const ended = deps.messages?.end(ref, emitter.ids.runId, "FAILED", serializeEvent(event)).then(() => deps.messages!.discard(ref));
+  const [record] = await Promise.allSettled([ended, run.usage?.release()]);
+  if (record.status === "rejected") {
+    deps.logger.error("the message record could not be ended either; the run is thrown for a retry", { ...emitter.ids, error: record.reason });
+    throw error;
+  }
+  return finishRun(run, { ...emptyAnswer(), failure: error }, failure.code, -1);
 }
 
 /** A message whose record says it has ended (a late redelivery): nothing is generated or sent again. */

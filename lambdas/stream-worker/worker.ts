@@ -1,6 +1,6 @@
 /**
  * The worker's two ingresses. Queued: each SQS record's body is one work request (raw SNS delivery), and only records
- * that could not be handled are reported back (a malformed body, or an infrastructure failure before generation), so
+ * that could not be handled are reported back (a malformed body, or a run whose message record could not be ended), so
  * SQS retries just those and then dead-letters them. Async: the event is the work request itself (send-query's Event
  * invocation), validated by the same schema; a failure throws, so Lambda retries it and then sends it to the
  * on-failure destination. Either way each request is generated at most once per messageId (Powertools idempotency).

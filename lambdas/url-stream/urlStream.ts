@@ -9,18 +9,15 @@
 import { randomUUID } from "node:crypto";
 import type { Context, LambdaFunctionURLEvent } from "aws-lambda";
 import { functionUrlErrorStatus, NDJSON_CONTENT_TYPE, UNAUTHORIZED_EXCEPTION, type FunctionUrlErrorBody } from "../../contracts/functionUrl";
-import { serializeEvent } from "../../contracts/streamEvents";
 import { admitQuery, type AdmitSettings, type AdmittedQuery } from "../send-query/sendQuery";
 import type { AdmissionSettings } from "../send-query/admission";
 import { countQueryOutcome } from "../send-query/queryMetrics";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { MessageStore } from "../shared/messageStore";
 import type { UserPoolTokenResult } from "../shared/userPoolToken";
-import { slotKeyOf, type UsageTable } from "../shared/usageTable";
+import type { UsageTable } from "../shared/usageTable";
 import { generationDeadlines, type DeadlineMargins } from "../stream-worker/deadlines";
-import { errorEvent } from "../stream-worker/events";
 import { runGeneration, type GenerationDeps } from "../stream-worker/generation";
-import { mapGenerationError } from "../stream-worker/generationErrors";
 import { createNdjsonSink, type NdjsonSink } from "./ndjsonSink";
 
 /** The response stream the runtime gives a streaming handler (the `awslambda` globals are typed by @types/aws-lambda). */
@@ -127,7 +124,8 @@ async function streamAnswer(admitted: AdmittedQuery, responseStream: ResponseStr
   try {
     await runGeneration({ ...request, delivery: "direct" }, generationDepsFor(deps, sink, runId), generationDeadlines(context.getRemainingTimeInMillis?.(), deps.margins));
   } catch (error) {
-    await abandon(admitted, runId, error, sink, deps);
+    // Only a run whose record could not be ended throws; its error line already went out and its slot was released.
+    logger.error("the generation failed and its record could not be ended", { ...ref, runId, error });
   } finally {
     await sink.end();
   }
@@ -137,22 +135,4 @@ async function streamAnswer(admitted: AdmittedQuery, responseStream: ResponseStr
 function generationDepsFor(deps: UrlStreamDeps, sink: NdjsonSink, runId: string): GenerationDeps {
   const settings = { ...deps.generation.settings, directSend: true, fallbackToQueue: false };
   return { ...deps.generation, settings, direct: sink, queue: NO_QUEUE, messages: deps.messages, usage: deps.limits.table, newRunId: () => runId };
-}
-
-/**
- * A generation that threw (its history or record could not be read) is not retried here, as SQS would: the client
- * gets an error line, the record ends FAILED (or, never started, is removed) and the slot is released.
- */
-async function abandon({ request, ref }: AdmittedQuery, runId: string, error: unknown, sink: NdjsonSink, deps: UrlStreamDeps): Promise<void> {
-  const failure = mapGenerationError(error);
-  deps.generation.metrics.countError(failure.code);
-  deps.generation.logger.error("the generation failed before it ended the message", { ...ref, runId, error });
-  // Nothing of the run went out before it threw (it failed reading the history or the record): the error is its first event.
-  const event = errorEvent({ request, runId, eventSequence: 0, timestamp: new Date().toISOString() }, failure);
-  await Promise.allSettled([
-    deps.messages.end(ref, runId, "FAILED", serializeEvent(event)).then(() => deps.messages.discard(ref)),
-    // The run owns the slot now (it refreshed it): released as the worker releases it, unconditionally.
-    deps.limits.table.releaseSlot(ref.userId, slotKeyOf(ref.sessionId, ref.messageId)),
-    sink.publish(event),
-  ]);
 }

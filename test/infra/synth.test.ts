@@ -3,7 +3,7 @@
  * environments (test/fixtures/environments/); the team's environments/*.tfvars, whatever their values, and the
  * example once filled in get only the generic checks (test/infra/invariants.ts).
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { App } from "cdktf";

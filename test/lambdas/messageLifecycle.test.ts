@@ -10,6 +10,7 @@ import { sendQuery } from "../../lambdas/send-query/sendQuery";
 import { MessageStore, type MessageRef } from "../../lambdas/shared/messageStore";
 import { UsageTable } from "../../lambdas/shared/usageTable";
 import { runGeneration, type GenerationDeps } from "../../lambdas/stream-worker/generation";
+import type { HistoryStore } from "../../lambdas/stream-worker/history";
 import { startDynamo, type LocalDynamo } from "../../local/dynamo";
 import { localConfig } from "../local/services/localConfig";
 import { converseStream, namedError, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
@@ -195,6 +196,50 @@ describe("the worker keeps the record", () => {
     expect((await runGeneration(req, d)).outcome).toBe("skipped");
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(0);
     expect(queue.events).toHaveLength(0);
+  });
+});
+
+describe("a run that cannot begin still ends its message", () => {
+  const unreadableHistory = { loadConversation: () => Promise.reject(new Error("history table unreachable")) } as unknown as HistoryStore;
+
+  it("history unreadable: one retryable error event now, the record FAILED with it, the slot released, nothing thrown for a retry", async () => {
+    const { req, ref } = fresh();
+    await store.create(ref);
+    const release = jest.spyOn(usage, "releaseSlot");
+    const { d, queue } = deps({ history: unreadableHistory, usage });
+    const summary = await runGeneration(req, d);
+
+    expect(summary).toMatchObject({ outcome: "failed", errorCode: "INTERNAL_ERROR" });
+    expect(queue.events).toEqual([expect.objectContaining({ action: "error", data: expect.objectContaining({ code: "INTERNAL_ERROR", retryable: true, eventSequence: 0 }) })]);
+    expect(JSON.stringify(queue.events)).not.toContain("unreachable");
+    const record = (await store.read(ref))!;
+    expect(record.status).toBe("FAILED");
+    expect(record.events.map((json) => parseEvent(json))).toEqual(queue.events);
+    expect(release).toHaveBeenCalledWith(req.userId, expect.stringContaining(req.messageId));
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(0);
+    release.mockRestore();
+  });
+
+  it("record not started (its write failed): the error event goes out and the QUEUED record is removed, so the id can be sent again", async () => {
+    const { req, ref } = fresh();
+    await store.create(ref);
+    const flaky = Object.assign(Object.create(store) as MessageStore, { start: () => Promise.reject(namedError("ProvisionedThroughputExceededException")) });
+    const { d, queue } = deps({ messages: flaky });
+    expect((await runGeneration(req, d)).outcome).toBe("failed");
+    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+    expect(await store.read(ref)).toBeNull();
+    expect(await store.create(ref)).toBe(true);
+  });
+
+  it("the record cannot be ended either: the run throws, so SQS (or Lambda's async retries) try it again; the user has heard the error", async () => {
+    const { req, ref } = fresh();
+    await store.create(ref);
+    const down = () => Promise.reject(new Error("DynamoDB unreachable"));
+    const broken = Object.assign(Object.create(store) as MessageStore, { start: down, end: down, discard: down });
+    const { d, queue } = deps({ messages: broken });
+    await expect(runGeneration(req, d)).rejects.toThrow("DynamoDB unreachable");
+    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+    expect((await store.read(ref))!.status).toBe("QUEUED");
   });
 });
 

@@ -3,6 +3,7 @@ import { BedrockRuntimeClient, ConverseStreamCommand } from "@aws-sdk/client-bed
 import { mockClient } from "aws-sdk-client-mock";
 import type { Context } from "aws-lambda";
 import type { EventPublisher } from "../../lambdas/shared/eventPublisher";
+import type { HistoryStore } from "../../lambdas/stream-worker/history";
 import { createStreamWorker } from "../../lambdas/stream-worker/worker";
 import { sqsEvent, sqsRecord } from "../support/sqsRecords";
 import { converseStream, recordingPublisher, recordingTelemetry, request, settings, textStream, tokens } from "./support/workerFixtures";
@@ -15,14 +16,14 @@ beforeAll(async () => (dynamo = await startTestDynamo()));
 afterAll(() => dynamo.close());
 beforeEach(() => bedrockMock.reset());
 
-async function newWorker(shutdownMarginMs?: number, extra: { publishMarginMs?: number; queue?: EventPublisher } = {}) {
+async function newWorker(shutdownMarginMs?: number, extra: { publishMarginMs?: number; queue?: EventPublisher; history?: HistoryStore } = {}) {
   const tableName = await dynamo.idempotencyTable();
   const telemetry = recordingTelemetry();
   const queue = recordingPublisher();
   const bedrock = new BedrockRuntimeClient({ region: "us-east-1" });
   const worker = createStreamWorker({
     persistenceStore: new DynamoDBPersistenceLayer({ tableName, awsSdkV3Client: dynamo.client }),
-    generation: { bedrock, settings, direct: recordingPublisher(), queue: extra.queue ?? queue, logger: telemetry.logger, metrics: telemetry.metrics },
+    generation: { bedrock, settings, direct: recordingPublisher(), queue: extra.queue ?? queue, history: extra.history, logger: telemetry.logger, metrics: telemetry.metrics },
     shutdownMarginMs,
     publishMarginMs: extra.publishMarginMs,
   });
@@ -65,6 +66,17 @@ describe("stream-worker", () => {
     expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
     expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(1);
     expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+  });
+
+  it("a run that cannot begin (history unreadable) ends with one error event and is not left to SQS: no failure reported, no second run", async () => {
+    const history = { loadConversation: () => Promise.reject(new Error("history table unreachable")) } as unknown as HistoryStore;
+    const { worker, queue, errorCodes } = await newWorker(undefined, { history });
+    const body = JSON.stringify(request);
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(await worker(sqsEvent(workRecord(body, "sqs-1")), context)).toEqual({ batchItemFailures: [] });
+    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
+    expect(errorCodes).toEqual(["INTERNAL_ERROR"]);
+    expect(bedrockMock.commandCalls(ConverseStreamCommand)).toHaveLength(0);
   });
 
   it("a batch of only a malformed record returns it as a failure (no throw) and counts the error", async () => {
