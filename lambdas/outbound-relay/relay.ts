@@ -154,24 +154,27 @@ async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>
   const failedGroups = new Set<string>();
   // A transient failure holds back the rest of its session (its order holds) but never another session's events;
   // a permanent rejection does not, or the session's later events would follow it to the DLQ. Value: their backoff.
+  // Keyed by user and session: session ids are the clients' own, so two users may share one.
   const failedSessions = new Map<string, number>();
-  // Sessions whose event just failed past the window: their held-back events past it too go to the DLQ with it, not
-  // one per backoff (up to 30 s each), which would keep a dead stream in the queue for minutes.
-  const expiredSessions = new Set<string>();
+  // Messages whose event just failed past the window: their held-back events past it too go to the DLQ with it, not
+  // one per backoff (up to 30 s each), which would keep a dead stream in the queue for minutes. A later message of the
+  // session still gets its own try.
+  const expiredMessages = new Set<string>();
   const pastWindow = (record: SQSRecord) => deps.retryWindowSeconds !== undefined && recordAgeSeconds(record, now) >= deps.retryWindowSeconds;
   const outOfTime = () => (deps.remainingTimeMs?.() ?? Infinity) < PUBLISH_TIME_RESERVE_MS;
   const outcome: PublishOutcome = { relayed: 0, expired: [] };
   for (const { record, event, group, arrival } of orderForPublishing(parsed)) {
-    const { sessionId } = event.data;
+    const session = sessionKey(event);
+    const message = `${session}\u0000${event.data.messageId}`;
     const backoff = retryDelaySeconds(recordAgeSeconds(record, now));
     const groupBlocked = group !== undefined && (failedGroups.has(group) || (blockedFrom.get(group) ?? Infinity) < arrival);
-    if (expiredSessions.has(sessionId) && pastWindow(record)) {
+    if (expiredMessages.has(message) && pastWindow(record)) {
       outcome.expired.push(record);
       continue;
     }
     // Out of time (e.g. a long AppSync outage): leave the rest for SQS to redeliver rather than be cut off mid-batch.
-    if (groupBlocked || failedSessions.has(sessionId) || outOfTime()) {
-      failed.add(record, failedSessions.get(sessionId) ?? backoff);
+    if (groupBlocked || failedSessions.has(session) || outOfTime()) {
+      failed.add(record, failedSessions.get(session) ?? backoff);
       continue;
     }
     const error = await publishOne(record, event, deps);
@@ -182,12 +185,15 @@ async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>
     const retryable = !(error instanceof AppSyncPublishError) || error.retryable;
     if (pastWindow(record)) outcome.expired.push(record);
     else failed.add(record, backoff);
-    if (retryable && pastWindow(record)) expiredSessions.add(sessionId);
-    if (retryable) failedSessions.set(sessionId, backoff);
+    if (retryable && pastWindow(record)) expiredMessages.add(message);
+    if (retryable) failedSessions.set(session, backoff);
     if (group !== undefined) failedGroups.add(group);
   }
   return outcome;
 }
+
+/** A session as the relay holds it back: its user's and its own id. */
+const sessionKey = (event: StreamEvent): string => `${event.userId}\u0000${event.data.sessionId}`;
 
 /** Publishes one event; returns the error when it failed (counted and logged). */
 async function publishOne(record: SQSRecord, event: StreamEvent, { publisher, logger, metrics }: RelayDeps): Promise<unknown> {

@@ -167,6 +167,30 @@ export class MessageStore {
   }
 
   /**
+   * Ends a message whose run could not begin: FAILED with `endEventJson` when the record is this run's or still QUEUED
+   * (never started; it becomes this run's). False when another run owns it or it has ended: that run or ending stands.
+   */
+  async abandon(ref: MessageRef, runId: string, endEventJson: string): Promise<boolean> {
+    const at = this.iso();
+    try {
+      await this.options.doc.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: this.stateKey(ref),
+          UpdateExpression: "SET #status = :failed, runId = :run, endEvent = :event, endedAt = :at, updatedAt = :at",
+          ConditionExpression: "runId = :run OR #status = :queued",
+          ExpressionAttributeNames: { "#status": "status" },
+          ExpressionAttributeValues: { ":failed": "FAILED", ":queued": "QUEUED", ":run": runId, ":event": endEventJson, ":at": at },
+        }),
+      );
+      return true;
+    } catch (e) {
+      if (isConditionFailure(e)) return false;
+      throw e;
+    }
+  }
+
+  /**
    * The record as `Query.message` returns it: status, the run's events after `afterSequence` (an eventSequence; every
    * kind, in order), the ending; null when absent. A message a guardrail ended replays only its final: in async mode the streamed chunks may hold the very
    * text the guardrail blocked, and the final carries the safe text.

@@ -24,7 +24,7 @@ import type { RuntimeLogger, RuntimeMetrics } from "../shared/telemetry";
 import type { UsageTable } from "../shared/usageTable";
 import { AnswerCap } from "./answerCap";
 import { createDeliveryRouter, type DeliveryMode, type DeliveryRouter } from "./deliveryRouter";
-import { mapGenerationError } from "./generationErrors";
+import { internalFailure, mapGenerationError } from "./generationErrors";
 import { guardrailSafeText } from "./guardrail";
 import type { HistoryStore } from "./history";
 import { MessageEmitter } from "./messageEmitter";
@@ -114,7 +114,8 @@ export interface GenerationOptions {
  * Runs one generation: loads the session's history, streams the model's answer as coalesced token events, ends the
  * message with a final_response or an error event, writes the exchange to history and returns the summary.
  * Generation failures are reported to the user and in the summary, never thrown; a run that cannot begin (its record
- * or history unreadable) ends the message with an error too, and throws only when the record cannot be ended either.
+ * or history unreadable) ends the message with an error too, and throws (sending nothing) only when it cannot end the
+ * record either.
  */
 export async function runGeneration(request: WorkRequest, deps: GenerationDeps, options: GenerationOptions = {}): Promise<GenerationSummary> {
   const run = startRun(request, deps, options);
@@ -127,7 +128,8 @@ export async function runGeneration(request: WorkRequest, deps: GenerationDeps, 
       return skipRun(run);
     }
     await run.usage?.refresh();
-    history = await loadHistory(run);
+    // A message stopped while queued ends stopped without the model, so without its history.
+    history = start === "stopped" ? [] : await loadHistory(run);
   } catch (error) {
     return abandonRun(run, error);
   }
@@ -325,23 +327,25 @@ async function saveHistory({ request, deps, emitter }: GenerationRun, answer: An
 }
 
 /**
- * A run that could not begin, after the SDK's own retries: the message ends now with an error event, its record FAILED
- * (or, never started, removed, so the id can be sent again) and its slot released, rather than on SQS's redelivery
- * minutes later, long after the client stopped waiting. Throws `error` only when the record could not be ended, so SQS
- * (or Lambda's async retries) try the whole run again.
+ * A run that could not begin, after the SDK's own retries: its record is ended FAILED (a never-started one too, so the
+ * id stays used and a resend is refused, as for any used id), then the error event goes out and the slot is released,
+ * now rather than on SQS's redelivery minutes later, long after the client stopped waiting. When the record cannot be
+ * ended (unwritable, or another run's) nothing is sent and `error` is thrown, so SQS (or Lambda's async retries) run it
+ * again and the message keeps one ending.
  */
 async function abandonRun(run: GenerationRun, error: unknown): Promise<GenerationSummary> {
   const { deps, emitter, ref } = run;
-  const failure = mapGenerationError(error);
+  const failure = internalFailure();
   deps.metrics.countError(failure.code);
-  deps.logger.error("the generation could not begin; the message ends with an error", { ...emitter.ids, code: failure.code, error });
-  const event = await emitter.error(failure);
-  const ended = deps.messages?.end(ref, emitter.ids.runId, "FAILED", serializeEvent(event)).then(() => deps.messages!.discard(ref));
-  const [record] = await Promise.allSettled([ended, run.usage?.release()]);
-  if (record.status === "rejected") {
-    deps.logger.error("the message record could not be ended either; the run is thrown for a retry", { ...emitter.ids, error: record.reason });
+  deps.logger.error("the generation could not begin; the message ends with an error", { ...emitter.ids, error });
+  const event = emitter.stampError(failure);
+  const ended = deps.messages ? await deps.messages.abandon(ref, emitter.ids.runId, serializeEvent(event)).catch((recordError: unknown) => recordError) : true;
+  if (ended !== true) {
+    const why = ended === false ? "another run owns it or it has ended" : ended;
+    deps.logger.error("the message record could not be ended either; the run is thrown for a retry", { ...emitter.ids, why });
     throw error;
   }
+  await Promise.all([emitter.sendEnd(event), run.usage?.release()]);
   return finishRun(run, { ...emptyAnswer(), failure: error }, failure.code, -1);
 }
 

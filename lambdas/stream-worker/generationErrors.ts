@@ -43,6 +43,11 @@ const RULES: { names: string[]; failure: GenerationFailure }[] = [
 
 const INTERNAL: GenerationFailure = { code: "INTERNAL_ERROR", message: "Something went wrong while generating the answer. Please try again.", retryable: true };
 
+/** The failure of a run that could not begin (its record or history unreadable): never the model's, whatever the error's name. */
+export function internalFailure(): GenerationFailure {
+  return { ...INTERNAL };
+}
+
 const TIMEOUT_CODES = new Set(["ETIMEDOUT", "ESOCKETTIMEDOUT"]);
 const CONNECTION_CODES = new Set(["ECONNRESET", "ECONNREFUSED", "ECONNABORTED", "EPIPE", "EAI_AGAIN"]);
 

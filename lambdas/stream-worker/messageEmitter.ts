@@ -97,6 +97,16 @@ export class MessageEmitter {
     return fitted.event;
   }
 
+  /** Stamps the error event of a run that could not begin, without sending it: its record is ended first (`sendEnd`). */
+  stampError(failure: GenerationFailure): ErrorEvent {
+    return errorEvent(this.stamp(), failure);
+  }
+
+  /** Sends an end event stamped by `stampError`, after every event handed in before it. */
+  async sendEnd(event: ErrorEvent): Promise<void> {
+    await this.enqueue(event);
+  }
+
   /** Sends the error event of a failed generation; returns the event sent. */
   async error(failure: GenerationFailure): Promise<ErrorEvent> {
     const event = errorEvent(this.stamp(), failure);

@@ -15,9 +15,11 @@ import { countQueryOutcome } from "../send-query/queryMetrics";
 import type { EventPublisher } from "../shared/eventPublisher";
 import type { MessageStore } from "../shared/messageStore";
 import type { UserPoolTokenResult } from "../shared/userPoolToken";
-import type { UsageTable } from "../shared/usageTable";
+import { slotKeyOf, type UsageTable } from "../shared/usageTable";
 import { generationDeadlines, type DeadlineMargins } from "../stream-worker/deadlines";
+import { errorEvent } from "../stream-worker/events";
 import { runGeneration, type GenerationDeps } from "../stream-worker/generation";
+import { internalFailure } from "../stream-worker/generationErrors";
 import { createNdjsonSink, type NdjsonSink } from "./ndjsonSink";
 
 /** The response stream the runtime gives a streaming handler (the `awslambda` globals are typed by @types/aws-lambda). */
@@ -124,11 +126,20 @@ async function streamAnswer(admitted: AdmittedQuery, responseStream: ResponseStr
   try {
     await runGeneration({ ...request, delivery: "direct" }, generationDepsFor(deps, sink, runId), generationDeadlines(context.getRemainingTimeInMillis?.(), deps.margins));
   } catch (error) {
-    // Only a run whose record could not be ended throws; its error line already went out and its slot was released.
-    logger.error("the generation failed and its record could not be ended", { ...ref, runId, error });
+    await abandon(admitted, runId, error, sink, deps);
   } finally {
     await sink.end();
   }
+}
+
+/**
+ * A run that threw: it could not begin and could not end its record either, so it sent nothing. No retry follows
+ * here, as SQS's would: the client still gets an error line and the slot is released; the record waits for its TTL.
+ */
+async function abandon({ request, ref }: AdmittedQuery, runId: string, error: unknown, sink: NdjsonSink, deps: UrlStreamDeps): Promise<void> {
+  deps.generation.logger.error("the generation failed and its record could not be ended", { ...ref, runId, error });
+  const event = errorEvent({ request, runId, eventSequence: 0, timestamp: new Date().toISOString() }, internalFailure());
+  await Promise.allSettled([deps.limits.table.releaseSlot(ref.userId, slotKeyOf(ref.sessionId, ref.messageId)), sink.publish(event)]);
 }
 
 /** The worker's generation, its events to this response only. */

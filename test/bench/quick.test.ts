@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { BenchResults } from "../../bench/report";
 import { outputPaths } from "../../bench/run";
 
-jest.setTimeout(150_000);
+jest.setTimeout(250_000);
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const COMMITTED = [path.join(ROOT, "BENCHMARKS.md"), path.join(ROOT, "bench", "results.json")];
@@ -24,7 +24,7 @@ beforeAll(async () => {
   const child = spawn(path.join(ROOT, "node_modules", ".bin", "tsx"), ["bench/run.ts", "--quick"], { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (c: Buffer) => void (stderr += c.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 140_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
   const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
   clearTimeout(timer);
   if (code !== 0) throw new Error(`bench --quick exited with ${code}:\n${stderr.slice(-3000)}`);

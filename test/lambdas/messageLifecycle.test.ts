@@ -220,26 +220,48 @@ describe("a run that cannot begin still ends its message", () => {
     release.mockRestore();
   });
 
-  it("record not started (its write failed): the error event goes out and the QUEUED record is removed, so the id can be sent again", async () => {
+  it("record not started (its write failed): it ends FAILED all the same, so the used id is refused if sent again", async () => {
     const { req, ref } = fresh();
     await store.create(ref);
-    const flaky = Object.assign(Object.create(store) as MessageStore, { start: () => Promise.reject(namedError("ProvisionedThroughputExceededException")) });
+    const flaky = Object.assign(Object.create(store) as MessageStore, { start: () => Promise.reject(namedError("ThrottlingException")) });
     const { d, queue } = deps({ messages: flaky });
     expect((await runGeneration(req, d)).outcome).toBe("failed");
-    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
-    expect(await store.read(ref)).toBeNull();
-    expect(await store.create(ref)).toBe(true);
+    // Never the model's wording: the model was not asked.
+    expect(queue.events).toEqual([expect.objectContaining({ action: "error", data: expect.objectContaining({ code: "INTERNAL_ERROR" }) })]);
+    const record = (await store.read(ref))!;
+    expect(record.status).toBe("FAILED");
+    expect(record.events.map((json) => parseEvent(json))).toEqual(queue.events);
+    expect(await store.create(ref)).toBe(false);
   });
 
-  it("the record cannot be ended either: the run throws, so SQS (or Lambda's async retries) try it again; the user has heard the error", async () => {
+  it("the record cannot be ended (unwritable, or another run's): nothing is sent and the run throws, so SQS (or Lambda's async retries) run it again", async () => {
+    const down = () => Promise.reject(new Error("DynamoDB unreachable"));
+    const unwritable = fresh();
+    await store.create(unwritable.ref);
+    const broken = Object.assign(Object.create(store) as MessageStore, { start: down, abandon: down });
+    const first = deps({ messages: broken, usage });
+    await expect(runGeneration(unwritable.req, first.d)).rejects.toThrow("DynamoDB unreachable");
+    expect(first.queue.events).toEqual([]);
+    expect((await store.read(unwritable.ref))!.status).toBe("QUEUED");
+
+    // A run that timed out left the record STREAMING under its id; this redelivery cannot read history: the retry takes it over.
+    const owned = fresh();
+    await store.create(owned.ref);
+    await store.start(owned.ref, "run-earlier");
+    const second = deps({ messages: Object.assign(Object.create(store) as MessageStore, { start: down }) });
+    await expect(runGeneration(owned.req, second.d)).rejects.toThrow("DynamoDB unreachable");
+    expect(second.queue.events).toEqual([]);
+    expect((await store.read(owned.ref))!.status).toBe("STREAMING");
+  });
+
+  it("a message stopped while queued ends stopped even when its history cannot be read: a stopped answer needs none", async () => {
     const { req, ref } = fresh();
     await store.create(ref);
-    const down = () => Promise.reject(new Error("DynamoDB unreachable"));
-    const broken = Object.assign(Object.create(store) as MessageStore, { start: down, end: down, discard: down });
-    const { d, queue } = deps({ messages: broken });
-    await expect(runGeneration(req, d)).rejects.toThrow("DynamoDB unreachable");
-    expect(queue.events.map((e) => e.action)).toEqual(["error"]);
-    expect((await store.read(ref))!.status).toBe("QUEUED");
+    await store.requestStop(ref);
+    const { d, queue } = deps({ history: unreadableHistory });
+    expect((await runGeneration(req, d)).outcome).toBe("stopped");
+    expect(queue.events.map((e) => e.action)).toEqual(["final_response"]);
+    expect((await store.read(ref))!.status).toBe("STOPPED");
   });
 });
 

@@ -105,20 +105,23 @@ describe("outbound-relay", () => {
     expect(sink.events.map(label)).toEqual(["session-aaaa/message-a1/0", "session-bbbb/message-b1/0", "session-bbbb/message-b1/1"]);
   });
 
-  it("an event failing past the retry window goes to the DLQ with its session's held-back events as old; younger ones and other sessions stay", async () => {
+  it("an event failing past the retry window goes to the DLQ with its message's held-back events as old; a later message, younger events and other users stay", async () => {
     const now = 1_000_000;
     const aged = (e: StreamEvent, ageSeconds: number) => sqsRecord({ body: e, sentAt: now - ageSeconds * 1000, eventSourceARN: "arn:aws:sqs:us-east-1:000000000000:outbound" });
     const a = [aged(token("session-aaaa", "message-a1", 0), 40), aged(token("session-aaaa", "message-a1", 1), 35), aged(token("session-aaaa", "message-a1", 2), 10)];
+    const later = aged(token("session-aaaa", "message-a2", 0), 35);
+    // Another user who chose the same session id: held back by nobody's failure but their own.
+    const otherUser = aged({ ...token("session-aaaa", "message-x1", 0), userId: "user-2" }, 40);
     const b = aged(token("session-bbbb", "message-b1", 0), 40);
-    const sink = recordingPublisher((e) => (e.data.sessionId === "session-aaaa" ? new AppSyncPublishError("HTTP 503", 4, true, 503) : undefined));
+    const sink = recordingPublisher((e) => (e.userId === "user-1" && e.data.sessionId === "session-aaaa" ? new AppSyncPublishError("HTTP 503", 4, true, 503) : undefined));
     const moved: string[] = [];
     const deadLetters = async (records: { messageId: string }[]) => (moved.push(...records.map((r) => r.messageId)), []);
     const { logger, metrics } = recordingTelemetry();
-    const result = await relayBatch(sqsEvent(a[2]!, b, a[1]!, a[0]!), { publisher: sink, logger, metrics, retryWindowSeconds: 30, deadLetters, now: () => now });
-    expect(sink.attempts).toBe(2); // one try for the failing stream, one for the other session
+    const result = await relayBatch(sqsEvent(a[2]!, later, b, otherUser, a[1]!, a[0]!), { publisher: sink, logger, metrics, retryWindowSeconds: 30, deadLetters, now: () => now });
     expect(moved).toEqual([a[0]!.messageId, a[1]!.messageId]);
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([a[2]!.messageId]);
-    expect(sink.events.map(label)).toEqual(["session-bbbb/message-b1/0"]);
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual([a[2]!.messageId, later.messageId].sort());
+    expect(sink.events.map((e) => `${e.userId}/${label(e)}`).sort()).toEqual(["user-1/session-bbbb/message-b1/0", "user-2/session-aaaa/message-x1/0"]);
+    expect(sink.attempts).toBe(3); // one try for the failing stream, one for each other session
   });
 
   it("when the invocation runs short of time, leaves the remaining records for SQS instead of being cut off", async () => {
