@@ -6,7 +6,7 @@
  * group is reported too, so order holds across batches. Failed records come back after a short backoff (see
  * redelivery.ts) instead of the queue's long visibility timeout, and the records held back behind them come back
  * with them. The retry budget is measured in time: an event still failing `retryWindowSeconds` after it was queued
- * is moved to the DLQ by the relay itself (deadLetters.ts), and so are the events of its session held back behind it
+ * is moved to the DLQ by the relay itself (deadLetters.ts), and so are the events of its message held back behind it
  * that are past the window too; being held back costs a record nothing.
  *
  * Hand-rolled on purpose, not Powertools' `SqsFifoPartialProcessor({ skipGroupOnError })`, which takes records in
