@@ -183,9 +183,10 @@ async function publishInOrder(parsed: Parsed[], blockedFrom: Map<string, number>
       continue;
     }
     const retryable = !(error instanceof AppSyncPublishError) || error.retryable;
-    if (pastWindow(record)) outcome.expired.push(record);
+    const expired = pastWindow(record);
+    if (expired) outcome.expired.push(record);
     else failed.add(record, backoff);
-    if (retryable && pastWindow(record)) expiredMessages.add(message);
+    if (retryable && expired) expiredMessages.add(message);
     if (retryable) failedSessions.set(session, backoff);
     if (group !== undefined) failedGroups.add(group);
   }

@@ -109,8 +109,8 @@ export class MessageEmitter {
 
   /** Sends the error event of a failed generation; returns the event sent. */
   async error(failure: GenerationFailure): Promise<ErrorEvent> {
-    const event = errorEvent(this.stamp(), failure);
-    await this.enqueue(event);
+    const event = this.stampError(failure);
+    await this.sendEnd(event);
     return event;
   }
 
